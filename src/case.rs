@@ -1,0 +1,317 @@
+//! A case: one folder holding one DuckDB database file.
+//!
+//! This module owns creating a case, opening it (with clear errors for a missing, foreign,
+//! locked or newer case), and bringing its schema up to date with the embedded SQL files.
+//! A case file is never deleted or recreated here: an old schema is upgraded in place, and
+//! anything that cannot be upgraded is rejected with the reason.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use duckdb::{params, Config, Connection};
+
+use crate::sql;
+
+/// The database file inside a case folder.
+pub const DB_FILE: &str = "case.duckdb";
+
+/// Engine settings for a case connection.
+#[derive(Clone, Debug, Default)]
+pub struct EngineSettings {
+    /// DuckDB `memory_limit`, such as `4GB`; DuckDB's default when None.
+    pub memory_limit: Option<String>,
+    /// Worker threads; DuckDB's default (all cores) when None.
+    pub threads: Option<i64>,
+}
+
+/// An open case.
+pub struct Case {
+    pub conn: Connection,
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+/// What `case new` records about a case.
+pub struct NewCase<'a> {
+    pub name: &'a str,
+    pub title: Option<&'a str>,
+    pub examiner: Option<&'a str>,
+}
+
+/// Creates `cases_dir/NAME/` with a fresh database. Fails if anything already exists there.
+pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Result<Case> {
+    check_case_name(new.name)?;
+    std::fs::create_dir_all(cases_dir)
+        .with_context(|| format!("cannot create the cases folder `{}`", cases_dir.display()))?;
+    let dir = cases_dir.join(new.name);
+    // create_dir fails when the folder exists, so an existing case is never touched.
+    if let Err(err) = std::fs::create_dir(&dir) {
+        if err.kind() == std::io::ErrorKind::AlreadyExists {
+            bail!(
+                "case `{}` already exists; choose another name or open it with `--case {}`",
+                dir.display(),
+                dir.display()
+            );
+        }
+        return Err(err).with_context(|| format!("cannot create case folder `{}`", dir.display()));
+    }
+
+    match initialise(&dir, new, engine) {
+        Ok(case) => Ok(case),
+        Err(err) => {
+            // The folder is ours and new, so removing it loses nothing.
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(err)
+        }
+    }
+}
+
+fn initialise(dir: &Path, new: &NewCase, engine: &EngineSettings) -> Result<Case> {
+    let conn = connect(&dir.join(DB_FILE), dir, engine)?;
+    migrate(&conn, dir)?;
+    let duckdb_version = duckdb_version(&conn)?;
+    conn.execute(
+        "INSERT INTO case_info VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?)",
+        params![new.name, new.title, new.examiner, crate::VERSION, duckdb_version],
+    )
+    .context("cannot record the case details")?;
+    Ok(Case { conn, dir: dir.to_path_buf(), name: new.name.to_string() })
+}
+
+/// Opens an existing case given its folder or its database file.
+pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
+    let (dir, db) = locate(path)?;
+    let conn = connect(&db, &dir, engine)?;
+    ensure_blobtrail_case(&conn, &db)?;
+    migrate(&conn, &dir)?;
+    let name: String = conn
+        .query_row("SELECT name FROM case_info LIMIT 1", [], |row| row.get(0))
+        .with_context(|| format!("case `{}` has no case details", dir.display()))?;
+    Ok(Case { conn, dir, name })
+}
+
+fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
+    if path.is_file() {
+        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        return Ok((dir, path.to_path_buf()));
+    }
+    let db = path.join(DB_FILE);
+    if !path.exists() {
+        bail!(
+            "case `{}` not found; create it with `blobtrail case new NAME` or check `--case`",
+            path.display()
+        );
+    }
+    if !db.is_file() {
+        bail!(
+            "`{}` is not a blobtrail case: it has no `{DB_FILE}`; create one with `blobtrail case new NAME`",
+            path.display()
+        );
+    }
+    Ok((path.to_path_buf(), db))
+}
+
+fn connect(db: &Path, dir: &Path, engine: &EngineSettings) -> Result<Connection> {
+    let temp = dir.join("tmp");
+    let mut config = Config::default()
+        .enable_autoload_extension(false)?
+        .with("autoinstall_known_extensions", "false")?
+        .with("temp_directory", temp.to_string_lossy())?;
+    if let Some(limit) = &engine.memory_limit {
+        config = config.max_memory(limit)?;
+    }
+    if let Some(threads) = engine.threads {
+        config = config.threads(threads)?;
+    }
+    Connection::open_with_flags(db, config).map_err(|err| explain_open_error(err, dir))
+}
+
+/// Turns DuckDB's open errors into messages that name the case and say what to do.
+fn explain_open_error(err: duckdb::Error, dir: &Path) -> anyhow::Error {
+    let text = err.to_string();
+    if text.contains("Could not set lock") || text.contains("Conflicting lock") {
+        let holder = text
+            .split("(PID ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .map(|pid| format!(" (process {pid})"))
+            .unwrap_or_default();
+        return anyhow::anyhow!(
+            "case `{}` is open in another blobtrail or DuckDB process{holder}; wait for it to finish or close it, then retry",
+            dir.display()
+        );
+    }
+    if text.contains("not a valid DuckDB database") || text.contains("Failed to read database header")
+    {
+        return anyhow::anyhow!(
+            "`{}` is not a readable DuckDB database; the case file is damaged or not a case",
+            dir.join(DB_FILE).display()
+        );
+    }
+    anyhow::Error::new(err).context(format!("cannot open case `{}`", dir.display()))
+}
+
+fn ensure_blobtrail_case(conn: &Connection, db: &Path) -> Result<()> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('schema_migrations', 'case_info')",
+        [],
+        |row| row.get(0),
+    )?;
+    if tables < 2 {
+        bail!("`{}` is a DuckDB database but not a blobtrail case", db.display());
+    }
+    Ok(())
+}
+
+/// Applies every embedded SQL file the case lacks, each in its own transaction.
+fn migrate(conn: &Connection, dir: &Path) -> Result<()> {
+    // The migrations table itself predates every numbered file, so it is created here.
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY,
+             name VARCHAR NOT NULL,
+             checksum VARCHAR NOT NULL,
+             applied_at TIMESTAMP NOT NULL,
+             blobtrail_version VARCHAR NOT NULL)",
+    )?;
+    let applied = applied_migrations(conn)?;
+    check_applied(&applied, dir)?;
+
+    for file in sql::FILES.iter().filter(|f| !applied.iter().any(|(v, _)| *v == f.version)) {
+        if !applied.is_empty() {
+            eprintln!("note: upgrading case `{}` with `{}`", dir.display(), file.name);
+        }
+        apply(conn, file).with_context(|| format!("cannot apply `sql/{}`", file.name))?;
+    }
+    Ok(())
+}
+
+fn applied_migrations(conn: &Connection) -> Result<Vec<(i32, String)>> {
+    let mut stmt = conn.prepare("SELECT version, checksum FROM schema_migrations ORDER BY version")?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn check_applied(applied: &[(i32, String)], dir: &Path) -> Result<()> {
+    for (version, checksum) in applied {
+        let Some(file) = sql::file(*version) else {
+            bail!(
+                "case `{}` has schema version {version}, newer than this blobtrail {} knows (up to {}); open it with a newer blobtrail",
+                dir.display(),
+                crate::VERSION,
+                sql::latest_version()
+            );
+        };
+        if &file.checksum() != checksum {
+            bail!(
+                "case `{}` was built with a different `sql/{}` than this blobtrail embeds; its findings would not be comparable, so it is not opened",
+                dir.display(),
+                file.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn apply(conn: &Connection, file: &sql::SqlFile) -> Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = conn.execute_batch(file.text).and_then(|()| {
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, ?, now()::TIMESTAMP, ?)",
+            params![file.version, file.name, file.checksum(), crate::VERSION],
+        )
+        .map(|_| ())
+    });
+    match result {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(err.into())
+        }
+    }
+}
+
+/// Returns the version string of the DuckDB library compiled into this binary.
+pub fn duckdb_version(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row("SELECT version()", [], |row| row.get(0))?)
+}
+
+fn check_case_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        bail!(
+            "invalid case name `{}`: use letters, digits, `-`, `_` and `.` only",
+            name.escape_debug()
+        );
+    }
+    Ok(())
+}
+
+/// Returns the schema version recorded in a case.
+pub fn schema_version(conn: &Connection) -> Result<i32> {
+    Ok(conn.query_row("SELECT max(version) FROM schema_migrations", [], |row| row.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_name_rejects_separators() {
+        assert!(check_case_name("incident-2026.03_a").is_ok());
+        assert!(check_case_name("../x").is_err());
+        assert!(check_case_name("a/b").is_err());
+        assert!(check_case_name("").is_err());
+        assert!(check_case_name("..").is_err());
+    }
+
+    #[test]
+    fn new_case_records_details_and_schema() -> Result<()> {
+        let root = tempfile::tempdir()?;
+        let new = NewCase { name: "c1", title: Some("Test"), examiner: Some("jo") };
+        let case = create(root.path(), &new, &EngineSettings::default())?;
+        let (title, examiner): (String, String) =
+            case.conn.query_row("SELECT title, examiner FROM case_info", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        assert_eq!(title, "Test");
+        assert_eq!(examiner, "jo");
+        assert_eq!(schema_version(&case.conn)?, sql::latest_version());
+        Ok(())
+    }
+
+    #[test]
+    fn existing_case_is_not_overwritten() -> Result<()> {
+        let root = tempfile::tempdir()?;
+        let new = NewCase { name: "c1", title: None, examiner: None };
+        drop(create(root.path(), &new, &EngineSettings::default())?);
+        let err = create(root.path(), &new, &EngineSettings::default()).err().unwrap();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn edited_sql_file_is_detected() -> Result<()> {
+        let root = tempfile::tempdir()?;
+        let new = NewCase { name: "c1", title: None, examiner: None };
+        let case = create(root.path(), &new, &EngineSettings::default())?;
+        case.conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1", [])?;
+        drop(case);
+        let err = open(&root.path().join("c1"), &EngineSettings::default()).err().unwrap();
+        assert!(err.to_string().contains("different `sql/001_case_schema.sql`"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn newer_case_is_rejected() -> Result<()> {
+        let root = tempfile::tempdir()?;
+        let new = NewCase { name: "c1", title: None, examiner: None };
+        let case = create(root.path(), &new, &EngineSettings::default())?;
+        case.conn.execute("INSERT INTO schema_migrations VALUES (999, 'x', 'y', now()::TIMESTAMP, '9')", [])?;
+        drop(case);
+        let err = open(&root.path().join("c1"), &EngineSettings::default()).err().unwrap();
+        assert!(err.to_string().contains("newer than this blobtrail"), "{err}");
+        Ok(())
+    }
+}

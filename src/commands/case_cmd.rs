@@ -1,0 +1,72 @@
+//! `blobtrail case new` and `blobtrail case info`.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Global;
+use crate::case::{self, NewCase};
+use crate::cli::{CaseCommand, CaseNewArgs, FormatArgs, OutputFormat};
+use crate::exit::Exit;
+use crate::output;
+
+pub fn run(global: &Global, action: CaseCommand) -> Result<Exit> {
+    match action {
+        CaseCommand::New(args) => new(global, args),
+        CaseCommand::Info(args) => info(global, args),
+    }
+}
+
+fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
+    let new = NewCase { name: &args.name, title: args.title.as_deref(), examiner: global.examiner.as_deref() };
+    let case = case::create(&args.cases_dir, &new, &global.engine)?;
+    if !global.quiet {
+        eprintln!("created case `{}`", case.dir.display());
+    }
+    output::to_stdout(|out| writeln!(out, "{}", case.dir.display()))?;
+    Ok(Exit::Success)
+}
+
+fn info(global: &Global, args: FormatArgs) -> Result<Exit> {
+    let case = global.open_case()?;
+    let (name, title, examiner, created, created_by, duckdb_at_creation): (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+    ) = case.conn.query_row(
+        "SELECT name, title, examiner, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), blobtrail_version, duckdb_version
+         FROM case_info LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+    )?;
+    let details = json!({
+        "name": name,
+        "path": case.dir.display().to_string(),
+        "title": title,
+        "examiner": examiner,
+        "created_at": created,
+        "created_by_blobtrail": created_by,
+        "duckdb_version_at_creation": duckdb_at_creation,
+        "duckdb_version": case::duckdb_version(&case.conn)?,
+        "schema_version": case::schema_version(&case.conn)?,
+        "blobtrail_version": crate::VERSION,
+    });
+    output::to_stdout(|out| match args.format {
+        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&details).unwrap_or_default()),
+        OutputFormat::Table | OutputFormat::Csv => {
+            let serde_json::Value::Object(fields) = &details else { return Ok(()) };
+            let rows: Vec<Vec<String>> = fields
+                .iter()
+                .map(|(key, value)| vec![key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_string)])
+                .collect();
+            if args.format == OutputFormat::Csv {
+                output::write_csv(out, &["field", "value"], &rows)
+            } else {
+                writeln!(out, "{}", output::table(&["field", "value"], rows))
+            }
+        }
+    })?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,97 @@
+//! `blobtrail demo`: build `cases/demo` from the demo exports embedded in the binary, import
+//! them, run the sentinel hunt and print the findings.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::Global;
+use crate::case::{self, NewCase};
+use crate::cli::{DemoArgs, OutputFormat};
+use crate::exit::Exit;
+use crate::findings;
+use crate::hunt::{self, HuntPlan};
+use crate::import::{self, ImportPlan, Outcome};
+use crate::output;
+
+/// The demo exports, written for this project in the real Log Analytics shapes (`demo/`).
+const DEMO_FILES: &[(&str, &[u8])] = &[
+    ("StorageBlobLogs.csv", include_bytes!("../../demo/StorageBlobLogs.csv")),
+    ("StorageFileLogs.json", include_bytes!("../../demo/StorageFileLogs.json")),
+    ("SigninLogs.csv", include_bytes!("../../demo/SigninLogs.csv")),
+    ("AADNonInteractiveUserSignInLogs.jsonl", include_bytes!("../../demo/AADNonInteractiveUserSignInLogs.jsonl")),
+];
+
+const DEMO_NAME: &str = "demo";
+
+/// What a demo case folder may hold; anything else means it is not ours to replace.
+const DEMO_ENTRIES: &[&str] = &[case::DB_FILE, "case.duckdb.wal", "tmp", "exports"];
+
+pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
+    let dir = args.cases_dir.join(DEMO_NAME);
+    remove_old_demo(&dir)?;
+    let examiner = global.examiner.clone().unwrap_or_else(|| "demo".to_string());
+    let new = NewCase { name: DEMO_NAME, title: Some("blobtrail demo case"), examiner: Some(&examiner) };
+    let case = case::create(&args.cases_dir, &new, &global.engine)?;
+
+    let exports = dir.join("exports");
+    std::fs::create_dir(&exports).with_context(|| format!("cannot create `{}`", exports.display()))?;
+    let mut files = Vec::new();
+    for (name, bytes) in DEMO_FILES {
+        let path = exports.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+        files.push(path);
+    }
+
+    let plan = ImportPlan { examiner: Some(examiner.clone()), options_text: "{}".into(), ..ImportPlan::default() };
+    let progress = output::spinner("importing the demo exports", global.quiet);
+    let reports = import::import_files(&case.conn, &files, &plan, &progress);
+    progress.finish_and_clear();
+    for report in &reports {
+        if let Outcome::Failed(message) = &report.outcome {
+            bail!("the demo export `{}` failed to import: {message}", report.path.display());
+        }
+    }
+
+    let hunt_plan = HuntPlan {
+        lookback: std::time::Duration::from_secs(60),
+        file: None,
+        ua_match: true,
+        examiner: Some(examiner),
+    };
+    let summary = hunt::run_sentinel(&case.conn, &hunt_plan)?;
+    if !global.quiet {
+        eprintln!(
+            "demo case `{}`: {} files imported; sentinel hunt {}: {} uploads, {} with candidate sign-ins",
+            dir.display(),
+            reports.len(),
+            summary.hunt_id,
+            summary.uploads,
+            summary.with_candidates
+        );
+    }
+    let list = findings::load(&case.conn, summary.hunt_id)?;
+    super::findings::print(&list, args.format)?;
+    if !global.quiet && args.format == OutputFormat::Table {
+        eprintln!("next: `blobtrail --case {} findings --format json`", dir.display());
+    }
+    Ok(Exit::Success)
+}
+
+/// Removes an earlier demo case, but only if the folder holds nothing a demo does not write.
+fn remove_old_demo(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))? {
+        let name = entry?.file_name();
+        if !DEMO_ENTRIES.iter().any(|known| name == *known) {
+            bail!(
+                "`{}` holds `{}`, which the demo does not write; move it away or use `--cases-dir`",
+                dir.display(),
+                name.to_string_lossy()
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the old demo case `{}`", dir.display()))
+}

@@ -1,0 +1,122 @@
+//! `blobtrail findings`: print the findings of the latest hunt (or of `--hunt ID`).
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::Global;
+use crate::cli::{FindingsArgs, OutputFormat};
+use crate::exit::Exit;
+use crate::findings::{self, Finding};
+use crate::output;
+
+pub fn run(global: &Global, args: FindingsArgs) -> Result<Exit> {
+    let case = global.open_case()?;
+    let hunt_id = match args.hunt {
+        Some(id) => id,
+        None => findings::latest_hunt(&case.conn)?,
+    };
+    let list = findings::load(&case.conn, hunt_id)?;
+    print(&list, args.format)?;
+    Ok(Exit::Success)
+}
+
+/// Prints findings to stdout in the requested format.
+pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
+    output::to_stdout(|out| match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, list).map_err(std::io::Error::other)?;
+            writeln!(out)
+        }
+        OutputFormat::Csv => output::write_csv(out, &CSV_HEADER, &csv_rows(list)),
+        OutputFormat::Table => print_table(out, list),
+    })
+}
+
+fn print_table(out: &mut dyn Write, list: &[Finding]) -> std::io::Result<()> {
+    let rows = list
+        .iter()
+        .map(|f| {
+            vec![
+                f.finding_id.clone(),
+                f.upload_time.clone(),
+                f.operation.clone().unwrap_or_default(),
+                f.file_name.clone().or_else(|| f.object_path.clone()).unwrap_or_default(),
+                f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
+                candidate_summary(f),
+            ]
+        })
+        .collect();
+    let table = output::table(&["finding", "upload (UTC)", "operation", "file", "caller", "candidates"], rows);
+    writeln!(out, "{table}")?;
+    let attributed = list.iter().filter(|f| f.candidate_count > 0).count();
+    writeln!(out, "{} uploads, {} with candidate sign-ins", list.len(), attributed)
+}
+
+fn candidate_summary(finding: &Finding) -> String {
+    if finding.candidates.is_empty() {
+        return match &finding.address_problem {
+            Some(problem) => format!("none ({problem})"),
+            None => "none".to_string(),
+        };
+    }
+    const SHOWN: usize = 3;
+    let mut names: Vec<String> = finding
+        .candidates
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.account.clone().unwrap_or_else(|| "(no account)".into()))
+        .collect();
+    if finding.candidates.len() > SHOWN {
+        names.push(format!("+{} more", finding.candidates.len() - SHOWN));
+    }
+    names.join(", ")
+}
+
+const CSV_HEADER: [&str; 20] = [
+    "finding_id", "hunt_id", "upload_time", "operation", "storage_account", "object_path",
+    "file_name", "caller_ip", "upload_user_agent", "source_table", "source_file", "source_line",
+    "candidate_rank", "candidate_account", "candidate_signin_time", "candidate_ip",
+    "candidate_user_agent", "candidate_source_table", "candidate_source_file", "candidate_source_line",
+];
+
+/// One row per finding and candidate; a finding without candidates gets one row of its own.
+fn csv_rows(list: &[Finding]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for f in list {
+        let base = vec![
+            f.finding_id.clone(),
+            f.hunt_id.to_string(),
+            f.upload_time.clone(),
+            f.operation.clone().unwrap_or_default(),
+            f.storage_account.clone().unwrap_or_default(),
+            f.object_path.clone().unwrap_or_default(),
+            f.file_name.clone().unwrap_or_default(),
+            f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
+            f.upload_user_agent.clone().unwrap_or_default(),
+            f.source_table.clone(),
+            f.source_file.clone(),
+            f.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", f.source_record)),
+        ];
+        if f.candidates.is_empty() {
+            let mut row = base.clone();
+            row.extend(std::iter::repeat_n(String::new(), 8));
+            rows.push(row);
+        }
+        for c in &f.candidates {
+            let mut row = base.clone();
+            row.extend([
+                c.rank.to_string(),
+                c.account.clone().unwrap_or_default(),
+                c.signin_time.clone(),
+                c.ip.clone(),
+                c.user_agent.clone().unwrap_or_default(),
+                c.source_table.clone(),
+                c.source_file.clone(),
+                c.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", c.source_record)),
+            ]);
+            rows.push(row);
+        }
+    }
+    rows
+}

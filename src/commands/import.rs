@@ -1,0 +1,147 @@
+//! `blobtrail import FILE...`: import log exports, then print one summary row per file.
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::Global;
+use crate::cli::{DateOrderArg, ImportArgs, SummaryFormat};
+use crate::exit::Exit;
+use crate::import::{self, FileReport, ImportPlan, Outcome};
+use crate::import::normalize::Settings;
+use crate::output;
+use crate::parse::time::{parse_offset, DateOrder};
+
+pub fn run(global: &Global, args: ImportArgs) -> Result<Exit> {
+    let plan = plan(global, &args)?;
+    let files = import::expand_paths(&args.files)?;
+    let case = global.open_case()?;
+    let plan = ImportPlan { examiner: global.examiner_for(&case), ..plan };
+
+    let total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let progress = output::byte_progress(total, global.quiet);
+    progress.set_message("importing");
+    let reports = import::import_files(&case.conn, &files, &plan, &progress);
+    progress.finish_and_clear();
+
+    print_summary(&reports, args.format)?;
+    Ok(exit_for(&reports))
+}
+
+fn plan(global: &Global, args: &ImportArgs) -> Result<ImportPlan> {
+    let utc_offset_minutes = args
+        .utc_offset
+        .as_deref()
+        .map(parse_offset)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("invalid `--utc-offset`")?;
+    let date_order = args.date_order.map(|order| match order {
+        DateOrderArg::Dmy => DateOrder::DayFirst,
+        DateOrderArg::Mdy => DateOrder::MonthFirst,
+    });
+    let options_text = json!({
+        "utc_offset": args.utc_offset,
+        "date_order": args.date_order.map(|o| format!("{o:?}").to_lowercase()),
+        "strict": args.strict,
+    })
+    .to_string();
+    Ok(ImportPlan {
+        settings: Settings { utc_offset_minutes, date_order },
+        strict: args.strict,
+        examiner: global.examiner.clone(),
+        options_text,
+    })
+}
+
+fn exit_for(reports: &[FileReport]) -> Exit {
+    let failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
+    let rejected = reports.iter().any(|r| matches!(r.outcome, Outcome::Imported(c) if c.rejected > 0));
+    if failed {
+        Exit::Failure
+    } else if rejected {
+        Exit::Rejects
+    } else {
+        Exit::Success
+    }
+}
+
+fn print_summary(reports: &[FileReport], format: SummaryFormat) -> Result<()> {
+    for report in reports {
+        match &report.outcome {
+            Outcome::Failed(message) => eprintln!("error: {}", output::terminal_safe(message)),
+            Outcome::Skipped { earlier_path } => eprintln!(
+                "note: skipped `{}`: the same bytes (SHA-256 {}) were imported before from `{}`",
+                output::terminal_safe(&report.path.display().to_string()),
+                report.sha256.as_deref().unwrap_or("?"),
+                output::terminal_safe(earlier_path)
+            ),
+            Outcome::Imported(counts) if counts.rejected > 0 => eprintln!(
+                "warning: `{}`: {} records rejected; see them with `blobtrail query` on the `rejects` table, or re-export the file",
+                output::terminal_safe(&report.path.display().to_string()),
+                counts.rejected
+            ),
+            Outcome::Imported(_) => {}
+        }
+    }
+    match format {
+        SummaryFormat::Json => {
+            let rows: Vec<_> = reports.iter().map(summary_json).collect();
+            output::to_stdout(|out| writeln!(out, "{}", serde_json::to_string_pretty(&rows).unwrap_or_default()))
+        }
+        SummaryFormat::Table => {
+            let rows = reports.iter().map(summary_row).collect();
+            let table = output::table(
+                &["file", "status", "shape", "tables", "read", "imported", "rejected", "duplicates", "sha256"],
+                rows,
+            );
+            output::to_stdout(|out| writeln!(out, "{table}"))
+        }
+    }
+}
+
+fn status(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Imported(counts) if counts.rejected > 0 => "imported with rejects",
+        Outcome::Imported(_) => "imported",
+        Outcome::Skipped { .. } => "skipped (already imported)",
+        Outcome::Failed(_) => "failed, case unchanged",
+    }
+}
+
+fn summary_row(report: &FileReport) -> Vec<String> {
+    let counts = match report.outcome {
+        Outcome::Imported(counts) => {
+            [counts.read, counts.imported, counts.rejected, counts.duplicates].map(|n| n.to_string()).to_vec()
+        }
+        _ => vec![String::new(); 4],
+    };
+    let mut row = vec![
+        report.path.display().to_string(),
+        status(&report.outcome).to_string(),
+        report.shape.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        report.tables.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
+    ];
+    row.extend(counts);
+    row.push(report.sha256.as_deref().map(|s| s[..16].to_string() + "…").unwrap_or_default());
+    row
+}
+
+fn summary_json(report: &FileReport) -> serde_json::Value {
+    let counts = match report.outcome {
+        Outcome::Imported(counts) => Some(counts),
+        _ => None,
+    };
+    json!({
+        "path": report.path.display().to_string(),
+        "status": status(&report.outcome),
+        "sha256": report.sha256,
+        "size": report.size,
+        "shape": report.shape.map(|s| s.as_str()),
+        "tables": report.tables.iter().map(|t| t.name()).collect::<Vec<_>>(),
+        "records": counts.map(|c| c.read),
+        "imported": counts.map(|c| c.imported),
+        "rejected": counts.map(|c| c.rejected),
+        "duplicates": counts.map(|c| c.duplicates),
+        "error": match &report.outcome { Outcome::Failed(message) => Some(message.clone()), _ => None },
+    })
+}

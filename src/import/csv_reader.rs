@@ -1,0 +1,163 @@
+//! Reads the Log Analytics portal's "Export to CSV" files.
+//!
+//! The export is RFC 4180 CSV: fields are quoted only when needed, quotes are doubled, and JSON
+//! cells may span several lines. A real CSV parser is therefore required; line-based splitting
+//! breaks on the multi-line cells. The header row names the columns; every later record is
+//! checked for its field count and for valid UTF-8 before it is passed on.
+
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+
+use super::header::Header;
+use super::record::{Broken, Item, Position, Row};
+
+/// Reads CSV records from `input` and passes each to `emit`, header first.
+pub fn read(input: impl Read, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let mut header: Option<Header> = None;
+    let mut record_no = 0;
+
+    while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
+        let line = record.position().map(|p| p.line());
+        let Some(header) = &header else {
+            let names = header_names(&record)?;
+            let parsed = Header::new(names);
+            emit(Item::Header(parsed.clone()))?;
+            header = Some(parsed);
+            continue;
+        };
+        record_no += 1;
+        let position = Position { record_no, line };
+        emit(check_record(header, &record, position))?;
+    }
+    if header.is_none() {
+        bail!("the file is empty: no header row");
+    }
+    Ok(())
+}
+
+fn header_names(record: &csv::ByteRecord) -> Result<Vec<String>> {
+    let mut names = Vec::with_capacity(record.len());
+    for field in record {
+        let Ok(text) = std::str::from_utf8(field) else {
+            bail!("the header row is not valid UTF-8; re-save the file as UTF-8");
+        };
+        names.push(text.trim_start_matches('\u{feff}').to_string());
+    }
+    Ok(names)
+}
+
+fn check_record(header: &Header, record: &csv::ByteRecord, position: Position) -> Item {
+    let mut values = Vec::with_capacity(record.len());
+    for (index, field) in record.iter().enumerate() {
+        match std::str::from_utf8(field) {
+            Ok(text) => values.push(text.to_string()),
+            Err(_) => {
+                let column = header.names().get(index).map_or("?", String::as_str);
+                return Item::Broken(Broken {
+                    position,
+                    reason: format!("column `{column}` holds bytes that are not valid UTF-8"),
+                    raw: lossy_raw(record),
+                });
+            }
+        }
+    }
+    if values.len() != header.len() {
+        return Item::Broken(Broken {
+            position,
+            reason: format!("expected {} fields, found {}", header.len(), values.len()),
+            raw: lossy_raw(record),
+        });
+    }
+    let raw = raw_object(header, &values);
+    Item::Row(Row { position, values, raw })
+}
+
+/// Builds the JSON object that keeps the original record: header name to cell text.
+pub fn raw_object(header: &Header, values: &[String]) -> String {
+    let mut object = serde_json::Map::with_capacity(values.len());
+    for (name, value) in header.names().iter().zip(values) {
+        let mut key = name.clone();
+        let mut copy = 2;
+        while object.contains_key(&key) {
+            key = format!("{name} ({copy})");
+            copy += 1;
+        }
+        object.insert(key, serde_json::Value::String(value.clone()));
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+fn lossy_raw(record: &csv::ByteRecord) -> String {
+    let fields: Vec<String> =
+        record.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect();
+    serde_json::Value::from(fields).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(text: &[u8]) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        read(text, &mut |item| {
+            items.push(item);
+            Ok(())
+        })?;
+        Ok(items)
+    }
+
+    #[test]
+    fn multi_line_cell_keeps_start_line() -> Result<()> {
+        let items = collect(b"A,B\r\n1,\"[\n  {\"\"k\"\": 1}\n]\"\r\n2,x\r\n")?;
+        let Item::Row(first) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(first.position.line, Some(2));
+        assert_eq!(first.values[1], "[\n  {\"k\": 1}\n]");
+        let Item::Row(second) = &items[2] else { panic!("{items:?}") };
+        assert_eq!(second.position, Position { record_no: 2, line: Some(5) });
+        Ok(())
+    }
+
+    #[test]
+    fn bom_is_stripped_from_header() -> Result<()> {
+        let items = collect("\u{feff}TimeGenerated [UTC],Uri\n".as_bytes())?;
+        let Item::Header(header) = &items[0] else { panic!() };
+        assert!(header.has("timegenerated"));
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_field_count_is_broken() -> Result<()> {
+        let items = collect(b"A,B\n1,2,3\n")?;
+        let Item::Broken(broken) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(broken.reason, "expected 2 fields, found 3");
+        assert_eq!(broken.position.line, Some(2));
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_utf8_is_broken() -> Result<()> {
+        let items = collect(b"A,B\n1,\xff\xfe\n")?;
+        let Item::Broken(broken) = &items[1] else { panic!("{items:?}") };
+        assert!(broken.reason.contains("`B`"), "{}", broken.reason);
+        Ok(())
+    }
+
+    #[test]
+    fn duplicate_header_names_survive_in_raw() -> Result<()> {
+        let items = collect(b"A,A\n1,2\n")?;
+        let Item::Row(row) = &items[1] else { panic!() };
+        assert_eq!(row.raw, r#"{"A":"1","A (2)":"2"}"#);
+        Ok(())
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        assert!(collect(b"").is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! Reads the JSON shapes of Log Analytics exports.
+//!
+//! - The query API response: `{"tables":[{"name":..,"columns":[{"name","type"}],"rows":[[..]]}]}`.
+//!   Dynamic values arrive as JSON text inside a string; datetimes as ISO 8601 strings.
+//! - A JSON array of row objects, as `az monitor log-analytics query` writes it (every value
+//!   stringified, null as `"None"`, an extra `TableName` key).
+//! - JSON lines: one row object per line, read as a stream so that a large file never has to
+//!   fit in memory, and a broken line is kept as a broken record instead of failing the file.
+//!
+//! Every value is passed on as text: strings as they are, numbers and booleans in their JSON
+//! spelling, nested objects and arrays as compact JSON, null as empty.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use anyhow::{anyhow, bail, Result};
+use serde_json::{Map, Value};
+
+use super::header::Header;
+use super::record::{Broken, Item, Position, Row};
+
+/// Reads a query API response held in `value`.
+pub fn read_query_api(value: Value, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+    let Value::Object(mut document) = value else { bail!("expected a JSON object") };
+    let Some(Value::Array(tables)) = document.remove("tables") else {
+        bail!("the JSON object has no `tables` array");
+    };
+    let mut record_no = 0;
+    for (table_index, table) in tables.into_iter().enumerate() {
+        let (names, rows) = split_table(table)
+            .map_err(|err| anyhow!("table {} of the response: {err}", table_index + 1))?;
+        let header = Header::new(names.iter().cloned());
+        emit(Item::Header(header))?;
+        for row in rows {
+            record_no += 1;
+            let position = Position { record_no, line: None };
+            emit(api_row(&names, row, position))?;
+        }
+    }
+    Ok(())
+}
+
+fn split_table(table: Value) -> Result<(Vec<String>, Vec<Value>)> {
+    let Value::Object(mut table) = table else { bail!("not a JSON object") };
+    let Some(Value::Array(columns)) = table.remove("columns") else { bail!("no `columns` array") };
+    let Some(Value::Array(rows)) = table.remove("rows") else { bail!("no `rows` array") };
+    let names = columns
+        .iter()
+        .map(|column| match column.get("name").or_else(|| column.get("ColumnName")) {
+            Some(Value::String(name)) => Ok(name.clone()),
+            _ => Err(anyhow!("a column has no `name`: {column}")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((names, rows))
+}
+
+fn api_row(names: &[String], row: Value, position: Position) -> Item {
+    let Value::Array(cells) = row else {
+        return Item::Broken(Broken { position, reason: "the row is not a JSON array".into(), raw: row.to_string() });
+    };
+    if cells.len() != names.len() {
+        return Item::Broken(Broken {
+            position,
+            reason: format!("expected {} values, found {}", names.len(), cells.len()),
+            raw: Value::Array(cells).to_string(),
+        });
+    }
+    let values = cells.iter().map(text_of).collect();
+    let object: Map<String, Value> = names.iter().cloned().zip(cells).collect();
+    Item::Row(Row { position, values, raw: Value::Object(object).to_string() })
+}
+
+/// Reads a JSON array of row objects held in `value`.
+pub fn read_array(value: Value, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+    let Value::Array(records) = value else { bail!("expected a JSON array") };
+    let mut columns = ObjectColumns::default();
+    for (index, record) in records.into_iter().enumerate() {
+        let position = Position { record_no: index as u64 + 1, line: None };
+        match record {
+            Value::Object(object) => columns.emit_object(object, position, emit)?,
+            other => emit(Item::Broken(Broken {
+                position,
+                reason: "the array element is not a JSON object".into(),
+                raw: other.to_string(),
+            }))?,
+        }
+    }
+    columns.finish()
+}
+
+/// Reads JSON lines from `input`, one object per non-blank line.
+pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+    let mut columns = ObjectColumns::default();
+    let mut record_no = 0;
+    for (index, line) in input.split(b'\n').enumerate() {
+        let line = line?;
+        let line_no = index as u64 + 1;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_start_matches('\u{feff}').trim();
+        if text.is_empty() {
+            continue;
+        }
+        record_no += 1;
+        let position = Position { record_no, line: Some(line_no) };
+        if std::str::from_utf8(&line).is_err() {
+            emit(broken(position, "the line holds bytes that are not valid UTF-8".into(), text))?;
+            continue;
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => columns.emit_object(object, position, emit)?,
+            Ok(_) => emit(broken(position, "the line is JSON but not an object".into(), text))?,
+            Err(err) => emit(broken(position, format!("invalid JSON: {err}"), text))?,
+        }
+    }
+    columns.finish()
+}
+
+fn broken(position: Position, reason: String, text: &str) -> Item {
+    Item::Broken(Broken { position, reason, raw: text.to_string() })
+}
+
+/// The columns seen so far in a stream of row objects. A key seen for the first time extends
+/// the header, which is emitted again before the row that introduced it.
+#[derive(Default)]
+struct ObjectColumns {
+    header: Header,
+    by_name: HashMap<String, usize>,
+    emitted: bool,
+}
+
+impl ObjectColumns {
+    fn emit_object(
+        &mut self,
+        object: Map<String, Value>,
+        position: Position,
+        emit: &mut dyn FnMut(Item) -> Result<()>,
+    ) -> Result<()> {
+        let grew = self.learn_keys(&object);
+        if grew || !self.emitted {
+            emit(Item::Header(self.header.clone()))?;
+            self.emitted = true;
+        }
+        let mut values = vec![String::new(); self.header.len()];
+        for (key, value) in &object {
+            values[self.by_name[key]] = text_of(value);
+        }
+        let raw = Value::Object(object).to_string();
+        emit(Item::Row(Row { position, values, raw }))
+    }
+
+    fn learn_keys(&mut self, object: &Map<String, Value>) -> bool {
+        let mut grew = false;
+        for key in object.keys() {
+            if !self.by_name.contains_key(key) {
+                let index = self.header.push(key.clone());
+                self.by_name.insert(key.clone(), index);
+                grew = true;
+            }
+        }
+        grew
+    }
+
+    fn finish(&self) -> Result<()> {
+        if !self.emitted {
+            bail!("the file holds no JSON row objects");
+        }
+        Ok(())
+    }
+}
+
+/// Spells a JSON value as the text an export cell would hold.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(number) => number.to_string(),
+        Value::Array(_) | Value::Object(_) => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect_with(run: impl FnOnce(&mut dyn FnMut(Item) -> Result<()>) -> Result<()>) -> Vec<Item> {
+        let mut items = Vec::new();
+        run(&mut |item| {
+            items.push(item);
+            Ok(())
+        })
+        .unwrap();
+        items
+    }
+
+    #[test]
+    fn query_api_rows_become_text() {
+        let doc: Value = serde_json::from_str(
+            r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"TimeGenerated","type":"datetime"},{"name":"N","type":"long"},{"name":"D","type":"dynamic"},{"name":"E","type":"string"}],
+            "rows":[["2023-02-20T11:04:02.6371632Z",201,"{\"a\":1}",null]]}]}"#,
+        )
+        .unwrap();
+        let items = collect_with(|emit| read_query_api(doc, emit));
+        let Item::Row(row) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(row.values, ["2023-02-20T11:04:02.6371632Z", "201", "{\"a\":1}", ""]);
+        assert_eq!(row.position, Position { record_no: 1, line: None });
+    }
+
+    #[test]
+    fn query_api_short_row_is_broken() {
+        let doc: Value =
+            serde_json::from_str(r#"{"tables":[{"columns":[{"name":"A"},{"name":"B"}],"rows":[["x"]]}]}"#).unwrap();
+        let items = collect_with(|emit| read_query_api(doc, emit));
+        let Item::Broken(broken) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(broken.reason, "expected 2 values, found 1");
+    }
+
+    #[test]
+    fn lines_extend_header_on_new_key() {
+        let text = b"{\"A\":\"1\"}\n\n{\"A\":\"2\",\"B\":true}\nnot json\n";
+        let items = collect_with(|emit| read_lines(&text[..], emit));
+        assert!(matches!(&items[0], Item::Header(h) if h.len() == 1));
+        assert!(matches!(&items[2], Item::Header(h) if h.len() == 2));
+        let Item::Row(row) = &items[3] else { panic!("{items:?}") };
+        assert_eq!(row.values, ["2", "true"]);
+        assert_eq!(row.position, Position { record_no: 2, line: Some(3) });
+        let Item::Broken(broken) = &items[4] else { panic!("{items:?}") };
+        assert_eq!(broken.position.line, Some(4));
+    }
+
+    #[test]
+    fn array_of_objects_reads_each() {
+        let doc: Value = serde_json::from_str(r#"[{"A":"None","TableName":"PrimaryResult"},{"A":"x"}]"#).unwrap();
+        let items = collect_with(|emit| read_array(doc, emit));
+        let rows: Vec<_> = items.iter().filter_map(|i| if let Item::Row(r) = i { Some(r) } else { None }).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].get(0), "x");
+        assert_eq!(rows[1].get(1), "");
+    }
+}

@@ -1,0 +1,641 @@
+//! Turns export rows into the case's normalised storage and sign-in rows.
+//!
+//! Every value is read as text and parsed with explicit formats: times by
+//! `parse::time`, addresses by `parse::ip`, object paths by `parse::uri`. A record whose time or
+//! typed value does not parse is rejected whole, with the column, the value and the reason, so
+//! that nothing is imported half-read. Two conditions stop the file instead, because they affect
+//! every record alike and guessing would shift every time: local-time columns without
+//! `--utc-offset`, and slash dates whose day/month order cannot be told without `--date-order`.
+
+use anyhow::{bail, Result};
+use sha2::{Digest, Sha256};
+
+use super::header::{ColumnZone, Header};
+use super::record::Row;
+use super::tables::{Family, LogTable};
+use crate::parse::{ip, time, uri};
+
+/// Options that change how values are read.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Offset of `[Local Time]` columns from UTC, in minutes.
+    pub utc_offset_minutes: Option<i32>,
+    /// Day/month order of slash dates written with a 24-hour clock.
+    pub date_order: Option<time::DateOrder>,
+}
+
+/// Why a record was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub column: Option<String>,
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+/// An address as stored: canonical form, port, family, scope, or the problem that left it out.
+#[derive(Debug, Default, Clone)]
+pub struct Address {
+    pub raw: Option<String>,
+    pub canonical: Option<String>,
+    pub port: Option<i32>,
+    pub family: Option<&'static str>,
+    pub scope: Option<&'static str>,
+    pub problem: Option<&'static str>,
+}
+
+impl Address {
+    fn parse(raw: Option<&str>) -> Address {
+        let Some(text) = raw else {
+            return Address { problem: Some("empty address"), ..Address::default() };
+        };
+        let mut address = Address { raw: Some(text.to_string()), ..Address::default() };
+        match ip::parse_address(text) {
+            Ok(parsed) => {
+                address.canonical = Some(parsed.canonical());
+                address.port = parsed.port.map(i32::from);
+                address.family = Some(parsed.family());
+                address.scope = Some(parsed.scope().as_str());
+            }
+            Err(err) => address.problem = Some(err.reason()),
+        }
+        address
+    }
+}
+
+#[derive(Debug)]
+pub struct StorageRow {
+    pub event_key: String,
+    pub table: LogTable,
+    pub time_generated: i64,
+    pub time_raw: String,
+    pub account_name: Option<String>,
+    pub operation_name: Option<String>,
+    pub status_text: Option<String>,
+    pub status_code: Option<String>,
+    pub authentication_type: Option<String>,
+    pub authentication_hash: Option<String>,
+    pub uri: Option<String>,
+    pub object_key: Option<String>,
+    pub object_path: Option<String>,
+    pub container: Option<String>,
+    pub file_name: Option<String>,
+    pub caller: Address,
+    pub user_agent: Option<String>,
+    pub referrer: Option<String>,
+    pub requester_upn: Option<String>,
+    pub requester_object_id: Option<String>,
+    pub requester_app_id: Option<String>,
+    pub requester_tenant_id: Option<String>,
+    pub service_type: Option<String>,
+    pub protocol: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct SigninRow {
+    pub event_key: String,
+    pub table: LogTable,
+    pub time_generated: Option<i64>,
+    pub created_time: Option<i64>,
+    pub time_raw: String,
+    pub user_principal_name: Option<String>,
+    pub user_id: Option<String>,
+    pub user_display_name: Option<String>,
+    pub app_id: Option<String>,
+    pub app_display_name: Option<String>,
+    pub service_principal_id: Option<String>,
+    pub service_principal_name: Option<String>,
+    pub address: Address,
+    pub user_agent: Option<String>,
+    pub result_type: Option<String>,
+    pub result_description: Option<String>,
+    pub is_interactive: Option<bool>,
+    pub client_app_used: Option<String>,
+    pub correlation_id: Option<String>,
+    pub signin_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Mapped {
+    Storage(StorageRow),
+    Signin(SigninRow),
+    Rejected(Reject),
+}
+
+/// The columns of one header that a family's rows are read from.
+pub enum Mapper {
+    Storage(StorageColumns),
+    Signin(SigninColumns),
+}
+
+impl Mapper {
+    /// Resolves the columns of `header` for `family`; fails on local times without an offset.
+    pub fn new(header: &Header, family: Family, settings: &Settings) -> Result<Mapper> {
+        Ok(match family {
+            Family::Storage => Mapper::Storage(StorageColumns::new(header, settings)?),
+            Family::Signin => Mapper::Signin(SigninColumns::new(header, settings)?),
+        })
+    }
+
+    /// Maps one row. An error here stops the whole file.
+    pub fn map(&self, row: &Row) -> Result<Mapped> {
+        match self {
+            Mapper::Storage(columns) => columns.map(row),
+            Mapper::Signin(columns) => columns.map(row),
+        }
+    }
+}
+
+/// One logical column: every header column with one of the given keys, first key first.
+struct Field {
+    columns: Vec<usize>,
+    name: String,
+}
+
+impl Field {
+    fn new(header: &Header, keys: &[&str]) -> Field {
+        for key in keys {
+            let columns = header.find(key);
+            if !columns.is_empty() {
+                let name = header.names()[columns[0]].trim().to_string();
+                return Field { columns: columns.to_vec(), name };
+            }
+        }
+        Field { columns: Vec::new(), name: keys.first().copied().unwrap_or_default().to_string() }
+    }
+
+    /// Returns the first non-empty value of the field's columns.
+    fn get<'r>(&self, row: &'r Row) -> Option<&'r str> {
+        self.columns.iter().map(|&column| row.get(column)).find(|value| !value.is_empty())
+    }
+
+    fn text(&self, row: &Row) -> Option<String> {
+        self.get(row).map(str::to_string)
+    }
+
+    fn zone(&self, header: &Header) -> ColumnZone {
+        let local = self.columns.iter().any(|&c| header.zone(c) == ColumnZone::Local);
+        if local { ColumnZone::Local } else { ColumnZone::Utc }
+    }
+}
+
+/// A datetime column with the offset its zone-less values are read with.
+struct TimeField {
+    field: Field,
+    offset_minutes: i32,
+    date_order: Option<time::DateOrder>,
+}
+
+impl TimeField {
+    fn new(header: &Header, keys: &[&str], settings: &Settings) -> Result<TimeField> {
+        let field = Field::new(header, keys);
+        let offset_minutes = match (field.zone(header), settings.utc_offset_minutes) {
+            (ColumnZone::Local, Some(offset)) => offset,
+            (ColumnZone::Local, None) => bail!(
+                "column `{}` holds local times whose offset from UTC the file does not state; \
+                 give it with `--utc-offset` (for example `--utc-offset +02:00`) or export again with UTC times",
+                field.name
+            ),
+            _ => 0,
+        };
+        Ok(TimeField { field, offset_minutes, date_order: settings.date_order })
+    }
+
+    /// Parses the field's value. `Ok(Err(reject))` rejects the record; `Err` stops the file.
+    fn parse<'r>(&self, row: &'r Row) -> Result<Result<Option<(i64, &'r str)>, Reject>> {
+        let Some(raw) = self.field.get(row).filter(|v| !is_null_word(v)) else {
+            return Ok(Ok(None));
+        };
+        match time::parse_timestamp(raw, self.offset_minutes, self.date_order) {
+            Ok(micros) => Ok(Ok(Some((micros, raw)))),
+            Err(time::TimeError::AmbiguousDateOrder) => bail!(
+                "column `{}` has the date `{raw}`, whose day and month order cannot be told; \
+                 give it with `--date-order dmy` or `--date-order mdy`",
+                self.field.name
+            ),
+            Err(err) => Ok(Err(Reject {
+                column: Some(self.field.name.clone()),
+                value: Some(raw.to_string()),
+                reason: format!("invalid datetime: {}", err.reason()),
+            })),
+        }
+    }
+}
+
+/// Words some exporters write in place of a missing value (`az` writes Python's `None`).
+fn is_null_word(value: &str) -> bool {
+    matches!(value.trim(), "None" | "null" | "NULL")
+}
+
+pub struct StorageColumns {
+    time: TimeField,
+    type_name: Field,
+    account: Field,
+    operation: Field,
+    status_text: Field,
+    status_code: Field,
+    auth_type: Field,
+    auth_hash: Field,
+    uri: Field,
+    object_key: Field,
+    caller: Field,
+    user_agent: Field,
+    referrer: Field,
+    upn: Field,
+    object_id: Field,
+    app_id: Field,
+    tenant_id: Field,
+    service_type: Field,
+    protocol: Field,
+    correlation: Field,
+    client_request: Field,
+}
+
+impl StorageColumns {
+    fn new(header: &Header, settings: &Settings) -> Result<StorageColumns> {
+        let field = |keys: &[&str]| Field::new(header, keys);
+        Ok(StorageColumns {
+            time: TimeField::new(header, &["timegenerated"], settings)?,
+            type_name: field(&["type"]),
+            account: field(&["accountname"]),
+            operation: field(&["operationname"]),
+            status_text: field(&["statustext"]),
+            status_code: field(&["statuscode"]),
+            auth_type: field(&["authenticationtype"]),
+            auth_hash: field(&["authenticationhash"]),
+            uri: field(&["uri"]),
+            object_key: field(&["objectkey"]),
+            caller: field(&["calleripaddress"]),
+            user_agent: field(&["useragentheader"]),
+            referrer: field(&["referrerheader"]),
+            upn: field(&["requesterupn"]),
+            object_id: field(&["requesterobjectid"]),
+            app_id: field(&["requesterappid"]),
+            tenant_id: field(&["requestertenantid"]),
+            service_type: field(&["servicetype"]),
+            protocol: field(&["protocol"]),
+            correlation: field(&["correlationid"]),
+            client_request: field(&["clientrequestid"]),
+        })
+    }
+
+    fn map(&self, row: &Row) -> Result<Mapped> {
+        let (time_generated, time_raw) = match self.time.parse(row)? {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(missing(&self.time.field.name)),
+            Err(reject) => return Ok(Mapped::Rejected(reject)),
+        };
+        let table = match self.table(row) {
+            Ok(table) => table,
+            Err(reject) => return Ok(Mapped::Rejected(reject)),
+        };
+
+        let account = self.account.text(row);
+        let uri_text = self.uri.text(row);
+        let object_key = self.object_key.text(row);
+        let object = uri::object_path(object_key.as_deref(), uri_text.as_deref(), account.as_deref());
+        let caller = Address::parse(self.caller.get(row));
+
+        let mut row_out = StorageRow {
+            event_key: String::new(),
+            table,
+            time_generated,
+            time_raw: time_raw.to_string(),
+            account_name: account.or_else(|| object.as_ref().map(|o| o.account.clone())),
+            operation_name: self.operation.text(row),
+            status_text: self.status_text.text(row),
+            status_code: self.status_code.text(row),
+            authentication_type: self.auth_type.text(row),
+            authentication_hash: self.auth_hash.text(row),
+            uri: uri_text,
+            object_key,
+            object_path: object.as_ref().map(|o| o.path.clone()),
+            container: object.as_ref().map(|o| o.container.clone()).filter(|c| !c.is_empty()),
+            file_name: object.as_ref().map(|o| o.file_name.clone()).filter(|f| !f.is_empty()),
+            caller,
+            user_agent: self.user_agent.text(row),
+            referrer: self.referrer.text(row),
+            requester_upn: self.upn.text(row),
+            requester_object_id: self.object_id.text(row),
+            requester_app_id: self.app_id.text(row),
+            requester_tenant_id: self.tenant_id.text(row),
+            service_type: self.service_type.text(row),
+            protocol: self.protocol.text(row),
+            correlation_id: self.correlation.text(row),
+        };
+        row_out.event_key = event_key(&[
+            Some(table.name()),
+            Some(&millis(time_generated)),
+            row_out.operation_name.as_deref(),
+            row_out.correlation_id.as_deref(),
+            self.client_request.get(row),
+            row_out.object_path.as_deref().or(row_out.uri.as_deref()),
+            row_out.caller.raw.as_deref(),
+            row_out.status_code.as_deref(),
+            row_out.status_text.as_deref(),
+            row_out.user_agent.as_deref(),
+        ]);
+        Ok(Mapped::Storage(row_out))
+    }
+
+    /// Decides the table from `Type`, then `ServiceType`, then the address of the request.
+    fn table(&self, row: &Row) -> Result<LogTable, Reject> {
+        if let Some(name) = self.type_name.get(row) {
+            return match LogTable::from_name(name) {
+                Some(table) if table.family() == Family::Storage => Ok(table),
+                _ => Err(Reject {
+                    column: Some(self.type_name.name.clone()),
+                    value: Some(name.to_string()),
+                    reason: "a storage log record whose `Type` is not StorageBlobLogs or StorageFileLogs".into(),
+                }),
+            };
+        }
+        let service = self.service_type.get(row).unwrap_or_default().to_ascii_lowercase();
+        let uri_text = self.uri.get(row).unwrap_or_default().to_ascii_lowercase();
+        let is_file = service == "file"
+            || (service.is_empty() && (uri_text.contains(".file.core.") || uri_text.starts_with("\\\\")));
+        Ok(if is_file { LogTable::StorageFileLogs } else { LogTable::StorageBlobLogs })
+    }
+}
+
+pub struct SigninColumns {
+    time_generated: TimeField,
+    created: TimeField,
+    type_name: Field,
+    category: Field,
+    upn: Field,
+    user_id: Field,
+    display_name: Field,
+    app_id: Field,
+    app_name: Field,
+    sp_id: Field,
+    sp_name: Field,
+    address: Field,
+    user_agent: Field,
+    result_type: Field,
+    result_description: Field,
+    interactive: Field,
+    client_app: Field,
+    correlation: Field,
+    id: Field,
+    default_table: LogTable,
+}
+
+impl SigninColumns {
+    fn new(header: &Header, settings: &Settings) -> Result<SigninColumns> {
+        let field = |keys: &[&str]| Field::new(header, keys);
+        let service_principal_only = !header.has("userprincipalname")
+            && (header.has("serviceprincipalcredentialkeyid") || header.has("serviceprincipalid"));
+        Ok(SigninColumns {
+            time_generated: TimeField::new(header, &["timegenerated"], settings)?,
+            created: TimeField::new(header, &["createddatetime"], settings)?,
+            type_name: field(&["type"]),
+            category: field(&["category"]),
+            upn: field(&["userprincipalname"]),
+            user_id: field(&["userid"]),
+            display_name: field(&["userdisplayname", "identity"]),
+            app_id: field(&["appid"]),
+            app_name: field(&["appdisplayname"]),
+            sp_id: field(&["serviceprincipalid"]),
+            sp_name: field(&["serviceprincipalname"]),
+            address: field(&["ipaddress"]),
+            user_agent: field(&["useragent"]),
+            result_type: field(&["resulttype"]),
+            result_description: field(&["resultdescription"]),
+            interactive: field(&["isinteractive"]),
+            client_app: field(&["clientappused"]),
+            correlation: field(&["correlationid"]),
+            id: field(&["id"]),
+            default_table: if service_principal_only {
+                LogTable::AADServicePrincipalSignInLogs
+            } else {
+                LogTable::SigninLogs
+            },
+        })
+    }
+
+    fn map(&self, row: &Row) -> Result<Mapped> {
+        let generated = match self.time_generated.parse(row)? {
+            Ok(parsed) => parsed,
+            Err(reject) => return Ok(Mapped::Rejected(reject)),
+        };
+        let created = match self.created.parse(row)? {
+            Ok(parsed) => parsed,
+            Err(reject) => return Ok(Mapped::Rejected(reject)),
+        };
+        let Some(time_raw) = generated.or(created).map(|(_, raw)| raw.to_string()) else {
+            return Ok(missing("TimeGenerated or CreatedDateTime"));
+        };
+        let is_interactive = match parse_bool(self.interactive.get(row)) {
+            Ok(value) => value,
+            Err(value) => {
+                return Ok(Mapped::Rejected(Reject {
+                    column: Some(self.interactive.name.clone()),
+                    value: Some(value.to_string()),
+                    reason: "invalid boolean: expected TRUE, FALSE, true, false, 1 or 0".into(),
+                }))
+            }
+        };
+        let table = match self.table(row, is_interactive) {
+            Ok(table) => table,
+            Err(reject) => return Ok(Mapped::Rejected(reject)),
+        };
+
+        let mut out = SigninRow {
+            event_key: String::new(),
+            table,
+            time_generated: generated.map(|(micros, _)| micros),
+            created_time: created.map(|(micros, _)| micros),
+            time_raw,
+            user_principal_name: self.upn.text(row),
+            user_id: self.user_id.text(row),
+            user_display_name: self.display_name.text(row),
+            app_id: self.app_id.text(row),
+            app_display_name: self.app_name.text(row),
+            service_principal_id: self.sp_id.text(row),
+            service_principal_name: self.sp_name.text(row),
+            address: Address::parse(self.address.get(row)),
+            user_agent: self.user_agent.text(row),
+            result_type: self.result_type.text(row),
+            result_description: self.result_description.text(row),
+            is_interactive,
+            client_app_used: self.client_app.text(row),
+            correlation_id: self.correlation.text(row),
+            signin_id: self.id.text(row),
+        };
+        let event_time = out.created_time.or(out.time_generated).map(millis);
+        out.event_key = event_key(&[
+            Some(table.name()),
+            out.signin_id.as_deref(),
+            event_time.as_deref(),
+            out.user_principal_name.as_deref(),
+            out.user_id.as_deref(),
+            out.service_principal_id.as_deref(),
+            out.address.raw.as_deref(),
+            out.result_type.as_deref(),
+            out.correlation_id.as_deref(),
+            out.app_id.as_deref(),
+        ]);
+        Ok(Mapped::Signin(out))
+    }
+
+    /// Decides the table from `Type`, then `Category`, then `IsInteractive` and the columns.
+    fn table(&self, row: &Row, is_interactive: Option<bool>) -> Result<LogTable, Reject> {
+        if let Some(name) = self.type_name.get(row) {
+            return match LogTable::from_name(name) {
+                Some(table) if table.family() == Family::Signin => Ok(table),
+                _ => Err(Reject {
+                    column: Some(self.type_name.name.clone()),
+                    value: Some(name.to_string()),
+                    reason: "a sign-in record whose `Type` is not a sign-in table".into(),
+                }),
+            };
+        }
+        if let Some(table) = self.category.get(row).and_then(LogTable::from_category) {
+            return Ok(table);
+        }
+        if is_interactive == Some(false) && self.default_table == LogTable::SigninLogs {
+            return Ok(LogTable::AADNonInteractiveUserSignInLogs);
+        }
+        Ok(self.default_table)
+    }
+}
+
+fn missing(column: &str) -> Mapped {
+    Mapped::Rejected(Reject {
+        column: Some(column.to_string()),
+        value: None,
+        reason: "missing time: the record has no value in this column".into(),
+    })
+}
+
+/// Parses a boolean cell; `Err` carries the text that is not a boolean.
+fn parse_bool(value: Option<&str>) -> Result<Option<bool>, &str> {
+    let Some(text) = value.map(str::trim).filter(|v| !v.is_empty() && !is_null_word(v)) else {
+        return Ok(None);
+    };
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(Some(true)),
+        "false" | "0" => Ok(Some(false)),
+        _ => Err(text),
+    }
+}
+
+/// Formats a time to whole milliseconds, the precision every export shape keeps, so that the
+/// same record read from a portal CSV and from the API gets the same key.
+fn millis(micros: i64) -> String {
+    micros.div_euclid(1000).to_string()
+}
+
+/// Hashes the identifying fields of a record; absent fields hash as empty.
+fn event_key(parts: &[Option<&str>]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.unwrap_or_default().as_bytes());
+        hasher.update([0x1f]);
+    }
+    crate::sql::hex(&hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::record::Position;
+
+    fn row(values: &[&str]) -> Row {
+        Row {
+            position: Position { record_no: 1, line: Some(2) },
+            values: values.iter().map(|v| v.to_string()).collect(),
+            raw: String::new(),
+        }
+    }
+
+    fn storage_header() -> Header {
+        Header::new([
+            "TimeGenerated [UTC]", "AccountName", "OperationName", "StatusText", "Uri",
+            "CallerIpAddress", "UserAgentHeader", "ObjectKey", "Type",
+        ])
+    }
+
+    #[test]
+    fn storage_row_is_normalised() {
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default()).unwrap();
+        let mapped = mapper
+            .map(&row(&[
+                "3/14/2026, 2:00:30.123 PM", "acct", "PutBlob", "Success",
+                "https://acct.blob.core.windows.net:443/c/r%C3%A9sum%C3%A9%20(1).docx?sig=XXXXX",
+                "[2001:DB8::5]:50123", "", "", "StorageBlobLogs",
+            ]))
+            .unwrap();
+        let Mapped::Storage(out) = mapped else { panic!("{mapped:?}") };
+        assert_eq!(time::format_iso(out.time_generated), "2026-03-14T14:00:30.123000Z");
+        assert_eq!(out.caller.canonical.as_deref(), Some("2001:db8::5"));
+        assert_eq!(out.caller.port, Some(50123));
+        assert_eq!(out.file_name.as_deref(), Some("résumé (1).docx"));
+        assert_eq!(out.object_path.as_deref(), Some("/acct/c/résumé (1).docx"));
+        assert_eq!(out.user_agent, None);
+        assert_eq!(out.table, LogTable::StorageBlobLogs);
+    }
+
+    #[test]
+    fn bad_time_rejects_record_with_column() {
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default()).unwrap();
+        let mapped = mapper.map(&row(&["not a date", "acct", "PutBlob", "", "", "", "", "", ""])).unwrap();
+        let Mapped::Rejected(reject) = mapped else { panic!("{mapped:?}") };
+        assert_eq!(reject.column.as_deref(), Some("TimeGenerated [UTC]"));
+        assert_eq!(reject.value.as_deref(), Some("not a date"));
+    }
+
+    #[test]
+    fn local_time_needs_offset() {
+        let header = Header::new(["TimeGenerated [Local Time]", "OperationName", "CallerIpAddress", "Uri"]);
+        let err = Mapper::new(&header, Family::Storage, &Settings::default()).err().unwrap();
+        assert!(err.to_string().contains("--utc-offset"), "{err}");
+        let settings = Settings { utc_offset_minutes: Some(120), ..Settings::default() };
+        let mapper = Mapper::new(&header, Family::Storage, &settings).unwrap();
+        let Mapped::Storage(out) = mapper.map(&row(&["2026-03-14T16:00:00", "PutBlob", "1.2.3.4", "x"])).unwrap() else {
+            panic!()
+        };
+        assert_eq!(time::format_iso(out.time_generated), "2026-03-14T14:00:00.000000Z");
+    }
+
+    #[test]
+    fn same_record_from_two_shapes_has_one_key() {
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default()).unwrap();
+        let values = |time: &'static str| {
+            row(&[time, "acct", "PutBlob", "Success", "https://acct.blob.core.windows.net/c/a.txt", "1.2.3.4:5", "ua", "", ""])
+        };
+        let Mapped::Storage(csv) = mapper.map(&values("3/14/2026, 2:00:30.123 PM")).unwrap() else { panic!() };
+        let Mapped::Storage(api) = mapper.map(&values("2026-03-14T14:00:30.1234567Z")).unwrap() else { panic!() };
+        assert_eq!(csv.event_key, api.event_key);
+    }
+
+    #[test]
+    fn signin_falls_back_to_created_time_and_category() {
+        let header = Header::new(["CreatedDateTime [UTC]", "IPAddress", "UserPrincipalName", "IsInteractive", "Category"]);
+        let mapper = Mapper::new(&header, Family::Signin, &Settings::default()).unwrap();
+        let mapped = mapper
+            .map(&row(&["4/28/2021, 2:08:45.221 PM", "175.45.176.99", "a@b.c", "TRUE", "NonInteractiveUserSignInLogs"]))
+            .unwrap();
+        let Mapped::Signin(out) = mapped else { panic!("{mapped:?}") };
+        assert_eq!(out.time_generated, None);
+        assert_eq!(out.created_time.map(time::format_iso).as_deref(), Some("2021-04-28T14:08:45.221000Z"));
+        assert_eq!(out.is_interactive, Some(true));
+        assert_eq!(out.table, LogTable::AADNonInteractiveUserSignInLogs);
+    }
+
+    #[test]
+    fn signin_bad_boolean_is_rejected() {
+        let header = Header::new(["TimeGenerated", "IPAddress", "UserPrincipalName", "IsInteractive"]);
+        let mapper = Mapper::new(&header, Family::Signin, &Settings::default()).unwrap();
+        let mapped = mapper.map(&row(&["2026-03-14T14:00:00Z", "1.2.3.4", "a@b.c", "maybe"])).unwrap();
+        let Mapped::Rejected(reject) = mapped else { panic!("{mapped:?}") };
+        assert_eq!(reject.column.as_deref(), Some("IsInteractive"));
+    }
+
+    #[test]
+    fn az_none_reads_as_missing() {
+        assert_eq!(parse_bool(Some("None")), Ok(None));
+        assert_eq!(parse_bool(Some("True")), Ok(Some(true)));
+    }
+}

@@ -1,0 +1,78 @@
+//! What a reader hands to the importer: headers, rows and broken records, with positions.
+
+use super::header::Header;
+
+/// Where a record sits in its file. `record_no` counts records from 1 in file order; `line` is
+/// the physical line the record starts on, for shapes that have lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub record_no: u64,
+    pub line: Option<u64>,
+}
+
+impl Position {
+    /// Describes the position for a message, such as `line 12` or `record 3`.
+    pub fn describe(&self) -> String {
+        match self.line {
+            Some(line) => format!("line {line}"),
+            None => format!("record {}", self.record_no),
+        }
+    }
+}
+
+/// One data record, its values aligned with the latest header.
+#[derive(Debug)]
+pub struct Row {
+    pub position: Position,
+    /// Values by column index; a missing trailing value reads as empty.
+    pub values: Vec<String>,
+    /// The original record as a JSON object, kept with the imported row.
+    pub raw: String,
+}
+
+impl Row {
+    pub fn get(&self, column: usize) -> &str {
+        self.values.get(column).map_or("", String::as_str)
+    }
+}
+
+/// A record that could not be read as a record at all.
+#[derive(Debug)]
+pub struct Broken {
+    pub position: Position,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// The stream a reader produces. A `Header` comes before the rows it describes; a later
+/// `Header` (a JSON key seen for the first time) extends the previous one without reordering it.
+#[derive(Debug)]
+pub enum Item {
+    Header(Header),
+    Row(Row),
+    Broken(Broken),
+}
+
+/// The shapes of export blobtrail reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Log Analytics portal "Export to CSV".
+    PortalCsv,
+    /// Log Analytics query API response: `{"tables":[{"columns":[...],"rows":[...]}]}`.
+    QueryApiJson,
+    /// A JSON array of row objects, as `az monitor log-analytics query` writes it.
+    JsonArray,
+    /// One JSON row object per line.
+    JsonLines,
+}
+
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::PortalCsv => "portal-csv",
+            Shape::QueryApiJson => "query-api-json",
+            Shape::JsonArray => "json-array",
+            Shape::JsonLines => "json-lines",
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The registry of SQL files embedded in the binary.
+//!
+//! Files in `sql/` are numbered and forward-only: a released file is never edited, a change is a
+//! new file. Each is applied once per case, in order, inside a transaction, and recorded in
+//! `schema_migrations` with its SHA-256 so that an edited file or a case from a newer blobtrail
+//! is detected instead of silently mixed.
+
+use sha2::{Digest, Sha256};
+
+/// One embedded SQL file.
+pub struct SqlFile {
+    pub version: i32,
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+impl SqlFile {
+    /// Hashes the file's text, as recorded in `schema_migrations.checksum`.
+    pub fn checksum(&self) -> String {
+        hex(&Sha256::digest(self.text.as_bytes()))
+    }
+}
+
+pub const FILES: &[SqlFile] = &[
+    SqlFile {
+        version: 1,
+        name: "001_case_schema.sql",
+        text: include_str!("../sql/001_case_schema.sql"),
+    },
+    SqlFile {
+        version: 2,
+        name: "002_sentinel_hunt_v1.sql",
+        text: include_str!("../sql/002_sentinel_hunt_v1.sql"),
+    },
+];
+
+/// The schema version a case has once every embedded file is applied.
+pub fn latest_version() -> i32 {
+    FILES.last().map_or(0, |file| file.version)
+}
+
+/// Finds the embedded file with a given version.
+pub fn file(version: i32) -> Option<&'static SqlFile> {
+    FILES.iter().find(|file| file.version == version)
+}
+
+/// Formats bytes as lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (index, file) in FILES.iter().enumerate() {
+            assert_eq!(file.version, index as i32 + 1, "{}", file.name);
+            assert!(file.name.starts_with(&format!("{:03}_", file.version)));
+        }
+    }
+
+    #[test]
+    fn every_file_has_a_header_comment() {
+        for file in FILES {
+            assert!(file.text.starts_with("-- "), "{} lacks its header", file.name);
+            assert!(file.text.contains("Purpose:"), "{}", file.name);
+        }
+    }
+
+    #[test]
+    fn hex_of_known_bytes() {
+        assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+    }
+}
