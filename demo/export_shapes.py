@@ -208,16 +208,6 @@ for _name, _type in SIGNIN_COLUMNS:
         NONINTERACTIVE_COLUMNS.append(("SignInEventTypes", "string"))
 
 
-def select_columns(columns, names):
-    """Return the (name, type) pairs of ``columns`` named in ``names``, in schema order."""
-    wanted = set(names)
-    picked = [pair for pair in columns if pair[0] in wanted]
-    missing = wanted - {name for name, _ in picked}
-    if missing:
-        raise ValueError(f"columns not in schema: {sorted(missing)}")
-    return picked
-
-
 def complete_row(columns, values):
     """Return a row with every column of ``columns``, absent ones None; reject unknown keys."""
     names = [name for name, _ in columns]
@@ -303,18 +293,13 @@ def render_json_lines(columns, rows):
     return "\n".join(lines) + "\n"
 
 
-def _python_str(value):
-    """Stringify as Python's str() does on a decoded API value."""
-    return str(value)
-
-
 def render_az_cli_json(columns, rows):
     """Render shape D: the az CLI array, ``TableName`` first and every value passed through str()."""
     names = [name for name, _ in columns]
     items = []
     for values in api_rows(columns, rows):
         item = {"TableName": "PrimaryResult"}
-        item.update({name: _python_str(value) for name, value in zip(names, values)})
+        item.update({name: str(value) for name, value in zip(names, values)})
         items.append(item)
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
 

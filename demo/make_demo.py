@@ -10,8 +10,8 @@ running it twice gives identical bytes. Standard library only.
     python3 demo/make_demo.py --report   # also print every reference upload and its candidates
 """
 
-import hashlib
 import base64
+import hashlib
 import os
 import random
 import sys
@@ -88,7 +88,8 @@ BROWSERS = {
 NAT = "203.0.113.10"             # corporate egress, shared by most staff
 DAVE_HOME = "192.0.2.44"
 FRANK_HOME = "198.51.100.77"
-FRANK_HOME_V6 = "2001:db8:4:0:0:0:0:1a"   # as Entra writes it; storage writes [2001:db8:4::1a]
+FRANK_HOME_V6 = "2001:db8:4:0:0:0:0:1a"   # as the sign-in log writes it
+FRANK_V6_STORAGE = "2001:db8:4::1a"       # as the storage log writes it, inside brackets
 INTRUDER = "198.51.100.23"
 BACKUP_HOST = "10.10.4.20"
 LOG_SHIPPER_HOST = "10.20.1.15"
@@ -135,10 +136,12 @@ def resource_id(account, service):
             f"microsoft.storage/storageaccounts/{account}/{service}services/default")
 
 
-def sas_query(label, expiry, permissions="racwl"):
-    """Return a service SAS query string; the signature is redacted as in real logs."""
-    del label  # the SAS identity is carried by AuthenticationHash, not the query
-    return f"sv=2025-05-05&se={quote(expiry, safe='')}&sr=c&sp={permissions}&sig=XXXXX"
+def sas_query(expiry, permissions="racwl", resource="c"):
+    """Return a service SAS query string with the signature redacted, as real logs show it.
+
+    ``resource`` is ``c`` for a blob container and ``s`` for a file share.
+    """
+    return f"sv=2025-05-05&se={quote(expiry, safe='')}&sr={resource}&sp={permissions}&sig=XXXXX"
 
 
 READ_OPERATIONS = {"GetBlob", "GetBlobProperties", "ListBlobs", "ListFiles", "GetFile", "Read"}
@@ -151,7 +154,7 @@ class Story:
         self.rng = random.Random(20260314)
         self.blob_rows, self.file_rows = [], []
         self.signin_rows, self.noninteractive_rows = [], []
-        self.truth = []  # (request time, object key, who really uploaded, how)
+        self.truth = []  # (request time, object key, true uploader, upload method)
         self._labels = set()
 
     # -- helpers ---------------------------------------------------------
@@ -212,7 +215,7 @@ class Story:
             "AuthenticationHash": authentication_hash,
             "UserAgentHeader": agent, "ReferrerHeader": referrer,
             "ClientRequestId": make_guid(f"client-request:{label}"),
-            "Etag": f'"0x8DE{hex_digest(label)[:13]}"' if changes_blob or (
+            "Etag": f'"0x8DE{hex_digest(label)[:12]}"' if changes_blob or (
                 succeeded and operation in {"GetBlob", "GetBlobProperties", "GetFile"}) else None,
             "ServiceType": service, "OperationCount": 0,
             "RequestHeaderSize": self.rng.randint(1250, 1750) if browser else self.rng.randint(620, 940),
@@ -228,12 +231,9 @@ class Story:
             "ObjectKey": f"/{account}/{resource_path}",
             "MetricResponseType": "Success" if succeeded else "AuthorizationError",
         }
-        if service == "blob":
-            values["SourceSystem"] = "Azure"
-            if changes_blob and operation in {"PutBlob", "PutBlockList"}:
-                values["AccessTier"] = "Hot"
-        else:
-            values["SourceSystem"] = "Azure"
+        values["SourceSystem"] = "Azure"
+        if service == "blob" and changes_blob and operation in {"PutBlob", "PutBlockList"}:
+            values["AccessTier"] = "Hot"
         if auth == "OAuth":
             values.update({
                 "RequesterObjectId": object_id(oauth_user), "RequesterTenantId": TENANT_ID,
@@ -254,35 +254,35 @@ class Story:
         (self.blob_rows if service == "blob" else self.file_rows).append(row)
         return row
 
-    def record_truth(self, at, account, container, path, who, how):
-        self.truth.append((at, f"/{account}/{container}/{path}", who, how))
+    def record_truth(self, at, account, container, path, uploader, method):
+        self.truth.append((at, f"/{account}/{container}/{path}", uploader, method))
 
     def portal_put_blob(self, at, user, address, agent, container, path, size, sas,
                         oauth=False, truth=True):
-        """A browser upload through the portal: one PutBlob."""
+        """Append the single PutBlob of a browser upload through the portal."""
         caller = f"[{FRANK_V6_STORAGE}]:52044" if address == FRANK_HOME_V6 else f"{address}:{self.port()}"
         self.storage_row(
             service="blob", at=at, account=BLOB_ACCOUNT, operation="PutBlob",
             container=container, path=path, caller=caller, agent=agent, body=size,
             auth="OAuth" if oauth else "SAS", oauth_user=user if oauth else None, sas=sas,
-            query="" if oauth else sas_query(sas, "2026-03-15T00:00:00Z"),
+            query="" if oauth else sas_query("2026-03-15T00:00:00Z"),
             referrer=PORTAL_REFERRER,
         )
         if truth:
             how = "portal, OAuth (RequesterUpn)" if oauth else "portal, SAS"
             self.record_truth(at, BLOB_ACCOUNT, container, path, upn(user), how)
 
-    def block_upload(self, at, who, caller_address, agent, container, path, block_sizes, auth,
+    def block_upload(self, at, uploader, caller_address, agent, container, path, block_sizes, auth,
                      sas=None, tool="AzCopy"):
-        """A tool upload: PutBlock per block, then PutBlockList once every block is stored."""
+        """Append a tool upload: PutBlock per block, then PutBlockList once every block is stored."""
         block_ids = []
         sent = at
         for index, size in enumerate(block_sizes):
-            block_id = base64.b64encode(f"{make_guid(path)[:24]}{index:06d}".encode()).decode()
+            block_id = base64.b64encode(hashlib.md5(f"{path}:{index}".encode()).digest()).decode()
             block_ids.append(block_id)
             query = f"comp=block&blockid={quote(block_id, safe='')}"
             if sas:
-                query += "&" + sas_query(sas, "2026-03-14T06:00:00Z")
+                query += "&" + sas_query("2026-03-14T06:00:00Z")
             self.storage_row(
                 service="blob", at=sent, account=BLOB_ACCOUNT, operation="PutBlock",
                 container=container, path=path, caller=f"{caller_address}:{self.port()}",
@@ -291,21 +291,21 @@ class Story:
             )
             sent = Ticks(sent + seconds(0.35) + self.rng.randint(0, 2000) * TICKS_PER_MS)
         commit_at = Ticks(sent + seconds(1.2))
-        query = "comp=blocklist" + ("&" + sas_query(sas, "2026-03-14T06:00:00Z") if sas else "")
+        query = "comp=blocklist" + ("&" + sas_query("2026-03-14T06:00:00Z") if sas else "")
         self.storage_row(
             service="blob", at=commit_at, account=BLOB_ACCOUNT, operation="PutBlockList",
             container=container, path=path, caller=f"{caller_address}:{self.port()}",
             auth=auth, sas=sas, agent=agent, query=query, body=64 * len(block_ids),
             explicit_port=True,
         )
-        self.record_truth(at, BLOB_ACCOUNT, container, path, who,
+        self.record_truth(at, BLOB_ACCOUNT, container, path, uploader,
                           f"{tool}, {auth}, PutBlock x{len(block_sizes)} + PutBlockList")
 
     def blob_read(self, at, operation, address, agent, container, path, auth="SAS", sas=None,
                   size=0, referrer="", last_modified=None, query_extra=""):
         query = query_extra
         if auth == "SAS":
-            query = (query + "&" if query else "") + sas_query(sas, "2026-03-15T00:00:00Z")
+            query = (query + "&" if query else "") + sas_query("2026-03-15T00:00:00Z")
         self.storage_row(
             service="blob", at=at, account=BLOB_ACCOUNT, operation=operation, container=container,
             path=path, caller=f"{address}:{self.port()}", auth=auth, sas=sas, agent=agent,
@@ -396,7 +396,7 @@ class Story:
 
     def refresh(self, at, user, address, agent, app=AZURE_PORTAL_APP, resource=STORAGE_RESOURCE):
         """Append one AADNonInteractiveUserSignInLogs row (a silent token request)."""
-        created_lag = round(self.rng.uniform(0.5, 20), 7)
+        created_lag = round(self.rng.uniform(0.2, 3), 7)
         values = self._signin_values(at, user, address, agent, app, resource, created_lag, 0,
                                      "token", False)
         values.update({
@@ -408,10 +408,9 @@ class Story:
         self.noninteractive_rows.append(complete_row(NONINTERACTIVE_COLUMNS, values))
 
 
-FRANK_V6_STORAGE = "2001:db8:4::1a"
 
-
-def at(text):
+def utc(text):
+    """Parse a UTC time written ``2026-03-12 09:14:30.604``."""
     return ticks(text)
 
 
@@ -421,9 +420,14 @@ def later(start, count):
 
 def portal_session(story, user, address, agent, signin_at, uploads, refresh_after=None,
                    created_lag=None):
-    """Sign in to the portal, then upload each (seconds after sign-in, container, path, size)."""
-    start = at(signin_at)
+    """Sign in to the portal, then upload each (seconds after sign-in, container, path, size).
+
+    The portal requests a storage token silently right after the sign-in, and again at
+    ``refresh_after`` seconds when given.
+    """
+    start = utc(signin_at)
     story.signin(start, user, address, agent, created_lag=created_lag)
+    story.refresh(later(start, 3 + story.rng.randint(0, 3000) / 1000), user, address, agent)
     sas = f"portal-sas:{user}:{signin_at}"
     for offset, container, path, size in uploads:
         story.portal_put_blob(later(start, offset), user, address, agent, container, path, size, sas)
@@ -446,7 +450,7 @@ def build_story():
     portal_session(s, "bob", NAT, EDGE_CORP, "2026-03-12 09:15:02.118",
                    [(18, "reports", "weekly/2026-W11 summary.xlsx", 61_502)], refresh_after=368)
 
-    start = at("2026-03-12 10:05:00.342")
+    start = utc("2026-03-12 10:05:00.342")
     s.signin(start, "alice", NAT, EDGE_CORP)
     s.blob_read(later(start, 5), "ListBlobs", NAT, EDGE_CORP, "invoices", "",
                 sas="portal-sas:alice:10:05", referrer=PORTAL_REFERRER,
@@ -457,10 +461,10 @@ def build_story():
                           "portal-sas:alice:10:05")
     s.blob_read(later(start, 62), "GetBlob", NAT, EDGE_CORP, "invoices", "2026/03/INV-10231.pdf",
                 sas="portal-sas:alice:10:05", size=182_733, referrer=PORTAL_REFERRER,
-                last_modified=at("2026-03-12 09:14:52"))
+                last_modified=utc("2026-03-12 09:14:52"))
 
     # Carol uses Storage Explorer: browser sign-in, tool upload in blocks with the account key.
-    start = at("2026-03-12 10:40:12.930")
+    start = utc("2026-03-12 10:40:12.930")
     s.signin(start, "carol", NAT, CHROME_CAROL, app=STORAGE_EXPLORER_APP)
     s.blob_read(later(start, 51), "ListBlobs", NAT, STORAGE_EXPLORER_AGENT, "reports", "",
                 auth="AccountKey", query_extra="restype=container&comp=list&prefix=quarterly%2F",
@@ -469,15 +473,15 @@ def build_story():
                    "quarterly/Q4-2025 board deck.pptx", [8_388_608] * 3 + [6_291_456],
                    "AccountKey", tool="Storage Explorer")
 
-    # Ivan opens Teams from the NAT 20 s before Erin's upload: a bystander candidate.
-    s.signin(at("2026-03-12 11:05:20.075"), "ivan", NAT, EDGE_CORP, app=TEAMS_WEB_APP,
+    # Ivan opens Teams from the NAT 32 s before Erin's upload: a bystander candidate.
+    s.signin(utc("2026-03-12 11:05:20.075"), "ivan", NAT, EDGE_CORP, app=TEAMS_WEB_APP,
              resource=TEAMS_RESOURCE)
     portal_session(s, "erin", NAT, EDGE_CORP, "2026-03-12 11:05:40.561",
                    [(12, "reports", "audit/vendor-list.csv", 23_118)])
 
     portal_session(s, "carol", NAT, CHROME_CAROL, "2026-03-12 12:20:15.006",
                    [(34, "payroll", "2026-03/overtime-approvals.pdf", 311_870)])
-    s.signin(at("2026-03-12 13:02:44.390"), "ivan", NAT, EDGE_CORP, app=TEAMS_WEB_APP,
+    s.signin(utc("2026-03-12 13:02:44.390"), "ivan", NAT, EDGE_CORP, app=TEAMS_WEB_APP,
              resource=TEAMS_RESOURCE)
 
     # Frank works from home over IPv6.
@@ -485,14 +489,14 @@ def build_story():
                    [(20, "reports", "field/site-visit-0312.jpg", 2_841_336)])
 
     # Bob signs in with az login (browser) and uploads with AzCopy and a SAS.
-    start = at("2026-03-12 14:20:30.772")
+    start = utc("2026-03-12 14:20:30.772")
     s.signin(start, "bob", NAT, EDGE_CORP, app=AZURE_CLI_APP)
     s.block_upload(later(start, 95), upn("bob"), NAT, AZCOPY_AGENT, "reports",
                    "exports/ledger-2026-03-12.parquet", [8_388_608, 8_388_608, 3_145_728], "SAS",
                    sas="azcopy-sas:bob:2026-03-12")
 
     # Erin and Grace sign in 20 s apart; Grace's upload is OAuth and names her.
-    erin_start, grace_start = at("2026-03-12 15:45:00.208"), at("2026-03-12 15:45:20.815")
+    erin_start, grace_start = utc("2026-03-12 15:45:00.208"), utc("2026-03-12 15:45:20.815")
     s.signin(erin_start, "erin", NAT, EDGE_CORP)
     s.signin(grace_start, "grace", NAT, EDGE_CORP)
     s.portal_put_blob(later(grace_start, 18), "grace", NAT, EDGE_CORP, "reports",
@@ -500,8 +504,8 @@ def build_story():
     s.portal_put_blob(later(erin_start, 50), "erin", NAT, EDGE_CORP, "invoices",
                       "2026/03/INV-10240.pdf", 168_905, "portal-sas:erin:15:45")
 
-    # Henry (reader role) tries an OAuth upload and is refused.
-    start = at("2026-03-12 16:09:50.663")
+    # Henry (reader role) tries an OAuth upload, which the service rejects with 403.
+    start = utc("2026-03-12 16:09:50.663")
     s.signin(start, "henry", NAT, EDGE_CORP)
     s.storage_row(service="blob", at=later(start, 24), account=BLOB_ACCOUNT, operation="PutBlob",
                   container="reports", path="audit/notes.txt", caller=f"{NAT}:{s.port()}",
@@ -526,7 +530,7 @@ def build_story():
                     (35, "invoices", "2026/03/INV-10251.pdf", 179_551),
                     (130, "invoices", "2026/03/INV-10252.pdf", 185_870)], refresh_after=110)
 
-    # Alice (Edge) and Carol (Chrome) overlap: only the user-agent filter tells them apart.
+    # Alice (Edge) and Carol (Chrome) overlap: only the user-agent filter separates their uploads.
     portal_session(s, "alice", NAT, EDGE_CORP, "2026-03-13 09:29:58.013",
                    [(42, "invoices", "2026/03/INV-10253.pdf", 177_204)])
     portal_session(s, "carol", NAT, CHROME_CAROL, "2026-03-13 09:30:00.640",
@@ -534,7 +538,7 @@ def build_story():
 
     file_share_session(s)
 
-    start = at("2026-03-13 11:40:00.514")
+    start = utc("2026-03-13 11:40:00.514")
     s.signin(start, "bob", NAT, EDGE_CORP, app=STORAGE_EXPLORER_APP)
     s.block_upload(later(start, 90), upn("bob"), NAT, STORAGE_EXPLORER_AGENT, "reports",
                    "exports/ap-aging.xlsx", [8_388_608, 1_048_576], "AccountKey",
@@ -545,7 +549,7 @@ def build_story():
     portal_session(s, "frank", FRANK_HOME, FIREFOX_FRANK, "2026-03-13 13:05:00.102",
                    [(9, "reports", "field/site-visit-0313.jpg", 3_102_447)])
 
-    alice_start, bob_start = at("2026-03-13 14:30:05.447"), at("2026-03-13 14:30:21.090")
+    alice_start, bob_start = utc("2026-03-13 14:30:05.447"), utc("2026-03-13 14:30:21.090")
     s.signin(alice_start, "alice", NAT, EDGE_CORP)
     s.signin(bob_start, "bob", NAT, EDGE_CORP)
     s.portal_put_blob(later(alice_start, 43), "alice", NAT, EDGE_CORP, "invoices",
@@ -553,9 +557,9 @@ def build_story():
     s.portal_put_blob(later(bob_start, 38), "bob", NAT, EDGE_CORP, "reports",
                       "weekly/2026-W11 final.xlsx", 63_877, "portal-sas:bob:14:30")
 
-    erin_start = at("2026-03-13 15:10:00.333")
+    erin_start = utc("2026-03-13 15:10:00.333")
     s.signin(erin_start, "erin", NAT, EDGE_CORP)
-    s.signin(at("2026-03-13 15:10:30.701"), "bob", NAT, EDGE_CORP, app=TEAMS_WEB_APP,
+    s.signin(utc("2026-03-13 15:10:30.701"), "bob", NAT, EDGE_CORP, app=TEAMS_WEB_APP,
              resource=TEAMS_RESOURCE)
     s.portal_put_blob(later(erin_start, 45), "erin", NAT, EDGE_CORP, "invoices",
                       "2026/03/INV-10260.pdf", 170_664, "portal-sas:erin:15:10")
@@ -566,7 +570,7 @@ def build_story():
                    [(12, "invoices", "2026/03/INV-10261.pdf", 174_019),
                     (27, "invoices", "2026/03/INV-10262.pdf", 181_402)])
 
-    start = at("2026-03-13 17:45:00.159")
+    start = utc("2026-03-13 17:45:00.159")
     s.signin(start, "carol", NAT, CHROME_CAROL, app=AZURE_CLI_APP)
     s.block_upload(later(start, 70), upn("carol"), NAT, AZCOPY_AGENT, "reports",
                    "exports/gl-detail-2026-03.csv", [8_388_608, 5_767_168], "SAS",
@@ -580,8 +584,8 @@ def build_story():
 
 
 def log_shipping(story, day):
-    """The log shipper creates the day's append blob with PutBlob, then appends to it."""
-    sent = at(f"{day} 00:00:02.118")
+    """Append the log shipper's day: PutBlob creates the append blob, AppendBlock adds to it."""
+    sent = utc(f"{day} 00:00:02.118")
     path = f"app-{day}.log"
     story.storage_row(service="blob", at=sent, account=BLOB_ACCOUNT, operation="PutBlob",
                       container="logs", path=path, caller=f"{LOG_SHIPPER_HOST}:{story.port()}",
@@ -589,7 +593,7 @@ def log_shipping(story, day):
     story.record_truth(sent, BLOB_ACCOUNT, "logs", path, "log shipper (service)",
                        "AccountKey from 10.20.1.15; PutBlob creates the append blob")
     for hour, size in [("06", 211_904), ("12", 248_377), ("18", 196_045)]:
-        story.storage_row(service="blob", at=at(f"{day} {hour}:00:03.{story.rng.randint(100, 999)}"),
+        story.storage_row(service="blob", at=utc(f"{day} {hour}:00:03.{story.rng.randint(100, 999)}"),
                           account=BLOB_ACCOUNT, operation="AppendBlock", container="logs", path=path,
                           caller=f"{LOG_SHIPPER_HOST}:{story.port()}", auth="AccountKey",
                           agent=LOG_SHIPPER_AGENT, query="comp=appendblock", body=size,
@@ -597,8 +601,8 @@ def log_shipping(story, day):
 
 
 def backup(story, sent_text, size):
-    """The nightly database backup: one large PutBlob with the account key from a private host."""
-    sent = at(sent_text)
+    """Append the nightly database backup: one large PutBlob with the account key from a private host."""
+    sent = utc(sent_text)
     path = f"db-{sent_text[:10]}.bak"
     story.storage_row(service="blob", at=sent, account=BLOB_ACCOUNT, operation="PutBlob",
                       container="backup", path=path, caller=f"{BACKUP_HOST}:{story.port()}",
@@ -609,14 +613,14 @@ def backup(story, sent_text, size):
 
 
 def file_share_session(story):
-    """Erin uploads two files to the team share through the portal: CreateFile, then PutRange."""
-    start = at("2026-03-13 10:15:00.466")
+    """Append erin's portal uploads to the team share (CreateFile, then PutRange) and some reads."""
+    start = utc("2026-03-13 10:15:00.466")
     story.signin(start, "erin", NAT, EDGE_CORP)
     sas = "portal-file-sas:erin:2026-03-13"
 
     def file_request(offset, operation, path, body=0, query="", status="201", response_body=0,
                      last_modified=None):
-        full_query = "&".join(part for part in [query, sas_query(sas, "2026-03-14T00:00:00Z", "rcwl")] if part)
+        full_query = "&".join(part for part in [query, sas_query("2026-03-14T00:00:00Z", "rcwl", "s")] if part)
         story.storage_row(service="file", at=later(start, offset), account=FILE_ACCOUNT,
                           operation=operation, container=FILE_SHARE, path=path,
                           caller=f"{NAT}:{story.port()}", auth="SAS", sas=sas, agent=EDGE_CORP,
@@ -633,12 +637,12 @@ def file_share_session(story):
         story.record_truth(later(start, offset), FILE_ACCOUNT, FILE_SHARE, path, upn("erin"),
                            f"portal, SAS, CreateFile + PutRange x{len(ranges)}")
     file_request(300, "GetFile", "Projects/Kickoff notes.docx", status="200",
-                 response_body=1_207_416, last_modified=at("2026-03-13 10:15:21"))
+                 response_body=1_207_416, last_modified=utc("2026-03-13 10:15:21"))
 
     # An SMB read from a domain-joined desktop: no port, no StatusText, Kerberos.
     label = story.unique("smb-read")
     story.file_rows.append(complete_row(STORAGE_FILE_COLUMNS, {
-        "TenantId": WORKSPACE_ID, "TimeGenerated": at("2026-03-13 10:31:12.5518406"),
+        "TenantId": WORKSPACE_ID, "TimeGenerated": utc("2026-03-13 10:31:12.5518406"),
         "AccountName": FILE_ACCOUNT, "Location": "westus2", "Protocol": "SMB",
         "OperationName": "Read", "AuthenticationType": "Kerberos", "StatusCode": "0",
         "StatusText": "", "DurationMs": 3.0, "ServerLatencyMs": 3.0,
@@ -662,11 +666,11 @@ def file_share_session(story):
 
 
 def incident(story):
-    """Dave's stolen session is used from 198.51.100.23 to stage a tool and a payroll archive."""
+    """Append the incident: dave's stolen session stages a tool and a payroll archive from 198.51.100.23."""
     s = story
-    s.signin(at("2026-03-14 14:02:10.482"), "bob", INTRUDER, CHROME_INTRUDER, created_lag=1.9,
+    s.signin(utc("2026-03-14 14:02:10.482"), "bob", INTRUDER, CHROME_INTRUDER, created_lag=1.9,
              result=50126, method="password")
-    start = at("2026-03-14 14:05:12.357")
+    start = utc("2026-03-14 14:05:12.357")
     s.signin(start, "dave", INTRUDER, CHROME_INTRUDER, created_lag=13.6, method="token")
     sas = "intruder-sas:dave:2026-03-14"
     s.blob_read(later(start, 18), "ListBlobs", INTRUDER, CHROME_INTRUDER, "staging", "", sas=sas,
@@ -710,6 +714,11 @@ EXPECTED_CANDIDATES = {
     "/contosofinance/backup/db-2026-03-14.bak": [],
 }
 
+# Findings that change when the user-agent filter is off, or when the sign-in time is
+# CreatedDateTime instead of TimeGenerated.
+EXPECTED_CHANGED_WITHOUT_AGENT = 2
+EXPECTED_CHANGED_BY_CREATED = 13
+
 
 def sort_rows(story):
     """Order each table by TimeGenerated, as an export sorted by time would be."""
@@ -740,9 +749,19 @@ def check_outputs(report):
         assert by_object.get(key) == [expected], f"{key}: {by_object.get(key)}"
 
     without_agent = reference_hunt.run_reference_hunt(storage, signins, match_user_agent=False)
+    changed = [(u, c) for (u, c), (_, filtered) in zip(without_agent, findings) if c != filtered]
+    assert len(changed) == EXPECTED_CHANGED_WITHOUT_AGENT, f"{len(changed)} change without the agent filter"
     if report:
-        print("\nwithout the user-agent filter:")
-        changed = [(u, c) for (u, c), (_, filtered) in zip(without_agent, findings) if c != filtered]
+        print("\nwithout the user-agent filter, these findings differ:")
+        print("\n".join(reference_hunt.summarise(changed)))
+
+    by_created = reference_hunt.run_reference_hunt(storage, signins,
+                                                   signin_time_column="CreatedDateTime")
+    changed = [(u, c) for (u, c), (_, kept) in zip(by_created, findings) if c != kept]
+    assert len(changed) == EXPECTED_CHANGED_BY_CREATED, f"{len(changed)} change with CreatedDateTime"
+    assert all("mimikatz" not in upload["ObjectKey"] for upload, _ in changed)
+    if report:
+        print("\nwith CreatedDateTime as the sign-in time, these findings differ:")
         print("\n".join(reference_hunt.summarise(changed)))
     return findings
 
@@ -756,8 +775,8 @@ def main():
     findings = check_outputs(report)
     if report:
         print("\nground truth (request time, object, uploader, how):")
-        for sent, key, who, how in sorted(story.truth):
-            print(f"  {reference_hunt.format_ticks(sent)}  {key}  {who}  [{how}]")
+        for sent, key, uploader, method in sorted(story.truth):
+            print(f"  {reference_hunt.format_ticks(sent)}  {key}  {uploader}  [{method}]")
     total = sum(os.path.getsize(os.path.join(HERE, name)) for name in OUTPUTS)
     with_candidate = sum(1 for _, candidates in findings if candidates)
     print(f"wrote {len(OUTPUTS)} files, {total} bytes; {len(story.blob_rows)} blob rows, "

@@ -65,7 +65,7 @@ def format_ticks(value):
 
 
 # ---------------------------------------------------------------------------
-# Readers: each returns (table name, list of row dicts with plain column names).
+# Readers: each returns a list of row dicts keyed by column name without " [UTC]".
 # ---------------------------------------------------------------------------
 
 def _read_portal_csv(text):
@@ -101,7 +101,7 @@ def table_of(row):
 
 
 def _text(value):
-    """Return a column value as text the way KQL sees it: null and "None" of az CLI count as empty."""
+    """Return a column value as KQL text: null, and the "None" that az CLI writes for null, become ""."""
     if value is None or value == "None":
         return ""
     return str(value)

@@ -77,6 +77,7 @@ CREATE TABLE storage_events (
     service_type         VARCHAR,
     protocol             VARCHAR,
     correlation_id       VARCHAR,
+    request_body_size    BIGINT,
     raw                  VARCHAR NOT NULL
 );
 
@@ -146,12 +147,21 @@ CREATE TABLE hunts (
     blobtrail_version  VARCHAR NOT NULL
 );
 
--- One row per upload per hunt. `finding_id` derives from the upload's `event_key`, so the same
--- upload keeps its ID across hunts.
+-- One row per upload per hunt. `finding_id` derives from the upload's `event_key` (for a
+-- multi-request upload, the committing request's), so the same upload keeps its ID across hunts.
+-- `confidence` is direct, strong, probable, ambiguous or none; `reason` says why an upload has
+-- no attributed account.
 CREATE TABLE findings (
     hunt_id              INTEGER NOT NULL,
     finding_id           VARCHAR NOT NULL,
     upload_event_key     VARCHAR NOT NULL,
+    upload_kind          VARCHAR NOT NULL,
+    part_count           BIGINT NOT NULL,
+    bytes                BIGINT,
+    first_time           TIMESTAMP NOT NULL,
+    confidence           VARCHAR,
+    attributed_account   VARCHAR,
+    reason               VARCHAR,
     source_table         VARCHAR NOT NULL,
     source_id            INTEGER NOT NULL,
     record_no            BIGINT NOT NULL,
@@ -168,18 +178,26 @@ CREATE TABLE findings (
     upload_user_agent    VARCHAR,
     authentication_type  VARCHAR,
     requester_upn        VARCHAR,
+    requester_object_id  VARCHAR,
+    requester_app_id     VARCHAR,
     window_start         TIMESTAMP NOT NULL,
     window_end           TIMESTAMP NOT NULL,
     candidate_count      BIGINT NOT NULL,
     PRIMARY KEY (hunt_id, finding_id)
 );
 
--- Every sign-in that a hunt matched to an upload, ranked within the upload (1 = closest in time
--- before the upload).
+-- The sign-ins a hunt matched to an upload, ranked within the upload (1 = best). Sentinel mode
+-- keeps every matching sign-in; full mode keeps one row per account, with the sign-in closest to
+-- the upload and `signin_count` sign-ins of that account in the window. `reasons` is a JSON list
+-- of sentences; `delta_seconds` is upload time minus sign-in time (negative: after the upload).
 CREATE TABLE finding_candidates (
     hunt_id           INTEGER NOT NULL,
     finding_id        VARCHAR NOT NULL,
     rank              INTEGER NOT NULL,
+    score             DOUBLE,
+    reasons           VARCHAR,
+    delta_seconds     DOUBLE NOT NULL,
+    signin_count      BIGINT NOT NULL,
     account           VARCHAR,
     user_id           VARCHAR,
     signin_time       TIMESTAMP NOT NULL,

@@ -55,8 +55,23 @@ pub enum Command {
     Hunt(HuntArgs),
     /// Print the findings of the latest hunt
     Findings(FindingsArgs),
+    /// Show one finding in full: requests, candidates with reasons, failed sign-ins
+    Show(ShowArgs),
+    /// Explain which step of the reference Sentinel query keeps or drops a finding's upload and candidates
+    Explain(ShowArgs),
     /// List the imported files with their hashes and counts
     Sources(FormatArgs),
+    /// Record a status, tags or a note on a finding (append-only)
+    Annotate(AnnotateArgs),
+    /// Add, list or disable exclusion rules
+    #[command(subcommand)]
+    Exclude(ExcludeCommand),
+    /// Print the case's audit trail
+    Log(FormatArgs),
+    /// Check the audit trail's hash chain and the hashes of imported files still on disk
+    Verify,
+    /// Run read-only SQL against the case
+    Query(QueryArgs),
     /// Build the demo case from the embedded demo exports, hunt, and print the findings
     Demo(DemoArgs),
 }
@@ -111,21 +126,29 @@ pub enum DateOrderArg {
 #[derive(Args, Debug)]
 pub struct HuntArgs {
     /// Correlation to run
-    #[arg(long, value_enum, default_value_t = HuntMode::Sentinel)]
+    #[arg(long, value_enum, default_value_t = HuntMode::Full)]
     pub mode: HuntMode,
-    /// Window before each upload in which sign-ins count, such as 90s, 5min or 2h
-    #[arg(long, value_name = "DURATION", default_value = "1min")]
-    pub lookback: String,
+    /// Full mode: window before each upload in which sign-ins count, such as 90s, 5min or 2h [default: 90min]
+    #[arg(long, value_name = "DURATION")]
+    pub before: Option<String>,
+    /// Full mode: window after each upload, for clock skew and logging delay [default: 5min]
+    #[arg(long, value_name = "DURATION")]
+    pub after: Option<String>,
+    /// Sentinel mode: window before each upload, such as 90s, 5min or 2h [default: 1min]
+    #[arg(long, value_name = "DURATION")]
+    pub lookback: Option<String>,
     /// Only uploads of this file name, ignoring case (as the reference query's TargetFile)
     #[arg(long, value_name = "NAME")]
     pub file: Option<String>,
-    /// Keep sign-ins whose user agent differs from the upload's
+    /// Sentinel mode: keep sign-ins whose user agent differs from the upload's
     #[arg(long)]
     pub no_ua_match: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum HuntMode {
+    /// Every upload, every sign-in source, ranked candidates with reasons
+    Full,
     /// The reference Sentinel hunting query, with its defects fixed
     Sentinel,
 }
@@ -134,9 +157,108 @@ pub enum HuntMode {
 pub struct FindingsArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Only findings with this status (a finding without one is `open`)
+    #[arg(long, value_name = "S")]
+    pub status: Option<String>,
+    /// Only findings with this tag (repeatable: all must be present)
+    #[arg(long, value_name = "T")]
+    pub tag: Vec<String>,
+    /// Also show findings that exclusion rules set aside
+    #[arg(long)]
+    pub include_excluded: bool,
     /// A hunt ID other than the latest
     #[arg(long, value_name = "ID")]
     pub hunt: Option<i64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Finding ID, as `findings` prints it (F-...)
+    pub finding_id: String,
+    /// A hunt ID other than the latest that has the finding
+    #[arg(long, value_name = "ID")]
+    pub hunt: Option<i64>,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct AnnotateArgs {
+    /// Finding ID, as `findings` prints it (F-...)
+    pub finding_id: String,
+    /// New status: open, needs-review, confirmed-malicious, benign or false-positive
+    #[arg(long, value_name = "S")]
+    pub status: Option<String>,
+    /// Add a tag (repeatable)
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+    /// Remove a tag added earlier (repeatable)
+    #[arg(long = "untag", value_name = "T")]
+    pub untags: Vec<String>,
+    /// A note in free text
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExcludeCommand {
+    /// Add a rule: findings matching every given condition are excluded, with the reason
+    Add(ExcludeAddArgs),
+    /// List every rule, disabled ones included, with how many findings of the latest hunt each matches
+    List(FormatArgs),
+    /// Disable a rule; it stays on record
+    Disable {
+        /// Rule ID, as `exclude list` prints it
+        rule_id: i64,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ExcludeAddArgs {
+    /// Why these findings are set aside (required)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Start from a false-positive scenario of the reference query: backup-jobs, portal-document-uploads, ci-artifacts, log-shipping, azure-file-sync
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Account (UPN) that is attributed to the upload or is its first candidate
+    #[arg(long, value_name = "UPN")]
+    pub account: Vec<String>,
+    /// Text the file name contains, ignoring case
+    #[arg(long, value_name = "TEXT")]
+    pub file_contains: Vec<String>,
+    /// File extension, such as docx
+    #[arg(long, value_name = "EXT")]
+    pub extension: Vec<String>,
+    /// Caller address or CIDR network
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Vec<String>,
+    /// Text the upload's user agent contains, ignoring case
+    #[arg(long, value_name = "TEXT")]
+    pub user_agent_contains: Vec<String>,
+    /// Storage operation, such as PutBlob
+    #[arg(long, value_name = "NAME")]
+    pub operation: Vec<String>,
+    /// Container or share name
+    #[arg(long, value_name = "NAME")]
+    pub container: Vec<String>,
+    /// Object path prefix, with or without the account: /account/container/dir or /container/dir
+    #[arg(long, value_name = "PATH")]
+    pub path_prefix: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// One read-only SQL statement (SELECT, or a query starting with WITH, FROM, DESCRIBE...)
+    pub sql: String,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 #[derive(Args, Debug)]

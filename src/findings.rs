@@ -7,10 +7,15 @@ use duckdb::{params, Connection};
 use serde::Serialize;
 
 use crate::parse::time::format_iso;
+use crate::{annotations, exclusions};
 
 #[derive(Debug, Serialize)]
 pub struct Candidate {
     pub rank: i64,
+    pub score: Option<f64>,
+    pub reasons: Vec<String>,
+    pub delta_seconds: f64,
+    pub signin_count: i64,
     pub account: Option<String>,
     pub user_id: Option<String>,
     pub signin_time: String,
@@ -30,6 +35,13 @@ pub struct Finding {
     pub hunt_id: i64,
     pub mode: String,
     pub upload_time: String,
+    pub upload_kind: String,
+    pub part_count: i64,
+    pub bytes: Option<i64>,
+    pub first_time: String,
+    pub confidence: Option<String>,
+    pub attributed_account: Option<String>,
+    pub reason: Option<String>,
     pub operation: Option<String>,
     pub status_text: Option<String>,
     pub storage_account: Option<String>,
@@ -41,6 +53,8 @@ pub struct Finding {
     pub upload_user_agent: Option<String>,
     pub authentication_type: Option<String>,
     pub requester_upn: Option<String>,
+    pub requester_object_id: Option<String>,
+    pub requester_app_id: Option<String>,
     pub source_table: String,
     pub source_file: String,
     pub source_record: i64,
@@ -49,6 +63,12 @@ pub struct Finding {
     pub window_end: String,
     pub candidate_count: i64,
     pub candidates: Vec<Candidate>,
+    /// The examiner's current status; None until annotated (read as `open`).
+    pub status: Option<String>,
+    pub tags: Vec<String>,
+    pub notes: Vec<String>,
+    /// IDs of the enabled exclusion rules that match this finding.
+    pub excluded_by: Vec<i64>,
 }
 
 /// Returns the latest finished hunt, or fails with what to run first.
@@ -73,7 +93,9 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
                 f.object_path, f.file_name, f.caller_ip, f.caller_ip_raw, f.address_problem,
                 f.upload_user_agent, f.authentication_type, f.requester_upn, f.source_table,
                 s.path, f.record_no, f.line, epoch_us(f.window_start), epoch_us(f.window_end),
-                f.candidate_count
+                f.candidate_count, f.upload_kind, f.part_count, f.bytes, epoch_us(f.first_time),
+                f.confidence, f.attributed_account, f.reason, f.requester_object_id,
+                f.requester_app_id
          FROM findings f JOIN sources s USING (source_id)
          WHERE f.hunt_id = ?
          ORDER BY f.upload_time, f.finding_id",
@@ -84,6 +106,13 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
             hunt_id,
             mode: mode.clone(),
             upload_time: format_iso(row.get(1)?),
+            upload_kind: row.get(20)?,
+            part_count: row.get(21)?,
+            bytes: row.get(22)?,
+            first_time: format_iso(row.get(23)?),
+            confidence: row.get(24)?,
+            attributed_account: row.get(25)?,
+            reason: row.get(26)?,
             operation: row.get(2)?,
             status_text: row.get(3)?,
             storage_account: row.get(4)?,
@@ -95,6 +124,8 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
             upload_user_agent: row.get(10)?,
             authentication_type: row.get(11)?,
             requester_upn: row.get(12)?,
+            requester_object_id: row.get(27)?,
+            requester_app_id: row.get(28)?,
             source_table: row.get(13)?,
             source_file: row.get(14)?,
             source_record: row.get(15)?,
@@ -103,30 +134,56 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
             window_end: format_iso(row.get(18)?),
             candidate_count: row.get(19)?,
             candidates: Vec::new(),
+            status: None,
+            tags: Vec::new(),
+            notes: Vec::new(),
+            excluded_by: Vec::new(),
         })
     })?;
     let mut findings = rows.collect::<Result<Vec<_>, _>>()?;
     for finding in &mut findings {
         finding.candidates = candidates.remove(&finding.finding_id).unwrap_or_default();
     }
+    decorate(conn, &mut findings)?;
     Ok(findings)
+}
+
+/// Adds the examiner's annotations and the matching exclusion rules to each finding.
+fn decorate(conn: &Connection, findings: &mut [Finding]) -> Result<()> {
+    let mut states = annotations::load_states(conn)?;
+    let rules: Vec<_> = exclusions::load(conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect();
+    for finding in findings {
+        if let Some(state) = states.remove(&finding.finding_id) {
+            finding.status = state.status;
+            finding.tags = state.tags;
+            finding.notes = state.notes;
+        }
+        finding.excluded_by =
+            rules.iter().filter(|rule| rule.conditions.matches(finding)).map(|rule| rule.rule_id).collect();
+    }
+    Ok(())
 }
 
 fn load_candidates(conn: &Connection, hunt_id: i64) -> Result<HashMap<String, Vec<Candidate>>> {
     let mut stmt = conn.prepare(
         "SELECT c.finding_id, c.rank, c.account, c.user_id, epoch_us(c.signin_time), c.ip,
                 c.user_agent, c.source_table, c.result_type, c.app_display_name, s.path,
-                c.record_no, c.line
+                c.record_no, c.line, c.score, c.reasons, c.delta_seconds, c.signin_count
          FROM finding_candidates c JOIN sources s USING (source_id)
          WHERE c.hunt_id = ?
          ORDER BY c.finding_id, c.rank",
     )?;
     let rows = stmt.query_map(params![hunt_id], |row| {
         let finding_id: String = row.get(0)?;
+        let reasons: Option<String> = row.get(14)?;
         Ok((
             finding_id,
             Candidate {
                 rank: row.get(1)?,
+                score: row.get(13)?,
+                reasons: reasons.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default(),
+                delta_seconds: row.get(15)?,
+                signin_count: row.get(16)?,
                 account: row.get(2)?,
                 user_id: row.get(3)?,
                 signin_time: format_iso(row.get(4)?),

@@ -2,9 +2,12 @@
 //! that imports storage and Entra ID sign-in log exports into a case (one DuckDB file) and
 //! correlates uploads with sign-ins through versioned SQL views.
 
+mod annotations;
+mod audit;
 mod case;
 mod cli;
 mod commands;
+mod exclusions;
 mod exit;
 mod findings;
 mod hunt;

@@ -32,6 +32,16 @@ pub const FILES: &[SqlFile] = &[
         name: "002_sentinel_hunt_v1.sql",
         text: include_str!("../sql/002_sentinel_hunt_v1.sql"),
     },
+    SqlFile {
+        version: 3,
+        name: "003_full_hunt_v1.sql",
+        text: include_str!("../sql/003_full_hunt_v1.sql"),
+    },
+    SqlFile {
+        version: 4,
+        name: "004_case_work_v1.sql",
+        text: include_str!("../sql/004_case_work_v1.sql"),
+    },
 ];
 
 /// The schema version a case has once every embedded file is applied.

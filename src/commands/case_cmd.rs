@@ -3,31 +3,29 @@
 use anyhow::Result;
 use serde_json::json;
 
-use super::Global;
+use super::{Global, Report};
+use crate::case::Case;
 use crate::case::{self, NewCase};
-use crate::cli::{CaseCommand, CaseNewArgs, FormatArgs, OutputFormat};
+use crate::cli::{CaseNewArgs, FormatArgs, OutputFormat};
 use crate::exit::Exit;
 use crate::output;
 
-pub fn run(global: &Global, action: CaseCommand) -> Result<Exit> {
-    match action {
-        CaseCommand::New(args) => new(global, args),
-        CaseCommand::Info(args) => info(global, args),
-    }
-}
-
-fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
+/// `case new`: creates the case and records the command as the first audit entry.
+pub fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
+    let started = super::now_iso();
     let new = NewCase { name: &args.name, title: args.title.as_deref(), examiner: global.examiner.as_deref() };
     let case = case::create(&args.cases_dir, &new, &global.engine)?;
     if !global.quiet {
         eprintln!("created case `{}`", case.dir.display());
     }
     output::to_stdout(|out| writeln!(out, "{}", case.dir.display()))?;
+    let report = Report::success(json!({ "case": case.name }));
+    super::record_audit(global, &case, "case new", &started, &Ok(&report))?;
     Ok(Exit::Success)
 }
 
-fn info(global: &Global, args: FormatArgs) -> Result<Exit> {
-    let case = global.open_case()?;
+/// `case info`.
+pub fn info(case: &Case, args: FormatArgs) -> Result<Report> {
     let (name, title, examiner, created, created_by, duckdb_at_creation): (
         String,
         Option<String>,
@@ -68,5 +66,5 @@ fn info(global: &Global, args: FormatArgs) -> Result<Exit> {
             }
         }
     })?;
-    Ok(Exit::Success)
+    Ok(Report::success(json!({})))
 }

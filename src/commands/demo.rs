@@ -1,5 +1,5 @@
 //! `blobtrail demo`: build `cases/demo` from the demo exports embedded in the binary, import
-//! them, run the sentinel hunt and print the findings.
+//! them, run the full hunt and print the findings.
 
 use std::path::Path;
 
@@ -10,7 +10,7 @@ use crate::case::{self, NewCase};
 use crate::cli::{DemoArgs, OutputFormat};
 use crate::exit::Exit;
 use crate::findings;
-use crate::hunt::{self, HuntPlan};
+use crate::hunt::{self, HuntPlan, Mode};
 use crate::import::{self, ImportPlan, Outcome};
 use crate::output;
 
@@ -28,6 +28,7 @@ const DEMO_NAME: &str = "demo";
 const DEMO_ENTRIES: &[&str] = &[case::DB_FILE, "case.duckdb.wal", "tmp", "exports"];
 
 pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
+    let started = super::now_iso();
     let dir = args.cases_dir.join(DEMO_NAME);
     remove_old_demo(&dir)?;
     let examiner = global.examiner.clone().unwrap_or_else(|| "demo".to_string());
@@ -54,15 +55,14 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     }
 
     let hunt_plan = HuntPlan {
-        lookback: std::time::Duration::from_secs(60),
+        mode: Mode::Full { before: hunt::DEFAULT_BEFORE, after: hunt::DEFAULT_AFTER },
         file: None,
-        ua_match: true,
         examiner: Some(examiner),
     };
-    let summary = hunt::run_sentinel(&case.conn, &hunt_plan)?;
+    let summary = hunt::run(&case.conn, &hunt_plan)?;
     if !global.quiet {
         eprintln!(
-            "demo case `{}`: {} files imported; sentinel hunt {}: {} uploads, {} with candidate sign-ins",
+            "demo case `{}`: {} files imported; full hunt {}: {} uploads, {} with candidate sign-ins",
             dir.display(),
             reports.len(),
             summary.hunt_id,
@@ -75,6 +75,13 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     if !global.quiet && args.format == OutputFormat::Table {
         eprintln!("next: `blobtrail --case {} findings --format json`", dir.display());
     }
+    let report = super::Report::success(serde_json::json!({
+        "files": reports.len(),
+        "hunt_id": summary.hunt_id,
+        "uploads": summary.uploads,
+        "with_candidates": summary.with_candidates,
+    }));
+    super::record_audit(global, &case, "demo", &started, &Ok(&report))?;
     Ok(Exit::Success)
 }
 

@@ -4,21 +4,35 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::Global;
+use super::Report;
+use crate::case::Case;
 use crate::cli::{FindingsArgs, OutputFormat};
-use crate::exit::Exit;
 use crate::findings::{self, Finding};
 use crate::output;
 
-pub fn run(global: &Global, args: FindingsArgs) -> Result<Exit> {
-    let case = global.open_case()?;
+pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     let hunt_id = match args.hunt {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,
     };
-    let list = findings::load(&case.conn, hunt_id)?;
+    let all = findings::load(&case.conn, hunt_id)?;
+    let total = all.len();
+    let excluded = all.iter().filter(|f| !f.excluded_by.is_empty()).count();
+    let list: Vec<Finding> = all
+        .into_iter()
+        .filter(|f| args.include_excluded || f.excluded_by.is_empty())
+        .filter(|f| args.status.as_deref().is_none_or(|s| f.status.as_deref().unwrap_or("open") == s))
+        .filter(|f| args.tag.iter().all(|t| f.tags.contains(t)))
+        .collect();
     print(&list, args.format)?;
-    Ok(Exit::Success)
+    eprintln!(
+        "hunt {hunt_id}: {total} findings, {excluded} excluded by rules{}; {} shown",
+        if args.include_excluded || excluded == 0 { "" } else { " (hidden; add --include-excluded)" },
+        list.len()
+    );
+    Ok(Report::success(serde_json::json!({
+        "hunt_id": hunt_id, "findings": total, "excluded": excluded, "shown": list.len()
+    })))
 }
 
 /// Prints findings to stdout in the requested format.
@@ -43,22 +57,24 @@ fn print_table(out: &mut dyn Write, list: &[Finding]) -> std::io::Result<()> {
                 f.operation.clone().unwrap_or_default(),
                 f.file_name.clone().or_else(|| f.object_path.clone()).unwrap_or_default(),
                 f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
+                f.confidence.clone().unwrap_or_default(),
                 candidate_summary(f),
             ]
         })
         .collect();
-    let table = output::table(&["finding", "upload (UTC)", "operation", "file", "caller", "candidates"], rows);
+    let header = ["finding", "upload (UTC)", "operation", "file", "caller", "confidence", "account or candidates"];
+    let table = output::table(&header, rows);
     writeln!(out, "{table}")?;
     let attributed = list.iter().filter(|f| f.candidate_count > 0).count();
     writeln!(out, "{} uploads, {} with candidate sign-ins", list.len(), attributed)
 }
 
 fn candidate_summary(finding: &Finding) -> String {
+    if let Some(account) = &finding.attributed_account {
+        return account.clone();
+    }
     if finding.candidates.is_empty() {
-        return match &finding.address_problem {
-            Some(problem) => format!("none ({problem})"),
-            None => "none".to_string(),
-        };
+        return finding.reason.clone().unwrap_or_else(|| "none".to_string());
     }
     const SHOWN: usize = 3;
     let mut names: Vec<String> = finding
@@ -73,11 +89,13 @@ fn candidate_summary(finding: &Finding) -> String {
     names.join(", ")
 }
 
-const CSV_HEADER: [&str; 20] = [
-    "finding_id", "hunt_id", "upload_time", "operation", "storage_account", "object_path",
-    "file_name", "caller_ip", "upload_user_agent", "source_table", "source_file", "source_line",
-    "candidate_rank", "candidate_account", "candidate_signin_time", "candidate_ip",
-    "candidate_user_agent", "candidate_source_table", "candidate_source_file", "candidate_source_line",
+const CSV_HEADER: [&str; 27] = [
+    "finding_id", "hunt_id", "upload_time", "upload_kind", "operation", "storage_account",
+    "object_path", "file_name", "caller_ip", "upload_user_agent", "confidence",
+    "attributed_account", "reason", "source_table", "source_file", "source_line",
+    "candidate_rank", "candidate_account", "candidate_score", "candidate_delta_seconds",
+    "candidate_signin_time", "candidate_ip", "candidate_user_agent", "candidate_source_table",
+    "candidate_reasons", "candidate_source_file", "candidate_source_line",
 ];
 
 /// One row per finding and candidate; a finding without candidates gets one row of its own.
@@ -88,19 +106,23 @@ fn csv_rows(list: &[Finding]) -> Vec<Vec<String>> {
             f.finding_id.clone(),
             f.hunt_id.to_string(),
             f.upload_time.clone(),
+            f.upload_kind.clone(),
             f.operation.clone().unwrap_or_default(),
             f.storage_account.clone().unwrap_or_default(),
             f.object_path.clone().unwrap_or_default(),
             f.file_name.clone().unwrap_or_default(),
             f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
             f.upload_user_agent.clone().unwrap_or_default(),
+            f.confidence.clone().unwrap_or_default(),
+            f.attributed_account.clone().unwrap_or_default(),
+            f.reason.clone().unwrap_or_default(),
             f.source_table.clone(),
             f.source_file.clone(),
             f.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", f.source_record)),
         ];
         if f.candidates.is_empty() {
             let mut row = base.clone();
-            row.extend(std::iter::repeat_n(String::new(), 8));
+            row.extend(std::iter::repeat_n(String::new(), 11));
             rows.push(row);
         }
         for c in &f.candidates {
@@ -108,10 +130,13 @@ fn csv_rows(list: &[Finding]) -> Vec<Vec<String>> {
             row.extend([
                 c.rank.to_string(),
                 c.account.clone().unwrap_or_default(),
+                c.score.map(|s| s.to_string()).unwrap_or_default(),
+                c.delta_seconds.to_string(),
                 c.signin_time.clone(),
                 c.ip.clone(),
                 c.user_agent.clone().unwrap_or_default(),
                 c.source_table.clone(),
+                c.reasons.join("; "),
                 c.source_file.clone(),
                 c.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", c.source_record)),
             ]);

@@ -3,7 +3,8 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::Global;
+use super::{Global, Report};
+use crate::case::Case;
 use crate::cli::{DateOrderArg, ImportArgs, SummaryFormat};
 use crate::exit::Exit;
 use crate::import::{self, FileReport, ImportPlan, Outcome};
@@ -11,11 +12,10 @@ use crate::import::normalize::Settings;
 use crate::output;
 use crate::parse::time::{parse_offset, DateOrder};
 
-pub fn run(global: &Global, args: ImportArgs) -> Result<Exit> {
+pub fn run(global: &Global, case: &Case, args: ImportArgs) -> Result<Report> {
     let plan = plan(global, &args)?;
     let files = import::expand_paths(&args.files)?;
-    let case = global.open_case()?;
-    let plan = ImportPlan { examiner: global.examiner_for(&case), ..plan };
+    let plan = ImportPlan { examiner: global.examiner_for(case), ..plan };
 
     let total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let progress = output::byte_progress(total, global.quiet);
@@ -24,7 +24,14 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Exit> {
     progress.finish_and_clear();
 
     print_summary(&reports, args.format)?;
-    Ok(exit_for(&reports))
+    let counts = json!({
+        "files": reports.len(),
+        "imported": reports.iter().filter(|r| matches!(r.outcome, Outcome::Imported(_))).count(),
+        "skipped": reports.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count(),
+        "failed": reports.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).count(),
+        "per_file": reports.iter().map(summary_json).collect::<Vec<_>>(),
+    });
+    Ok(Report { exit: exit_for(&reports), counts })
 }
 
 fn plan(global: &Global, args: &ImportArgs) -> Result<ImportPlan> {

@@ -1,19 +1,29 @@
-//! One file per subcommand. Each `run` takes resolved settings (and the open case where it
-//! needs one); commands that need no case return before a case is opened.
+//! One file per subcommand. Commands that work on a case get it opened here and return a
+//! `Report`; this module then records the run in the case's audit trail, failed runs included.
+//! Commands that need no case, or that create one, return before a case is opened here.
 
+mod annotate;
 mod case_cmd;
 mod demo;
+mod exclude;
+mod explain;
 mod findings;
 mod hunt;
 mod import;
+mod log;
+mod query;
+mod show;
 mod sources;
+mod verify;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use serde_json::Value;
 
+use crate::audit;
 use crate::case::{self, Case, EngineSettings};
-use crate::cli::{Cli, Command};
+use crate::cli::{CaseCommand, Cli, Command};
 use crate::exit::Exit;
 
 /// Settings every command shares, resolved from global flags and the environment.
@@ -27,18 +37,30 @@ pub struct Global {
 impl Global {
     /// Opens the case named by `--case` or `$BLOBTRAIL_CASE`.
     pub fn open_case(&self) -> Result<Case> {
-        let path = self
-            .case
-            .as_ref()
-            .context("no case selected; pass `--case PATH` or set `BLOBTRAIL_CASE` (create one with `blobtrail case new NAME`)")?;
+        let path = self.case.as_ref().context(
+            "no case selected; pass `--case PATH` or set `BLOBTRAIL_CASE` (create one with `blobtrail case new NAME`)",
+        )?;
         case::open(path, &self.engine)
     }
 
-    /// The examiner for records this command writes: the flag, else the case's examiner.
+    /// The examiner for records this command writes: the flag or `$BLOBTRAIL_EXAMINER`, else
+    /// the case's examiner.
     pub fn examiner_for(&self, case: &Case) -> Option<String> {
         self.examiner.clone().or_else(|| {
             case.conn.query_row("SELECT examiner FROM case_info LIMIT 1", [], |r| r.get(0)).ok().flatten()
         })
+    }
+}
+
+/// What a command reports back: its exit status and the counts recorded in the audit trail.
+pub struct Report {
+    pub exit: Exit,
+    pub counts: Value,
+}
+
+impl Report {
+    pub fn success(counts: Value) -> Report {
+        Report { exit: Exit::Success, counts }
     }
 }
 
@@ -51,11 +73,82 @@ pub fn run(cli: Cli) -> Result<Exit> {
         engine: EngineSettings { memory_limit: cli.memory_limit, threads: cli.threads },
     };
     match cli.command {
-        Command::Case(action) => case_cmd::run(&global, action),
-        Command::Import(args) => import::run(&global, args),
-        Command::Hunt(args) => hunt::run(&global, args),
-        Command::Findings(args) => findings::run(&global, args),
-        Command::Sources(args) => sources::run(&global, args),
+        Command::Case(CaseCommand::New(args)) => case_cmd::new(&global, args),
         Command::Demo(args) => demo::run(&global, args),
+        command => with_case(&global, command),
     }
+}
+
+fn with_case(global: &Global, command: Command) -> Result<Exit> {
+    let case = global.open_case()?;
+    let started = now_iso();
+    let name = command_name(&command);
+    let result = match command {
+        Command::Case(CaseCommand::Info(args)) => case_cmd::info(&case, args),
+        Command::Import(args) => import::run(global, &case, args),
+        Command::Hunt(args) => hunt::run(global, &case, args),
+        Command::Findings(args) => findings::run(&case, args),
+        Command::Show(args) => show::run(&case, args),
+        Command::Explain(args) => explain::run(&case, args),
+        Command::Sources(args) => sources::run(&case, args),
+        Command::Annotate(args) => annotate::run(global, &case, args),
+        Command::Exclude(action) => exclude::run(global, &case, action),
+        Command::Log(args) => log::run(&case, args),
+        Command::Verify => verify::run(&case),
+        Command::Query(args) => query::run(&case, args),
+        Command::Case(CaseCommand::New(_)) | Command::Demo(_) => unreachable!("handled before a case is opened"),
+    };
+    record_audit(global, &case, name, &started, &result.as_ref())?;
+    result.map(|report| report.exit)
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Case(CaseCommand::New(_)) => "case new",
+        Command::Case(CaseCommand::Info(_)) => "case info",
+        Command::Import(_) => "import",
+        Command::Hunt(_) => "hunt",
+        Command::Findings(_) => "findings",
+        Command::Show(_) => "show",
+        Command::Explain(_) => "explain",
+        Command::Sources(_) => "sources",
+        Command::Annotate(_) => "annotate",
+        Command::Exclude(_) => "exclude",
+        Command::Log(_) => "log",
+        Command::Verify => "verify",
+        Command::Query(_) => "query",
+        Command::Demo(_) => "demo",
+    }
+}
+
+/// Appends the audit record of one command run.
+pub fn record_audit(global: &Global, case: &Case, command: &str, started: &str, result: &Result<&Report, &anyhow::Error>) -> Result<()> {
+    let (exit_code, counts, error) = match result {
+        Ok(report) => (exit_code(report.exit), report.counts.clone(), None),
+        Err(err) => (1, Value::Null, Some(format!("{err:#}"))),
+    };
+    let entry = audit::Entry {
+        started_at: started.to_string(),
+        finished_at: now_iso(),
+        command: command.to_string(),
+        arguments: std::env::args().collect(),
+        examiner: global.examiner_for(case),
+        exit_code,
+        counts,
+        error,
+    };
+    audit::append(&case.conn, &entry)
+}
+
+fn exit_code(exit: Exit) -> i32 {
+    match exit {
+        Exit::Success => 0,
+        Exit::Failure => 1,
+        Exit::Rejects => 3,
+    }
+}
+
+/// The current UTC time in ISO 8601 with microseconds.
+pub fn now_iso() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

@@ -3,9 +3,9 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::Global;
+use super::Report;
+use crate::case::Case;
 use crate::cli::{FormatArgs, OutputFormat};
-use crate::exit::Exit;
 use crate::output;
 use crate::parse::time::format_iso;
 
@@ -27,8 +27,7 @@ struct Source {
     last_time: Option<String>,
 }
 
-pub fn run(global: &Global, args: FormatArgs) -> Result<Exit> {
-    let case = global.open_case()?;
+pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
     let mut stmt = case.conn.prepare(
         "SELECT source_id, path, sha256, size_bytes, shape, tables, epoch_us(imported_at), examiner,
                 records_read, imported, rejected, duplicates, epoch_us(first_time), epoch_us(last_time)
@@ -82,5 +81,5 @@ pub fn run(global: &Global, args: FormatArgs) -> Result<Exit> {
         OutputFormat::Csv => output::write_csv(out, &header, &rows),
         OutputFormat::Table => writeln!(out, "{}", output::table(&header, rows)),
     })?;
-    Ok(Exit::Success)
+    Ok(Report::success(serde_json::json!({ "sources": sources.len() })))
 }

@@ -89,6 +89,7 @@ pub struct StorageRow {
     pub service_type: Option<String>,
     pub protocol: Option<String>,
     pub correlation_id: Option<String>,
+    pub request_body_size: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -249,6 +250,7 @@ pub struct StorageColumns {
     protocol: Field,
     correlation: Field,
     client_request: Field,
+    body_size: Field,
 }
 
 impl StorageColumns {
@@ -276,6 +278,7 @@ impl StorageColumns {
             protocol: field(&["protocol"]),
             correlation: field(&["correlationid"]),
             client_request: field(&["clientrequestid"]),
+            body_size: field(&["requestbodysize"]),
         })
     }
 
@@ -295,6 +298,16 @@ impl StorageColumns {
         let object_key = self.object_key.text(row);
         let object = uri::object_path(object_key.as_deref(), uri_text.as_deref(), account.as_deref());
         let caller = Address::parse(self.caller.get(row));
+        let request_body_size = match parse_integer(self.body_size.get(row)) {
+            Ok(size) => size,
+            Err(value) => {
+                return Ok(Mapped::Rejected(Reject {
+                    column: Some(self.body_size.name.clone()),
+                    value: Some(value.to_string()),
+                    reason: "invalid integer".into(),
+                }))
+            }
+        };
 
         let mut row_out = StorageRow {
             event_key: String::new(),
@@ -322,6 +335,7 @@ impl StorageColumns {
             service_type: self.service_type.text(row),
             protocol: self.protocol.text(row),
             correlation_id: self.correlation.text(row),
+            request_body_size,
         };
         row_out.event_key = event_key(&[
             Some(table.name()),
@@ -517,6 +531,21 @@ fn parse_bool(value: Option<&str>) -> Result<Option<bool>, &str> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(Some(true)),
         "false" | "0" => Ok(Some(false)),
+        _ => Err(text),
+    }
+}
+
+/// Parses an integer cell; `Err` carries the text that is not an integer. JSON exports may
+/// write whole numbers as `512.0`, which is accepted.
+fn parse_integer(value: Option<&str>) -> Result<Option<i64>, &str> {
+    let Some(text) = value.map(str::trim).filter(|v| !v.is_empty() && !is_null_word(v)) else {
+        return Ok(None);
+    };
+    if let Ok(number) = text.parse::<i64>() {
+        return Ok(Some(number));
+    }
+    match text.parse::<f64>() {
+        Ok(number) if number.fract() == 0.0 && number.abs() < 9.0e15 => Ok(Some(number as i64)),
         _ => Err(text),
     }
 }

@@ -118,6 +118,7 @@ impl<'c> Sink<'c> {
             text(row.service_type),
             text(row.protocol),
             text(row.correlation_id),
+            row.request_body_size.map_or(Value::Null, Value::BigInt),
             Value::Text(raw),
         ];
         self.appenders()?.storage.append_row(appender_params_from_iter(values.iter()))?;

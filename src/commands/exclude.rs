@@ -1,0 +1,97 @@
+//! `blobtrail exclude add|list|disable`: exclusion rules with recorded reasons.
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use super::{Global, Report};
+use crate::case::Case;
+use crate::cli::{ExcludeAddArgs, ExcludeCommand, FormatArgs, OutputFormat};
+use crate::exclusions::{self, Conditions};
+use crate::findings;
+use crate::output;
+
+pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Report> {
+    match action {
+        ExcludeCommand::Add(args) => add(global, case, args),
+        ExcludeCommand::List(args) => list(case, args),
+        ExcludeCommand::Disable { rule_id } => {
+            exclusions::disable(&case.conn, rule_id, global.examiner_for(case).as_deref())?;
+            eprintln!("disabled exclusion rule {rule_id}; it stays on record");
+            Ok(Report::success(json!({ "disabled": rule_id })))
+        }
+    }
+}
+
+fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
+    let preset = args.preset.as_deref().map(exclusions::preset).transpose()?;
+    let mut conditions = preset.map(|p| (p.conditions)()).unwrap_or_default();
+    conditions.extend(Conditions {
+        account: args.account,
+        file_contains: args.file_contains,
+        extension: args.extension,
+        ip: args.ip,
+        user_agent_contains: args.user_agent_contains,
+        operation: args.operation,
+        container: args.container,
+        path_prefix: args.path_prefix,
+    });
+    if conditions.is_empty() {
+        bail!("a rule needs at least one condition (such as `--file-contains backup`) or a `--preset`");
+    }
+    conditions.validate()?;
+    let reason = match (args.reason, preset) {
+        (Some(reason), _) if !reason.trim().is_empty() => reason,
+        (_, Some(preset)) => preset.reason.to_string(),
+        _ => bail!("`--reason` is required: say why these findings are set aside"),
+    };
+
+    let examiner = global.examiner_for(case);
+    let rule_id = exclusions::add(&case.conn, &reason, preset.map(|p| p.name), &conditions, examiner.as_deref())?;
+    let matched = match findings::latest_hunt(&case.conn) {
+        Ok(hunt) => findings::load(&case.conn, hunt)?.iter().filter(|f| f.excluded_by.contains(&rule_id)).count(),
+        Err(_) => 0,
+    };
+    eprintln!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
+    eprintln!("reason: {}", output::terminal_safe(&reason));
+    eprintln!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
+    Ok(Report::success(json!({ "rule_id": rule_id, "matched": matched })))
+}
+
+fn list(case: &Case, args: FormatArgs) -> Result<Report> {
+    let rules = exclusions::load(&case.conn)?;
+    let latest = findings::latest_hunt(&case.conn).ok().map(|hunt| findings::load(&case.conn, hunt)).transpose()?;
+    let matched = |rule_id: i64| latest.as_ref().map(|list| list.iter().filter(|f| f.excluded_by.contains(&rule_id)).count());
+
+    output::to_stdout(|out| match args.format {
+        OutputFormat::Json => {
+            let rows: Vec<_> = rules
+                .iter()
+                .map(|r| json!({ "rule": r, "matches_latest_hunt": matched(r.rule_id) }))
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&rows).unwrap_or_default())
+        }
+        format => {
+            let header = ["rule", "state", "conditions", "reason", "by", "created", "matches"];
+            let rows: Vec<Vec<String>> = rules
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.rule_id.to_string(),
+                        r.disabled_at.as_ref().map_or("enabled".to_string(), |at| format!("disabled {at}")),
+                        r.conditions.describe(),
+                        r.reason.clone(),
+                        r.examiner.clone().unwrap_or_default(),
+                        r.created_at.clone(),
+                        matched(r.rule_id).map(|n| n.to_string()).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            if format == OutputFormat::Csv {
+                output::write_csv(out, &header, &rows)
+            } else {
+                writeln!(out, "{}", output::table(&header, rows))
+            }
+        }
+    })?;
+    Ok(Report::success(json!({ "rules": rules.len() })))
+}

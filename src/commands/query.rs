@@ -1,0 +1,126 @@
+//! `blobtrail query "SQL"`: read-only SQL against the case.
+//!
+//! DuckDB's own parser decides what is read-only: `json_serialize_sql` serialises SELECT
+//! statements only and reports an error for anything else, so a write is rejected before it
+//! runs. The statement then runs inside a transaction that is always rolled back.
+
+use anyhow::{bail, Context, Result};
+use duckdb::types::{TimeUnit, Value};
+use serde_json::json;
+
+use super::Report;
+use crate::case::Case;
+use crate::cli::{OutputFormat, QueryArgs};
+use crate::output;
+use crate::parse::time::format_iso;
+
+pub fn run(case: &Case, args: QueryArgs) -> Result<Report> {
+    let sql = args.sql.trim().trim_end_matches(';').trim();
+    ensure_read_only(case, sql)?;
+
+    case.conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = fetch(case, sql);
+    let _ = case.conn.execute_batch("ROLLBACK");
+    let (columns, rows) = result?;
+
+    output::to_stdout(|out| match args.format {
+        OutputFormat::Json => {
+            let objects: Vec<serde_json::Map<String, serde_json::Value>> = rows
+                .iter()
+                .map(|row| columns.iter().cloned().zip(row.iter().map(to_json)).collect())
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &objects).map_err(std::io::Error::other)?;
+            writeln!(out)
+        }
+        OutputFormat::Csv => {
+            let header: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let text: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(to_text).collect()).collect();
+            output::write_csv(out, &header, &text)
+        }
+        OutputFormat::Table => {
+            let header: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let text: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(to_text).collect()).collect();
+            writeln!(out, "{}", output::table(&header, text))?;
+            writeln!(out, "{} rows", rows.len())
+        }
+    })?;
+    Ok(Report::success(json!({ "rows": rows.len() })))
+}
+
+fn ensure_read_only(case: &Case, sql: &str) -> Result<()> {
+    let serialised: String = case
+        .conn
+        .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
+        .context("cannot parse the query")?;
+    let parsed: serde_json::Value = serde_json::from_str(&serialised)?;
+    if parsed.get("error").and_then(|e| e.as_bool()) == Some(true) {
+        let message = parsed.get("error_message").and_then(|m| m.as_str()).unwrap_or("not a query");
+        if message.contains("Only SELECT") || message.contains("SELECT statements") {
+            bail!("only read-only queries run here (SELECT, WITH ... SELECT, FROM ...); the case is changed by blobtrail commands, never by `query`");
+        }
+        bail!("invalid SQL: {message}");
+    }
+    let statements = parsed.get("statements").and_then(|s| s.as_array()).map_or(0, Vec::len);
+    if statements != 1 {
+        bail!("give exactly one SQL statement (found {statements})");
+    }
+    Ok(())
+}
+
+fn fetch(case: &Case, sql: &str) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+    let mut stmt = case.conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut values = Vec::new();
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        if count == 0 {
+            count = row.as_ref().column_count();
+        }
+        values.push((0..count).map(|i| row.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>()?);
+    }
+    drop(rows);
+    let columns = stmt.column_names();
+    Ok((columns, values))
+}
+
+fn to_text(value: &Value) -> String {
+    match to_json(value) {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Boolean(b) => json!(b),
+        Value::TinyInt(n) => json!(n),
+        Value::SmallInt(n) => json!(n),
+        Value::Int(n) => json!(n),
+        Value::BigInt(n) => json!(n),
+        Value::HugeInt(n) => json!(n.to_string()),
+        Value::UHugeInt(n) => json!(n.to_string()),
+        Value::UTinyInt(n) => json!(n),
+        Value::USmallInt(n) => json!(n),
+        Value::UInt(n) => json!(n),
+        Value::UBigInt(n) => json!(n),
+        Value::Float(n) => json!(n),
+        Value::Double(n) => json!(n),
+        Value::Decimal(d) => json!(d.to_string()),
+        Value::Timestamp(unit, v) => json!(format_iso(to_micros(*unit, *v))),
+        Value::Text(text) | Value::Enum(text) => json!(text),
+        Value::Blob(bytes) => json!(crate::sql::hex(bytes)),
+        Value::List(items) | Value::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        other => json!(format!("{other:?}")),
+    }
+}
+
+fn to_micros(unit: TimeUnit, value: i64) -> i64 {
+    match unit {
+        TimeUnit::Second => value.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => value.saturating_mul(1_000),
+        TimeUnit::Microsecond => value,
+        TimeUnit::Nanosecond => value / 1_000,
+    }
+}

@@ -1,0 +1,212 @@
+//! `blobtrail show FINDING_ID`: one finding in full: the upload, the storage requests it is
+//! made of (file and line), every candidate with its reasons, and the failed sign-ins from the
+//! caller's address in the window.
+
+use std::io::Write;
+
+use anyhow::{bail, Result};
+use duckdb::{params, Connection};
+use serde::Serialize;
+
+use super::Report;
+use crate::case::Case;
+use crate::cli::{ShowArgs, ShowFormat};
+use crate::findings::{self, Finding};
+use crate::output::{self, terminal_safe};
+use crate::parse::time::format_iso;
+
+#[derive(Serialize)]
+struct Request {
+    time: String,
+    operation: Option<String>,
+    status_text: Option<String>,
+    caller: Option<String>,
+    bytes: Option<i64>,
+    source_file: String,
+    position: String,
+}
+
+#[derive(Serialize)]
+struct FailedSignin {
+    time: String,
+    account: Option<String>,
+    result_type: Option<String>,
+    result_description: Option<String>,
+    source_table: String,
+    user_agent: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Shown<'a> {
+    finding: &'a Finding,
+    requests: Vec<Request>,
+    failed_signins: Vec<FailedSignin>,
+}
+
+pub fn run(case: &Case, args: ShowArgs) -> Result<Report> {
+    let finding = load_one(&case.conn, &args.finding_id, args.hunt)?;
+    let requests = requests(&case.conn, &finding)?;
+    let failed_signins = failed_signins(&case.conn, &finding)?;
+    let shown = Shown { finding: &finding, requests, failed_signins };
+    output::to_stdout(|out| match args.format {
+        ShowFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &shown).map_err(std::io::Error::other)?;
+            writeln!(out)
+        }
+        ShowFormat::Text => print_text(out, &shown),
+    })?;
+    Ok(Report::success(serde_json::json!({ "finding_id": args.finding_id })))
+}
+
+/// Loads one finding from a hunt: `hunt`, else the latest hunt that has it.
+pub fn load_one(conn: &Connection, finding_id: &str, hunt: Option<i64>) -> Result<Finding> {
+    let hunt_id = match hunt {
+        Some(id) => id,
+        None => {
+            let found: Option<i64> = conn.query_row(
+                "SELECT max(hunt_id) FROM findings WHERE finding_id = ?",
+                params![finding_id],
+                |r| r.get(0),
+            )?;
+            match found {
+                Some(id) => id,
+                None => bail!(
+                    "finding `{}` not found in any hunt; list them with `blobtrail findings`",
+                    terminal_safe(finding_id)
+                ),
+            }
+        }
+    };
+    let mut list = findings::load(conn, hunt_id)?;
+    match list.iter().position(|f| f.finding_id == finding_id) {
+        Some(index) => Ok(list.swap_remove(index)),
+        None => bail!("finding `{}` is not in hunt {hunt_id}", terminal_safe(finding_id)),
+    }
+}
+
+/// The storage requests of the upload: the one that completed it and, for uploads made of
+/// several requests, the parts before it on the same object.
+fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
+    let mut stmt = conn.prepare(
+        "SELECT epoch_us(e.time_generated), e.operation_name, e.status_text, e.caller_ip_raw,
+                e.request_body_size, s.path, e.record_no, e.line
+         FROM storage_events e JOIN sources s USING (source_id)
+         JOIN findings f ON f.hunt_id = ? AND f.finding_id = ?
+         WHERE e.event_key = f.upload_event_key
+            OR (f.part_count > 1
+                AND e.source_table = f.source_table
+                AND e.object_path = f.object_path
+                AND e.time_generated BETWEEN f.first_time AND f.upload_time
+                AND (e.caller_ip IS NOT DISTINCT FROM f.caller_ip OR f.upload_kind IN ('block-upload', 'datalake-upload'))
+                AND lower(e.operation_name) IN ('putblock', 'putblockfromurl', 'createpathfile', 'appendfile',
+                                                'createfile', 'putrange', 'putrangefromurl', 'write', 'nfs4write'))
+         ORDER BY e.time_generated, e.record_no",
+    )?;
+    let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
+        let record: i64 = r.get(6)?;
+        let line: Option<i64> = r.get(7)?;
+        Ok(Request {
+            time: format_iso(r.get(0)?),
+            operation: r.get(1)?,
+            status_text: r.get(2)?,
+            caller: r.get(3)?,
+            bytes: r.get(4)?,
+            source_file: r.get(5)?,
+            position: line.map_or_else(|| format!("record {record}"), |l| format!("line {l}")),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn failed_signins(conn: &Connection, finding: &Finding) -> Result<Vec<FailedSignin>> {
+    let mut stmt = conn.prepare(
+        "SELECT epoch_us(coalesce(e.created_time, e.time_generated)),
+                coalesce(e.user_principal_name, e.service_principal_name, e.user_id),
+                e.result_type, e.result_description, e.source_table, e.user_agent
+         FROM signin_events e
+         JOIN findings f ON f.hunt_id = ? AND f.finding_id = ?
+         WHERE e.ip = f.caller_ip
+           AND coalesce(e.result_type, '0') <> '0'
+           AND coalesce(e.created_time, e.time_generated) BETWEEN f.window_start AND f.window_end
+         ORDER BY 1",
+    )?;
+    let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
+        Ok(FailedSignin {
+            time: format_iso(r.get(0)?),
+            account: r.get(1)?,
+            result_type: r.get(2)?,
+            result_description: r.get(3)?,
+            source_table: r.get(4)?,
+            user_agent: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn field(out: &mut dyn Write, label: &str, value: Option<&str>) -> std::io::Result<()> {
+    writeln!(out, "  {label:<20} {}", terminal_safe(value.unwrap_or("-")))
+}
+
+fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
+    let f = shown.finding;
+    writeln!(out, "finding {} (hunt {}, {} mode)", f.finding_id, f.hunt_id, f.mode)?;
+    field(out, "upload time (UTC)", Some(&f.upload_time))?;
+    field(out, "kind", Some(&format!("{} ({} requests)", f.upload_kind, f.part_count)))?;
+    field(out, "storage account", f.storage_account.as_deref())?;
+    field(out, "object", f.object_path.as_deref())?;
+    field(out, "caller address", f.caller_ip_raw.as_deref())?;
+    field(out, "user agent", f.upload_user_agent.as_deref())?;
+    field(out, "authentication", f.authentication_type.as_deref())?;
+    field(out, "requester (OAuth)", f.requester_upn.as_deref().or(f.requester_object_id.as_deref()))?;
+    field(out, "confidence", f.confidence.as_deref())?;
+    field(out, "attributed account", f.attributed_account.as_deref())?;
+    field(out, "reason", f.reason.as_deref())?;
+    field(out, "window (UTC)", Some(&format!("{} to {}", f.window_start, f.window_end)))?;
+
+    writeln!(out, "\nstorage requests ({}):", shown.requests.len())?;
+    for r in &shown.requests {
+        writeln!(
+            out,
+            "  {} {} {} from {} ({}, {})",
+            r.time,
+            terminal_safe(r.operation.as_deref().unwrap_or("-")),
+            terminal_safe(r.status_text.as_deref().unwrap_or("-")),
+            terminal_safe(r.caller.as_deref().unwrap_or("-")),
+            terminal_safe(&r.source_file),
+            r.position
+        )?;
+    }
+
+    writeln!(out, "\ncandidates ({}):", f.candidates.len())?;
+    for c in &f.candidates {
+        let score = c.score.map(|s| format!(", score {s}")).unwrap_or_default();
+        writeln!(
+            out,
+            "  {}. {}{score}: signed in {} from {} ({}, {} line/record {})",
+            c.rank,
+            terminal_safe(c.account.as_deref().unwrap_or("(no account)")),
+            c.signin_time,
+            terminal_safe(&c.ip),
+            c.source_table,
+            terminal_safe(&c.source_file),
+            c.source_line.unwrap_or(c.source_record)
+        )?;
+        for reason in &c.reasons {
+            writeln!(out, "       - {}", terminal_safe(reason))?;
+        }
+    }
+
+    writeln!(out, "\nfailed sign-ins from this address in the window ({}):", shown.failed_signins.len())?;
+    for s in &shown.failed_signins {
+        writeln!(
+            out,
+            "  {} {} result {} {} ({})",
+            s.time,
+            terminal_safe(s.account.as_deref().unwrap_or("-")),
+            terminal_safe(s.result_type.as_deref().unwrap_or("-")),
+            terminal_safe(s.result_description.as_deref().unwrap_or("")),
+            s.source_table
+        )?;
+    }
+    Ok(())
+}
