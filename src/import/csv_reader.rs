@@ -5,7 +5,9 @@
 //! breaks on the multi-line cells. The header row names the columns; every later record is
 //! checked for its field count and for valid UTF-8 before it is passed on.
 
+use std::cell::RefCell;
 use std::io::Read;
+use std::rc::Rc;
 
 use anyhow::{bail, Context, Result};
 
@@ -14,16 +16,17 @@ use super::record::{Broken, Item, Position, Row};
 
 /// Reads CSV records from `input` and passes each to `emit`, header first.
 pub fn read(input: impl Read, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+    let lines = Rc::new(RefCell::new(LineTracker::default()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(LineCountingReader { inner: input, lines: Rc::clone(&lines) });
     let mut record = csv::ByteRecord::new();
     let mut header: Option<Header> = None;
     let mut record_no = 0;
 
     while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
-        let line = record.position().map(|p| p.line());
+        let line = record.position().map(|p| lines.borrow_mut().line_at(p.byte()));
         let Some(header) = &header else {
             let names = header_names(&record)?;
             let parsed = Header::new(names);
@@ -39,6 +42,51 @@ pub fn read(input: impl Read, emit: &mut dyn FnMut(Item) -> Result<()>) -> Resul
         bail!("the file is empty: no header row");
     }
     Ok(())
+}
+
+/// Physical line numbers by byte offset. The csv crate's own line count lags by one after a
+/// record that ends a line, so lines are counted here from the bytes instead. Only the bytes
+/// between the last record start and what the parser has read ahead are kept.
+#[derive(Default)]
+struct LineTracker {
+    /// Bytes from `kept_from` onwards, as read.
+    kept: Vec<u8>,
+    kept_from: u64,
+    /// Newlines before `kept_from`.
+    newlines_before: u64,
+}
+
+impl LineTracker {
+    fn push(&mut self, bytes: &[u8]) {
+        self.kept.extend_from_slice(bytes);
+    }
+
+    /// Returns the 1-based line of the record starting at `byte`, which must not decrease
+    /// between calls. The csv crate may report a record's start at the line break before it
+    /// (the `\n` of a CRLF, or a blank line), so line breaks at the start are skipped first.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut skip = (byte.saturating_sub(self.kept_from) as usize).min(self.kept.len());
+        while skip < self.kept.len() && matches!(self.kept[skip], b'\r' | b'\n') {
+            skip += 1;
+        }
+        self.newlines_before += self.kept[..skip].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.kept.drain(..skip);
+        self.kept_from += skip as u64;
+        self.newlines_before + 1
+    }
+}
+
+struct LineCountingReader<R> {
+    inner: R,
+    lines: Rc<RefCell<LineTracker>>,
+}
+
+impl<R: Read> Read for LineCountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.lines.borrow_mut().push(&buf[..count]);
+        Ok(count)
+    }
 }
 
 fn header_names(record: &csv::ByteRecord) -> Result<Vec<String>> {
@@ -120,6 +168,22 @@ mod tests {
         assert_eq!(first.values[1], "[\n  {\"k\": 1}\n]");
         let Item::Row(second) = &items[2] else { panic!("{items:?}") };
         assert_eq!(second.position, Position { record_no: 2, line: Some(5) });
+        Ok(())
+    }
+
+    #[test]
+    fn blank_lines_count_toward_line_numbers() -> Result<()> {
+        let items = collect(b"A,B
+
+1,2
+
+
+3,4
+")?;
+        let Item::Row(first) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(first.position.line, Some(3));
+        let Item::Row(second) = &items[2] else { panic!("{items:?}") };
+        assert_eq!(second.position.line, Some(6));
         Ok(())
     }
 

@@ -73,11 +73,6 @@ impl Header {
         self.zones[column]
     }
 
-    /// Returns the original names of the columns whose key is `key`.
-    pub fn original_names(&self, key: &str) -> Vec<&str> {
-        self.find(key).iter().map(|&i| self.names[i].as_str()).collect()
-    }
-
     /// Lists the column names without zone decorations, for messages.
     pub fn display_names(&self) -> String {
         let mut seen = Vec::new();

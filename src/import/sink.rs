@@ -178,20 +178,6 @@ impl<'c> Sink<'c> {
         Ok(())
     }
 
-    pub fn rejected(&self) -> u64 {
-        self.rejected
-    }
-
-    /// Returns the source ID of an earlier import with the same hash, if any.
-    pub fn known_source(&self, sha256: &str) -> Result<Option<(i32, String)>> {
-        let mut stmt = self.conn.prepare("SELECT source_id, path FROM sources WHERE sha256 = ?")?;
-        let mut rows = stmt.query(params![sha256])?;
-        Ok(match rows.next()? {
-            Some(row) => Some((row.get(0)?, row.get(1)?)),
-            None => None,
-        })
-    }
-
     fn appenders(&mut self) -> Result<&mut Appenders<'c>> {
         self.appenders.as_mut().context("the import transaction is already closed")
     }
