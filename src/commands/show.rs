@@ -151,7 +151,8 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
     let f = shown.finding;
     writeln!(out, "finding {} (hunt {}, {} mode)", f.finding_id, f.hunt_id, f.mode)?;
     field(out, "upload time (UTC)", Some(&f.upload_time))?;
-    field(out, "kind", Some(&format!("{} ({} requests)", f.upload_kind, f.part_count)))?;
+    let requests = if f.part_count == 1 { "1 request".to_string() } else { format!("{} requests", f.part_count) };
+    field(out, "kind", Some(&format!("{} ({requests})", f.upload_kind)))?;
     field(out, "storage account", f.storage_account.as_deref())?;
     field(out, "object", f.object_path.as_deref())?;
     field(out, "caller address", f.caller_ip_raw.as_deref())?;
