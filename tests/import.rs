@@ -1,0 +1,236 @@
+//! Importing every export shape: counts, times, rejects, skipped re-imports, and files that
+//! fail without changing the case.
+
+mod common;
+
+use common::{fixture, real_sample, stderr, TestCase};
+use serde_json::Value;
+
+fn summary(output: &std::process::Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&output.stdout)
+        .unwrap_or_else(|_| panic!("no JSON summary: {}", stderr(output)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Imports one fixture and returns (shape, tables, records, imported, rejected).
+fn import_one(case: &TestCase, name: &str) -> (String, String, i64, i64, i64) {
+    let output = case.import(&[fixture(name)], &[]);
+    let rows = summary(&output);
+    let row = &rows[0];
+    (
+        row["shape"].as_str().unwrap_or("").to_string(),
+        row["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect::<Vec<_>>().join(","),
+        row["records"].as_i64().unwrap_or(-1),
+        row["imported"].as_i64().unwrap_or(-1),
+        row["rejected"].as_i64().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn each_shape_imports_with_counts() {
+    let cases = [
+        ("portal_blob.csv", "portal-csv", "StorageBlobLogs", 8),
+        ("portal_signin.csv", "portal-csv", "SigninLogs", 8),
+        ("api_blob.json", "query-api-json", "StorageBlobLogs", 2),
+        ("api_signin.json", "query-api-json", "SigninLogs", 2),
+        ("lines_blob.jsonl", "json-lines", "StorageBlobLogs", 4),
+        ("lines_signin.jsonl", "json-lines", "AADNonInteractiveUserSignInLogs", 3),
+        ("cli_signin.json", "json-array", "SigninLogs", 3),
+        ("iso_blob.csv", "portal-csv", "StorageBlobLogs", 3),
+    ];
+    for (name, shape, table, rows) in cases {
+        let case = TestCase::new();
+        assert_eq!(import_one(&case, name), (shape.into(), table.into(), rows, rows, 0), "{name}");
+    }
+}
+
+#[test]
+fn iso_times_keep_microseconds() {
+    let case = TestCase::new();
+    import_one(&case, "iso_blob.csv");
+    let rows = case.query("SELECT time_generated AS t FROM storage_events ORDER BY record_no");
+    assert_eq!(rows[0]["t"], "2026-03-14T10:01:00.123456Z");
+    assert_eq!(rows[1]["t"], "2026-03-14T10:05:00.999999Z", "the 7th digit is truncated");
+}
+
+#[test]
+fn az_cli_values_are_read() {
+    let case = TestCase::new();
+    import_one(&case, "cli_signin.json");
+    let rows = case.query(
+        "SELECT user_principal_name AS u, result_type AS r, is_interactive AS i, ip FROM signin_events ORDER BY time_generated",
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().any(|r| r["r"] == "50126" && r["u"] == "bob@contoso.com"));
+    assert!(rows.iter().all(|r| r["i"] == true));
+    assert!(rows.iter().any(|r| r["ip"] == "2001:db8::5"));
+}
+
+#[test]
+fn reimport_is_skipped() {
+    let case = TestCase::new();
+    import_one(&case, "api_blob.json");
+    let output = case.import(&[fixture("api_blob.json")], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(summary(&output)[0]["status"], "skipped (already imported)");
+    assert!(stderr(&output).contains("imported before"), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 2);
+    assert_eq!(case.count("sources"), 1);
+}
+
+#[test]
+fn overlapping_record_is_stored_once() {
+    let case = TestCase::new();
+    import_one(&case, "portal_blob.csv");
+    // The same eight rows under a local-time header with offset 0 are the same records.
+    let output = case.import(&[fixture("local_time_blob.csv")], &["--utc-offset", "+00:00"]);
+    let row = &summary(&output)[0];
+    assert_eq!(row["imported"], 0, "{row}");
+    assert_eq!(row["duplicates"], 8, "{row}");
+    assert_eq!(case.count("storage_events"), 8);
+}
+
+#[test]
+fn truncated_json_leaves_case_unchanged() {
+    let case = TestCase::new();
+    import_one(&case, "portal_signin.csv");
+    let before = (case.count("storage_events"), case.count("signin_events"), case.count("sources"), case.count("rejects"));
+
+    let output = case.import(&[fixture("truncated_api.json")], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("truncated_api.json"), "{message}");
+    assert!(message.contains("ends early"), "{message}");
+    let after = (case.count("storage_events"), case.count("signin_events"), case.count("sources"), case.count("rejects"));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn unrecognised_file_names_columns() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("not_a_table.csv")], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("columns found: Name, Size, Owner"), "{message}");
+    assert!(message.contains("StorageBlobLogs") && message.contains("SigninLogs"), "{message}");
+    assert_eq!(case.count("sources"), 0);
+}
+
+#[test]
+fn bad_time_is_rejected_with_its_line() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("bad_time_blob.csv")], &[]);
+    assert_eq!(output.status.code(), Some(3), "rejects give exit code 3");
+    let row = &summary(&output)[0];
+    assert_eq!((row["records"].as_i64(), row["imported"].as_i64(), row["rejected"].as_i64()), (Some(4), Some(3), Some(1)));
+    let rejects = case.query("SELECT line, column_name, value, reason FROM rejects");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["line"], 4);
+    assert_eq!(rejects[0]["column_name"], "TimeGenerated [UTC]");
+    assert_eq!(rejects[0]["value"], "not a date");
+}
+
+#[test]
+fn strict_stops_at_first_bad_record() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("bad_time_blob.csv")], &["--strict"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("line 4"), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 0);
+    assert_eq!(case.count("rejects"), 0);
+}
+
+#[test]
+fn local_time_needs_offset() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("local_time_blob.csv")], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--utc-offset"), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 0);
+
+    let output = case.import(&[fixture("local_time_blob.csv")], &["--utc-offset", "+02:00"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let first = case.query("SELECT time_generated AS t FROM storage_events ORDER BY record_no LIMIT 1");
+    assert_eq!(first[0]["t"], "2026-03-14T08:01:00.000000Z");
+}
+
+#[test]
+fn ambiguous_dates_need_an_order() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("ambiguous_dates_blob.csv")], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("TimeGenerated [UTC]") && message.contains("--date-order"), "{message}");
+    assert_eq!(case.count("storage_events"), 0);
+
+    let output = case.import(&[fixture("ambiguous_dates_blob.csv")], &["--date-order", "dmy"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let times = case.query("SELECT time_generated AS t FROM storage_events ORDER BY record_no");
+    assert_eq!(times[0]["t"], "2026-03-05T14:00:30.000000Z");
+    assert_eq!(times[2]["t"], "2026-03-06T09:15:00.000000Z");
+}
+
+#[test]
+fn failed_file_does_not_stop_the_others() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("not_a_table.csv"), fixture("api_blob.json")], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let rows = summary(&output);
+    assert_eq!(rows[0]["status"], "failed, case unchanged");
+    assert_eq!(rows[1]["status"], "imported");
+    assert_eq!(case.count("storage_events"), 2);
+}
+
+#[test]
+fn sources_record_hash_and_counts() {
+    let case = TestCase::new();
+    import_one(&case, "bad_time_blob.csv");
+    let sources = case.json(&["sources", "--format", "json"]);
+    let source = &sources[0];
+    let expected = sha256_of(&fixture("bad_time_blob.csv"));
+    assert_eq!(source["sha256"], expected);
+    assert_eq!(source["records"], 4);
+    assert_eq!(source["imported"], 3);
+    assert_eq!(source["rejected"], 1);
+    assert_eq!(source["table"], "StorageBlobLogs");
+}
+
+/// SHA-256 by an independent route: the system's sha256sum.
+fn sha256_of(path: &std::path::Path) -> String {
+    let output = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn real_signin_export_imports_all_rows() {
+    let Some(path) = real_sample("azure-sentinel/sign-in_adelete.first10.csv") else { return };
+    let case = TestCase::new();
+    let output = case.import(&[path], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let row = &summary(&output)[0];
+    assert_eq!((row["records"].as_i64(), row["imported"].as_i64()), (Some(10), Some(10)), "{row}");
+    let first = case.query(
+        "SELECT created_time AS t, time_generated AS g, ip, user_principal_name AS u, result_type AS r
+         FROM signin_events ORDER BY record_no LIMIT 1",
+    );
+    // Checked by hand against the file: "4/28/2021, 2:08:45.221 PM", 175.45.176.99, adelev.
+    assert_eq!(first[0]["t"], "2021-04-28T14:08:45.221000Z");
+    assert_eq!(first[0]["g"], Value::Null);
+    assert_eq!(first[0]["ip"], "175.45.176.99");
+    assert_eq!(first[0]["u"], "adelev@m365x816222.onmicrosoft.com");
+    assert_eq!(first[0]["r"], "0");
+}
+
+#[test]
+fn real_query_result_is_rejected() {
+    let Some(path) = real_sample("azure-sentinel/signinLogs.csv") else { return };
+    let case = TestCase::new();
+    let output = case.import(&[path], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("result of a query"), "{message}");
+    assert!(message.contains("StartTime"), "{message}");
+    assert_eq!(case.count("sources"), 0);
+}
