@@ -11,6 +11,8 @@ use serde::Serialize;
 use super::Report;
 use crate::case::Case;
 use crate::cli::{ShowArgs, ShowFormat};
+use crate::annotations::{self, Annotation};
+use crate::exclusions::{self, Rule};
 use crate::findings::{self, Finding};
 use crate::output::{self, terminal_safe};
 use crate::parse::time::format_iso;
@@ -41,13 +43,17 @@ struct Shown<'a> {
     finding: &'a Finding,
     requests: Vec<Request>,
     failed_signins: Vec<FailedSignin>,
+    annotations: Vec<Annotation>,
+    excluded_by: Vec<Rule>,
 }
 
 pub fn run(case: &Case, args: ShowArgs) -> Result<Report> {
     let finding = load_one(&case.conn, &args.finding_id, args.hunt)?;
     let requests = requests(&case.conn, &finding)?;
     let failed_signins = failed_signins(&case.conn, &finding)?;
-    let shown = Shown { finding: &finding, requests, failed_signins };
+    let annotations = annotations::load_states(&case.conn)?.remove(&finding.finding_id).map(|s| s.history).unwrap_or_default();
+    let excluded_by = exclusions::load(&case.conn)?.into_iter().filter(|r| finding.excluded_by.contains(&r.rule_id)).collect();
+    let shown = Shown { finding: &finding, requests, failed_signins, annotations, excluded_by };
     output::to_stdout(|out| match args.format {
         ShowFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &shown).map_err(std::io::Error::other)?;
@@ -207,6 +213,39 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
             terminal_safe(s.result_type.as_deref().unwrap_or("-")),
             terminal_safe(s.result_description.as_deref().unwrap_or("")),
             s.source_table
+        )?;
+    }
+
+    writeln!(out, "\nannotations ({}):", shown.annotations.len())?;
+    for a in &shown.annotations {
+        let mut parts = Vec::new();
+        parts.extend(a.status.as_ref().map(|s| format!("status {s}")));
+        if !a.tags_added.is_empty() {
+            parts.push(format!("tags +{}", a.tags_added.join(" +")));
+        }
+        if !a.tags_removed.is_empty() {
+            parts.push(format!("tags -{}", a.tags_removed.join(" -")));
+        }
+        parts.extend(a.note.as_ref().map(|n| format!("note: {n}")));
+        writeln!(
+            out,
+            "  {} {}: {}",
+            a.created_at,
+            terminal_safe(a.examiner.as_deref().unwrap_or("(no examiner)")),
+            terminal_safe(&parts.join("; "))
+        )?;
+    }
+
+    writeln!(out, "\nexcluded by ({}):", shown.excluded_by.len())?;
+    for rule in &shown.excluded_by {
+        writeln!(
+            out,
+            "  rule {} by {} on {}: {} ({})",
+            rule.rule_id,
+            terminal_safe(rule.examiner.as_deref().unwrap_or("-")),
+            rule.created_at,
+            terminal_safe(&rule.reason),
+            terminal_safe(&rule.conditions.describe())
         )?;
     }
     Ok(())
