@@ -72,6 +72,15 @@ pub enum Command {
     Verify,
     /// Run read-only SQL against the case
     Query(QueryArgs),
+    /// Export the findings with candidates, annotations and exclusion marks to a file
+    Export(ExportArgs),
+    /// Write an evidence bundle (folder, or zip when the path ends in .zip) with a report and a manifest
+    Bundle(BundleArgs),
+    /// Check an evidence bundle against its manifest; needs no case
+    VerifyBundle {
+        /// Bundle folder or zip file
+        path: PathBuf,
+    },
     /// Build the demo case from the embedded demo exports, hunt, and print the findings
     Demo(DemoArgs),
 }
@@ -259,6 +268,45 @@ pub struct QueryArgs {
     pub sql: String,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite an existing output file
+    #[arg(long)]
+    pub force: bool,
+    /// Start CSV output with a UTF-8 byte order mark, which Excel needs to read UTF-8
+    #[arg(long)]
+    pub excel_bom: bool,
+    /// A hunt ID other than the latest
+    #[arg(long, value_name = "ID")]
+    pub hunt: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+    Json,
+    Parquet,
+    Xlsx,
+    /// JSON lines that Timesketch imports: one event per upload and per candidate sign-in
+    Timesketch,
+}
+
+#[derive(Args, Debug)]
+pub struct BundleArgs {
+    /// Output folder, or zip file when the name ends in .zip; must not exist
+    #[arg(long, value_name = "DIR_OR_ZIP")]
+    pub out: PathBuf,
+    /// A hunt ID other than the latest
+    #[arg(long, value_name = "ID")]
+    pub hunt: Option<i64>,
 }
 
 #[derive(Args, Debug)]

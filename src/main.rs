@@ -4,16 +4,19 @@
 
 mod annotations;
 mod audit;
+mod bundle;
 mod case;
 mod cli;
 mod commands;
 mod exclusions;
 mod exit;
+mod export;
 mod findings;
 mod hunt;
 mod import;
 mod output;
 mod parse;
+mod report;
 mod sql;
 
 use std::process::ExitCode;

@@ -3,10 +3,12 @@
 //! Commands that need no case, or that create one, return before a case is opened here.
 
 mod annotate;
+mod bundle;
 mod case_cmd;
 mod demo;
 mod exclude;
 mod explain;
+mod export;
 mod findings;
 mod hunt;
 mod import;
@@ -75,6 +77,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Case(CaseCommand::New(args)) => case_cmd::new(&global, args),
         Command::Demo(args) => demo::run(&global, args),
+        Command::VerifyBundle { path } => bundle::verify(&path),
         command => with_case(&global, command),
     }
 }
@@ -96,7 +99,11 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
         Command::Log(args) => log::run(&case, args),
         Command::Verify => verify::run(&case),
         Command::Query(args) => query::run(&case, args),
-        Command::Case(CaseCommand::New(_)) | Command::Demo(_) => unreachable!("handled before a case is opened"),
+        Command::Export(args) => export::run(&case, args),
+        Command::Bundle(args) => bundle::run(&case, args),
+        Command::Case(CaseCommand::New(_)) | Command::Demo(_) | Command::VerifyBundle { .. } => {
+            unreachable!("handled before a case is opened")
+        }
     };
     record_audit(global, &case, name, &started, &result.as_ref())?;
     result.map(|report| report.exit)
@@ -117,7 +124,10 @@ fn command_name(command: &Command) -> &'static str {
         Command::Log(_) => "log",
         Command::Verify => "verify",
         Command::Query(_) => "query",
+        Command::Export(_) => "export",
+        Command::Bundle(_) => "bundle",
         Command::Demo(_) => "demo",
+        Command::VerifyBundle { .. } => "verify-bundle",
     }
 }
 

@@ -1,0 +1,198 @@
+//! `blobtrail bundle` and `blobtrail verify-bundle`: hand over the case's result as an
+//! evidence bundle with a verifiable manifest.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use duckdb::params;
+use serde_json::json;
+
+use super::Report;
+use crate::bundle::{self, Files};
+use crate::case::Case;
+use crate::cli::BundleArgs;
+use crate::exit::Exit;
+use crate::findings;
+use crate::report::{self, ReportInput, SourceLine};
+use crate::{annotations, audit, exclusions, export, sql};
+
+pub fn run(case: &Case, args: BundleArgs) -> Result<Report> {
+    let hunt_id = match args.hunt {
+        Some(id) => id,
+        None => findings::latest_hunt(&case.conn)?,
+    };
+    let files = collect(case, hunt_id)?;
+    let count = files.len() + 1;
+    let manifest_hash = bundle::write(files, &args.out)?;
+    println!("bundle `{}`: {count} files, hunt {hunt_id}", args.out.display());
+    println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
+    eprintln!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());
+    Ok(Report::success(json!({ "hunt_id": hunt_id, "files": count, "manifest_sha256": manifest_hash })))
+}
+
+/// `verify-bundle`: needs no case.
+pub fn verify(path: &Path) -> Result<Exit> {
+    let (manifest_hash, problems) = bundle::verify(path)?;
+    println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
+    for problem in &problems {
+        println!("MISMATCH: {problem}");
+    }
+    if problems.is_empty() {
+        println!("verify-bundle: OK, every file matches the manifest");
+        Ok(Exit::Success)
+    } else {
+        println!("verify-bundle: FAILED, {} problem(s)", problems.len());
+        Ok(Exit::Failure)
+    }
+}
+
+struct HuntRow {
+    mode: String,
+    view_name: String,
+    view_version: i32,
+    view_checksum: String,
+    parameters: String,
+    inputs: String,
+    started: String,
+    finished: String,
+}
+
+fn hunt_row(case: &Case, hunt_id: i64) -> Result<HuntRow> {
+    case.conn
+        .query_row(
+            "SELECT mode, view_name, view_version, view_checksum, parameters, inputs,
+                    strftime(started_at, '%Y-%m-%dT%H:%M:%SZ'), coalesce(strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ'), '')
+             FROM hunts WHERE hunt_id = ?",
+            params![hunt_id],
+            |r| {
+                Ok(HuntRow {
+                    mode: r.get(0)?,
+                    view_name: r.get(1)?,
+                    view_version: r.get(2)?,
+                    view_checksum: r.get(3)?,
+                    parameters: r.get(4)?,
+                    inputs: r.get(5)?,
+                    started: r.get(6)?,
+                    finished: r.get(7)?,
+                })
+            },
+        )
+        .with_context(|| format!("hunt {hunt_id} not found"))
+}
+
+fn sources(case: &Case) -> Result<Vec<SourceLine>> {
+    let mut stmt = case.conn.prepare(
+        "SELECT path, sha256, tables, records_read, imported, rejected,
+                strftime(first_time, '%Y-%m-%dT%H:%M:%S.%fZ'), strftime(last_time, '%Y-%m-%dT%H:%M:%S.%fZ')
+         FROM sources ORDER BY source_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SourceLine {
+            path: r.get(0)?,
+            sha256: r.get(1)?,
+            tables: r.get(2)?,
+            records: r.get(3)?,
+            imported: r.get(4)?,
+            rejected: r.get(5)?,
+            first_time: r.get(6)?,
+            last_time: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn sources_csv(case: &Case) -> Result<Vec<u8>> {
+    let mut stmt = case.conn.prepare(
+        "SELECT source_id, path, sha256, size_bytes, shape, tables,
+                strftime(imported_at, '%Y-%m-%dT%H:%M:%SZ'), coalesce(examiner, ''), records_read, imported,
+                rejected, duplicates, coalesce(strftime(first_time, '%Y-%m-%dT%H:%M:%S.%fZ'), ''),
+                coalesce(strftime(last_time, '%Y-%m-%dT%H:%M:%S.%fZ'), '')
+         FROM sources ORDER BY source_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(vec![
+            r.get::<_, i64>(0)?.to_string(),
+            r.get(1)?,
+            r.get(2)?,
+            r.get::<_, i64>(3)?.to_string(),
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get::<_, i64>(8)?.to_string(),
+            r.get::<_, i64>(9)?.to_string(),
+            r.get::<_, i64>(10)?.to_string(),
+            r.get::<_, i64>(11)?.to_string(),
+            r.get(12)?,
+            r.get(13)?,
+        ])
+    })?;
+    let rows: Vec<Vec<String>> = rows.collect::<Result<_, _>>()?;
+    let header = [
+        "source_id", "path", "sha256", "size_bytes", "shape", "tables", "imported_at", "examiner",
+        "records", "imported", "rejected", "duplicates", "first_time", "last_time",
+    ];
+    let mut out = Vec::new();
+    crate::output::write_csv(&mut out, &header, &rows)?;
+    Ok(out)
+}
+
+fn collect(case: &Case, hunt_id: i64) -> Result<Files> {
+    let hunt = hunt_row(case, hunt_id)?;
+    let list = findings::load(&case.conn, hunt_id)?;
+    let rules = exclusions::load(&case.conn)?;
+    let (name, title, examiner): (String, Option<String>, Option<String>) =
+        case.conn.query_row("SELECT name, title, examiner FROM case_info LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let source_lines = sources(case)?;
+    let generated_at = super::now_iso();
+
+    let html = report::render(&ReportInput {
+        case_name: &name,
+        case_title: title.as_deref(),
+        examiner: examiner.as_deref(),
+        generated_at: &generated_at,
+        hunt_id,
+        hunt_mode: &hunt.mode,
+        hunt_parameters: &hunt.parameters,
+        view_name: &hunt.view_name,
+        view_version: hunt.view_version,
+        view_checksum: &hunt.view_checksum,
+        hunt_started: &hunt.started,
+        sources: &source_lines,
+        findings: &list,
+        rules: &rules,
+    });
+
+    let mut files = Files::new();
+    files.insert("report.html".into(), html.into_bytes());
+    let mut csv = Vec::new();
+    export::write_csv(&mut csv, &list, false)?;
+    files.insert("findings.csv".into(), csv);
+    files.insert("findings.json".into(), serde_json::to_vec_pretty(&list)?);
+    let mut histories: Vec<_> = annotations::load_states(&case.conn)?
+        .into_iter()
+        .map(|(finding_id, state)| json!({ "finding_id": finding_id, "status": state.status, "tags": state.tags, "history": state.history }))
+        .collect();
+    histories.sort_by_key(|v| v["finding_id"].as_str().unwrap_or_default().to_string());
+    files.insert("annotations.json".into(), serde_json::to_vec_pretty(&histories)?);
+    files.insert("exclusions.json".into(), serde_json::to_vec_pretty(&rules)?);
+    files.insert("audit_log.json".into(), serde_json::to_vec_pretty(&audit::read_all(&case.conn)?)?);
+    files.insert("sources.csv".into(), sources_csv(case)?);
+    for file in sql::FILES {
+        files.insert(format!("sql/{}", file.name), file.text.as_bytes().to_vec());
+    }
+    let parameters = json!({
+        "hunt_id": hunt_id,
+        "mode": hunt.mode,
+        "view_name": hunt.view_name,
+        "view_version": hunt.view_version,
+        "view_checksum": hunt.view_checksum,
+        "parameters": serde_json::from_str::<serde_json::Value>(&hunt.parameters).unwrap_or_default(),
+        "input_sha256": serde_json::from_str::<serde_json::Value>(&hunt.inputs).unwrap_or_default(),
+        "started_at": hunt.started,
+        "finished_at": hunt.finished,
+        "blobtrail_version": crate::VERSION,
+    });
+    files.insert("parameters.json".into(), serde_json::to_vec_pretty(&parameters)?);
+    Ok(files)
+}

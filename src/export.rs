@@ -1,0 +1,363 @@
+//! Findings as flat rows, and the file formats they are exported in.
+//!
+//! One row per finding and candidate (a finding without candidates gets one row with empty
+//! candidate columns), so that a spreadsheet or another tool sees every candidate. The column
+//! names and types are part of blobtrail's interface; `docs/export-columns.md` documents them.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use duckdb::types::{TimeUnit, Value};
+use duckdb::{appender_params_from_iter, Connection};
+use serde_json::json;
+
+use crate::findings::Finding;
+use crate::output::spreadsheet_safe;
+
+/// The type of an export column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Real,
+    /// ISO 8601 UTC text in CSV and JSON; TIMESTAMP in Parquet.
+    Time,
+}
+
+/// The export columns, in order.
+pub const COLUMNS: &[(&str, Kind)] = &[
+    ("finding_id", Kind::Text),
+    ("hunt_id", Kind::Integer),
+    ("mode", Kind::Text),
+    ("upload_time", Kind::Time),
+    ("upload_kind", Kind::Text),
+    ("operation", Kind::Text),
+    ("part_count", Kind::Integer),
+    ("bytes", Kind::Integer),
+    ("storage_account", Kind::Text),
+    ("object_path", Kind::Text),
+    ("file_name", Kind::Text),
+    ("caller_ip", Kind::Text),
+    ("caller_ip_raw", Kind::Text),
+    ("upload_user_agent", Kind::Text),
+    ("authentication_type", Kind::Text),
+    ("requester_upn", Kind::Text),
+    ("confidence", Kind::Text),
+    ("attributed_account", Kind::Text),
+    ("reason", Kind::Text),
+    ("status", Kind::Text),
+    ("tags", Kind::Text),
+    ("notes", Kind::Text),
+    ("excluded_by_rules", Kind::Text),
+    ("source_table", Kind::Text),
+    ("source_file", Kind::Text),
+    ("source_line", Kind::Integer),
+    ("source_record", Kind::Integer),
+    ("candidate_rank", Kind::Integer),
+    ("candidate_account", Kind::Text),
+    ("candidate_score", Kind::Real),
+    ("candidate_delta_seconds", Kind::Real),
+    ("candidate_signin_time", Kind::Time),
+    ("candidate_ip", Kind::Text),
+    ("candidate_user_agent", Kind::Text),
+    ("candidate_source_table", Kind::Text),
+    ("candidate_reasons", Kind::Text),
+    ("candidate_source_file", Kind::Text),
+    ("candidate_source_line", Kind::Integer),
+];
+
+/// One cell; None is an empty cell.
+#[derive(Clone, Debug)]
+pub enum Cell {
+    Text(Option<String>),
+    Integer(Option<i64>),
+    Real(Option<f64>),
+}
+
+impl Cell {
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Text(value) => value.clone().unwrap_or_default(),
+            Cell::Integer(value) => value.map(|v| v.to_string()).unwrap_or_default(),
+            Cell::Real(value) => value.map(|v| v.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+fn text(value: &Option<String>) -> Cell {
+    Cell::Text(value.clone())
+}
+
+fn owned(value: &str) -> Cell {
+    Cell::Text(Some(value.to_string()))
+}
+
+/// Flattens findings into rows of `COLUMNS`.
+pub fn rows(findings: &[Finding]) -> Vec<Vec<Cell>> {
+    let mut rows = Vec::new();
+    for f in findings {
+        let base = vec![
+            owned(&f.finding_id),
+            Cell::Integer(Some(f.hunt_id)),
+            owned(&f.mode),
+            owned(&f.upload_time),
+            owned(&f.upload_kind),
+            text(&f.operation),
+            Cell::Integer(Some(f.part_count)),
+            Cell::Integer(f.bytes),
+            text(&f.storage_account),
+            text(&f.object_path),
+            text(&f.file_name),
+            text(&f.caller_ip),
+            text(&f.caller_ip_raw),
+            text(&f.upload_user_agent),
+            text(&f.authentication_type),
+            text(&f.requester_upn),
+            text(&f.confidence),
+            text(&f.attributed_account),
+            text(&f.reason),
+            Cell::Text(Some(f.status.clone().unwrap_or_else(|| "open".into()))),
+            Cell::Text(Some(f.tags.join("; "))),
+            Cell::Text(Some(f.notes.join(" | "))),
+            Cell::Text(Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; "))),
+            owned(&f.source_table),
+            owned(&f.source_file),
+            Cell::Integer(f.source_line),
+            Cell::Integer(Some(f.source_record)),
+        ];
+        if f.candidates.is_empty() {
+            let mut row = base.clone();
+            row.extend([
+                Cell::Integer(None),
+                Cell::Text(None),
+                Cell::Real(None),
+                Cell::Real(None),
+                Cell::Text(None),
+                Cell::Text(None),
+                Cell::Text(None),
+                Cell::Text(None),
+                Cell::Text(None),
+                Cell::Text(None),
+                Cell::Integer(None),
+            ]);
+            rows.push(row);
+        }
+        for c in &f.candidates {
+            let mut row = base.clone();
+            row.extend([
+                Cell::Integer(Some(c.rank)),
+                text(&c.account),
+                Cell::Real(c.score),
+                Cell::Real(Some(c.delta_seconds)),
+                owned(&c.signin_time),
+                owned(&c.ip),
+                text(&c.user_agent),
+                owned(&c.source_table),
+                Cell::Text(Some(c.reasons.join("; "))),
+                owned(&c.source_file),
+                Cell::Integer(c.source_line.or(Some(c.source_record))),
+            ]);
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// Writes CSV in UTF-8, every cell spreadsheet-safe; `bom` prefixes a UTF-8 byte order mark,
+/// which Excel needs to read UTF-8.
+pub fn write_csv(out: &mut dyn Write, findings: &[Finding], bom: bool) -> std::io::Result<usize> {
+    if bom {
+        out.write_all(b"\xef\xbb\xbf")?;
+    }
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(COLUMNS.iter().map(|(name, _)| *name))?;
+    let rows = rows(findings);
+    for row in &rows {
+        writer.write_record(row.iter().map(|cell| spreadsheet_safe(&cell.text()).into_owned()))?;
+    }
+    writer.flush()?;
+    Ok(rows.len())
+}
+
+/// Writes Parquet through DuckDB's writer, with typed columns. The staging table lives in a
+/// transaction that is rolled back, so the case is not changed.
+pub fn write_parquet(conn: &Connection, path: &Path, findings: &[Finding]) -> Result<usize> {
+    let columns: Vec<String> = COLUMNS
+        .iter()
+        .map(|(name, kind)| {
+            let sql_type = match kind {
+                Kind::Text => "VARCHAR",
+                Kind::Integer => "BIGINT",
+                Kind::Real => "DOUBLE",
+                Kind::Time => "TIMESTAMP",
+            };
+            format!("{name} {sql_type}")
+        })
+        .collect();
+    let rows = rows(findings);
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = (|| -> Result<()> {
+        conn.execute_batch(&format!("CREATE TABLE export_stage ({})", columns.join(", ")))?;
+        let mut appender = conn.appender("export_stage")?;
+        for row in &rows {
+            let values: Vec<Value> = row.iter().zip(COLUMNS).map(|(cell, (_, kind))| to_value(cell, *kind)).collect();
+            appender.append_row(appender_params_from_iter(values.iter()))?;
+        }
+        appender.flush()?;
+        drop(appender);
+        let target = path.to_string_lossy().replace('\'', "''");
+        conn.execute_batch(&format!("COPY export_stage TO '{target}' (FORMAT parquet)"))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        Ok(())
+    })();
+    let _ = conn.execute_batch("ROLLBACK");
+    result.map(|()| rows.len())
+}
+
+fn to_value(cell: &Cell, kind: Kind) -> Value {
+    match (cell, kind) {
+        (Cell::Text(Some(text)), Kind::Time) => crate::parse::time::parse_timestamp(text, 0, None)
+            .map_or(Value::Null, |micros| Value::Timestamp(TimeUnit::Microsecond, micros)),
+        (Cell::Text(value), _) => value.clone().map_or(Value::Null, Value::Text),
+        (Cell::Integer(value), _) => value.map_or(Value::Null, Value::BigInt),
+        (Cell::Real(value), _) => value.map_or(Value::Null, Value::Double),
+    }
+}
+
+/// Writes a workbook with a findings sheet (one row per finding) and a candidates sheet (one
+/// row per candidate), each with a frozen header row and filters.
+pub fn write_xlsx(path: &Path, findings: &[Finding]) -> Result<usize> {
+    use rust_xlsxwriter::{Format, Workbook};
+
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+
+    let finding_columns = [
+        "finding_id", "upload_time", "upload_kind", "operation", "storage_account", "object_path",
+        "file_name", "caller_ip", "upload_user_agent", "confidence", "attributed_account", "reason",
+        "status", "tags", "excluded_by_rules", "candidate_count", "source_file", "source_line",
+    ];
+    let sheet = workbook.add_worksheet().set_name("findings")?;
+    for (col, name) in finding_columns.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *name, &bold)?;
+    }
+    for (index, f) in findings.iter().enumerate() {
+        let row = index as u32 + 1;
+        let cells = [
+            Some(f.finding_id.clone()),
+            Some(f.upload_time.clone()),
+            Some(f.upload_kind.clone()),
+            f.operation.clone(),
+            f.storage_account.clone(),
+            f.object_path.clone(),
+            f.file_name.clone(),
+            f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()),
+            f.upload_user_agent.clone(),
+            f.confidence.clone(),
+            f.attributed_account.clone(),
+            f.reason.clone(),
+            Some(f.status.clone().unwrap_or_else(|| "open".into())),
+            Some(f.tags.join("; ")),
+            Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; ")),
+        ];
+        for (col, value) in cells.iter().enumerate() {
+            // write_string stores text as text: a leading `=` is never a formula here.
+            sheet.write_string(row, col as u16, value.as_deref().unwrap_or(""))?;
+        }
+        sheet.write_number(row, 15, f.candidate_count as f64)?;
+        sheet.write_string(row, 16, &f.source_file)?;
+        sheet.write_number(row, 17, f.source_line.unwrap_or(f.source_record) as f64)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, findings.len() as u32, finding_columns.len() as u16 - 1)?;
+
+    let candidate_columns = [
+        "finding_id", "rank", "account", "score", "delta_seconds", "signin_time", "ip", "user_agent",
+        "source_table", "reasons", "source_file", "source_line",
+    ];
+    let sheet = workbook.add_worksheet().set_name("candidates")?;
+    for (col, name) in candidate_columns.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *name, &bold)?;
+    }
+    let mut row = 0u32;
+    for f in findings {
+        for c in &f.candidates {
+            row += 1;
+            sheet.write_string(row, 0, &f.finding_id)?;
+            sheet.write_number(row, 1, c.rank as f64)?;
+            sheet.write_string(row, 2, c.account.as_deref().unwrap_or(""))?;
+            if let Some(score) = c.score {
+                sheet.write_number(row, 3, score)?;
+            }
+            sheet.write_number(row, 4, c.delta_seconds)?;
+            sheet.write_string(row, 5, &c.signin_time)?;
+            sheet.write_string(row, 6, &c.ip)?;
+            sheet.write_string(row, 7, c.user_agent.as_deref().unwrap_or(""))?;
+            sheet.write_string(row, 8, &c.source_table)?;
+            sheet.write_string(row, 9, &c.reasons.join("; "))?;
+            sheet.write_string(row, 10, &c.source_file)?;
+            sheet.write_number(row, 11, c.source_line.unwrap_or(c.source_record) as f64)?;
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, row, candidate_columns.len() as u16 - 1)?;
+
+    workbook.save(path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(findings.len())
+}
+
+/// Writes Timesketch JSON lines: one event per upload and one per candidate sign-in, each with
+/// `message`, `datetime` and `timestamp_desc`.
+pub fn write_timesketch(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<usize> {
+    let mut lines = 0;
+    for f in findings {
+        let who = f.attributed_account.as_deref().unwrap_or("no attributed account");
+        let event = json!({
+            "message": format!("Upload of {} to {} from {} ({}; {})",
+                f.object_path.as_deref().unwrap_or("?"), f.storage_account.as_deref().unwrap_or("?"),
+                f.caller_ip_raw.as_deref().unwrap_or("?"), f.confidence.as_deref().unwrap_or("unranked"), who),
+            "datetime": f.upload_time,
+            "timestamp_desc": "Storage upload",
+            "finding_id": f.finding_id,
+            "hunt_id": f.hunt_id,
+            "upload_kind": f.upload_kind,
+            "operation": f.operation,
+            "object_path": f.object_path,
+            "file_name": f.file_name,
+            "caller_ip": f.caller_ip,
+            "user_agent": f.upload_user_agent,
+            "confidence": f.confidence,
+            "attributed_account": f.attributed_account,
+            "status": f.status.clone().unwrap_or_else(|| "open".into()),
+            "tags": f.tags,
+            "excluded_by_rules": f.excluded_by,
+            "source_file": f.source_file,
+            "source_line": f.source_line,
+        });
+        writeln!(out, "{event}")?;
+        lines += 1;
+        for c in &f.candidates {
+            let event = json!({
+                "message": format!("Sign-in of {} from {} ({}), candidate {} for upload {}",
+                    c.account.as_deref().unwrap_or("?"), c.ip, c.source_table, c.rank, f.finding_id),
+                "datetime": c.signin_time,
+                "timestamp_desc": "Entra ID sign-in",
+                "finding_id": f.finding_id,
+                "account": c.account,
+                "ip": c.ip,
+                "user_agent": c.user_agent,
+                "source_table": c.source_table,
+                "rank": c.rank,
+                "score": c.score,
+                "delta_seconds": c.delta_seconds,
+                "reasons": c.reasons,
+                "source_file": c.source_file,
+                "source_line": c.source_line,
+            });
+            writeln!(out, "{event}")?;
+            lines += 1;
+        }
+    }
+    Ok(lines)
+}
