@@ -1,0 +1,191 @@
+//! Handing over: exports in every format, evidence bundles that verify and detect tampering,
+//! hostile log values kept inert, and a report that renders in a real browser.
+
+mod common;
+
+use std::path::Path;
+
+use common::{blobtrail, fixture, stderr, TestCase};
+
+fn demo_case() -> (tempfile::TempDir, TestCase) {
+    let root = tempfile::tempdir().unwrap();
+    let output = blobtrail(&root).args(["demo", "--quiet", "--cases-dir"]).arg(root.path().join("cases")).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let case = TestCase { root: tempfile::tempdir().unwrap(), path: root.path().join("cases/demo") };
+    (root, case)
+}
+
+fn hostile_case() -> TestCase {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("hostile_blob.jsonl"), fixture("hostile_signin.jsonl")], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    case.ok(&["hunt"]);
+    case
+}
+
+fn verify_bundle(case: &TestCase, bundle: &Path) -> std::process::Output {
+    blobtrail(&case.root).arg("verify-bundle").arg(bundle).output().unwrap()
+}
+
+#[test]
+fn demo_bundle_verifies_and_detects_tampering() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle");
+    let printed = case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    assert!(printed.contains("SHA-256 of MANIFEST.sha256: "), "{printed}");
+    assert_eq!(verify_bundle(&case, &bundle).status.code(), Some(0));
+
+    let names = ["report.html", "findings.csv", "findings.json", "annotations.json", "exclusions.json",
+                 "audit_log.json", "sources.csv", "parameters.json", "sql/003_full_hunt_v1.sql"];
+    for name in names {
+        let path = bundle.join(name);
+        let original = std::fs::read(&path).unwrap();
+        let mut changed = original.clone();
+        changed[original.len() / 2] ^= 0x01;
+        std::fs::write(&path, &changed).unwrap();
+        let output = verify_bundle(&case, &bundle);
+        assert_eq!(output.status.code(), Some(1), "{name}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("`{name}` has changed")), "{name}");
+        std::fs::write(&path, &original).unwrap();
+    }
+
+    std::fs::write(bundle.join("notes.txt"), b"added later").unwrap();
+    let output = verify_bundle(&case, &bundle);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("`notes.txt` was added"));
+    std::fs::remove_file(bundle.join("notes.txt")).unwrap();
+
+    std::fs::remove_file(bundle.join("sources.csv")).unwrap();
+    let output = verify_bundle(&case, &bundle);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("`sources.csv` is listed in the manifest but missing"));
+}
+
+#[test]
+fn zip_bundle_verifies() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle.zip");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    assert_eq!(verify_bundle(&case, &bundle).status.code(), Some(0));
+    let again = case.run(&["bundle", "--out", bundle.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "an existing bundle is not overwritten");
+}
+
+#[test]
+fn bundle_manifest_matches_sha256sum() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let status = std::process::Command::new("sha256sum")
+        .args(["--check", "--quiet", "MANIFEST.sha256"])
+        .current_dir(&bundle)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn hostile_agent_is_neutralised_in_csv() {
+    let case = hostile_case();
+    let out = case.root.path().join("findings.csv");
+    case.ok(&["export", "--format", "csv", "--out", out.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://x.invalid\"\",\"\"y\"\")\""), "{text}");
+    assert!(!text.contains(",=HYPERLINK"), "{text}");
+    assert!(!text.contains(",\"=HYPERLINK"), "{text}");
+}
+
+#[test]
+fn hostile_name_is_text_in_report() {
+    let case = hostile_case();
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let html = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;x.exe"), "the name appears escaped");
+    assert!(!html.contains("<script>"), "no script element");
+    assert!(html.contains("=HYPERLINK(&quot;http://x.invalid&quot;") || !html.contains("HYPERLINK(\""));
+}
+
+#[test]
+fn every_export_format_writes() {
+    let (_root, case) = demo_case();
+    let findings = case.json(&["findings", "--format", "json", "--include-excluded"]);
+    let total = findings.as_array().unwrap().len();
+    for format in ["csv", "jsonl", "json", "parquet", "xlsx", "timesketch"] {
+        let out = case.root.path().join(format!("export.{format}"));
+        case.ok(&["export", "--format", format, "--out", out.to_str().unwrap()]);
+        assert!(std::fs::metadata(&out).unwrap().len() > 0, "{format}");
+    }
+    let lines = std::fs::read_to_string(case.root.path().join("export.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), total);
+    for line in std::fs::read_to_string(case.root.path().join("export.timesketch")).unwrap().lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(event["message"].is_string());
+        assert!(event["datetime"].as_str().unwrap().ends_with('Z'));
+        assert!(event["timestamp_desc"].is_string());
+    }
+    let rows = case.query(&format!(
+        "SELECT count(DISTINCT finding_id) AS n FROM read_parquet('{}')",
+        case.root.path().join("export.parquet").display()
+    ));
+    assert_eq!(rows[0]["n"].as_i64(), Some(total as i64));
+    let xlsx = std::fs::read(case.root.path().join("export.xlsx")).unwrap();
+    assert_eq!(&xlsx[..2], b"PK", "an xlsx file is a zip");
+}
+
+#[test]
+fn export_does_not_overwrite_without_force() {
+    let (_root, case) = demo_case();
+    let out = case.root.path().join("f.csv");
+    std::fs::write(&out, b"keep me").unwrap();
+    let output = case.run(&["export", "--format", "csv", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--force"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    case.ok(&["export", "--format", "csv", "--excel-bom", "--force", "--out", out.to_str().unwrap()]);
+    assert_eq!(&std::fs::read(&out).unwrap()[..3], b"\xef\xbb\xbf");
+}
+
+/// Returns the Chromium binary, or None outside CI when it is not installed.
+fn chromium() -> Option<&'static str> {
+    let path = "/usr/bin/chromium";
+    if Path::new(path).exists() {
+        return Some(path);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+    eprintln!("skipped: chromium is not installed");
+    None
+}
+
+#[test]
+fn report_renders_in_chromium() {
+    let Some(browser) = chromium() else { return };
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let shot = case.root.path().join("report.png");
+    let profile = case.root.path().join("profile");
+    let output = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--window-size=1280,1600"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", bundle.join("report.html").display()))
+        .output()
+        .unwrap();
+    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&output.stderr));
+
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let dark = pixels[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|p| p.iter().take(3).map(|&v| v as u32).sum::<u32>() < 3 * 128)
+        .count();
+    let total = (info.width * info.height) as usize;
+    // Text and the timeline make up a few percent of the page; a blank page has none.
+    assert!(dark * 200 > total, "the report looks blank: {dark} dark pixels of {total}");
+}
