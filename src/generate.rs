@@ -598,7 +598,7 @@ const OUTSIDE_POOL_FIRST: u32 = 190;
 const OUTSIDE_POOL_SIZE: u32 = 65;
 
 /// Share of the movable user sessions and scenario uploads that `skew` puts behind
-/// [`SKEW_NAT`]. A scale 5 run put 35% of all sign-ins and 32% of all uploads there.
+/// [`SKEW_NAT`]. A run at scale 5, seed 1 put 35% of all sign-ins and 32% of all uploads there.
 const SKEW_SHARE: f64 = 0.68;
 
 #[derive(Clone, Copy)]
@@ -647,8 +647,9 @@ const CLI_TOKEN_AGENT: Agent = Agent {
     os: "Windows10",
     browser: "",
 };
-const STORAGE_EXPLORER_TOKEN_AGENT: Agent = Agent {
-    text: "Microsoft Azure Storage Explorer, 1.37.1, win32, azsdk-js-identity/4.8.0",
+/// Token refreshes of Azure PowerShell (Az.Accounts).
+const POWERSHELL_TOKEN_AGENT: Agent = Agent {
+    text: "AzurePowershell/v13.2.0 PSVersion/v7.4.6 Az.Accounts/4.0.2",
     os: "Windows10",
     browser: "",
 };
@@ -659,6 +660,7 @@ const PYTHON_BLOB: &str = "azsdk-python-storage-blob/12.24.1 Python/3.12.9 (Linu
 const CLI_BLOB: &str = "AZURECLI/2.70.0 (MSI) azsdk-python-storage-blob/12.24.1 Python/3.12.9 (Windows-10-10.0.26100-SP0)";
 /// Storage Explorer delegates transfers to AzCopy; the double space is in the real header.
 const STORAGE_EXPLORER: &str = "Microsoft Azure Storage Explorer, 1.37.1, win32, azcopy-node, 2.1.0, win32,  AzCopy/10.28.1 Azure-Storage/0.1 (go1.23.6; Windows_NT)";
+const POWERSHELL_BLOB: &str = "AzurePowershell/v13.2.0 PSVersion/v7.4.6 Az.Storage/8.1.0 azsdk-net-Storage.Blobs/12.23.0 (.NET 8.0.11; Microsoft Windows 10.0.26100)";
 const DOTNET_BLOB_WINDOWS: &str =
     "azsdk-net-Storage.Blobs/12.23.0 (.NET 8.0.13; Microsoft Windows 10.0.20348)";
 const DOTNET_BLOB_LINUX: &str = "azsdk-net-Storage.Blobs/12.23.0 (.NET 8.0.13; Ubuntu 22.04.5 LTS)";
@@ -1344,6 +1346,7 @@ enum Scenario {
 }
 
 impl Scenario {
+    #[cfg(test)]
     const ALL: [Scenario; 26] = [
         Scenario::PortalUpload,
         Scenario::SdkUpload,
@@ -1467,6 +1470,7 @@ enum Tool {
     AzCopy,
     PythonSdk,
     AzureCli,
+    PowerShell,
     StorageExplorer,
 }
 
@@ -1737,15 +1741,20 @@ impl<'w> Day<'w> {
             Tool::AzCopy => AZCOPY_WINDOWS,
             Tool::PythonSdk => PYTHON_BLOB,
             Tool::AzureCli => CLI_BLOB,
+            Tool::PowerShell => POWERSHELL_BLOB,
             Tool::StorageExplorer => STORAGE_EXPLORER,
         };
         let credential = if self.rng.chance(oauth_share) {
-            let app = if tool == Tool::Portal { &APP_PORTAL } else { &APP_CLI };
+            let app = match tool {
+                Tool::Portal => &APP_PORTAL,
+                Tool::PowerShell => &APP_POWERSHELL,
+                _ => &APP_CLI,
+            };
             self.user_oauth(user, app)
         } else {
             match tool {
                 Tool::Portal if self.rng.chance(0.5) => Credential::PortalKey,
-                Tool::PythonSdk | Tool::AzureCli if self.rng.chance(0.5) => {
+                Tool::PythonSdk | Tool::AzureCli | Tool::PowerShell if self.rng.chance(0.5) => {
                     Credential::AccountKey { key: 1 + self.rng.below(2) as u8 }
                 }
                 Tool::StorageExplorer if self.rng.chance(0.3) => Credential::AccountKey { key: 1 },
@@ -1764,7 +1773,7 @@ impl<'w> Day<'w> {
             version: match tool {
                 Tool::Portal => "2025-01-05",
                 Tool::AzCopy | Tool::StorageExplorer => "2025-05-05",
-                Tool::PythonSdk | Tool::AzureCli => "2025-01-05",
+                Tool::PythonSdk | Tool::AzureCli | Tool::PowerShell => "2025-01-05",
             },
             tls: if self.rng.chance(0.6) { "TLS 1.3" } else { "TLS 1.2" },
         }
@@ -2403,10 +2412,13 @@ impl<'w> Day<'w> {
             Tool::AzCopy,
             Tool::StorageExplorer,
             Tool::PythonSdk,
+            Tool::PowerShell,
         ]);
+        // Storage Explorer works with a SAS taken from the portal, so its user keeps a browser
+        // session in the portal.
         let (app, refresh_agent) = match tool {
-            Tool::Portal => (&APP_PORTAL, self.world.users[user].browser),
-            Tool::StorageExplorer => (&APP_POWERSHELL, STORAGE_EXPLORER_TOKEN_AGENT),
+            Tool::Portal | Tool::StorageExplorer => (&APP_PORTAL, self.world.users[user].browser),
+            Tool::PowerShell => (&APP_POWERSHELL, POWERSHELL_TOKEN_AGENT),
             _ => (&APP_CLI, CLI_TOKEN_AGENT),
         };
 
@@ -2947,9 +2959,8 @@ impl<'w> Day<'w> {
         let truth =
             Truth { uploader: Principal::User(user), scenario: Scenario::NonInteractiveOnly };
         let ip = self.pool_address();
-        let explorer = self.rng.chance(0.5);
-        let (app, agent, tool) = if explorer {
-            (&APP_POWERSHELL, STORAGE_EXPLORER_TOKEN_AGENT, Tool::StorageExplorer)
+        let (app, agent, tool) = if self.rng.chance(0.5) {
+            (&APP_POWERSHELL, POWERSHELL_TOKEN_AGENT, Tool::PowerShell)
         } else {
             (&APP_CLI, CLI_TOKEN_AGENT, Tool::AzureCli)
         };

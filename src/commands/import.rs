@@ -125,7 +125,7 @@ fn summary_row(report: &FileReport) -> Vec<String> {
     let mut row = vec![
         report.path.display().to_string(),
         status(&report.outcome).to_string(),
-        report.shape.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        report.shape.clone().unwrap_or_default(),
         report.tables.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
     ];
     row.extend(counts);
@@ -143,7 +143,7 @@ fn summary_json(report: &FileReport) -> serde_json::Value {
         "status": status(&report.outcome),
         "sha256": report.sha256,
         "size": report.size,
-        "shape": report.shape.map(|s| s.as_str()),
+        "shape": report.shape,
         "tables": report.tables.iter().map(|t| t.name()).collect::<Vec<_>>(),
         "records": counts.map(|c| c.read),
         "imported": counts.map(|c| c.imported),

@@ -2,8 +2,6 @@
 //!
 //! - The query API response: `{"tables":[{"name":..,"columns":[{"name","type"}],"rows":[[..]]}]}`.
 //!   Dynamic values arrive as JSON text inside a string; datetimes as ISO 8601 strings.
-//! - A JSON array of row objects, as `az monitor log-analytics query` writes it (every value
-//!   stringified, null as `"None"`, an extra `TableName` key).
 //! - JSON lines: one row object per line, read as a stream so that a large file never has to
 //!   fit in memory, and a broken line is kept as a broken record instead of failing the file.
 //!
@@ -70,24 +68,6 @@ fn api_row(names: &[String], row: Value, position: Position) -> Item {
     Item::Row(Row { position, values, raw: Value::Object(object).to_string() })
 }
 
-/// Reads a JSON array of row objects held in `value`.
-pub fn read_array(value: Value, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
-    let Value::Array(records) = value else { bail!("expected a JSON array") };
-    let mut columns = ObjectColumns::default();
-    for (index, record) in records.into_iter().enumerate() {
-        let position = Position { record_no: index as u64 + 1, line: None };
-        match record {
-            Value::Object(object) => columns.emit_object(object, position, emit)?,
-            other => emit(Item::Broken(Broken {
-                position,
-                reason: "the array element is not a JSON object".into(),
-                raw: other.to_string(),
-            }))?,
-        }
-    }
-    columns.finish()
-}
-
 /// Reads JSON lines from `input`, one object per non-blank line.
 pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
     let mut columns = ObjectColumns::default();
@@ -122,35 +102,41 @@ fn broken(position: Position, reason: String, text: &str) -> Item {
 /// The columns seen so far in a stream of row objects. A key seen for the first time extends
 /// the header, which is emitted again before the row that introduced it.
 #[derive(Default)]
-struct ObjectColumns {
+pub struct ObjectColumns {
     header: Header,
     by_name: HashMap<String, usize>,
     emitted: bool,
 }
 
 impl ObjectColumns {
-    fn emit_object(
+    pub fn is_empty(&self) -> bool {
+        !self.emitted
+    }
+
+    pub fn emit_object(
         &mut self,
         object: Map<String, Value>,
         position: Position,
         emit: &mut dyn FnMut(Item) -> Result<()>,
     ) -> Result<()> {
-        let grew = self.learn_keys(&object);
+        let mut flat = Vec::with_capacity(object.len());
+        flatten("", &object, &mut flat);
+        let grew = self.learn_keys(&flat);
         if grew || !self.emitted {
             emit(Item::Header(self.header.clone()))?;
             self.emitted = true;
         }
         let mut values = vec![String::new(); self.header.len()];
-        for (key, value) in &object {
-            values[self.by_name[key]] = text_of(value);
+        for (key, value) in flat {
+            values[self.by_name[&key]] = value;
         }
         let raw = Value::Object(object).to_string();
         emit(Item::Row(Row { position, values, raw }))
     }
 
-    fn learn_keys(&mut self, object: &Map<String, Value>) -> bool {
+    fn learn_keys(&mut self, flat: &[(String, String)]) -> bool {
         let mut grew = false;
-        for key in object.keys() {
+        for (key, _) in flat {
             if !self.by_name.contains_key(key) {
                 let index = self.header.push(key.clone());
                 self.by_name.insert(key.clone(), index);
@@ -160,11 +146,25 @@ impl ObjectColumns {
         grew
     }
 
-    fn finish(&self) -> Result<()> {
+    pub fn finish(&self) -> Result<()> {
         if !self.emitted {
             bail!("the file holds no JSON row objects");
         }
         Ok(())
+    }
+}
+
+/// Flattens nested objects into dotted keys (`properties.userAgentHeader`), as the archived
+/// resource logs and Microsoft Graph nest what Log Analytics stores in flat columns. A nested
+/// object is also kept whole under its own key, because some readers want the JSON text (an
+/// Entra `status` object, a storage `identity`).
+fn flatten(prefix: &str, object: &Map<String, Value>, out: &mut Vec<(String, String)>) {
+    for (key, value) in object {
+        let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if let Value::Object(inner) = value {
+            flatten(&name, inner, out);
+        }
+        out.push((name, text_of(value)));
     }
 }
 
@@ -226,15 +226,5 @@ mod tests {
         assert_eq!(row.position, Position { record_no: 2, line: Some(3) });
         let Item::Broken(broken) = &items[4] else { panic!("{items:?}") };
         assert_eq!(broken.position.line, Some(4));
-    }
-
-    #[test]
-    fn array_of_objects_reads_each() {
-        let doc: Value = serde_json::from_str(r#"[{"A":"None","TableName":"PrimaryResult"},{"A":"x"}]"#).unwrap();
-        let items = collect_with(|emit| read_array(doc, emit));
-        let rows: Vec<_> = items.iter().filter_map(|i| if let Item::Row(r) = i { Some(r) } else { None }).collect();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].get(0), "x");
-        assert_eq!(rows[1].get(1), "");
     }
 }

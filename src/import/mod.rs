@@ -7,10 +7,12 @@
 
 pub mod csv_reader;
 pub mod header;
+pub mod json_documents;
 pub mod json_reader;
 pub mod normalize;
 pub mod record;
 pub mod sink;
+pub mod storage_analytics;
 pub mod tables;
 
 use std::collections::BTreeSet;
@@ -54,7 +56,7 @@ pub struct FileReport {
     pub path: PathBuf,
     pub sha256: Option<String>,
     pub size: u64,
-    pub shape: Option<Shape>,
+    pub shape: Option<String>,
     pub tables: Vec<LogTable>,
     pub outcome: Outcome,
 }
@@ -88,60 +90,113 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Imports each file in its own transaction and reports on every one, failed ones included.
+/// A zip file is opened and each file inside it is imported as a source of its own.
 pub fn import_files(conn: &Connection, files: &[PathBuf], plan: &ImportPlan, progress: &ProgressBar) -> Vec<FileReport> {
-    files
-        .iter()
-        .map(|path| {
-            let mut report = FileReport {
-                path: path.clone(),
-                sha256: None,
-                size: 0,
-                shape: None,
-                tables: Vec::new(),
-                outcome: Outcome::Failed(String::new()),
-            };
-            if let Err(err) = import_file(conn, path, plan, progress, &mut report) {
-                report.outcome = Outcome::Failed(format!("{err:#}"));
-            }
-            report
-        })
-        .collect()
-}
-
-fn import_file(
-    conn: &Connection,
-    path: &Path,
-    plan: &ImportPlan,
-    progress: &ProgressBar,
-    report: &mut FileReport,
-) -> Result<()> {
-    let metadata = std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    if !metadata.is_file() {
-        bail!("`{}` is not a regular file", path.display());
-    }
-    report.size = metadata.len();
-    let display_path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-
-    // A file of a size already seen is hashed first, so a repeated import costs one read.
-    if size_seen(conn, report.size)? {
-        let sha = hash_file(path)?;
-        if let Some(earlier_path) = earlier_import(conn, &sha)? {
-            progress.inc(report.size);
-            report.sha256 = Some(sha);
-            report.outcome = Outcome::Skipped { earlier_path };
-            return Ok(());
+    let mut reports = Vec::new();
+    for path in files {
+        if is_zip(path) {
+            reports.extend(import_zip(conn, path, plan, progress));
+        } else {
+            reports.push(import_path(conn, path, plan, progress));
         }
     }
+    reports
+}
 
-    let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-    let mut input = BufReader::with_capacity(1 << 20, HashingReader::new(file, progress.clone()));
+fn new_report(path: PathBuf) -> FileReport {
+    FileReport { path, sha256: None, size: 0, shape: None, tables: Vec::new(), outcome: Outcome::Failed(String::new()) }
+}
+
+fn is_zip(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PK\x03\x04"
+}
+
+fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &ProgressBar) -> FileReport {
+    let mut report = new_report(path.to_path_buf());
+    let result = (|| -> Result<()> {
+        let metadata = std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        if !metadata.is_file() {
+            bail!("`{}` is not a regular file", path.display());
+        }
+        report.size = metadata.len();
+
+        // A file of a size already seen is hashed first, so a repeated import costs one read.
+        if size_seen(conn, report.size)? {
+            let sha = hash_file(path)?;
+            if let Some(earlier_path) = earlier_import(conn, &sha)? {
+                progress.inc(report.size);
+                report.sha256 = Some(sha);
+                report.outcome = Outcome::Skipped { earlier_path };
+                return Ok(());
+            }
+        }
+        let display = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
+        let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)
+    })();
+    if let Err(err) = result {
+        report.outcome = Outcome::Failed(format!("{err:#}"));
+    }
+    report
+}
+
+/// Imports every file inside a zip archive; each is recorded as `archive.zip!/member`.
+fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &ProgressBar) -> Vec<FileReport> {
+    let archive = File::open(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|file| zip::ZipArchive::new(file).map_err(anyhow::Error::from));
+    let mut archive = match archive {
+        Ok(archive) => archive,
+        Err(err) => {
+            let mut report = new_report(path.to_path_buf());
+            report.outcome = Outcome::Failed(format!("`{}` is not a readable zip file: {err:#}", path.display()));
+            return vec![report];
+        }
+    };
+    let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
+    let mut reports = Vec::new();
+    for index in 0..archive.len() {
+        let entry = match archive.by_index(index) {
+            Ok(entry) => entry,
+            Err(err) => {
+                let mut report = new_report(path.join(format!("#{index}")));
+                report.outcome = Outcome::Failed(format!("`{}`: member {index} cannot be read: {err}", path.display()));
+                reports.push(report);
+                continue;
+            }
+        };
+        if entry.is_dir() {
+            continue;
+        }
+        let display = format!("{base}!/{}", entry.name());
+        let mut report = new_report(PathBuf::from(&display));
+        report.size = entry.size();
+        if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report) {
+            report.outcome = Outcome::Failed(format!("{err:#}"));
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+/// Reads, normalises and stores one file's records in one transaction.
+fn import_stream<R: Read>(
+    conn: &Connection,
+    display_path: &str,
+    reader: HashingReader<R>,
+    plan: &ImportPlan,
+    report: &mut FileReport,
+) -> Result<()> {
+    let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
+    let hint = LogTable::from_download_name(file_name);
+    let mut input = BufReader::with_capacity(1 << 20, reader);
     let mut sink = Sink::begin(conn)?;
-    let mut state = FileState::new(&mut sink, plan);
-    let shape = read_records(&mut input, &mut |item| state.accept(item))
-        .with_context(|| format!("`{}`", path.display()))?;
+    let mut state = FileState::new(&mut sink, plan, hint);
+    let shape = read_any(&mut input, &mut |item| state.accept(item)).with_context(|| format!("`{display_path}`"))?;
     let tables = std::mem::take(&mut state.tables);
     drop(state);
-    report.shape = Some(shape);
+    report.shape = Some(shape.clone());
     report.tables = tables.into_iter().collect();
 
     let sha = input.into_inner().finish()?;
@@ -153,10 +208,10 @@ fn import_file(
     }
     let table_names: Vec<&str> = report.tables.iter().map(|t| t.name()).collect();
     let counts = sink.finish(&SourceRecord {
-        path: &display_path.to_string_lossy(),
+        path: display_path,
         sha256: &sha,
         size_bytes: report.size,
-        shape: shape.as_str(),
+        shape: &shape,
         tables: &table_names.join(","),
         examiner: plan.examiner.as_deref(),
         options: &plan.options_text,
@@ -188,43 +243,78 @@ pub fn hash_file(path: &Path) -> Result<String> {
     Ok(crate::sql::hex(&hasher.finalize()))
 }
 
+/// Unpacks gzip, then recognises the shape and runs the matching reader. Returns the shape's
+/// name, such as `json-lines` or `gzip portal-csv`.
+fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
+    let head = input.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let mut decoded = BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(input));
+        let shape = read_records(&mut decoded, emit).context("inside the gzip stream")?;
+        return Ok(format!("gzip {}", shape.as_str()));
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        bail!("a zip archive inside a zip archive or gzip stream: extract the inner archive and import its files");
+    }
+    Ok(read_records(input, emit)?.as_str().to_string())
+}
+
 /// Recognises the shape from the first bytes and runs the matching reader.
-fn read_records(input: &mut BufReader<HashingReader<File>>, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
+fn read_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
     skip_bom(input)?;
-    let first = first_significant_byte(input)?;
-    match first {
+    match first_significant_byte(input)? {
         None => bail!("the file is empty"),
-        Some(b'{') => {
+        Some(b'{' | b'[') => read_json(input, 0, emit),
+        Some(_) => {
             let mut first_line = Vec::new();
             input.read_until(b'\n', &mut first_line)?;
-            match serde_json::from_slice::<serde_json::Value>(&first_line) {
-                Ok(serde_json::Value::Object(object)) if !object.contains_key("tables") => {
-                    json_reader::read_lines(Cursor::new(first_line).chain(input), emit)?;
-                    Ok(Shape::JsonLines)
-                }
-                _ => {
-                    let mut whole = first_line;
-                    input.read_to_end(&mut whole)?;
-                    let document = parse_document(&whole)?;
-                    if document.get("tables").is_none() {
-                        bail!("a JSON object without a `tables` array: not a Log Analytics query API response, JSON array or JSON lines of rows");
-                    }
-                    json_reader::read_query_api(document, emit)?;
-                    Ok(Shape::QueryApiJson)
-                }
+            if storage_analytics::looks_like(&first_line) {
+                storage_analytics::read(Cursor::new(first_line).chain(input), emit)?;
+                return Ok(Shape::StorageAnalytics);
             }
-        }
-        Some(b'[') => {
-            let mut whole = Vec::new();
-            input.read_to_end(&mut whole)?;
-            json_reader::read_array(parse_document(&whole)?, emit)?;
-            Ok(Shape::JsonArray)
-        }
-        Some(_) => {
-            csv_reader::read(input, emit)?;
+            if is_title_line(&first_line) && matches!(first_significant_byte(input)?, Some(b'{' | b'[')) {
+                // Text copied from a portal can carry a caption line above the JSON. It is kept
+                // as a rejected record, so the count shows it, and the JSON below is read.
+                let text = String::from_utf8_lossy(&first_line).trim().to_string();
+                let position = Position { record_no: 0, line: Some(1) };
+                emit(Item::Broken(record::Broken {
+                    position,
+                    reason: "a caption line above the JSON content, not a record".into(),
+                    raw: text,
+                }))?;
+                return read_json(input, 1, emit);
+            }
+            csv_reader::read(Cursor::new(first_line).chain(input), emit)?;
             Ok(Shape::PortalCsv)
         }
     }
+}
+
+/// Tells whether a line is a lone caption: text with no field delimiter.
+fn is_title_line(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    !text.is_empty() && text.len() < 200 && !text.contains([',', ';', '\t', '{', '['])
+}
+
+/// Reads the JSON shapes: JSON lines stream line by line; other documents are read whole and
+/// walked record by record.
+fn read_json<R: BufRead>(input: &mut R, lines_before: u64, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
+    let mut first_line = Vec::new();
+    input.read_until(b'\n', &mut first_line)?;
+    if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(&first_line) {
+        let wrapper = ["tables", "records", "value"].iter().any(|key| object.contains_key(*key));
+        if !wrapper && lines_before == 0 {
+            json_reader::read_lines(Cursor::new(first_line).chain(input), emit)?;
+            return Ok(Shape::JsonLines);
+        }
+    }
+    let mut whole = first_line;
+    input.read_to_end(&mut whole)?;
+    if let Some(shape) = json_documents::read(&whole, lines_before, emit)? {
+        return Ok(shape);
+    }
+    json_reader::read_query_api(parse_document(&whole)?, emit)?;
+    Ok(Shape::QueryApiJson)
 }
 
 fn parse_document(bytes: &[u8]) -> Result<serde_json::Value> {
@@ -260,14 +350,15 @@ fn first_significant_byte(input: &mut impl BufRead) -> Result<Option<u8>> {
 struct FileState<'s, 'c> {
     sink: &'s mut Sink<'c>,
     plan: &'s ImportPlan,
+    hint: Option<LogTable>,
     header: Option<Header>,
     mapper: Option<Mapper>,
     tables: BTreeSet<LogTable>,
 }
 
 impl<'s, 'c> FileState<'s, 'c> {
-    fn new(sink: &'s mut Sink<'c>, plan: &'s ImportPlan) -> Self {
-        FileState { sink, plan, header: None, mapper: None, tables: BTreeSet::new() }
+    fn new(sink: &'s mut Sink<'c>, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
+        FileState { sink, plan, hint, header: None, mapper: None, tables: BTreeSet::new() }
     }
 
     fn accept(&mut self, item: Item) -> Result<()> {
@@ -304,7 +395,7 @@ impl<'s, 'c> FileState<'s, 'c> {
             let header = self.header.as_ref().context("a record came before any header")?;
             let type_value = header.find("type").first().map(|&column| row.get(column));
             let family: Family = tables::recognise(header, type_value)?;
-            self.mapper = Some(Mapper::new(header, family, &self.plan.settings)?);
+            self.mapper = Some(Mapper::new(header, family, &self.plan.settings, self.hint)?);
         }
         Ok(self.mapper.as_ref().expect("set above"))
     }

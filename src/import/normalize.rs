@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::header::{ColumnZone, Header};
 use super::record::Row;
-use super::tables::{Family, LogTable};
+use super::tables::{self, Family, LogTable};
 use crate::parse::{ip, time, uri};
 
 /// Options that change how values are read.
@@ -131,10 +131,11 @@ pub enum Mapper {
 
 impl Mapper {
     /// Resolves the columns of `header` for `family`; fails on local times without an offset.
-    pub fn new(header: &Header, family: Family, settings: &Settings) -> Result<Mapper> {
+    /// `hint` is the sign-in table the file's name suggests.
+    pub fn new(header: &Header, family: Family, settings: &Settings, hint: Option<LogTable>) -> Result<Mapper> {
         Ok(match family {
             Family::Storage => Mapper::Storage(StorageColumns::new(header, settings)?),
-            Family::Signin => Mapper::Signin(SigninColumns::new(header, settings)?),
+            Family::Signin => Mapper::Signin(SigninColumns::new(header, settings, hint)?),
         })
     }
 
@@ -251,34 +252,36 @@ pub struct StorageColumns {
     correlation: Field,
     client_request: Field,
     body_size: Field,
+    resource_id: Field,
 }
 
 impl StorageColumns {
     fn new(header: &Header, settings: &Settings) -> Result<StorageColumns> {
         let field = |keys: &[&str]| Field::new(header, keys);
         Ok(StorageColumns {
-            time: TimeField::new(header, &["timegenerated"], settings)?,
+            time: TimeField::new(header, tables::STORAGE_TIME, settings)?,
             type_name: field(&["type"]),
-            account: field(&["accountname"]),
+            account: field(&["accountname", "properties.accountname"]),
             operation: field(&["operationname"]),
             status_text: field(&["statustext"]),
             status_code: field(&["statuscode"]),
-            auth_type: field(&["authenticationtype"]),
-            auth_hash: field(&["authenticationhash"]),
+            auth_type: field(&["authenticationtype", "identity.type"]),
+            auth_hash: field(&["authenticationhash", "identity.tokenhash"]),
             uri: field(&["uri"]),
-            object_key: field(&["objectkey"]),
+            object_key: field(&["objectkey", "properties.objectkey"]),
             caller: field(&["calleripaddress"]),
-            user_agent: field(&["useragentheader"]),
-            referrer: field(&["referrerheader"]),
-            upn: field(&["requesterupn"]),
-            object_id: field(&["requesterobjectid"]),
-            app_id: field(&["requesterappid"]),
-            tenant_id: field(&["requestertenantid"]),
-            service_type: field(&["servicetype"]),
+            user_agent: field(&["useragentheader", "properties.useragentheader"]),
+            referrer: field(&["referrerheader", "properties.referrerheader"]),
+            upn: field(&["requesterupn", "identity.requester.upn"]),
+            object_id: field(&["requesterobjectid", "identity.requester.objectid"]),
+            app_id: field(&["requesterappid", "identity.requester.appid"]),
+            tenant_id: field(&["requestertenantid", "identity.requester.tenantid"]),
+            service_type: field(&["servicetype", "properties.servicetype"]),
             protocol: field(&["protocol"]),
             correlation: field(&["correlationid"]),
-            client_request: field(&["clientrequestid"]),
-            body_size: field(&["requestbodysize"]),
+            client_request: field(&["clientrequestid", "properties.clientrequestid"]),
+            body_size: field(&["requestbodysize", "properties.requestbodysize"]),
+            resource_id: field(&["_resourceid", "resourceid"]),
         })
     }
 
@@ -366,8 +369,10 @@ impl StorageColumns {
         }
         let service = self.service_type.get(row).unwrap_or_default().to_ascii_lowercase();
         let uri_text = self.uri.get(row).unwrap_or_default().to_ascii_lowercase();
+        let resource = self.resource_id.get(row).unwrap_or_default().to_ascii_lowercase();
         let is_file = service == "file"
-            || (service.is_empty() && (uri_text.contains(".file.core.") || uri_text.starts_with("\\\\")));
+            || (service.is_empty()
+                && (uri_text.contains(".file.core.") || uri_text.starts_with("\\\\") || resource.contains("/fileservices/")));
         Ok(if is_file { LogTable::StorageFileLogs } else { LogTable::StorageBlobLogs })
     }
 }
@@ -392,39 +397,51 @@ pub struct SigninColumns {
     client_app: Field,
     correlation: Field,
     id: Field,
+    event_types: Field,
     default_table: LogTable,
+    /// The default table comes from the file's name, so it outranks `IsInteractive`.
+    hinted: bool,
 }
 
 impl SigninColumns {
-    fn new(header: &Header, settings: &Settings) -> Result<SigninColumns> {
+    fn new(header: &Header, settings: &Settings, hint: Option<LogTable>) -> Result<SigninColumns> {
         let field = |keys: &[&str]| Field::new(header, keys);
-        let service_principal_only = !header.has("userprincipalname")
-            && (header.has("serviceprincipalcredentialkeyid") || header.has("serviceprincipalid"));
+        let has_any = |keys: &[&str]| keys.iter().any(|key| header.has(key));
+        let service_principal_only = !has_any(tables::SIGNIN_USER)
+            && (header.has("serviceprincipalcredentialkeyid") || has_any(tables::SIGNIN_SP_ID));
+        let default_table = hint.unwrap_or(if service_principal_only {
+            LogTable::AADServicePrincipalSignInLogs
+        } else {
+            LogTable::SigninLogs
+        });
         Ok(SigninColumns {
-            time_generated: TimeField::new(header, &["timegenerated"], settings)?,
-            created: TimeField::new(header, &["createddatetime"], settings)?,
+            time_generated: TimeField::new(header, tables::SIGNIN_TIME, settings)?,
+            created: TimeField::new(header, tables::SIGNIN_CREATED, settings)?,
             type_name: field(&["type"]),
             category: field(&["category"]),
-            upn: field(&["userprincipalname"]),
-            user_id: field(&["userid"]),
-            display_name: field(&["userdisplayname", "identity"]),
-            app_id: field(&["appid"]),
-            app_name: field(&["appdisplayname"]),
-            sp_id: field(&["serviceprincipalid"]),
-            sp_name: field(&["serviceprincipalname"]),
-            address: field(&["ipaddress"]),
-            user_agent: field(&["useragent"]),
-            result_type: field(&["resulttype"]),
-            result_description: field(&["resultdescription"]),
-            interactive: field(&["isinteractive"]),
-            client_app: field(&["clientappused"]),
-            correlation: field(&["correlationid"]),
-            id: field(&["id"]),
-            default_table: if service_principal_only {
-                LogTable::AADServicePrincipalSignInLogs
-            } else {
-                LogTable::SigninLogs
-            },
+            event_types: field(&["signineventtypes", "properties.signineventtypes"]),
+            upn: field(tables::SIGNIN_USER),
+            user_id: field(tables::SIGNIN_USER_ID),
+            display_name: field(&["userdisplayname", "properties.userdisplayname", "identity", "user"]),
+            app_id: field(&["appid", "properties.appid", "application id"]),
+            app_name: field(&["appdisplayname", "properties.appdisplayname", "application"]),
+            sp_id: field(tables::SIGNIN_SP_ID),
+            sp_name: field(tables::SIGNIN_SP_NAME),
+            address: field(tables::SIGNIN_ADDRESS),
+            user_agent: field(&["useragent", "properties.useragent", "user agent"]),
+            result_type: field(&["resulttype", "properties.status.errorcode", "status.errorcode", "sign-in error code"]),
+            result_description: field(&[
+                "resultdescription",
+                "properties.status.failurereason",
+                "status.failurereason",
+                "failure reason",
+            ]),
+            interactive: field(&["isinteractive", "properties.isinteractive"]),
+            client_app: field(&["clientappused", "properties.clientappused", "client app"]),
+            correlation: field(&["correlationid", "properties.correlationid", "correlation id"]),
+            id: field(&["id", "properties.id", "request id"]),
+            default_table,
+            hinted: hint.is_some(),
         })
     }
 
@@ -508,7 +525,10 @@ impl SigninColumns {
         if let Some(table) = self.category.get(row).and_then(LogTable::from_category) {
             return Ok(table);
         }
-        if is_interactive == Some(false) && self.default_table == LogTable::SigninLogs {
+        if let Some(table) = self.event_types.get(row).and_then(LogTable::from_event_types) {
+            return Ok(table);
+        }
+        if is_interactive == Some(false) && self.default_table == LogTable::SigninLogs && !self.hinted {
             return Ok(LogTable::AADNonInteractiveUserSignInLogs);
         }
         Ok(self.default_table)
@@ -588,7 +608,7 @@ mod tests {
 
     #[test]
     fn storage_row_is_normalised() {
-        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default()).unwrap();
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default(), None).unwrap();
         let mapped = mapper
             .map(&row(&[
                 "3/14/2026, 2:00:30.123 PM", "acct", "PutBlob", "Success",
@@ -608,7 +628,7 @@ mod tests {
 
     #[test]
     fn bad_time_rejects_record_with_column() {
-        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default()).unwrap();
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default(), None).unwrap();
         let mapped = mapper.map(&row(&["not a date", "acct", "PutBlob", "", "", "", "", "", ""])).unwrap();
         let Mapped::Rejected(reject) = mapped else { panic!("{mapped:?}") };
         assert_eq!(reject.column.as_deref(), Some("TimeGenerated [UTC]"));
@@ -618,10 +638,10 @@ mod tests {
     #[test]
     fn local_time_needs_offset() {
         let header = Header::new(["TimeGenerated [Local Time]", "OperationName", "CallerIpAddress", "Uri"]);
-        let err = Mapper::new(&header, Family::Storage, &Settings::default()).err().unwrap();
+        let err = Mapper::new(&header, Family::Storage, &Settings::default(), None).err().unwrap();
         assert!(err.to_string().contains("--utc-offset"), "{err}");
         let settings = Settings { utc_offset_minutes: Some(120), ..Settings::default() };
-        let mapper = Mapper::new(&header, Family::Storage, &settings).unwrap();
+        let mapper = Mapper::new(&header, Family::Storage, &settings, None).unwrap();
         let Mapped::Storage(out) = mapper.map(&row(&["2026-03-14T16:00:00", "PutBlob", "1.2.3.4", "x"])).unwrap() else {
             panic!()
         };
@@ -630,7 +650,7 @@ mod tests {
 
     #[test]
     fn same_record_from_two_shapes_has_one_key() {
-        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default()).unwrap();
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default(), None).unwrap();
         let values = |time: &'static str| {
             row(&[time, "acct", "PutBlob", "Success", "https://acct.blob.core.windows.net/c/a.txt", "1.2.3.4:5", "ua", "", ""])
         };
@@ -642,7 +662,7 @@ mod tests {
     #[test]
     fn signin_falls_back_to_created_time_and_category() {
         let header = Header::new(["CreatedDateTime [UTC]", "IPAddress", "UserPrincipalName", "IsInteractive", "Category"]);
-        let mapper = Mapper::new(&header, Family::Signin, &Settings::default()).unwrap();
+        let mapper = Mapper::new(&header, Family::Signin, &Settings::default(), None).unwrap();
         let mapped = mapper
             .map(&row(&["4/28/2021, 2:08:45.221 PM", "175.45.176.99", "a@b.c", "TRUE", "NonInteractiveUserSignInLogs"]))
             .unwrap();
@@ -656,7 +676,7 @@ mod tests {
     #[test]
     fn signin_bad_boolean_is_rejected() {
         let header = Header::new(["TimeGenerated", "IPAddress", "UserPrincipalName", "IsInteractive"]);
-        let mapper = Mapper::new(&header, Family::Signin, &Settings::default()).unwrap();
+        let mapper = Mapper::new(&header, Family::Signin, &Settings::default(), None).unwrap();
         let mapped = mapper.map(&row(&["2026-03-14T14:00:00Z", "1.2.3.4", "a@b.c", "maybe"])).unwrap();
         let Mapped::Rejected(reject) = mapped else { panic!("{mapped:?}") };
         assert_eq!(reject.column.as_deref(), Some("IsInteractive"));

@@ -64,6 +64,14 @@ pub enum Shape {
     JsonArray,
     /// One JSON row object per line.
     JsonLines,
+    /// `{"records":[...]}` documents of Event Hub captures and older diagnostic archives.
+    ResourceLogRecords,
+    /// Microsoft Graph `{"value":[...]}` pages.
+    GraphPages,
+    /// Pretty-printed JSON objects one after another.
+    JsonObjects,
+    /// Classic Storage Analytics logs (`$logs`), `;`-delimited.
+    StorageAnalytics,
 }
 
 impl Shape {
@@ -73,6 +81,10 @@ impl Shape {
             Shape::QueryApiJson => "query-api-json",
             Shape::JsonArray => "json-array",
             Shape::JsonLines => "json-lines",
+            Shape::ResourceLogRecords => "resource-log-records",
+            Shape::GraphPages => "graph-pages",
+            Shape::JsonObjects => "json-objects",
+            Shape::StorageAnalytics => "storage-analytics-log",
         }
     }
 }

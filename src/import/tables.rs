@@ -54,6 +54,40 @@ impl LogTable {
         LogTable::ALL.into_iter().find(|table| table.name().eq_ignore_ascii_case(name.trim()))
     }
 
+    /// Finds a sign-in table from the event types Microsoft Graph lists (`signInEventTypes`),
+    /// given as JSON text or a bare word.
+    pub fn from_event_types(types: &str) -> Option<LogTable> {
+        let lower = types.to_ascii_lowercase();
+        if lower.contains("noninteractiveuser") {
+            Some(LogTable::AADNonInteractiveUserSignInLogs)
+        } else if lower.contains("serviceprincipal") {
+            Some(LogTable::AADServicePrincipalSignInLogs)
+        } else if lower.contains("managedidentity") {
+            Some(LogTable::AADManagedIdentitySignInLogs)
+        } else if lower.contains("interactiveuser") {
+            Some(LogTable::SigninLogs)
+        } else {
+            None
+        }
+    }
+
+    /// Guesses a sign-in table from the name the Entra admin center gives a download, such as
+    /// `NonInteractiveSignIns_2026-03-01_2026-03-31.csv`.
+    pub fn from_download_name(file_name: &str) -> Option<LogTable> {
+        let lower = file_name.to_ascii_lowercase();
+        if lower.starts_with("noninteractivesignins") {
+            Some(LogTable::AADNonInteractiveUserSignInLogs)
+        } else if lower.starts_with("interactivesignins") {
+            Some(LogTable::SigninLogs)
+        } else if lower.starts_with("applicationsignins") {
+            Some(LogTable::AADServicePrincipalSignInLogs)
+        } else if lower.starts_with("msisignins") {
+            Some(LogTable::AADManagedIdentitySignInLogs)
+        } else {
+            None
+        }
+    }
+
     /// Finds a sign-in table by the `Category` value that diagnostic settings and Log Analytics
     /// give its records.
     pub fn from_category(category: &str) -> Option<LogTable> {
@@ -68,22 +102,29 @@ impl LogTable {
     }
 }
 
-const STORAGE_TIME: &[&str] = &["timegenerated"];
-const STORAGE_REQUIRED: &[&str] = &["operationname", "calleripaddress"];
-const STORAGE_OBJECT: &[&str] = &["uri", "objectkey"];
-const SIGNIN_TIME: &[&str] = &["timegenerated", "createddatetime"];
-const SIGNIN_ADDRESS: &[&str] = &["ipaddress"];
-const SIGNIN_IDENTITY: &[&str] =
-    &["userprincipalname", "userid", "serviceprincipalid", "serviceprincipalname"];
+// Column keys by meaning. Each list names the Log Analytics column first, then the same field
+// in the other shapes: archived resource logs and Graph nest it (`properties.userAgentHeader`,
+// flattened to dotted keys), the Entra admin center download uses words (`IP address`).
+pub const STORAGE_TIME: &[&str] = &["timegenerated", "time"];
+const STORAGE_REQUIRED: &[&[&str]] = &[&["operationname"], &["calleripaddress"]];
+const STORAGE_OBJECT: &[&str] = &["uri", "objectkey", "properties.objectkey"];
+pub const SIGNIN_TIME: &[&str] = &["timegenerated", "time"];
+pub const SIGNIN_CREATED: &[&str] = &["createddatetime", "properties.createddatetime", "date (utc)", "date"];
+pub const SIGNIN_ADDRESS: &[&str] = &["ipaddress", "properties.ipaddress", "ip address"];
+pub const SIGNIN_USER: &[&str] = &["userprincipalname", "properties.userprincipalname", "username"];
+pub const SIGNIN_USER_ID: &[&str] = &["userid", "properties.userid", "user id"];
+pub const SIGNIN_SP_ID: &[&str] = &["serviceprincipalid", "properties.serviceprincipalid", "service principal id"];
+pub const SIGNIN_SP_NAME: &[&str] = &["serviceprincipalname", "properties.serviceprincipalname", "service principal name"];
 
 /// Recognises the log family of an export from its columns, checked against the `Type` value of
 /// its first record when there is one. The error names the columns found and the tables
 /// expected.
 pub fn recognise(header: &Header, type_value: Option<&str>) -> Result<Family> {
     let has_any = |keys: &[&str]| keys.iter().any(|key| header.has(key));
-    let has_all = |keys: &[&str]| keys.iter().all(|key| header.has(key));
-    let storage = has_any(STORAGE_TIME) && has_all(STORAGE_REQUIRED) && has_any(STORAGE_OBJECT);
-    let signin = has_any(SIGNIN_TIME) && has_all(SIGNIN_ADDRESS) && has_any(SIGNIN_IDENTITY);
+    let storage = has_any(STORAGE_TIME) && STORAGE_REQUIRED.iter().all(|keys| has_any(keys)) && has_any(STORAGE_OBJECT);
+    let signin = (has_any(SIGNIN_TIME) || has_any(SIGNIN_CREATED))
+        && has_any(SIGNIN_ADDRESS)
+        && [SIGNIN_USER, SIGNIN_USER_ID, SIGNIN_SP_ID, SIGNIN_SP_NAME].iter().any(|keys| has_any(keys));
     let named = type_value.filter(|v| !v.trim().is_empty());
 
     match (storage, signin, named.map(LogTable::from_name)) {
@@ -120,17 +161,19 @@ fn expected_tables() -> &'static str {
 }
 
 fn missing_columns(header: &Header, family: Family) -> String {
-    let groups: &[(&[&str], &str)] = match family {
-        Family::Storage => &[
+    let identity: Vec<&str> = [SIGNIN_USER, SIGNIN_USER_ID, SIGNIN_SP_ID, SIGNIN_SP_NAME].concat();
+    let time: Vec<&str> = [SIGNIN_TIME, SIGNIN_CREATED].concat();
+    let groups: Vec<(&[&str], &str)> = match family {
+        Family::Storage => vec![
             (STORAGE_TIME, "TimeGenerated"),
             (&["operationname"], "OperationName"),
             (&["calleripaddress"], "CallerIpAddress"),
             (STORAGE_OBJECT, "Uri or ObjectKey"),
         ],
-        Family::Signin => &[
-            (SIGNIN_TIME, "TimeGenerated or CreatedDateTime"),
+        Family::Signin => vec![
+            (&time, "TimeGenerated or CreatedDateTime"),
             (SIGNIN_ADDRESS, "IPAddress"),
-            (SIGNIN_IDENTITY, "UserPrincipalName, UserId or ServicePrincipalId"),
+            (&identity, "UserPrincipalName, UserId or ServicePrincipalId"),
         ],
     };
     let missing: Vec<&str> = groups
