@@ -248,6 +248,21 @@ leaders AS (
     LEFT JOIN candidates c2 ON c2.upload_event_key = c1.upload_event_key AND c2.rank = 2
     WHERE c1.rank = 1
 ),
+-- Names for the IDs an OAuth request carries, learned from the sign-ins: a user's object ID
+-- (UserId), a service principal's object ID and its application ID.
+identity_names AS (
+    SELECT lower(user_id) AS id, min(user_principal_name) AS name
+    FROM signin_events WHERE user_id IS NOT NULL AND user_principal_name IS NOT NULL GROUP BY 1
+    UNION ALL
+    SELECT lower(service_principal_id), min(service_principal_name)
+    FROM signin_events WHERE service_principal_id IS NOT NULL AND service_principal_name IS NOT NULL GROUP BY 1
+    UNION ALL
+    SELECT lower(app_id), min(service_principal_name)
+    FROM signin_events
+    WHERE source_table IN ('AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs')
+      AND app_id IS NOT NULL AND service_principal_name IS NOT NULL
+    GROUP BY 1
+),
 signin_hours AS (
     SELECT DISTINCT ip_family, date_trunc('hour', coalesce(created_time, time_generated)) AS hour
     FROM signin_events
@@ -281,7 +296,11 @@ decided AS (
 )
 SELECT confidence,
        CASE confidence
-           WHEN 'direct' THEN coalesce(requester_upn, requester_object_id)
+           WHEN 'direct' THEN coalesce(
+               requester_upn,
+               (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_object_id)),
+               (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_app_id)),
+               requester_object_id)
            WHEN 'strong' THEN top_account
            WHEN 'probable' THEN top_account
        END AS attributed_account,

@@ -76,6 +76,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Write an evidence bundle (folder, or zip when the path ends in .zip) with a report and a manifest
     Bundle(BundleArgs),
+    /// Write a synthetic case in the real export shapes with the ground truth (truth.csv); needs no case
+    Generate(GenerateArgs),
+    /// Compare the latest hunt's answers with a truth.csv written by `generate`
+    Score(ScoreArgs),
     /// Check an evidence bundle against its manifest; needs no case
     VerifyBundle {
         /// Bundle folder or zip file
@@ -307,6 +311,34 @@ pub struct BundleArgs {
     /// A hunt ID other than the latest
     #[arg(long, value_name = "ID")]
     pub hunt: Option<i64>,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Output folder; created, and must be empty if it exists
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Simulated days; row counts grow in proportion (1000 is about 10 million storage rows)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub scale: u32,
+    /// Seed of the pseudo-random generator: the same scale, seed and skew write the same bytes
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Route about a third of all sign-ins and uploads through one NAT address
+    #[arg(long)]
+    pub skew: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// truth.csv written by `blobtrail generate`
+    #[arg(long, value_name = "FILE")]
+    pub truth: PathBuf,
+    /// A hunt ID other than the latest
+    #[arg(long, value_name = "ID")]
+    pub hunt: Option<i64>,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
 }
 
 #[derive(Args, Debug)]

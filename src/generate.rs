@@ -1238,10 +1238,14 @@ struct Evidence {
     address: IpAddr,
 }
 
-/// Returns whether an upload is attributable. It is when its storage row names an OAuth
-/// requester, or when the uploader signed in successfully from the caller's public address between 90 minutes before
-/// and 5 minutes after the upload. The sign-in time is `CreatedDateTime`, or `TimeGenerated` in
-/// tables without it. `evidence` must be sorted by time.
+/// Returns whether an upload is attributable: whether the logs can tell who made it. They can
+/// when the storage row names an OAuth requester. Otherwise the uploader must have signed in
+/// successfully from the caller's public address between 90 minutes before and 5 minutes after
+/// the upload, and that address's sign-in nearest the upload must be the uploader's: the latest
+/// one before the upload, or the first one after it when none came before. Behind a shared
+/// address where another account signed in more recently, no log can tell the two apart. The
+/// sign-in time is `CreatedDateTime`, or `TimeGenerated` in tables without it. `evidence` must
+/// be sorted by time.
 fn is_attributable(upload: &Upload, evidence: &[Evidence]) -> bool {
     if upload.oauth {
         return true;
@@ -1252,10 +1256,14 @@ fn is_attributable(upload: &Upload, evidence: &[Evidence]) -> bool {
     let from = upload.time - ATTRIBUTION_BEFORE;
     let to = upload.time + ATTRIBUTION_AFTER;
     let first = evidence.partition_point(|item| item.time < from);
-    evidence[first..]
+    let in_window: Vec<&Evidence> = evidence[first..]
         .iter()
         .take_while(|item| item.time <= to)
-        .any(|item| item.principal == upload.uploader && item.address == address)
+        .filter(|item| item.address == address)
+        .collect();
+    let latest_before = in_window.iter().filter(|item| item.time <= upload.time).max_by_key(|item| item.time);
+    let nearest = latest_before.or_else(|| in_window.iter().filter(|item| item.time > upload.time).min_by_key(|item| item.time));
+    nearest.is_some_and(|item| item.principal == upload.uploader)
 }
 
 const ATTRIBUTION_BEFORE: i64 = 90 * TICKS_PER_MINUTE;

@@ -12,6 +12,7 @@ mod exclusions;
 mod exit;
 mod export;
 mod findings;
+mod generate;
 mod hunt;
 mod import;
 mod output;

@@ -10,10 +10,12 @@ mod exclude;
 mod explain;
 mod export;
 mod findings;
+mod generate;
 mod hunt;
 mod import;
 mod log;
 mod query;
+mod score;
 mod show;
 mod sources;
 mod verify;
@@ -78,6 +80,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Case(CaseCommand::New(args)) => case_cmd::new(&global, args),
         Command::Demo(args) => demo::run(&global, args),
         Command::VerifyBundle { path } => bundle::verify(&path),
+        Command::Generate(args) => generate::run(&global, args),
         command => with_case(&global, command),
     }
 }
@@ -101,7 +104,8 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
         Command::Query(args) => query::run(&case, args),
         Command::Export(args) => export::run(&case, args),
         Command::Bundle(args) => bundle::run(&case, args),
-        Command::Case(CaseCommand::New(_)) | Command::Demo(_) | Command::VerifyBundle { .. } => {
+        Command::Score(args) => score::run(&case, args),
+        Command::Case(CaseCommand::New(_)) | Command::Demo(_) | Command::VerifyBundle { .. } | Command::Generate(_) => {
             unreachable!("handled before a case is opened")
         }
     };
@@ -128,6 +132,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Bundle(_) => "bundle",
         Command::Demo(_) => "demo",
         Command::VerifyBundle { .. } => "verify-bundle",
+        Command::Generate(_) => "generate",
+        Command::Score(_) => "score",
     }
 }
 

@@ -94,7 +94,7 @@ impl LogTable {
         let table = match category.trim().to_ascii_lowercase().as_str() {
             "signinlogs" => LogTable::SigninLogs,
             "noninteractiveusersigninlogs" => LogTable::AADNonInteractiveUserSignInLogs,
-            "serviceprincipalsigninlogs" => LogTable::AADServicePrincipalSignInLogs,
+            "serviceprincipalsigninlogs" | "microsoftserviceprincipalsigninlogs" => LogTable::AADServicePrincipalSignInLogs,
             "managedidentitysigninlogs" => LogTable::AADManagedIdentitySignInLogs,
             _ => return None,
         };
