@@ -59,8 +59,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Explain which step of the reference Sentinel query keeps or drops a finding's upload and candidates
     Explain(ShowArgs),
-    /// List the imported files with their hashes and counts
-    Sources(FormatArgs),
+    /// List the imported files with their hashes and counts, and the time each table covers
+    Sources(SourcesArgs),
     /// Record a status, tags or a note on a finding (append-only)
     Annotate(AnnotateArgs),
     /// Add, list or disable exclusion rules
@@ -339,6 +339,15 @@ pub struct ScoreArgs {
     pub hunt: Option<i64>,
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub format: SummaryFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct SourcesArgs {
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// With csv or json: print the time each table covers and its gaps instead of the files
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 #[derive(Args, Debug)]

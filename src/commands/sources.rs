@@ -1,13 +1,38 @@
-//! `blobtrail sources`: list the imported files with their hashes, counts and time ranges.
+//! `blobtrail sources`: list the imported files with their hashes, counts and time ranges, and
+//! the time each table covers with its gaps, so a responder sees whether sign-in data covers
+//! the uploads in question.
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::Report;
 use crate::case::Case;
-use crate::cli::{FormatArgs, OutputFormat};
+use crate::cli::{OutputFormat, SourcesArgs};
 use crate::output;
 use crate::parse::time::format_iso;
+
+const COVERAGE_HEADER: [&str; 5] = ["table", "records", "first", "last", "gaps"];
+
+fn coverage_rows(tables: &[Coverage]) -> Vec<Vec<String>> {
+    tables
+        .iter()
+        .map(|t| {
+            const SHOWN: usize = 5;
+            let mut gaps: Vec<String> =
+                t.gaps.iter().take(SHOWN).map(|g| format!("{} to {} ({} h)", g.from, g.to, g.hours)).collect();
+            if t.gaps.len() > SHOWN {
+                gaps.push(format!("and {} more (see --coverage --format json)", t.gaps.len() - SHOWN));
+            }
+            vec![
+                t.table.clone(),
+                t.records.to_string(),
+                t.first_time.clone(),
+                t.last_time.clone(),
+                if gaps.is_empty() { "none".into() } else { gaps.join("; ") },
+            ]
+        })
+        .collect()
+}
 
 #[derive(Serialize)]
 struct Source {
@@ -27,7 +52,66 @@ struct Source {
     last_time: Option<String>,
 }
 
-pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
+/// The time one table's records cover, with the whole hours inside that span that have none.
+#[derive(Serialize)]
+struct Coverage {
+    table: String,
+    records: i64,
+    first_time: String,
+    last_time: String,
+    gaps: Vec<Gap>,
+}
+
+#[derive(Serialize)]
+struct Gap {
+    from: String,
+    to: String,
+    hours: i64,
+}
+
+fn coverage(case: &Case) -> Result<Vec<Coverage>> {
+    let mut stmt = case.conn.prepare(
+        "WITH events AS (
+             SELECT source_table, time_generated AS t FROM storage_events
+             UNION ALL
+             SELECT source_table, coalesce(created_time, time_generated) FROM signin_events
+         )
+         SELECT source_table, count(*), epoch_us(min(t)), epoch_us(max(t))
+         FROM events GROUP BY source_table ORDER BY source_table",
+    )?;
+    let mut tables = stmt
+        .query_map([], |r| {
+            Ok(Coverage {
+                table: r.get(0)?,
+                records: r.get(1)?,
+                first_time: format_iso(r.get(2)?),
+                last_time: format_iso(r.get(3)?),
+                gaps: Vec::new(),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut gaps = case.conn.prepare(
+        "WITH events AS (
+             SELECT source_table, time_generated AS t FROM storage_events
+             UNION ALL
+             SELECT source_table, coalesce(created_time, time_generated) FROM signin_events
+         ),
+         hours AS (SELECT DISTINCT date_trunc('hour', t) AS hour FROM events WHERE source_table = ?),
+         steps AS (SELECT hour, lead(hour) OVER (ORDER BY hour) AS next FROM hours)
+         SELECT epoch_us(hour + INTERVAL 1 HOUR), epoch_us(next), date_diff('hour', hour, next) - 1
+         FROM steps WHERE next > hour + INTERVAL 1 HOUR ORDER BY hour",
+    )?;
+    for table in &mut tables {
+        table.gaps = gaps
+            .query_map([&table.table], |r| {
+                Ok(Gap { from: format_iso(r.get(0)?), to: format_iso(r.get(1)?), hours: r.get(2)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+    }
+    Ok(tables)
+}
+
+pub fn run(case: &Case, args: SourcesArgs) -> Result<Report> {
     let mut stmt = case.conn.prepare(
         "SELECT source_id, path, sha256, size_bytes, shape, tables, epoch_us(imported_at), examiner,
                 records_read, imported, rejected, duplicates, epoch_us(first_time), epoch_us(last_time)
@@ -73,13 +157,23 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
             ]
         })
         .collect();
-    output::to_stdout(|out| match args.format {
-        OutputFormat::Json => {
+    let tables = coverage(case)?;
+    output::to_stdout(|out| match (args.format, args.coverage) {
+        (OutputFormat::Json, false) => {
             serde_json::to_writer_pretty(&mut *out, &sources).map_err(std::io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => output::write_csv(out, &header, &rows),
-        OutputFormat::Table => writeln!(out, "{}", output::table(&header, rows)),
+        (OutputFormat::Json, true) => {
+            serde_json::to_writer_pretty(&mut *out, &tables).map_err(std::io::Error::other)?;
+            writeln!(out)
+        }
+        (OutputFormat::Csv, false) => output::write_csv(out, &header, &rows),
+        (OutputFormat::Csv, true) => output::write_csv(out, &COVERAGE_HEADER, &coverage_rows(&tables)),
+        (OutputFormat::Table, _) => {
+            writeln!(out, "{}", output::table(&header, rows))?;
+            writeln!(out, "time covered by table (UTC); gaps are whole hours with no record:")?;
+            writeln!(out, "{}", output::table(&COVERAGE_HEADER, coverage_rows(&tables)))
+        }
     })?;
     Ok(Report::success(serde_json::json!({ "sources": sources.len() })))
 }

@@ -193,7 +193,9 @@ fn import_stream<R: Read>(
     let mut input = BufReader::with_capacity(1 << 20, reader);
     let mut sink = Sink::begin(conn)?;
     let mut state = FileState::new(&mut sink, plan, hint);
-    let shape = read_any(&mut input, &mut |item| state.accept(item)).with_context(|| format!("`{display_path}`"))?;
+    let shape = read_any(&mut input, &mut |item| state.accept(item))
+        .and_then(|shape| state.finish().map(|()| shape))
+        .with_context(|| format!("`{display_path}`"))?;
     let tables = std::mem::take(&mut state.tables);
     drop(state);
     report.shape = Some(shape.clone());
@@ -387,6 +389,15 @@ impl<'s, 'c> FileState<'s, 'c> {
                 let reject = Reject { column: None, value: None, reason: broken.reason };
                 self.reject(broken.position, reject, broken.raw)
             }
+        }
+    }
+
+    /// Checks a file that had a header but no rows: it must still be a table blobtrail reads,
+    /// so that an unrelated file is reported instead of imported as empty.
+    fn finish(&self) -> Result<()> {
+        match (&self.header, &self.mapper) {
+            (Some(header), None) => tables::recognise(header, None).map(|_| ()),
+            _ => Ok(()),
         }
     }
 

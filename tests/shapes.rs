@@ -1,0 +1,242 @@
+//! The input shapes beyond Log Analytics exports: archived resource logs, Event Hub captures,
+//! Entra downloads, Graph pages, classic Storage Analytics logs, gzip, zip, folders,
+//! overlapping exports and damaged files.
+
+mod common;
+
+use common::{fixture, real_sample, stderr, TestCase};
+use serde_json::Value;
+
+/// Imports files and returns the JSON summary rows.
+fn import(case: &TestCase, names: &[&str], extra: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let files: Vec<_> = names.iter().map(|n| fixture(n)).collect();
+    let output = case.import(&files, extra);
+    let rows = serde_json::from_slice::<Value>(&output.stdout)
+        .unwrap_or_else(|_| panic!("no summary: {}", stderr(&output)))
+        .as_array()
+        .unwrap()
+        .clone();
+    (output.status.code(), rows)
+}
+
+/// (shape, tables, records, imported, rejected, duplicates) of a summary row.
+fn counts(row: &Value) -> (String, String, i64, i64, i64, i64) {
+    (
+        row["shape"].as_str().unwrap_or("").to_string(),
+        row["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect::<Vec<_>>().join(","),
+        row["records"].as_i64().unwrap_or(-1),
+        row["imported"].as_i64().unwrap_or(-1),
+        row["rejected"].as_i64().unwrap_or(-1),
+        row["duplicates"].as_i64().unwrap_or(-1),
+    )
+}
+
+fn one(name: &str) -> (String, String, i64, i64, i64, i64) {
+    let case = TestCase::new();
+    let (_, rows) = import(&case, &[name], &[]);
+    counts(&rows[0])
+}
+
+#[test]
+fn each_shape_is_recognised() {
+    let expected = [
+        ("diag_storage.jsonl", "json-lines", "StorageBlobLogs", 2),
+        ("eventhub_storage.json", "resource-log-records", "StorageBlobLogs", 2),
+        ("diag_storage.jsonl.gz", "gzip json-lines", "StorageBlobLogs", 2),
+        ("graph_pages.json", "json-array", "SigninLogs,AADNonInteractiveUserSignInLogs", 3),
+        ("graph_value.json", "graph-pages", "SigninLogs,AADNonInteractiveUserSignInLogs", 2),
+        ("InteractiveSignIns_2026-03-14_2026-03-15.csv", "portal-csv", "SigninLogs", 2),
+        ("storage_analytics.log", "storage-analytics-log", "StorageBlobLogs", 2),
+    ];
+    for (name, shape, tables, rows) in expected {
+        assert_eq!(one(name), (shape.into(), tables.into(), rows, rows, 0, 0), "{name}");
+    }
+}
+
+#[test]
+fn archived_storage_record_is_normalised() {
+    let case = TestCase::new();
+    import(&case, &["diag_storage.jsonl"], &[]);
+    let rows = case.query(
+        "SELECT time_generated AS t, caller_ip AS ip, object_path AS p, user_agent AS ua,
+                authentication_type AS auth, requester_upn AS upn, account_name AS acct, request_body_size AS size
+         FROM storage_events ORDER BY time_generated",
+    );
+    assert_eq!(rows[0]["t"], "2026-03-14T15:00:10.123456Z");
+    assert_eq!(rows[0]["ip"], "198.51.100.40");
+    assert_eq!(rows[0]["p"], "/acct/c/plans/roadmap 2026.pptx");
+    assert_eq!(rows[0]["auth"], "OAuth");
+    assert_eq!(rows[0]["upn"], "olivia@contoso.com");
+    assert_eq!(rows[0]["acct"], "acct");
+    assert_eq!(rows[0]["size"], 1024);
+    assert_eq!(rows[1]["ua"].as_str().unwrap().contains("Edg/145"), true);
+}
+
+#[test]
+fn graph_and_download_signins_are_normalised() {
+    let case = TestCase::new();
+    import(&case, &["graph_pages.json", "InteractiveSignIns_2026-03-14_2026-03-15.csv"], &[]);
+    let rows = case.query(
+        "SELECT source_table AS tab, user_principal_name AS u, ip, result_type AS r, created_time AS t, app_id AS app
+         FROM signin_events ORDER BY created_time, u",
+    );
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["u"], "peter@contoso.com");
+    assert_eq!(rows[0]["t"], "2026-03-14T15:04:40.100000Z");
+    assert_eq!(rows[0]["r"], "0");
+    let paula: Vec<&Value> = rows.iter().filter(|r| r["u"] == "paula@contoso.com").collect();
+    assert!(paula.iter().all(|r| r["r"] == "50126"), "{paula:?}");
+    let quinn = rows.iter().find(|r| r["u"] == "quinn@contoso.com").unwrap();
+    assert_eq!(quinn["tab"], "AADNonInteractiveUserSignInLogs");
+    let download = rows.iter().find(|r| r["t"] == "2026-03-14T15:04:45.000000Z").unwrap();
+    assert_eq!(download["app"], "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "the `Application ID ` header has a trailing space");
+}
+
+#[test]
+fn storage_analytics_fields_are_decoded() {
+    let case = TestCase::new();
+    import(&case, &["storage_analytics.log"], &[]);
+    let rows = case.query("SELECT operation_name AS op, status_text AS s, object_path AS p, caller_ip AS ip, line FROM storage_events ORDER BY line");
+    assert_eq!(rows[0]["op"], "PutBlob");
+    assert_eq!(rows[0]["s"], "SASSuccess");
+    assert_eq!(rows[0]["p"], "/acct/c/classic one.txt");
+    assert_eq!(rows[0]["ip"], "198.51.100.43");
+    assert_eq!(rows[1]["line"], 2);
+}
+
+#[test]
+fn zip_members_are_sources_of_their_own() {
+    let case = TestCase::new();
+    let (code, rows) = import(&case, &["exports.zip"], &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0]["path"].as_str().unwrap().ends_with("exports.zip!/exports/api_blob.json"), "{}", rows[0]["path"]);
+    let sources = case.json(&["sources", "--format", "json"]);
+    assert_eq!(sources.as_array().unwrap().len(), 2);
+    let member = std::fs::read(fixture("api_blob.json")).unwrap();
+    let expected = sha256_hex(&member);
+    assert_eq!(sources[0]["sha256"], expected.as_str(), "a member's hash is of its own bytes");
+}
+
+/// SHA-256 by an independent route: the system's sha256sum.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn overlapping_exports_are_stored_once() {
+    let case = TestCase::new();
+    let (_, rows) = import(&case, &["diag_storage.jsonl", "eventhub_storage.json", "diag_storage.jsonl.gz"], &[]);
+    assert_eq!(counts(&rows[0]).3, 2);
+    assert_eq!((counts(&rows[1]).3, counts(&rows[1]).5), (1, 1), "one new record, one seen before");
+    assert_eq!((counts(&rows[2]).3, counts(&rows[2]).5), (0, 2), "the gzip copy holds nothing new");
+    assert_eq!(case.count("storage_events"), 3);
+    let sources = case.json(&["sources", "--format", "json"]);
+    assert_eq!(sources[1]["duplicates"], 1);
+}
+
+#[test]
+fn damaged_json_lines_keep_what_is_sound() {
+    let (shape, _, read, imported, rejected, _) = one("damaged_lines.jsonl");
+    assert_eq!(shape, "json-lines");
+    assert_eq!((read, imported, rejected), (4, 2, 2));
+}
+
+#[test]
+fn cut_json_array_keeps_complete_records() {
+    let case = TestCase::new();
+    let (code, rows) = import(&case, &["damaged_array.json"], &[]);
+    assert_eq!(code, Some(3));
+    assert_eq!((counts(&rows[0]).2, counts(&rows[0]).3, counts(&rows[0]).4), (3, 2, 1));
+    let rejects = case.query("SELECT record_no, reason FROM rejects");
+    assert_eq!(rejects[0]["record_no"], 3);
+    assert!(rejects[0]["reason"].as_str().unwrap().contains("cut off"));
+}
+
+#[test]
+fn damaged_csv_rejects_each_kind() {
+    let case = TestCase::new();
+    let (code, rows) = import(&case, &["damaged.csv"], &[]);
+    assert_eq!(code, Some(3));
+    assert_eq!((counts(&rows[0]).2, counts(&rows[0]).3, counts(&rows[0]).4), (5, 2, 3));
+    let rejects = case.query("SELECT line, reason FROM rejects ORDER BY line");
+    assert_eq!(rejects[0]["line"], 3);
+    assert_eq!(rejects[0]["reason"], "expected 6 fields, found 4");
+    assert_eq!(rejects[1]["line"], 4);
+    assert!(rejects[1]["reason"].as_str().unwrap().contains("not valid UTF-8"));
+    assert_eq!(rejects[2]["line"], 6);
+}
+
+#[test]
+fn strict_rejects_damaged_file_whole() {
+    let case = TestCase::new();
+    let (code, rows) = import(&case, &["damaged_array.json"], &["--strict"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(rows[0]["status"], "failed, case unchanged");
+    assert_eq!(case.count("storage_events"), 0);
+}
+
+#[test]
+fn folder_import_lists_unrecognised_files() {
+    let case = TestCase::new();
+    let folder = case.root.path().join("evidence");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::copy(fixture("diag_storage.jsonl"), folder.join("sub/PT1H.json")).unwrap();
+    std::fs::write(folder.join("notes.txt"), "analyst notes, not a log\n").unwrap();
+    let output = case.import(&[folder], &[]);
+    assert_eq!(output.status.code(), Some(1), "an unrecognised file makes the run fail");
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert!(rows.as_array().unwrap().iter().any(|r| r["path"].as_str().unwrap().ends_with("notes.txt") && r["status"] == "failed, case unchanged"));
+    assert_eq!(case.count("storage_events"), 2);
+}
+
+#[test]
+fn sources_show_coverage_and_gaps() {
+    let case = TestCase::new();
+    import(&case, &["portal_blob.csv", "api_signin.json"], &[]);
+    let coverage = case.json(&["sources", "--coverage", "--format", "json"]);
+    let blob = coverage.as_array().unwrap().iter().find(|t| t["table"] == "StorageBlobLogs").unwrap();
+    assert_eq!(blob["records"], 8);
+    assert_eq!(blob["first_time"], "2026-03-14T10:01:00.000000Z");
+    assert_eq!(blob["gaps"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn every_real_sample_imports_or_is_explained() {
+    // Checked by hand against SOURCES.md: which files are logs of these tables.
+    let expected = [
+        ("azure-sentinel/sign-in_adelete.first10.csv", Some(10)),
+        ("elastic-integrations/test-non-interactive-user-sample.first6.log", Some(6)),
+        ("elastic-integrations/test-service-principal-signinlogs-sample.log", Some(7)),
+        ("elastic-integrations/test-signinlogs-raw.log", Some(4)),
+        ("microsoft-docs/storage-analytics-logging.examples.log", Some(4)),
+        ("dynatrace-fork/log.json", Some(1)),
+        ("azure-sentinel/signinLogs.csv", None),
+        ("msticpy/az_mon_raw_query.json", None),
+        ("otrf-security-datasets/AADAuditEvents.json", None),
+        ("azure-sentinel/kqlvalidation-StorageBlobLogs.json", None),
+    ];
+    for (name, imported) in expected {
+        let Some(path) = real_sample(name) else { return };
+        let case = TestCase::new();
+        let output = case.import(&[path], &[]);
+        let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+        match imported {
+            Some(n) => assert_eq!(rows[0]["imported"].as_i64(), Some(n), "{name}: {}", stderr(&output)),
+            None => {
+                assert_eq!(output.status.code(), Some(1), "{name}");
+                let message = stderr(&output);
+                assert!(message.contains("column"), "{name}: {message}");
+            }
+        }
+    }
+}
