@@ -36,8 +36,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "BLOBTRAIL_MEMORY_LIMIT", value_name = "SIZE")]
     pub memory_limit: Option<String>,
 
-    /// DuckDB worker threads (default: all cores)
-    #[arg(long, global = true, value_name = "N")]
+    /// DuckDB worker threads, 1 to 256 (default: all cores)
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=256))]
     pub threads: Option<i64>,
 
     #[command(subcommand)]
@@ -76,6 +76,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Write an evidence bundle (folder, or zip when the path ends in .zip) with a report and a manifest
     Bundle(BundleArgs),
+    /// Write the hunt as KQL for Sentinel or Azure Data Explorer (with --case: the case's hunt and exclusions)
+    Kql(KqlArgs),
     /// Write a synthetic case in the real export shapes with the ground truth (truth.csv); needs no case
     Generate(GenerateArgs),
     /// Compare the latest hunt's answers with a truth.csv written by `generate`
@@ -311,6 +313,31 @@ pub struct BundleArgs {
     /// A hunt ID other than the latest
     #[arg(long, value_name = "ID")]
     pub hunt: Option<i64>,
+}
+
+#[derive(Args, Debug)]
+pub struct KqlArgs {
+    /// Which hunt to write
+    #[arg(long, value_enum, default_value_t = HuntMode::Full)]
+    pub mode: HuntMode,
+    /// Wrap the query as a Sentinel analytics rule (YAML) with entity mappings
+    #[arg(long)]
+    pub as_rule: bool,
+    /// Output file (default: stdout)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing output file
+    #[arg(long)]
+    pub force: bool,
+    /// Start of the time bounds, ISO 8601 (default: the case's first day, or 7 days before today)
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// End of the time bounds, ISO 8601 (default: the day after the case's last, or today)
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Only uploads of this file name, ignoring case
+    #[arg(long, value_name = "NAME")]
+    pub file: Option<String>,
 }
 
 #[derive(Args, Debug)]

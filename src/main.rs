@@ -15,6 +15,7 @@ mod findings;
 mod generate;
 mod hunt;
 mod import;
+mod kql;
 mod output;
 mod parse;
 mod report;

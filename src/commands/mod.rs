@@ -13,6 +13,7 @@ mod findings;
 mod generate;
 mod hunt;
 mod import;
+mod kql;
 mod log;
 mod query;
 mod score;
@@ -81,6 +82,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Demo(args) => demo::run(&global, args),
         Command::VerifyBundle { path } => bundle::verify(&path),
         Command::Generate(args) => generate::run(&global, args),
+        Command::Kql(args) => kql::run(&global, args),
         command => with_case(&global, command),
     }
 }
@@ -105,7 +107,7 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
         Command::Export(args) => export::run(&case, args),
         Command::Bundle(args) => bundle::run(&case, args),
         Command::Score(args) => score::run(&case, args),
-        Command::Case(CaseCommand::New(_)) | Command::Demo(_) | Command::VerifyBundle { .. } | Command::Generate(_) => {
+        Command::Case(CaseCommand::New(_)) | Command::Demo(_) | Command::VerifyBundle { .. } | Command::Generate(_) | Command::Kql(_) => {
             unreachable!("handled before a case is opened")
         }
     };
@@ -133,6 +135,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Demo(_) => "demo",
         Command::VerifyBundle { .. } => "verify-bundle",
         Command::Generate(_) => "generate",
+        Command::Kql(_) => "kql",
         Command::Score(_) => "score",
     }
 }
