@@ -1,5 +1,5 @@
 //! The case as it is worked: creation, the demo, annotations, exclusions, the audit trail,
-//! read-only queries, and the full hunt's answers on the demo data.
+//! read-only queries, and the full hunt's results on the demo data.
 
 mod common;
 
@@ -47,7 +47,7 @@ fn missing_case_is_a_clear_error() {
 #[test]
 fn locked_case_names_the_case() {
     let case = TestCase::new();
-    // A second process holds the case open: DuckDB's own client would do the same.
+    // A second process keeps the case open, as DuckDB's own client would.
     let db = case.path.join("case.duckdb");
     let holder = std::process::Command::new("python3")
         .args(["-c", "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(30)"])

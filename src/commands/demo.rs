@@ -24,7 +24,7 @@ const DEMO_FILES: &[(&str, &[u8])] = &[
 
 const DEMO_NAME: &str = "demo";
 
-/// What a demo case folder may hold; anything else means it is not ours to replace.
+/// Entries a demo case folder may contain; anything else means it is not ours to replace.
 const DEMO_ENTRIES: &[&str] = &[case::DB_FILE, "case.duckdb.wal", "tmp", "exports"];
 
 pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
@@ -85,7 +85,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Removes an earlier demo case, but only if the folder holds nothing a demo does not write.
+/// Removes an earlier demo case, but only if the folder contains nothing a demo does not write.
 fn remove_old_demo(dir: &Path) -> Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -94,7 +94,7 @@ fn remove_old_demo(dir: &Path) -> Result<()> {
         let name = entry?.file_name();
         if !DEMO_ENTRIES.iter().any(|known| name == *known) {
             bail!(
-                "`{}` holds `{}`, which the demo does not write; move it away or use `--cases-dir`",
+                "`{}` contains `{}`, which the demo does not write; move it away or use `--cases-dir`",
                 dir.display(),
                 name.to_string_lossy()
             );

@@ -90,8 +90,8 @@ pub fn load_one(conn: &Connection, finding_id: &str, hunt: Option<i64>) -> Resul
     }
 }
 
-/// The storage requests of the upload: the one that completed it and, for uploads made of
-/// several requests, the parts before it on the same object.
+/// Loads the storage requests of the upload: the one that completed it and, for uploads made
+/// of several requests, the parts before it on the same object.
 fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
     let mut stmt = conn.prepare(
         "SELECT epoch_us(e.time_generated), e.operation_name, e.status_text, e.caller_ip_raw,

@@ -1,7 +1,7 @@
 //! The one writer of imported records: it owns the file's transaction.
 //!
 //! Rows are appended to staging tables created inside the transaction, then moved into the case
-//! tables with one statement that drops records the case already holds (the same record from an
+//! tables with one statement that drops records the case already contains (the same record from an
 //! overlapping export) and repeats within the file. The source row with its counts is written
 //! last. Nothing reaches the case unless `finish` commits; dropping the sink rolls back.
 
@@ -12,7 +12,7 @@ use duckdb::{appender_params_from_iter, params, Appender, Connection};
 use super::normalize::{Reject, SigninRow, StorageRow};
 use super::record::Position;
 
-/// What one file contributed.
+/// Record counts of one imported file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub read: u64,

@@ -538,7 +538,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// Returns the year, month and day of a day number counted from 1970-01-01 as day 0.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let days_since_year_1 = days + DAYS_FROM_YEAR_1_TO_EPOCH;
 
     // Split into 400-year cycles, then centuries, 4-year groups and years. The last century of

@@ -12,7 +12,7 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-/// The real sample folder, or None when `../shared` is absent (CI fails in that case instead).
+/// Returns a real sample's path, or None when `../shared` is absent (CI fails then instead).
 pub fn real_sample(path: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/real");
     if !root.is_dir() {
@@ -84,7 +84,7 @@ impl TestCase {
     }
 }
 
-/// The binary with no case environment leaking in from the caller.
+/// Builds a command for the binary with no case environment leaking in from the caller.
 pub fn blobtrail(root: &tempfile::TempDir) -> Command {
     let mut command = Command::cargo_bin("blobtrail").unwrap();
     command
@@ -99,7 +99,7 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The accounts of a finding's candidates, in rank order.
+/// Returns the accounts of a finding's candidates, in rank order.
 pub fn candidate_accounts(finding: &Value) -> Vec<String> {
     finding["candidates"]
         .as_array()
