@@ -13,10 +13,12 @@
 //     Azure/Azure-Sentinel repository, .script/tests/KqlvalidationsTests/CustomTables/*.json.
 //     The storage files are an older snapshot, so the columns that live workspaces append
 //     (ObjectKey, MetricResponseType, SourceUri, AccessTier, _SubscriptionId, ...) are added
-//     after them from the Azure Monitor table reference lists in the format notes.
-//   SigninLogs: the Azure Monitor table reference list (name and KQL type) in the format notes.
+//     after them from the Azure Monitor table reference lists.
+//   SigninLogs: the Azure Monitor table reference list (name and KQL type).
 //   AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs: the Azure Monitor table
-//     reference list in the format notes, which gives a type only where it is not string.
+//     reference list, given there with a type only where it is not string.
+// The CI schema files are read from samples/real/azure-sentinel and the reference lists from
+// the research notes reference/formats.md, both in the shared folder.
 //
 // The script rejects an unknown type, a column whose type differs between two sources, and a
 // section that it cannot find, so a reworded note fails here instead of dropping columns.
@@ -34,7 +36,7 @@ const KQL_TYPES = new Set([
 ]);
 
 // Columns that the Azure Monitor reference gives a non-string type in every table. The
-// service-principal and managed-identity list in the notes names them without a type.
+// service-principal and managed-identity list names them without a type.
 const STANDARD_COLUMN_TYPES = { TimeGenerated: 'datetime', _BilledSize: 'real' };
 
 function fail(message) {
@@ -52,7 +54,7 @@ function parseArguments(argv) {
       if (i + 1 >= argv.length) fail('--shared needs a folder');
       options.shared = path.resolve(argv[++i]);
     } else {
-      fail(`unknown argument "${argument}"; usage: node make-schema.js [--shared DIR] [--check]`);
+      fail(`unknown argument "${argument}". Usage: node make-schema.js [--shared DIR] [--check]`);
     }
   }
   return options;
@@ -62,7 +64,7 @@ function readText(file) {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
-    fail(`cannot read ${file}: ${error.message}; pass the folder that contains it with --shared DIR`);
+    fail(`cannot read ${file}: ${error.message}. Pass the folder that contains it with --shared DIR.`);
   }
 }
 
@@ -92,7 +94,7 @@ function readSentinelSchema(shared, table) {
 }
 
 // Returns the text of the one "###" section whose heading names the table, up to the next heading.
-function findSection(notes, table) {
+function findSection(notes, notesPath, table) {
   const lines = notes.split(/\r?\n/);
   const headingPattern = new RegExp(`^###\\s.*\\b${table}\\b`);
   const starts = [];
@@ -100,7 +102,7 @@ function findSection(notes, table) {
     if (headingPattern.test(line)) starts.push(index);
   });
   if (starts.length !== 1) {
-    fail(`the format notes have ${starts.length} "###" headings that name ${table}, expected 1`);
+    fail(`${notesPath} has ${starts.length} "###" headings that name ${table}, expected 1`);
   }
   let end = starts[0] + 1;
   while (end < lines.length && !/^#{1,3}\s/.test(lines[end])) end++;
@@ -109,7 +111,7 @@ function findSection(notes, table) {
 
 function firstCodeBlock(section, table) {
   const match = /```[^\n]*\n([\s\S]*?)```/.exec(section);
-  if (!match) fail(`the ${table} section of the format notes has no code block with a column list`);
+  if (!match) fail(`the ${table} section of formats.md has no code block with a column list`);
   return match[1];
 }
 
@@ -152,14 +154,14 @@ function buildSchema(shared) {
   const notesPath = path.join(shared, 'reference', 'formats.md');
   const notes = readText(notesPath);
 
-  const blobSection = findSection(notes, 'StorageBlobLogs');
+  const blobSection = findSection(notes, notesPath, 'StorageBlobLogs');
   const blobReference = parseColumnList(firstCodeBlock(blobSection, 'StorageBlobLogs'), 'StorageBlobLogs reference list');
   if (blobReference.some((column) => column.type === undefined)) {
     fail('the StorageBlobLogs reference list has a column without a type');
   }
 
-  // The notes describe the file table as the blob list minus the blob-only columns, plus the SMB ones.
-  const fileSection = findSection(notes, 'StorageFileLogs');
+  // The notes give the file table as the blob list minus the blob-only columns, plus the SMB ones.
+  const fileSection = findSection(notes, notesPath, 'StorageFileLogs');
   const difference = /\*\*minus\*\*([\s\S]*?)\*\*plus\*\*/.exec(fileSection);
   if (!difference) fail('the StorageFileLogs section no longer reads "**minus** ... **plus**"');
   const blobOnly = new Set([...difference[1].matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)].map((match) => match[1]));
@@ -167,15 +169,17 @@ function buildSchema(shared) {
   const fileOnly = parseColumnList(firstCodeBlock(fileSection, 'StorageFileLogs'), 'StorageFileLogs reference list');
   const fileReference = blobReference.filter((column) => !blobOnly.has(column.name)).concat(fileOnly);
 
-  const signinSection = findSection(notes, 'SigninLogs');
+  // NOTE: this list has no TenantId, _ResourceId or _SubscriptionId, although real SigninLogs
+  // exports carry TenantId, so a query that uses those columns fails validation here.
+  const signinSection = findSection(notes, notesPath, 'SigninLogs');
   const signin = parseColumnList(firstCodeBlock(signinSection, 'SigninLogs'), 'SigninLogs reference list');
   if (signin.some((column) => column.type === undefined)) {
     fail('the SigninLogs reference list has a column without a type');
   }
 
-  // The Azure Monitor reference types every column of these two tables as string except the
-  // ones the notes mark and the standard TimeGenerated and _BilledSize.
-  const servicePrincipalSection = findSection(notes, 'AADServicePrincipalSignInLogs');
+  // The Azure Monitor reference types every column of these two tables as string, except the
+  // ones that the list marks and the standard TimeGenerated and _BilledSize.
+  const servicePrincipalSection = findSection(notes, notesPath, 'AADServicePrincipalSignInLogs');
   const servicePrincipal = parseColumnList(
     firstCodeBlock(servicePrincipalSection, 'AADServicePrincipalSignInLogs'),
     'AADServicePrincipalSignInLogs reference list',
@@ -194,7 +198,7 @@ function buildSchema(shared) {
   return { database: DATABASE_NAME, generatedBy: 'tests/kql/make-schema.js', tables };
 }
 
-// One column per line keeps the file short and its diffs readable.
+// Writes one column per line, which keeps diffs readable and the file shorter than indented JSON.
 function formatSchema(schema) {
   const tableBlocks = Object.entries(schema.tables).map(([table, columns]) => {
     const columnLines = columns.map((column) => `      ${JSON.stringify(column)}`).join(',\n');

@@ -20,7 +20,7 @@ const EXIT_ERRORS = 1;
 const EXIT_UNUSABLE_INPUT = 2;
 
 const DEFAULT_SCHEMA_PATH = path.join(__dirname, 'schema.json');
-const USAGE = 'usage: node validate.js [--schema FILE] FILE...';
+const USAGE = 'Usage: node validate.js [--schema FILE] FILE...';
 
 // A file or schema that cannot be used; main() reports it and exits with status 2.
 class InputError extends Error {}
@@ -33,15 +33,15 @@ function parseArguments(argv) {
       console.log(USAGE);
       process.exit(EXIT_OK);
     } else if (argument === '--schema') {
-      if (i + 1 >= argv.length) throw new InputError(`--schema needs a file; ${USAGE}`);
+      if (i + 1 >= argv.length) throw new InputError(`--schema needs a file path. ${USAGE}`);
       options.schemaPath = argv[++i];
     } else if (argument.startsWith('-') && argument !== '-') {
-      throw new InputError(`unknown option "${argument}"; ${USAGE}`);
+      throw new InputError(`unknown option "${argument}". ${USAGE}`);
     } else {
       options.files.push(argument);
     }
   }
-  if (options.files.length === 0) throw new InputError(`no query file given; ${USAGE}`);
+  if (options.files.length === 0) throw new InputError(`missing query file. ${USAGE}`);
   return options;
 }
 
@@ -52,7 +52,7 @@ function loadLanguageService() {
   require('@kusto/language-service-next/bridge.js');
   require('@kusto/language-service-next');
   if (!global.Kusto || !global.Kusto.Language || !global.Kusto.Language.KustoCode) {
-    throw new Error('@kusto/language-service-next did not define Kusto.Language; run npm ci in tests/kql');
+    throw new Error('@kusto/language-service-next did not define Kusto.Language. Run npm ci in tests/kql.');
   }
   return global.Kusto.Language;
 }
@@ -62,7 +62,7 @@ function readSchema(schemaPath) {
   try {
     text = fs.readFileSync(schemaPath, 'utf8');
   } catch (error) {
-    throw new InputError(`cannot read the schema ${schemaPath}: ${error.message}; run node make-schema.js in tests/kql to build it`);
+    throw new InputError(`cannot read the schema ${schemaPath}: ${error.message}. Run node make-schema.js in tests/kql to build it.`);
   }
   let schema;
   try {
@@ -76,14 +76,14 @@ function readSchema(schemaPath) {
   return schema;
 }
 
-// Builds the global state: the default functions and operators plus one database that holds
+// Builds the global state: the default functions and operators plus one database that contains
 // the schema's tables. The database is closed, so an unknown table name is an error.
 function buildGlobals(language, schema, schemaPath) {
   const symbols = language.Symbols;
   const tables = [];
   for (const [tableName, columns] of Object.entries(schema.tables)) {
     if (!Array.isArray(columns) || columns.length === 0) {
-      throw new InputError(`the schema ${schemaPath} gives table ${tableName} no columns`);
+      throw new InputError(`table ${tableName} in the schema ${schemaPath} has no columns`);
     }
     const columnSymbols = columns.map((column) => {
       // GetSymbol matches lower-case KQL type names and returns null for any other name.
@@ -104,8 +104,8 @@ function splitLines(text) {
 }
 
 // Finds where a YAML literal block `query: |` starts in the file, so that diagnostics can point
-// at file lines. Returns null when the block is folded (`>`), quoted, or its lines do not
-// match the parsed query one to one; positions are then relative to the query.
+// at file lines. Returns null when the block is folded (`>`) or quoted, or when its lines do
+// not match the parsed query one to one. Positions then count from the start of the query.
 function locateQueryBlock(fileText, query) {
   const fileLines = splitLines(fileText);
   const header = fileLines.findIndex((line) => /^query:\s*\|[-+]?\s*(#.*)?$/.test(line));
