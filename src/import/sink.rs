@@ -227,20 +227,21 @@ impl<'c> Sink<'c> {
         Ok(counts)
     }
 
-    /// Inserts the staged rows whose `event_key` the case does not hold yet, once each.
+    /// Inserts the staged rows whose `event_key` the case does not contain yet, once each (the
+    /// first in file order). Hash aggregation and hash joins keep this linear in the file.
     fn move_new(&self, target: &str, stage: &str) -> Result<u64> {
         let inserted = self.conn.execute(
             &format!(
                 "INSERT INTO {target}
-                 SELECT * FROM {stage} s
-                 WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.event_key = s.event_key)
-                 QUALIFY row_number() OVER (PARTITION BY s.event_key ORDER BY s.record_no) = 1"
+                 SELECT s.* FROM {stage} s
+                 SEMI JOIN (SELECT event_key, min(record_no) AS record_no FROM {stage} GROUP BY event_key) f
+                   ON f.event_key = s.event_key AND f.record_no = s.record_no
+                 ANTI JOIN {target} t ON t.event_key = s.event_key"
             ),
             [],
         )?;
         Ok(inserted as u64)
     }
-
 }
 
 impl Drop for Sink<'_> {
