@@ -9,6 +9,7 @@
 #   PYTHON                  Python with bench/requirements.txt installed (default: python3)
 #   BENCH_DATA              folder for generated data, cases and results (default: /tmp/bench-data)
 #   BLOBTRAIL_MEMORY_LIMIT  passed on to blobtrail, such as 4GB (default: DuckDB's own limit)
+#   BENCH_THREADS           passed to every blobtrail command as --threads (default: all cores)
 #   BENCH_NO_WRITE=1        print the table without changing BENCHMARKS.md
 set -euo pipefail
 
@@ -38,7 +39,7 @@ fi
 [[ -x "$BLOBTRAIL" ]] || { echo "run.sh: blobtrail binary '$BLOBTRAIL' is missing or not executable" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "run.sh: GNU time (/usr/bin/time) is missing; install the 'time' package" >&2; exit 1; }
 
-label="scale${scale}-seed${seed}${skew:+-skew}"
+label="scale${scale}-seed${seed}${skew:+-skew}${BENCH_THREADS:+-threads$BENCH_THREADS}"
 work="${BENCH_DATA:-/tmp/bench-data}/$label"
 data="$work/data"
 timings="$work/timings"
@@ -55,7 +56,7 @@ timed() {
     /usr/bin/time -f '%e %M' -o "$timings/$name" "$@"
 }
 
-bt=("$BLOBTRAIL" --quiet)
+bt=("$BLOBTRAIL" --quiet ${BENCH_THREADS:+--threads "$BENCH_THREADS"})
 
 files=(StorageBlobLogs.csv StorageFileLogs.jsonl SigninLogs.csv AADNonInteractiveUserSignInLogs.jsonl
        AADServicePrincipalSignInLogs.jsonl)
@@ -99,4 +100,4 @@ done
 write_flag=(--write "$repo/BENCHMARKS.md")
 [[ "${BENCH_NO_WRITE:-}" == 1 ]] && write_flag=()
 "$python" "$bench_dir/report.py" --work "$work" --label "$label" \
-    --command "bench/run.sh --scale $scale --seed $seed${skew:+ --skew}" --blobtrail "$BLOBTRAIL" "${write_flag[@]}"
+    --command "${BENCH_THREADS:+BENCH_THREADS=$BENCH_THREADS }bench/run.sh --scale $scale --seed $seed${skew:+ --skew}" --blobtrail "$BLOBTRAIL" "${write_flag[@]}"

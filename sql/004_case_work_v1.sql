@@ -15,6 +15,10 @@
 --     at least one matching value.
 --   * audit_log rows are hash-chained: `record_hash` is the SHA-256 of the record's canonical JSON,
 --     which includes `previous_hash`, so a changed or deleted row breaks the chain.
+--   * `state_before` and `state_after` are digests of the examiner's record (sources, findings,
+--     annotations, exclusion rules) when the command started and ended. A change made outside
+--     blobtrail between two commands shows as a record whose `state_before` differs from the
+--     previous record's `state_after`.
 
 CREATE SEQUENCE annotation_id_seq START 1;
 CREATE TABLE annotations (
@@ -51,6 +55,8 @@ CREATE TABLE audit_log (
     exit_code          INTEGER NOT NULL,
     counts             VARCHAR NOT NULL,
     error              VARCHAR,
+    state_before       VARCHAR NOT NULL,
+    state_after        VARCHAR NOT NULL,
     previous_hash      VARCHAR NOT NULL,
     record_hash        VARCHAR NOT NULL
 );

@@ -24,6 +24,7 @@ pub struct Entry {
     pub exit_code: i32,
     pub counts: Value,
     pub error: Option<String>,
+    pub state_before: String,
 }
 
 /// A stored record with its chain fields.
@@ -39,6 +40,8 @@ pub struct Stored {
     pub exit_code: i32,
     pub counts: Value,
     pub error: Option<String>,
+    pub state_before: String,
+    pub state_after: String,
     pub previous_hash: String,
     pub record_hash: String,
 }
@@ -57,6 +60,8 @@ impl Stored {
             self.exit_code,
             self.counts,
             self.error,
+            self.state_before,
+            self.state_after,
             self.previous_hash,
         ])
         .to_string()
@@ -87,12 +92,14 @@ pub fn append(conn: &Connection, entry: &Entry) -> Result<()> {
         exit_code: entry.exit_code,
         counts: entry.counts.clone(),
         error: entry.error.clone(),
+        state_before: entry.state_before.clone(),
+        state_after: state_digest(conn)?,
         previous_hash,
         record_hash: String::new(),
     };
     stored.record_hash = stored.computed_hash();
     conn.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             stored.seq,
             stored.started_at,
@@ -104,6 +111,8 @@ pub fn append(conn: &Connection, entry: &Entry) -> Result<()> {
             stored.exit_code,
             stored.counts.to_string(),
             stored.error,
+            stored.state_before,
+            stored.state_after,
             stored.previous_hash,
             stored.record_hash,
         ],
@@ -116,7 +125,7 @@ pub fn append(conn: &Connection, entry: &Entry) -> Result<()> {
 pub fn read_all(conn: &Connection) -> Result<Vec<Stored>> {
     let mut stmt = conn.prepare(
         "SELECT seq, started_at, finished_at, command, arguments, examiner, blobtrail_version,
-                exit_code, counts, error, previous_hash, record_hash
+                exit_code, counts, error, state_before, state_after, previous_hash, record_hash
          FROM audit_log ORDER BY seq",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -133,18 +142,45 @@ pub fn read_all(conn: &Connection) -> Result<Vec<Stored>> {
             exit_code: r.get(7)?,
             counts: serde_json::from_str(&counts).unwrap_or(Value::String(counts)),
             error: r.get(9)?,
-            previous_hash: r.get(10)?,
-            record_hash: r.get(11)?,
+            state_before: r.get(10)?,
+            state_after: r.get(11)?,
+            previous_hash: r.get(12)?,
+            record_hash: r.get(13)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Checks the chain and returns one message per broken link; empty means intact.
-pub fn check_chain(records: &[Stored]) -> Vec<String> {
+/// Digests the examiner's record as it stands: the imported sources, the findings of every
+/// hunt, the annotations and the exclusion rules. Each part is canonical JSON in a fixed order.
+pub fn state_digest(conn: &Connection) -> Result<String> {
+    let parts: String = conn.query_row(
+        "SELECT concat_ws(chr(30),
+             coalesce((SELECT string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY source_id)
+                       FROM (SELECT source_id, path, sha256, records_read, imported, rejected, duplicates FROM sources) s), ''),
+             coalesce((SELECT string_agg(to_json(f)::VARCHAR, chr(10) ORDER BY hunt_id, finding_id)
+                       FROM (SELECT hunt_id, finding_id, upload_event_key, confidence, attributed_account, reason, candidate_count FROM findings) f), ''),
+             coalesce((SELECT string_agg(to_json(a)::VARCHAR, chr(10) ORDER BY annotation_id) FROM annotations a), ''),
+             coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), ''))",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(crate::sql::hex(&Sha256::digest(parts.as_bytes())))
+}
+
+/// Checks the chain and returns one message per broken link; empty means intact. `current_state`
+/// is the state digest now, which must equal the last record's `state_after`.
+pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let mut expected_previous = GENESIS.to_string();
     for (index, record) in records.iter().enumerate() {
+        if index > 0 && record.state_before != records[index - 1].state_after {
+            problems.push(format!(
+                "the case's sources, findings, annotations or exclusion rules changed outside blobtrail between record {} and record {}",
+                records[index - 1].seq,
+                record.seq
+            ));
+        }
         let expected_seq = index as i64 + 1;
         if record.seq != expected_seq {
             problems.push(format!("record {expected_seq} is missing: the next record is number {}", record.seq));
@@ -159,6 +195,14 @@ pub fn check_chain(records: &[Stored]) -> Vec<String> {
             problems.push(format!("record {} ({}) was changed after it was written: its hash does not match", record.seq, record.command));
         }
         expected_previous = record.record_hash.clone();
+    }
+    if let Some(last) = records.last() {
+        if last.state_after != current_state {
+            problems.push(format!(
+                "the case's sources, findings, annotations or exclusion rules changed outside blobtrail after record {}",
+                last.seq
+            ));
+        }
     }
     problems
 }
@@ -177,36 +221,45 @@ mod tests {
             exit_code: 0,
             counts: json!({"n": 1}),
             error: None,
+            state_before: String::new(),
         }
     }
 
     fn conn_with_log() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../sql/001_case_schema.sql")).unwrap();
         conn.execute_batch(include_str!("../sql/004_case_work_v1.sql")).unwrap();
         conn
+    }
+
+    /// Appends an entry whose state before is the state now, as commands/mod.rs records it.
+    fn append_now(conn: &Connection, command: &str) {
+        let mut e = entry(command);
+        e.state_before = state_digest(conn).unwrap();
+        append(conn, &e).unwrap();
     }
 
     #[test]
     fn intact_chain_has_no_problems() {
         let conn = conn_with_log();
         for command in ["import", "hunt", "findings"] {
-            append(&conn, &entry(command)).unwrap();
+            append_now(&conn, command);
         }
         let records = read_all(&conn).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[0].previous_hash, GENESIS);
         assert_eq!(records[1].previous_hash, records[0].record_hash);
-        assert!(check_chain(&records).is_empty());
+        assert!(check_chain(&records, &state_digest(&conn).unwrap()).is_empty());
     }
 
     #[test]
     fn changed_record_is_detected() {
         let conn = conn_with_log();
         for command in ["import", "hunt"] {
-            append(&conn, &entry(command)).unwrap();
+            append_now(&conn, command);
         }
         conn.execute("UPDATE audit_log SET examiner = 'mallory' WHERE seq = 1", []).unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap());
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("record 1 (import) was changed"), "{problems:?}");
     }
@@ -215,11 +268,31 @@ mod tests {
     fn deleted_record_is_detected() {
         let conn = conn_with_log();
         for command in ["import", "hunt", "findings"] {
-            append(&conn, &entry(command)).unwrap();
+            append_now(&conn, command);
         }
         conn.execute("DELETE FROM audit_log WHERE seq = 2", []).unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap());
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
         assert!(problems.iter().any(|p| p.contains("record 2 is missing")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("record 3 does not chain")), "{problems:?}");
+    }
+
+    #[test]
+    fn outside_edit_between_commands_is_detected() {
+        let conn = conn_with_log();
+        append_now(&conn, "annotate");
+        conn.execute(
+            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
+             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
+            [],
+        )
+        .unwrap();
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("after record 1"), "{problems:?}");
+
+        append_now(&conn, "findings");
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert_eq!(problems.len(), 1, "a later command does not hide it: {problems:?}");
+        assert!(problems[0].contains("between record 1 and record 2"), "{problems:?}");
     }
 }

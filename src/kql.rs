@@ -23,6 +23,8 @@ pub struct KqlInput<'a> {
     pub end: &'a str,
     pub target_file: &'a str,
     pub case_name: Option<&'a str>,
+    /// Time bounds relative to the run, for a scheduled rule: its query period.
+    pub rule_period: Option<&'a str>,
     pub view: &'a str,
     pub rules: &'a [Rule],
 }
@@ -66,9 +68,18 @@ fn header(out: &mut String, input: &KqlInput) {
             let _ = writeln!(out, "// Default hunt: no case, no exclusions.");
         }
     }
-    let _ = writeln!(out, "// Set the time bounds to the period under investigation; nothing here depends on the clock of the run.");
-    let _ = writeln!(out, "let StartTime = datetime({});", input.start);
-    let _ = writeln!(out, "let EndTime = datetime({});", input.end);
+    match input.rule_period {
+        Some(period) => {
+            let _ = writeln!(out, "// A scheduled rule looks back over its query period from each run.");
+            let _ = writeln!(out, "let EndTime = now();");
+            let _ = writeln!(out, "let StartTime = EndTime - {period};");
+        }
+        None => {
+            let _ = writeln!(out, "// Set the time bounds to the period under investigation; nothing here depends on the clock of the run.");
+            let _ = writeln!(out, "let StartTime = datetime({});", input.start);
+            let _ = writeln!(out, "let EndTime = datetime({});", input.end);
+        }
+    }
     let _ = writeln!(out, "let TargetFile = {}; // empty: every file", quote(input.target_file));
 }
 
@@ -126,11 +137,11 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     Op in ("write"), "smb-write",
     "nfs-write")
 | extend Requester = iff(isnotempty(RequesterUpn), RequesterUpn, RequesterObjectId)
+{CALLER_KEY}
 | extend Island = iff(UploadKind in ("file-upload", "smb-write", "nfs-write"), bin(TimeGenerated, 5m), TimeGenerated)
-| summarize arg_max(TimeGenerated, *) by ObjectPath, UploadKind, CallerIpAddress, Island
+| summarize arg_max(TimeGenerated, *) by ObjectPath, UploadKind, CallerKey, Island
 | extend UploadTime = TimeGenerated
-| extend UploadId = strcat(CorrelationId, "|", OperationName, "|", tostring(UploadTime))
-{CALLER_KEY};
+| extend UploadId = strcat(CorrelationId, "|", OperationName, "|", tostring(UploadTime));
 // Successful sign-ins of every kind, timed by CreatedDateTime where the table has it.
 let Signins = union withsource=SigninTable SigninLogs, AADNonInteractiveUserSignInLogs, AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs
 | where TimeGenerated between ((StartTime - Before) .. (EndTime + After + 1h))
@@ -260,6 +271,9 @@ fn condition(c: &Conditions) -> String {
         parts.join(" and ")
     }
 }
+
+/// The query period of an exported rule; the query's time bounds follow it.
+pub const RULE_PERIOD: &str = "1d";
 
 /// Wraps the query as a Sentinel analytics rule in the YAML shape of the content hub's rules.
 pub fn as_rule(query: &str, id: &str, case_name: Option<&str>) -> String {

@@ -42,9 +42,16 @@ pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> R
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match write(&mut lock).and_then(|()| lock.flush()) {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) if is_broken_pipe(&err) => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// Tells whether an error is a closed pipe, also when a serialiser wrapped it.
+fn is_broken_pipe(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::BrokenPipe
+        || err.raw_os_error() == Some(32)
+        || err.to_string().contains("Broken pipe")
 }
 
 /// Builds a table with the house style; cells are escaped for the terminal.

@@ -23,6 +23,7 @@ const DEMO_FILES: &[(&str, &[u8])] = &[
 ];
 
 const DEMO_NAME: &str = "demo";
+const DEMO_TITLE: &str = "blobtrail demo case";
 
 /// Entries a demo case folder may contain; anything else means it is not ours to replace.
 const DEMO_ENTRIES: &[&str] = &[case::DB_FILE, "case.duckdb.wal", "tmp", "exports"];
@@ -30,9 +31,10 @@ const DEMO_ENTRIES: &[&str] = &[case::DB_FILE, "case.duckdb.wal", "tmp", "export
 pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     let started = super::now_iso();
     let dir = args.cases_dir.join(DEMO_NAME);
+    ensure_only_demo_work(&dir, &global.engine)?;
     remove_old_demo(&dir)?;
     let examiner = global.examiner.clone().unwrap_or_else(|| "demo".to_string());
-    let new = NewCase { name: DEMO_NAME, title: Some("blobtrail demo case"), examiner: Some(&examiner) };
+    let new = NewCase { name: DEMO_NAME, title: Some(DEMO_TITLE), examiner: Some(&examiner) };
     let case = case::create(&args.cases_dir, &new, &global.engine)?;
 
     let exports = dir.join("exports");
@@ -83,6 +85,27 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     }));
     super::record_audit(global, &case, "demo", &started, &Ok(&report))?;
     Ok(Exit::Success)
+}
+
+/// Fails when `dir` is a case that holds work beyond what `demo` records: a case someone made
+/// with `case new demo`, or a demo case that was annotated, hunted again or exported.
+fn ensure_only_demo_work(dir: &Path, engine: &case::EngineSettings) -> Result<()> {
+    if !dir.join(case::DB_FILE).exists() {
+        return Ok(());
+    }
+    let existing = case::open(dir, engine)?;
+    let (title, other_commands): (Option<String>, i64) = existing.conn.query_row(
+        "SELECT (SELECT title FROM case_info LIMIT 1), (SELECT count(*) FROM audit_log WHERE command <> 'demo')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if title.as_deref() != Some(DEMO_TITLE) || other_commands > 0 {
+        bail!(
+            "`{}` holds work beyond the demo ({other_commands} other commands in its audit trail); the demo does not replace it: move it away or use `--cases-dir`",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Removes an earlier demo case, but only if the folder contains nothing a demo does not write.

@@ -11,6 +11,11 @@ use crate::findings::{self, Finding};
 use crate::output;
 
 pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
+    if let Some(status) = &args.status {
+        if !crate::annotations::STATUSES.contains(&status.as_str()) {
+            anyhow::bail!("invalid status `{status}`; choose one of: {}", crate::annotations::STATUSES.join(", "));
+        }
+    }
     let hunt_id = match args.hunt {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,

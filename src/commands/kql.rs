@@ -83,8 +83,9 @@ pub fn run(global: &Global, args: KqlArgs) -> Result<Exit> {
         true => {
             let case = global.open_case()?;
             let started = super::now_iso();
+            let state_before = crate::audit::state_digest(&case.conn)?;
             let result = write(Some(&case), &args);
-            super::record_audit(global, &case, "kql", &started, &result.as_ref())?;
+            super::record_audit_from(global, &case, "kql", &started, state_before, &result.as_ref())?;
             result.map(|r| r.exit)
         }
         false => write(None, &args).map(|r| r.exit),
@@ -132,6 +133,7 @@ fn write(case: Option<&Case>, args: &KqlArgs) -> Result<Report> {
         end: &end_text,
         target_file: &target,
         case_name: case_name.as_deref(),
+        rule_period: args.as_rule.then_some(kql::RULE_PERIOD),
         view: &view,
         rules: &rules,
     });

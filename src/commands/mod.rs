@@ -90,6 +90,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
 fn with_case(global: &Global, command: Command) -> Result<Exit> {
     let case = global.open_case()?;
     let started = now_iso();
+    let state_before = audit::state_digest(&case.conn)?;
     let name = command_name(&command);
     let result = match command {
         Command::Case(CaseCommand::Info(args)) => case_cmd::info(&case, args),
@@ -111,7 +112,7 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
             unreachable!("handled before a case is opened")
         }
     };
-    record_audit(global, &case, name, &started, &result.as_ref())?;
+    record_audit_from(global, &case, name, &started, state_before, &result.as_ref())?;
     result.map(|report| report.exit)
 }
 
@@ -140,8 +141,27 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
-/// Appends the audit record of one command run.
+/// Appends the audit record of a command that ran on a case it created (`case new`, `demo`)
+/// or opened itself (`kql`); the state before is the state the previous record left.
 pub fn record_audit(global: &Global, case: &Case, command: &str, started: &str, result: &Result<&Report, &anyhow::Error>) -> Result<()> {
+    let before: Option<String> =
+        case.conn.query_row("SELECT max_by(state_after, seq) FROM audit_log", [], |r| r.get(0))?;
+    let before = match before {
+        Some(state) => state,
+        None => audit::state_digest(&case.conn)?,
+    };
+    record_audit_from(global, case, command, started, before, result)
+}
+
+/// Appends the audit record of one command run, given the state digest when it started.
+pub fn record_audit_from(
+    global: &Global,
+    case: &Case,
+    command: &str,
+    started: &str,
+    state_before: String,
+    result: &Result<&Report, &anyhow::Error>,
+) -> Result<()> {
     let (exit_code, counts, error) = match result {
         Ok(report) => (exit_code(report.exit), report.counts.clone(), None),
         Err(err) => (1, Value::Null, Some(format!("{err:#}"))),
@@ -155,6 +175,7 @@ pub fn record_audit(global: &Global, case: &Case, command: &str, started: &str, 
         exit_code,
         counts,
         error,
+        state_before,
     };
     audit::append(&case.conn, &entry)
 }

@@ -5,7 +5,7 @@
 //! overlapping export) and repeats within the file. The source row with its counts is written
 //! last. Nothing reaches the case unless `finish` commits; dropping the sink rolls back.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{appender_params_from_iter, params, Appender, Connection};
 
@@ -58,20 +58,26 @@ impl Appenders<'_> {
     }
 }
 
+// The staging tables are temporary tables created outside the file's transaction. Staging
+// tables created inside it lost their rows in DuckDB 2.0.0: once a file filled more than one
+// row group (122,880 rows), every column scan of them came back empty although count(*) saw
+// the rows, so a whole file looked like duplicates.
 const STAGE_SQL: &str = "
-    CREATE TABLE import_stage_storage AS FROM storage_events LIMIT 0;
-    CREATE TABLE import_stage_signin AS FROM signin_events LIMIT 0;";
+    CREATE TEMP TABLE IF NOT EXISTS import_stage_storage AS FROM storage_events LIMIT 0;
+    CREATE TEMP TABLE IF NOT EXISTS import_stage_signin AS FROM signin_events LIMIT 0;
+    DELETE FROM import_stage_storage;
+    DELETE FROM import_stage_signin;";
 
 impl<'c> Sink<'c> {
     /// Opens the transaction and the staging tables.
     pub fn begin(conn: &'c Connection) -> Result<Sink<'c>> {
+        conn.execute_batch(STAGE_SQL)?;
         conn.execute_batch("BEGIN TRANSACTION")?;
         let opened = (|| -> Result<Sink<'c>> {
-            conn.execute_batch(STAGE_SQL)?;
             let source_id: i32 = conn.query_row("SELECT nextval('source_id_seq')::INTEGER", [], |r| r.get(0))?;
             let appenders = Appenders {
-                storage: conn.appender("import_stage_storage")?,
-                signin: conn.appender("import_stage_signin")?,
+                storage: conn.appender_to_catalog_and_db("import_stage_storage", "temp", "main")?,
+                signin: conn.appender_to_catalog_and_db("import_stage_signin", "temp", "main")?,
                 rejects: conn.appender("rejects")?,
             };
             Ok(Sink { conn, source_id, appenders: Some(appenders), staged: 0, rejected: 0, committed: false })
@@ -189,6 +195,8 @@ impl<'c> Sink<'c> {
         appenders.flush()?;
         drop(appenders);
 
+        // A column scan must see every staged record before anything is counted as a duplicate.
+        self.check_staged()?;
         let imported = self.move_new("storage_events", "import_stage_storage")?
             + self.move_new("signin_events", "import_stage_signin")?;
         let counts = Counts {
@@ -220,11 +228,27 @@ impl<'c> Sink<'c> {
                 counts.duplicates as i64,
             ],
         )?;
-        self.conn.execute_batch(
-            "DROP TABLE import_stage_storage; DROP TABLE import_stage_signin; COMMIT",
-        )?;
+        self.conn.execute_batch("COMMIT")?;
         self.committed = true;
+        self.conn.execute_batch("DELETE FROM import_stage_storage; DELETE FROM import_stage_signin;")?;
         Ok(counts)
+    }
+
+    /// Fails when a column scan of the staging tables sees another number of rows than were
+    /// appended (`count(*)` alone can come from metadata and is not a scan).
+    fn check_staged(&self) -> Result<()> {
+        let seen: i64 = self.conn.query_row(
+            "SELECT (SELECT count(event_key) FROM import_stage_storage) + (SELECT count(event_key) FROM import_stage_signin)",
+            [],
+            |r| r.get(0),
+        )?;
+        if seen as u64 != self.staged {
+            bail!(
+                "consistency check failed: {} records were staged but {seen} can be read back; nothing from this file was imported",
+                self.staged
+            );
+        }
+        Ok(())
     }
 
     /// Inserts the staged rows whose `event_key` the case does not contain yet, once each (the
