@@ -173,6 +173,7 @@ pub fn state_digest(conn: &Connection) -> Result<String> {
 pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let mut expected_previous = GENESIS.to_string();
+    let mut expected_seq = 1;
     for (index, record) in records.iter().enumerate() {
         if index > 0 && record.state_before != records[index - 1].state_after {
             problems.push(format!(
@@ -181,10 +182,11 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
                 record.seq
             ));
         }
-        let expected_seq = index as i64 + 1;
         if record.seq != expected_seq {
-            problems.push(format!("record {expected_seq} is missing: the next record is number {}", record.seq));
+            let missing = if record.seq == expected_seq + 1 { format!("record {expected_seq} is") } else { format!("records {expected_seq} to {} are", record.seq - 1) };
+            problems.push(format!("{missing} missing: the next record is number {}", record.seq));
         }
+        expected_seq = record.seq + 1;
         if record.previous_hash != expected_previous {
             problems.push(format!(
                 "record {} does not chain to the record before it: a record was changed, inserted or deleted",

@@ -118,7 +118,9 @@ fn connect(db: &Path, dir: &Path, engine: &EngineSettings) -> Result<Connection>
         .with("autoinstall_known_extensions", "false")?
         .with("temp_directory", temp.to_string_lossy())?;
     if let Some(limit) = &engine.memory_limit {
-        config = config.max_memory(limit)?;
+        config = config
+            .max_memory(limit)
+            .map_err(|_| anyhow::anyhow!("invalid `--memory-limit` `{limit}`: give a size such as 4GB or 512MB"))?;
     }
     if let Some(threads) = engine.threads {
         config = config.threads(threads)?;

@@ -105,8 +105,12 @@ impl Conditions {
         self.path_prefix.extend(other.path_prefix);
     }
 
-    /// Checks values that have a syntax (addresses and networks).
+    /// Checks values: none may be empty, and addresses and networks must parse.
     pub fn validate(&self) -> Result<()> {
+        let all = [&self.account, &self.file_contains, &self.extension, &self.ip, &self.user_agent_contains, &self.operation, &self.container, &self.path_prefix];
+        if all.iter().any(|values| values.iter().any(|v| v.trim().is_empty())) {
+            bail!("a condition value is empty; an empty text would match every finding");
+        }
         for ip in &self.ip {
             Network::parse(ip)?;
         }

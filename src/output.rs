@@ -24,13 +24,32 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
+/// Tells whether a character reorders or hides text: bidirectional controls, zero-width and
+/// other invisible format characters, and the Unicode line and paragraph separators.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Escapes like `terminal_safe` but keeps line breaks and tabs, for whole CSV or JSON output.
+fn terminal_safe_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Prefixes a cell that a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, carriage return
 /// at the start) with a single quote, so that it is shown as text.
 pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    // A negative number such as an NTSTATUS code is data a spreadsheet shows as a number.
+    if text.starts_with('-') && text[1..].parse::<f64>().is_ok() && !text.contains(['e', 'E']) {
+        return text.into();
+    }
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
         _ => text.into(),
@@ -38,10 +57,18 @@ pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Runs `write` against stdout; a closed pipe (`blobtrail ... | head`) counts as success.
+/// On a terminal the output is escaped as `terminal_safe` does, line breaks kept; redirected
+/// to a file or a pipe it is written as is.
 pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    match write(&mut lock).and_then(|()| lock.flush()) {
+    let result = if stdout.is_terminal() {
+        let mut buffer = Vec::new();
+        write(&mut buffer).and_then(|()| lock.write_all(terminal_safe_lines(&String::from_utf8_lossy(&buffer)).as_bytes()))
+    } else {
+        write(&mut lock)
+    };
+    match result.and_then(|()| lock.flush()) {
         Err(err) if is_broken_pipe(&err) => Ok(()),
         other => Ok(other?),
     }
@@ -110,12 +137,15 @@ mod tests {
         assert_eq!(terminal_safe("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
         assert_eq!(terminal_safe("exe.\u{202e}gpj"), "exe.\\u{202e}gpj");
         assert_eq!(terminal_safe("résumé (1).docx"), "résumé (1).docx");
+        assert_eq!(terminal_safe("a\u{200b}b\u{2028}c"), "a\\u{200b}b\\u{2028}c");
+        assert_eq!(terminal_safe_lines("a,b\n\u{1b}[2J\tc\n"), "a,b\n\\u{1b}[2J\tc\n");
     }
 
     #[test]
     fn spreadsheet_formulas_are_neutralised() {
         assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(spreadsheet_safe("-1+2"), "'-1+2");
+        assert_eq!(spreadsheet_safe("-1073741536"), "-1073741536");
         assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(spreadsheet_safe("Mozilla/5.0"), "Mozilla/5.0");
     }

@@ -234,3 +234,27 @@ fn real_query_result_is_rejected() {
     assert!(message.contains("StartTime"), "{message}");
     assert_eq!(case.count("sources"), 0);
 }
+
+#[test]
+fn file_over_one_row_group_imports_every_row() {
+    // DuckDB keeps 122,880 rows per row group; a file larger than that once looked like all
+    // duplicates and imported nothing. Scale 14 writes about 130,000 blob rows.
+    let case = TestCase::new();
+    let data = case.root.path().join("data");
+    let output = common::blobtrail(&case.root)
+        .args(["generate", "--quiet", "--scale", "14", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = case.import(&[data.join("StorageBlobLogs.csv")], &["--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let row = &summary(&output)[0];
+    let records = row["records"].as_i64().unwrap();
+    assert!(records > 122_880, "{row}");
+    assert_eq!(row["imported"].as_i64(), Some(records), "{row}");
+    assert_eq!(row["duplicates"].as_i64(), Some(0), "{row}");
+    let stored = case.query("SELECT count(*) AS n, count(DISTINCT correlation_id) AS c FROM storage_events");
+    assert_eq!(stored[0]["n"].as_i64(), Some(records));
+    assert_eq!(stored[0]["c"].as_i64(), Some(records), "every row has its own CorrelationId");
+}

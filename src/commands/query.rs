@@ -18,6 +18,9 @@ pub fn run(case: &Case, args: QueryArgs) -> Result<Report> {
     let sql = args.sql.trim().trim_end_matches(';').trim();
     ensure_read_only(case, sql)?;
 
+    // Queries read the case only: no files on the host. The setting cannot be turned back on
+    // in this connection, which closes when the command ends.
+    case.conn.execute_batch("SET enable_external_access = false")?;
     case.conn.execute_batch("BEGIN TRANSACTION")?;
     let result = fetch(case, sql);
     let _ = case.conn.execute_batch("ROLLBACK");

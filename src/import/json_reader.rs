@@ -24,6 +24,16 @@ pub fn read_query_api(value: Value, emit: &mut dyn FnMut(Item) -> Result<()>) ->
         bail!("the JSON object has no `tables` array");
     };
     let mut record_no = 0;
+    // Log Analytics answers a query it could not finish with the rows it has and an `error`
+    // object beside them: the export is incomplete, which must show in the counts.
+    if let Some(error) = document.remove("error") {
+        record_no += 1;
+        emit(Item::Broken(Broken {
+            position: Position { record_no, line: None },
+            reason: "the query API response reports an error, so its rows are incomplete; run the query again with a smaller time range".into(),
+            raw: error.to_string(),
+        }))?;
+    }
     for (table_index, table) in tables.into_iter().enumerate() {
         let (names, rows) = split_table(table)
             .map_err(|err| anyhow!("table {} of the response: {err}", table_index + 1))?;
@@ -121,6 +131,15 @@ impl ObjectColumns {
     ) -> Result<()> {
         let mut flat = Vec::with_capacity(object.len());
         flatten("", &object, &mut flat);
+        // `az monitor log-analytics query` writes every null as the text `None` and marks its
+        // rows with `TableName`; in such a row `None` is a missing value, never a name.
+        if object.contains_key("TableName") {
+            for (_, value) in &mut flat {
+                if value == "None" {
+                    value.clear();
+                }
+            }
+        }
         let grew = self.learn_keys(&flat);
         if grew || !self.emitted {
             emit(Item::Header(self.header.clone()))?;

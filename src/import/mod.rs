@@ -79,7 +79,13 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
+        // A linked folder is not followed, so a link loop cannot make the walk endless.
+        if entry.file_type()?.is_symlink() && path.is_dir() {
+            eprintln!("note: not following the linked folder `{}`", path.display());
+            continue;
+        }
         if path.is_dir() {
             walk(&path, found)?;
         } else {
@@ -124,7 +130,7 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
         // A file of a size already seen is hashed first, so a repeated import costs one read.
         if size_seen(conn, report.size)? {
             let sha = hash_file(path)?;
-            if let Some(earlier_path) = earlier_import(conn, &sha)? {
+            if let Some(earlier_path) = earlier_import(conn, &sha, &plan.options_text)? {
                 progress.inc(report.size);
                 report.sha256 = Some(sha);
                 report.outcome = Outcome::Skipped { earlier_path };
@@ -133,7 +139,18 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
         }
         let display = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
         let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-        import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)
+        import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
+        let after = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if after != report.size {
+            // The transaction is committed by now, so the message says what to do with it.
+            bail!(
+                "`{}` changed while it was read ({} bytes before, {after} after): it is still being written; \
+                 the recorded hash may not match the final file, so import a finished copy into a new case",
+                path.display(),
+                report.size
+            );
+        }
+        Ok(())
     })();
     if let Err(err) = result {
         report.outcome = Outcome::Failed(format!("{err:#}"));
@@ -203,7 +220,7 @@ fn import_stream<R: Read>(
 
     let sha = input.into_inner().finish()?;
     report.sha256 = Some(sha.clone());
-    if let Some(earlier_path) = earlier_import(conn, &sha)? {
+    if let Some(earlier_path) = earlier_import(conn, &sha, &plan.options_text)? {
         drop(sink);
         report.outcome = Outcome::Skipped { earlier_path };
         return Ok(());
@@ -228,13 +245,25 @@ fn size_seen(conn: &Connection, size: u64) -> Result<bool> {
     Ok(count > 0)
 }
 
-fn earlier_import(conn: &Connection, sha: &str) -> Result<Option<String>> {
-    let mut stmt = conn.prepare("SELECT path FROM sources WHERE sha256 = ?")?;
+/// Returns the path of an earlier import of the same bytes. Fails when that import read the
+/// file with other options (`--utc-offset`, `--date-order`): skipping would keep times read
+/// the other way without a word.
+fn earlier_import(conn: &Connection, sha: &str, options: &str) -> Result<Option<String>> {
+    let mut stmt = conn.prepare("SELECT path, coalesce(options, '{}') FROM sources WHERE sha256 = ?")?;
     let mut rows = stmt.query([sha])?;
-    Ok(match rows.next()? {
-        Some(row) => Some(row.get(0)?),
-        None => None,
-    })
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let (path, recorded): (String, String) = (row.get(0)?, row.get(1)?);
+    let reading = |text: &str| {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        (value["utc_offset"].clone(), value["date_order"].clone())
+    };
+    if reading(&recorded) != reading(options) {
+        bail!(
+            "the same bytes were imported before from `{path}` with other reading options ({recorded}); \
+             a case keeps one reading of a file, so import it into a new case to read it with {options}"
+        );
+    }
+    Ok(Some(path))
 }
 
 /// Hashes a whole file with SHA-256.

@@ -340,9 +340,15 @@ impl StorageColumns {
             correlation_id: self.correlation.text(row),
             request_body_size,
         };
+        // With a request ID, milliseconds are enough and let a portal CSV (milliseconds) and an
+        // API export (100 ns) of the same record share a key; without one, every digit and the
+        // full URI keep distinct requests apart.
+        let time_key = if row_out.correlation_id.is_some() { millis(time_generated) } else { time_generated.to_string() };
+        let uri_key = if row_out.correlation_id.is_some() { None } else { row_out.uri.clone() };
         row_out.event_key = event_key(&[
             Some(table.name()),
-            Some(&millis(time_generated)),
+            Some(&time_key),
+            uri_key.as_deref(),
             row_out.operation_name.as_deref(),
             row_out.correlation_id.as_deref(),
             self.client_request.get(row),
@@ -650,13 +656,23 @@ mod tests {
 
     #[test]
     fn same_record_from_two_shapes_has_one_key() {
-        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default(), None).unwrap();
-        let values = |time: &'static str| {
-            row(&[time, "acct", "PutBlob", "Success", "https://acct.blob.core.windows.net/c/a.txt", "1.2.3.4:5", "ua", "", ""])
-        };
+        let header = Header::new(["TimeGenerated [UTC]", "OperationName", "Uri", "CallerIpAddress", "CorrelationId"]);
+        let mapper = Mapper::new(&header, Family::Storage, &Settings::default(), None).unwrap();
+        let values = |time: &'static str| row(&[time, "PutBlob", "https://acct.blob.core.windows.net/c/a.txt", "1.2.3.4:5", "c-1"]);
         let Mapped::Storage(csv) = mapper.map(&values("3/14/2026, 2:00:30.123 PM")).unwrap() else { panic!() };
         let Mapped::Storage(api) = mapper.map(&values("2026-03-14T14:00:30.1234567Z")).unwrap() else { panic!() };
         assert_eq!(csv.event_key, api.event_key);
+    }
+
+    #[test]
+    fn requests_without_id_keep_apart() {
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default(), None).unwrap();
+        let block = |id: &'static str| {
+            row(&["2026-03-14T14:00:30.1234Z", "acct", "PutBlock", "Success", id, "1.2.3.4:5", "ua", "", ""])
+        };
+        let Mapped::Storage(first) = mapper.map(&block("https://acct.blob.core.windows.net/c/big.bin?comp=block&blockid=AAAA")).unwrap() else { panic!() };
+        let Mapped::Storage(second) = mapper.map(&block("https://acct.blob.core.windows.net/c/big.bin?comp=block&blockid=AAAB")).unwrap() else { panic!() };
+        assert_ne!(first.event_key, second.event_key);
     }
 
     #[test]
