@@ -240,3 +240,26 @@ fn every_real_sample_imports_or_is_explained() {
         }
     }
 }
+
+#[test]
+fn mixed_tables_in_one_file_are_read_by_type() {
+    // An export of `union StorageBlobLogs, AADNonInteractiveUserSignInLogs`: rows of both
+    // families, interleaved, each naming its table in `Type`.
+    let case = TestCase::new();
+    let blob = std::fs::read_to_string(fixture("lines_blob.jsonl")).unwrap();
+    let signin = std::fs::read_to_string(fixture("lines_signin.jsonl")).unwrap();
+    let mut mixed = String::new();
+    for (b, s) in blob.lines().zip(signin.lines()) {
+        mixed.push_str(b);
+        mixed.push('\n');
+        mixed.push_str(s);
+        mixed.push('\n');
+    }
+    let path = case.root.path().join("union.jsonl");
+    std::fs::write(&path, mixed).unwrap();
+    let output = case.import(&[path], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 3);
+    assert_eq!(case.count("signin_events"), 3);
+    assert_eq!(case.count("rejects"), 0);
+}

@@ -383,7 +383,7 @@ struct FileState<'s, 'c> {
     plan: &'s ImportPlan,
     hint: Option<LogTable>,
     header: Option<Header>,
-    mapper: Option<Mapper>,
+    mapper: Option<(Family, Mapper)>,
     tables: BTreeSet<LogTable>,
 }
 
@@ -430,14 +430,24 @@ impl<'s, 'c> FileState<'s, 'c> {
         }
     }
 
+    /// Returns the mapper for a row. The family is recognised from the header at the first
+    /// row; a later row whose `Type` names a table of the other family (an export of a `union`
+    /// of storage and sign-in tables) gets a mapper of its own.
     fn mapper_for(&mut self, row: &record::Row) -> Result<&Mapper> {
-        if self.mapper.is_none() {
-            let header = self.header.as_ref().context("a record came before any header")?;
-            let type_value = header.find("type").first().map(|&column| row.get(column));
-            let family: Family = tables::recognise(header, type_value)?;
-            self.mapper = Some(Mapper::new(header, family, &self.plan.settings, self.hint)?);
+        let header = self.header.as_ref().context("a record came before any header")?;
+        let type_value = header.find("type").first().map(|&column| row.get(column));
+        let row_family = type_value.and_then(LogTable::from_name).map(LogTable::family);
+        let current = self.mapper.as_ref().map(|(family, _)| *family);
+        let family = match (current, row_family) {
+            (Some(current), Some(named)) if current != named => named,
+            (Some(current), _) => current,
+            (None, _) => tables::recognise(header, type_value)?,
+        };
+        if current != Some(family) {
+            let mapper = Mapper::new(header, family, &self.plan.settings, self.hint)?;
+            self.mapper = Some((family, mapper));
         }
-        Ok(self.mapper.as_ref().expect("set above"))
+        Ok(&self.mapper.as_ref().expect("set above").1)
     }
 
     fn reject(&mut self, position: Position, reject: Reject, raw: String) -> Result<()> {
