@@ -144,12 +144,13 @@ fn summary(html: &mut String, input: &ReportInput) {
             if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") }
         );
     }
+    let uploads_word = if findings.len() == 1 { "upload found" } else { "uploads found" };
     let _ = write!(
         html,
         "<div class=\"cards\">\
          <div class=\"card\"><b>{}</b>files examined</div>\
          <div class=\"card\"><b>{records}</b>log records</div>\
-         <div class=\"card\"><b>{}</b>uploads found</div>\
+         <div class=\"card\"><b>{}</b>{uploads_word}</div>\
          <div class=\"card\"><b>{attributed}</b>attributed to an account</div>\
          <div class=\"card\"><b>{}</b>confirmed malicious</div>\
          <div class=\"card\"><b>{open}</b>open or needing review</div>\
@@ -240,9 +241,12 @@ fn findings_table(html: &mut String, findings: &[Finding]) {
     sorted.sort_by_key(|f| (f.status.as_deref() != Some("confirmed-malicious"), f.upload_time.clone()));
     for f in sorted {
         let confidence = f.confidence.as_deref().unwrap_or("");
-        let who = f.attributed_account.clone().or_else(|| f.reason.clone()).unwrap_or_else(|| {
-            f.candidates.iter().filter_map(|c| c.account.clone()).collect::<Vec<_>>().join(", ")
-        });
+        let candidates: Vec<String> = f.candidates.iter().take(5).filter_map(|c| c.account.clone()).collect();
+        let who = match (&f.attributed_account, candidates.is_empty()) {
+            (Some(account), _) => account.clone(),
+            (None, false) => format!("candidates: {}", candidates.join(", ")),
+            (None, true) => f.reason.clone().unwrap_or_default(),
+        };
         let _ = writeln!(
             html,
             "<tr><td class=\"mono nowrap\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"nowrap {}\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
