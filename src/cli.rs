@@ -221,6 +221,8 @@ pub struct AnnotateArgs {
     pub note: Option<String>,
 }
 
+// Parsed once per run, so the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ExcludeCommand {
     /// Add a rule: findings matching every given condition are excluded, with the reason

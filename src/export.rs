@@ -295,7 +295,7 @@ pub fn write_xlsx(path: &Path, findings: &[Finding]) -> Result<usize> {
             sheet.write_string(row, 6, &c.ip)?;
             sheet.write_string(row, 7, c.user_agent.as_deref().unwrap_or(""))?;
             sheet.write_string(row, 8, &c.source_table)?;
-            sheet.write_string(row, 9, &c.reasons.join("; "))?;
+            sheet.write_string(row, 9, c.reasons.join("; "))?;
             sheet.write_string(row, 10, &c.source_file)?;
             sheet.write_number(row, 11, c.source_line.unwrap_or(c.source_record) as f64)?;
         }

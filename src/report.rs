@@ -98,9 +98,9 @@ pub fn render(input: &ReportInput) -> String {
          <title>{} – blobtrail report</title><style>{STYLE}</style></head><body>\n",
         escape(title)
     );
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<h1>{}</h1><p class=\"sub\">Case <b>{}</b> · examiner {} · report generated {} by blobtrail {}</p>\n",
+        "<h1>{}</h1><p class=\"sub\">Case <b>{}</b> · examiner {} · report generated {} by blobtrail {}</p>",
         escape(title),
         escape(input.case_name),
         escape(input.examiner.unwrap_or("not recorded")),
@@ -136,16 +136,16 @@ fn summary(html: &mut String, input: &ReportInput) {
     if !confirmed.is_empty() {
         let accounts: BTreeSet<&str> = confirmed.iter().filter_map(|f| f.attributed_account.as_deref()).collect();
         let files: Vec<String> = confirmed.iter().map(|f| escape(f.object_path.as_deref().unwrap_or("?"))).collect();
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) attributed: <b>{}</b>.</p>\n",
+            "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) attributed: <b>{}</b>.</p>",
             confirmed.len(),
             files.join(", "),
             if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") }
         );
     }
     let uploads_word = if findings.len() == 1 { "upload found" } else { "uploads found" };
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<div class=\"cards\">\
          <div class=\"card\"><b>{}</b>files examined</div>\
@@ -154,15 +154,15 @@ fn summary(html: &mut String, input: &ReportInput) {
          <div class=\"card\"><b>{attributed}</b>attributed to an account</div>\
          <div class=\"card\"><b>{}</b>confirmed malicious</div>\
          <div class=\"card\"><b>{open}</b>open or needing review</div>\
-         <div class=\"card\"><b>{excluded}</b>excluded by recorded rules</div></div>\n",
+         <div class=\"card\"><b>{excluded}</b>excluded by recorded rules</div></div>",
         input.sources.len(),
         findings.len(),
         confirmed.len(),
     );
     let accounts: BTreeSet<&str> = active(findings).filter_map(|f| f.attributed_account.as_deref()).collect();
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p>Logs examined cover <b>{}</b> to <b>{}</b> (UTC). Accounts involved in attributed uploads: {}.</p>\n",
+        "<p>Logs examined cover <b>{}</b> to <b>{}</b> (UTC). Accounts involved in attributed uploads: {}.</p>",
         escape(&first),
         escape(&last),
         if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") }
@@ -225,9 +225,9 @@ fn timeline(html: &mut String, findings: &[Finding]) {
         );
     }
     let label = |t: i64| crate::parse::time::format_iso(t).chars().take(16).collect::<String>().replace('T', " ");
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<text x=\"{LEFT}\" y=\"160\">{}</text><text x=\"{}\" y=\"160\" text-anchor=\"end\">{} UTC</text></svg>\n",
+        "<text x=\"{LEFT}\" y=\"160\">{}</text><text x=\"{}\" y=\"160\" text-anchor=\"end\">{} UTC</text></svg>",
         escape(&label(min)),
         WIDTH - RIGHT,
         escape(&label(max))

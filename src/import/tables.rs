@@ -11,6 +11,8 @@ pub enum Family {
     Signin,
 }
 
+/// A log table, named as Log Analytics names it.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LogTable {
     StorageBlobLogs,

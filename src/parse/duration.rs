@@ -142,7 +142,7 @@ fn too_large(input: &str) -> String {
 /// because no accepted unit is smaller than `ms`.
 pub fn format_duration(d: Duration) -> String {
     let millis = d.as_millis();
-    if millis % 1_000 != 0 {
+    if !millis.is_multiple_of(1_000) {
         return format!("{millis}ms");
     }
 
@@ -151,7 +151,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".to_string();
     }
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("min", 60)] {
-        if seconds % size == 0 {
+        if seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }
