@@ -126,7 +126,7 @@ fn every_export_format_writes() {
     }
     // Read back by an independent route: DuckDB's Python package (`query` reads no files).
     let counted = std::process::Command::new("python3")
-        .args(["-c", "import sys, duckdb; print(duckdb.sql(f\"SELECT count(DISTINCT finding_id) FROM read_parquet('{sys.argv[1]}')\").fetchone()[0])"])
+        .args(["-c", "import sys, duckdb; print(duckdb.sql(f\"SELECT count(DISTINCT finding_id) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0][0])"])
         .arg(case.root.path().join("export.parquet"))
         .output()
         .unwrap();

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use duckdb::params;
 use serde_json::json;
 
-use super::Report;
+use super::{Global, Report};
 use crate::bundle::{self, Files};
 use crate::case::Case;
 use crate::cli::BundleArgs;
@@ -16,14 +16,16 @@ use crate::findings;
 use crate::report::{self, ReportInput, SourceLine};
 use crate::{annotations, audit, exclusions, export, sql};
 
-pub fn run(case: &Case, args: BundleArgs) -> Result<Report> {
+pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
     let hunt_id = match args.hunt {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,
     };
+    let spinner = crate::output::spinner("building the evidence bundle", global.quiet);
     let files = collect(case, hunt_id)?;
     let count = files.len() + 1;
     let manifest_hash = bundle::write(files, &args.out)?;
+    spinner.finish_and_clear();
     println!("bundle `{}`: {count} files, hunt {hunt_id}", args.out.display());
     println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
     eprintln!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());

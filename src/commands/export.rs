@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use super::Report;
+use super::{Global, Report};
 use crate::case::Case;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::export;
 use crate::findings::{self, Finding};
+use crate::output;
 
-pub fn run(case: &Case, args: ExportArgs) -> Result<Report> {
+pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
     if args.out.exists() && !args.force {
         bail!("`{}` already exists; pass `--force` to overwrite it", args.out.display());
     }
@@ -22,6 +23,7 @@ pub fn run(case: &Case, args: ExportArgs) -> Result<Report> {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,
     };
+    let spinner = output::spinner("exporting", global.quiet);
     let list = findings::load(&case.conn, hunt_id)?;
 
     // Write beside the target and rename, so a failed export never leaves half a file.
@@ -34,6 +36,7 @@ pub fn run(case: &Case, args: ExportArgs) -> Result<Report> {
             return Err(err);
         }
     };
+    spinner.finish_and_clear();
     std::fs::rename(&partial, &args.out).with_context(|| format!("cannot move the export into `{}`", args.out.display()))?;
 
     let excluded = list.iter().filter(|f| !f.excluded_by.is_empty()).count();

@@ -105,8 +105,8 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
         Command::Log(args) => log::run(&case, args),
         Command::Verify => verify::run(&case),
         Command::Query(args) => query::run(&case, args),
-        Command::Export(args) => export::run(&case, args),
-        Command::Bundle(args) => bundle::run(&case, args),
+        Command::Export(args) => export::run(global, &case, args),
+        Command::Bundle(args) => bundle::run(global, &case, args),
         Command::Score(args) => score::run(&case, args),
         Command::Case(CaseCommand::New(_)) | Command::Demo(_) | Command::VerifyBundle { .. } | Command::Generate(_) | Command::Kql(_) => {
             unreachable!("handled before a case is opened")
