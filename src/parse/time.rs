@@ -390,6 +390,7 @@ struct LocaleDate {
     first: u32,
     first_digits: usize,
     second: u32,
+    second_digits: usize,
     third: u32,
     third_digits: usize,
 }
@@ -397,7 +398,7 @@ struct LocaleDate {
 fn parse_locale_date(cursor: &mut Cursor<'_>) -> Option<LocaleDate> {
     let (first, first_digits) = cursor.number(1, 4)?;
     let separator = cursor.eat_any(b"/.")?;
-    let (second, _) = cursor.number(1, 2)?;
+    let (second, second_digits) = cursor.number(1, 2)?;
     cursor.eat(separator).then_some(())?;
     let (third, third_digits) = cursor.number(1, 4)?;
 
@@ -405,6 +406,7 @@ fn parse_locale_date(cursor: &mut Cursor<'_>) -> Option<LocaleDate> {
         separator,
         first,
         first_digits,
+        second_digits,
         second,
         third,
         third_digits,
@@ -462,7 +464,11 @@ fn order_date(
     let order = if date.separator == b'.' {
         DateOrder::DayFirst
     } else {
-        slash_date_order(date.first, date.second, has_meridiem, date_order)?
+        // Padding one number and not the other (`5/03/2026 10:00 AM`, the `d/MM/yyyy` short
+        // date of day-first locales) is no US format, so such an AM/PM date is not read month
+        // first without being told.
+        let padded = (date.first_digits == 2 && date.first < 10) != (date.second_digits == 2 && date.second < 10);
+        slash_date_order(date.first, date.second, has_meridiem && !padded, has_meridiem && padded, date_order)?
     };
     Ok(match order {
         DateOrder::MonthFirst => (year, date.first, date.second),
@@ -475,6 +481,7 @@ fn slash_date_order(
     first: u32,
     second: u32,
     has_meridiem: bool,
+    padded_meridiem: bool,
     date_order: Option<DateOrder>,
 ) -> Result<DateOrder, TimeError> {
     if let Some(order) = date_order {
@@ -482,6 +489,9 @@ fn slash_date_order(
     }
     if first == 0 || second == 0 {
         return Err(TimeError::Invalid);
+    }
+    if padded_meridiem && first != second && first <= 12 && second <= 12 {
+        return Err(TimeError::AmbiguousDateOrder);
     }
 
     if has_meridiem {
@@ -892,6 +902,10 @@ mod tests {
         assert_eq!(iso("3/14/2026, 1:00:00 AM"), "2026-03-14T01:00:00.000000Z");
         assert_eq!(iso("3/14/2026, 11:59:59 AM"), "2026-03-14T11:59:59.000000Z");
         assert_eq!(iso("3/14/2026, 12:00:00 PM"), "2026-03-14T12:00:00.000000Z");
+        // en-US never zero-pads: a padded AM/PM date with both numbers at most 12 is ambiguous.
+        assert_eq!(error("5/03/2026 10:00:20 AM"), TimeError::AmbiguousDateOrder);
+        assert_eq!(iso("5/05/2026 10:00:20 AM"), "2026-05-05T10:00:20.000000Z");
+        assert_eq!(iso("15/03/2026 10:00:20 AM"), "2026-03-15T10:00:20.000000Z");
         assert_eq!(iso("3/14/2026, 12:30:00 PM"), "2026-03-14T12:30:00.000000Z");
         assert_eq!(iso("3/14/2026, 11:59:59 PM"), "2026-03-14T23:59:59.000000Z");
         assert_eq!(error("3/14/2026, 0:30:00 AM"), TimeError::Invalid);
