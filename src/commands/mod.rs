@@ -92,6 +92,23 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
     let started = now_iso();
     let state_before = audit::state_digest(&case.conn)?;
     let name = command_name(&command);
+    if matches!(command, Command::Import(_)) {
+        // An import commits file by file, so a run stopped by a signal still changes the case:
+        // a record written first keeps such a run on the trail.
+        // Its exit code is -1: the command had not finished when it was written.
+        let entry = audit::Entry {
+            started_at: started.clone(),
+            finished_at: started.clone(),
+            command: name.to_string(),
+            arguments: std::env::args().collect(),
+            examiner: global.examiner_for(&case),
+            exit_code: -1,
+            counts: serde_json::json!({ "status": "started" }),
+            error: None,
+            state_before: state_before.clone(),
+        };
+        audit::append(&case.conn, &entry)?;
+    }
     let result = match command {
         Command::Case(CaseCommand::Info(args)) => case_cmd::info(&case, args),
         Command::Import(args) => import::run(global, &case, args),
