@@ -116,9 +116,16 @@ fn check_record(header: &Header, record: &csv::ByteRecord, position: Position) -
         }
     }
     if values.len() != header.len() {
+        // A quote that never closes swallows the line breaks after it, so the record runs on
+        // over the next lines and has too many fields.
+        let hint = if values.len() > header.len() && values.iter().any(|v| v.contains('\n')) {
+            "; a quoted field seems to run on over the following lines (a quote that never closes?), so the records on those lines are inside this one"
+        } else {
+            ""
+        };
         return Item::Broken(Broken {
             position,
-            reason: format!("expected {} fields, found {}", header.len(), values.len()),
+            reason: format!("expected {} fields, found {}{hint}", header.len(), values.len()),
             raw: lossy_raw(record),
         });
     }
