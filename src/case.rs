@@ -29,6 +29,9 @@ pub struct Case {
     pub conn: Connection,
     pub dir: PathBuf,
     pub name: String,
+    /// Opened read-only because the case file or its folder cannot be written (a copy on
+    /// write-protected media): reading commands work, and nothing is recorded.
+    pub read_only: bool,
 }
 
 /// What `case new` records about a case.
@@ -67,7 +70,7 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
 }
 
 fn initialise(dir: &Path, new: &NewCase, engine: &EngineSettings) -> Result<Case> {
-    let conn = connect(&dir.join(DB_FILE), dir, engine)?;
+    let conn = connect(&dir.join(DB_FILE), dir, engine, false)?;
     migrate(&conn, dir)?;
     let duckdb_version = duckdb_version(&conn)?;
     conn.execute(
@@ -75,19 +78,40 @@ fn initialise(dir: &Path, new: &NewCase, engine: &EngineSettings) -> Result<Case
         params![new.name, new.title, new.examiner, crate::VERSION, duckdb_version],
     )
     .context("cannot record the case details")?;
-    Ok(Case { conn, dir: dir.to_path_buf(), name: new.name.to_string() })
+    Ok(Case { conn, dir: dir.to_path_buf(), name: new.name.to_string(), read_only: false })
 }
 
 /// Opens an existing case given its folder or its database file.
 pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
     let (dir, db) = locate(path)?;
-    let conn = connect(&db, &dir, engine)?;
+    let read_only = !writable(&db, &dir);
+    let conn = connect(&db, &dir, engine, read_only)?;
     ensure_blobtrail_case(&conn, &db)?;
-    migrate(&conn, &dir)?;
+    if read_only {
+        eprintln!(
+            "note: case `{}` cannot be written, so it is open read-only: reading commands work, changes fail, and this run is not recorded in its audit trail",
+            dir.display()
+        );
+        check_applied(&applied_migrations(&conn)?, &dir)?;
+        if schema_version(&conn)? < sql::latest_version() {
+            bail!("case `{}` needs an upgrade of its schema, which a read-only case cannot take; open a writable copy", dir.display());
+        }
+    } else {
+        migrate(&conn, &dir)?;
+    }
     let name: String = conn
         .query_row("SELECT name FROM case_info LIMIT 1", [], |row| row.get(0))
         .with_context(|| format!("case `{}` has no case details", dir.display()))?;
-    Ok(Case { conn, dir, name })
+    Ok(Case { conn, dir, name, read_only })
+}
+
+/// Tells whether the case file and its folder (for DuckDB's write-ahead log) can be written.
+fn writable(db: &Path, dir: &Path) -> bool {
+    let file_ok = std::fs::OpenOptions::new().append(true).open(db).is_ok();
+    let probe = dir.join(format!(".blobtrail-write-check-{}", std::process::id()));
+    let dir_ok = std::fs::File::create(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    file_ok && dir_ok
 }
 
 fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
@@ -111,9 +135,11 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((path.to_path_buf(), db))
 }
 
-fn connect(db: &Path, dir: &Path, engine: &EngineSettings) -> Result<Connection> {
+fn connect(db: &Path, dir: &Path, engine: &EngineSettings, read_only: bool) -> Result<Connection> {
     let temp = dir.join("tmp");
+    let mode = if read_only { duckdb::AccessMode::ReadOnly } else { duckdb::AccessMode::ReadWrite };
     let mut config = Config::default()
+        .access_mode(mode)?
         .enable_autoload_extension(false)?
         .with("autoinstall_known_extensions", "false")?
         .with("temp_directory", temp.to_string_lossy())?;

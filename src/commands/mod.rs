@@ -92,7 +92,7 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
     let started = now_iso();
     let state_before = audit::state_digest(&case.conn)?;
     let name = command_name(&command);
-    if matches!(command, Command::Import(_)) {
+    if matches!(command, Command::Import(_)) && !case.read_only {
         // An import commits file by file, so a run stopped by a signal still changes the case:
         // a record written first keeps such a run on the trail.
         // Its exit code is -1: the command had not finished when it was written.
@@ -129,8 +129,14 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
             unreachable!("handled before a case is opened")
         }
     };
-    record_audit_from(global, &case, name, &started, state_before, &result.as_ref())?;
-    result.map(|report| report.exit)
+    let audited = record_audit_from(global, &case, name, &started, state_before, &result.as_ref());
+    match (result, audited) {
+        (Ok(report), Ok(())) => Ok(report.exit),
+        (Ok(_), Err(audit)) => Err(audit),
+        // The command's own error comes first; the audit failure is added, not swapped in.
+        (Err(err), Err(audit)) => Err(err.context(format!("the audit record of this failed run could not be written either: {audit:#}"))),
+        (Err(err), Ok(())) => Err(err),
+    }
 }
 
 fn command_name(command: &Command) -> &'static str {
@@ -179,6 +185,9 @@ pub fn record_audit_from(
     state_before: String,
     result: &Result<&Report, &anyhow::Error>,
 ) -> Result<()> {
+    if case.read_only {
+        return Ok(());
+    }
     let (exit_code, counts, error) = match result {
         Ok(report) => (exit_code(report.exit), report.counts.clone(), None),
         Err(err) => (1, Value::Null, Some(format!("{err:#}"))),
