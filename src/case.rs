@@ -34,7 +34,7 @@ pub struct Case {
     pub read_only: bool,
 }
 
-/// What `case new` records about a case.
+/// The details `case new` records about a case.
 pub struct NewCase<'a> {
     pub name: &'a str,
     pub title: Option<&'a str>,

@@ -80,7 +80,7 @@ pub enum Command {
     Kql(KqlArgs),
     /// Write a synthetic case in the real export shapes with the ground truth (truth.csv); needs no case
     Generate(GenerateArgs),
-    /// Compare the latest hunt's answers with a truth.csv written by `generate`
+    /// Compare the latest hunt's results with a truth.csv written by `generate`
     Score(ScoreArgs),
     /// Check an evidence bundle against its manifest; needs no case
     VerifyBundle {

@@ -102,7 +102,8 @@ pub fn write_csv(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> 
     writer.flush()
 }
 
-/// A progress bar on stderr by bytes, hidden when stderr is not a terminal or `quiet` is set.
+/// Creates a progress bar on stderr by bytes, hidden when stderr is not a terminal or `quiet`
+/// is set.
 pub fn byte_progress(total: u64, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -117,7 +118,7 @@ pub fn byte_progress(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// A spinner on stderr with a message, hidden under the same rules as `byte_progress`.
+/// Creates a spinner on stderr with a message, hidden under the same rules as `byte_progress`.
 pub fn spinner(message: &str, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

@@ -12,7 +12,7 @@ use crate::exclusions::Rule;
 use crate::findings::Finding;
 use crate::parse::time::parse_timestamp;
 
-/// What the report is built from.
+/// The data a report is built from.
 pub struct ReportInput<'a> {
     pub case_name: &'a str,
     pub case_title: Option<&'a str>,

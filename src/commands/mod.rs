@@ -48,8 +48,8 @@ impl Global {
         case::open(path, &self.engine)
     }
 
-    /// The examiner for records this command writes: the flag or `$BLOBTRAIL_EXAMINER`, else
-    /// the case's examiner.
+    /// Returns the examiner for records this command writes: the flag or `$BLOBTRAIL_EXAMINER`,
+    /// else the case's examiner.
     pub fn examiner_for(&self, case: &Case) -> Option<String> {
         self.examiner.clone().or_else(|| {
             case.conn.query_row("SELECT examiner FROM case_info LIMIT 1", [], |r| r.get(0)).ok().flatten()
@@ -57,7 +57,7 @@ impl Global {
     }
 }
 
-/// What a command reports back: its exit status and the counts recorded in the audit trail.
+/// A command's result: its exit status and the counts recorded in the audit trail.
 pub struct Report {
     pub exit: Exit,
     pub counts: Value,
@@ -214,7 +214,7 @@ fn exit_code(exit: Exit) -> i32 {
     }
 }
 
-/// The current UTC time in ISO 8601 with microseconds.
+/// Returns the current UTC time in ISO 8601 with microseconds.
 pub fn now_iso() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

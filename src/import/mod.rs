@@ -42,7 +42,7 @@ pub struct ImportPlan {
     pub options_text: String,
 }
 
-/// What happened to one file.
+/// The result of importing one file.
 #[derive(Debug)]
 pub enum Outcome {
     Imported(Counts),

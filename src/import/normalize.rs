@@ -24,7 +24,7 @@ pub struct Settings {
     pub date_order: Option<time::DateOrder>,
 }
 
-/// Why a record was not imported.
+/// The reason a record was not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
     pub column: Option<String>,
