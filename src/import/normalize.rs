@@ -171,6 +171,21 @@ impl Field {
         self.columns.iter().map(|&column| row.get(column)).find(|value| !value.is_empty())
     }
 
+    /// Rejects a record whose columns for this field (a duplicated header) hold different
+    /// non-empty values: picking one would decide the evidence silently.
+    fn check_agreement(&self, row: &Row) -> Result<(), Reject> {
+        let mut values = self.columns.iter().map(|&column| row.get(column)).filter(|value| !value.is_empty());
+        let Some(first) = values.next() else { return Ok(()) };
+        match values.find(|value| *value != first) {
+            None => Ok(()),
+            Some(other) => Err(Reject {
+                column: Some(self.name.clone()),
+                value: Some(format!("{first} | {other}")),
+                reason: "the file has this column more than once, with different values in this record".into(),
+            }),
+        }
+    }
+
     fn text(&self, row: &Row) -> Option<String> {
         self.get(row).map(str::to_string)
     }
@@ -286,6 +301,10 @@ impl StorageColumns {
     }
 
     fn map(&self, row: &Row) -> Result<Mapped> {
+        let key_fields = [&self.time.field, &self.caller, &self.operation, &self.status_text, &self.uri, &self.object_key, &self.upn];
+        if let Err(reject) = key_fields.iter().try_for_each(|field| field.check_agreement(row)) {
+            return Ok(Mapped::Rejected(reject));
+        }
         let (time_generated, time_raw) = match self.time.parse(row)? {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return Ok(missing(&self.time.field.name)),
@@ -452,6 +471,10 @@ impl SigninColumns {
     }
 
     fn map(&self, row: &Row) -> Result<Mapped> {
+        let key_fields = [&self.time_generated.field, &self.created.field, &self.address, &self.upn, &self.result_type];
+        if let Err(reject) = key_fields.iter().try_for_each(|field| field.check_agreement(row)) {
+            return Ok(Mapped::Rejected(reject));
+        }
         let generated = match self.time_generated.parse(row)? {
             Ok(parsed) => parsed,
             Err(reject) => return Ok(Mapped::Rejected(reject)),
@@ -687,6 +710,17 @@ mod tests {
         assert_eq!(out.created_time.map(time::format_iso).as_deref(), Some("2021-04-28T14:08:45.221000Z"));
         assert_eq!(out.is_interactive, Some(true));
         assert_eq!(out.table, LogTable::AADNonInteractiveUserSignInLogs);
+    }
+
+    #[test]
+    fn conflicting_duplicate_columns_reject_record() {
+        let header = Header::new(["TimeGenerated", "OperationName", "Uri", "CallerIpAddress", "CallerIpAddress"]);
+        let mapper = Mapper::new(&header, Family::Storage, &Settings::default(), None).unwrap();
+        let same = mapper.map(&row(&["2026-03-14T14:00:00Z", "PutBlob", "u", "1.2.3.4:5", "1.2.3.4:5"])).unwrap();
+        assert!(matches!(same, Mapped::Storage(_)), "{same:?}");
+        let differ = mapper.map(&row(&["2026-03-14T14:00:00Z", "PutBlob", "u", "1.2.3.4:5", "9.9.9.9:1"])).unwrap();
+        let Mapped::Rejected(reject) = differ else { panic!("{differ:?}") };
+        assert_eq!(reject.value.as_deref(), Some("1.2.3.4:5 | 9.9.9.9:1"));
     }
 
     #[test]
