@@ -207,7 +207,9 @@ fn changed_evidence_file_fails_verify() {
 #[test]
 fn query_rejects_writes() {
     let (_root, case) = demo_case();
-    for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'", "SELECT 1; DELETE FROM findings"] {
+    for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'",
+                "SELECT 1; DELETE FROM findings", "SELECT nextval('source_id_seq')", "SELECT * FROM checkpoint()",
+                "SELECT * FROM read_text('/etc/hostname')"] {
         let output = case.run(&["query", sql]);
         assert_eq!(output.status.code(), Some(1), "{sql}");
     }
