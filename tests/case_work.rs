@@ -240,3 +240,43 @@ fn annotate_rejects_unknown_status_and_finding() {
     let output = case.run(&["annotate", id, "--status", "evil"]);
     assert!(stderr(&output).contains("confirmed-malicious"), "{}", stderr(&output));
 }
+
+#[test]
+fn unwritable_case_opens_read_only() {
+    // Run as an unprivileged user (root writes through file modes). The binary and the case
+    // are copied where that user can read them.
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    let is_root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if !setpriv.exists() || !is_root {
+        eprintln!("skipped: needs root and setpriv to run as another user");
+        return;
+    }
+    let (root, _case) = demo_case();
+    let work = tempfile::Builder::new().prefix("blobtrail-ro").tempdir().unwrap();
+    let binary = work.path().join("blobtrail");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("blobtrail"), &binary).unwrap();
+    let case_dir = work.path().join("demo");
+    std::fs::create_dir(&case_dir).unwrap();
+    std::fs::copy(root.path().join("cases/demo/case.duckdb"), case_dir.join("case.duckdb")).unwrap();
+    let status = std::process::Command::new("chmod").args(["-R", "a+rX,go-w"]).arg(work.path()).status().unwrap();
+    assert!(status.success());
+
+    let run = |args: &[&str]| {
+        std::process::Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary)
+            .arg("--case")
+            .arg(&case_dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let read = run(&["findings", "--format", "json"]);
+    assert_eq!(read.status.code(), Some(0), "{}", stderr(&read));
+    assert!(stderr(&read).contains("open read-only"), "{}", stderr(&read));
+    let findings: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert!(!findings.as_array().unwrap().is_empty());
+
+    let write = run(&["hunt"]);
+    assert_eq!(write.status.code(), Some(1), "a change fails on a read-only case");
+}
