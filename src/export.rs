@@ -239,9 +239,7 @@ pub fn write_xlsx(path: &Path, findings: &[Finding]) -> Result<usize> {
         "status", "tags", "excluded_by_rules", "candidate_count", "source_file", "source_line",
     ];
     let sheet = workbook.add_worksheet().set_name("findings")?;
-    for (col, name) in finding_columns.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *name, &bold)?;
-    }
+    write_header(sheet, &finding_columns, &bold)?;
     for (index, f) in findings.iter().enumerate() {
         let row = index as u32 + 1;
         let cells = [
@@ -277,9 +275,7 @@ pub fn write_xlsx(path: &Path, findings: &[Finding]) -> Result<usize> {
         "source_table", "reasons", "source_file", "source_line",
     ];
     let sheet = workbook.add_worksheet().set_name("candidates")?;
-    for (col, name) in candidate_columns.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *name, &bold)?;
-    }
+    write_header(sheet, &candidate_columns, &bold)?;
     let mut row = 0u32;
     for f in findings {
         for c in &f.candidates {
@@ -305,6 +301,13 @@ pub fn write_xlsx(path: &Path, findings: &[Finding]) -> Result<usize> {
 
     workbook.save(path).with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(findings.len())
+}
+
+fn write_header(sheet: &mut rust_xlsxwriter::Worksheet, names: &[&str], format: &rust_xlsxwriter::Format) -> Result<()> {
+    for (col, name) in names.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *name, format)?;
+    }
+    Ok(())
 }
 
 /// Writes Timesketch JSON lines: one event per upload and one per candidate sign-in, each with

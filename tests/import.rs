@@ -3,29 +3,14 @@
 
 mod common;
 
-use common::{fixture, real_sample, stderr, TestCase};
+use common::{counts, fixture, real_sample, stderr, summary, TestCase};
 use serde_json::Value;
-
-fn summary(output: &std::process::Output) -> Vec<Value> {
-    serde_json::from_slice::<Value>(&output.stdout)
-        .unwrap_or_else(|_| panic!("no JSON summary: {}", stderr(output)))
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 /// Imports one fixture and returns (shape, tables, records, imported, rejected).
 fn import_one(case: &TestCase, name: &str) -> (String, String, i64, i64, i64) {
     let output = case.import(&[fixture(name)], &[]);
-    let rows = summary(&output);
-    let row = &rows[0];
-    (
-        row["shape"].as_str().unwrap_or("").to_string(),
-        row["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect::<Vec<_>>().join(","),
-        row["records"].as_i64().unwrap_or(-1),
-        row["imported"].as_i64().unwrap_or(-1),
-        row["rejected"].as_i64().unwrap_or(-1),
-    )
+    let (shape, tables, records, imported, rejected, _) = counts(&summary(&output)[0]);
+    (shape, tables, records, imported, rejected)
 }
 
 #[test]

@@ -4,31 +4,14 @@
 
 mod common;
 
-use common::{fixture, real_sample, stderr, TestCase};
+use common::{counts, fixture, real_sample, stderr, summary, TestCase};
 use serde_json::Value;
 
-/// Imports files and returns the JSON summary rows.
+/// Imports files and returns the exit code and the JSON summary rows.
 fn import(case: &TestCase, names: &[&str], extra: &[&str]) -> (Option<i32>, Vec<Value>) {
     let files: Vec<_> = names.iter().map(|n| fixture(n)).collect();
     let output = case.import(&files, extra);
-    let rows = serde_json::from_slice::<Value>(&output.stdout)
-        .unwrap_or_else(|_| panic!("no summary: {}", stderr(&output)))
-        .as_array()
-        .unwrap()
-        .clone();
-    (output.status.code(), rows)
-}
-
-/// (shape, tables, records, imported, rejected, duplicates) of a summary row.
-fn counts(row: &Value) -> (String, String, i64, i64, i64, i64) {
-    (
-        row["shape"].as_str().unwrap_or("").to_string(),
-        row["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect::<Vec<_>>().join(","),
-        row["records"].as_i64().unwrap_or(-1),
-        row["imported"].as_i64().unwrap_or(-1),
-        row["rejected"].as_i64().unwrap_or(-1),
-        row["duplicates"].as_i64().unwrap_or(-1),
-    )
+    (output.status.code(), summary(&output))
 }
 
 fn one(name: &str) -> (String, String, i64, i64, i64, i64) {

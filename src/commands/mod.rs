@@ -97,15 +97,10 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
         // a record written first keeps such a run on the trail.
         // Its exit code is -1: the command had not finished when it was written.
         let entry = audit::Entry {
-            started_at: started.clone(),
             finished_at: started.clone(),
-            command: name.to_string(),
-            arguments: std::env::args().collect(),
-            examiner: global.examiner_for(&case),
             exit_code: -1,
             counts: serde_json::json!({ "status": "started" }),
-            error: None,
-            state_before: state_before.clone(),
+            ..audit_entry(global, &case, name, &started, state_before.clone())
         };
         audit::append(&case.conn, &entry)?;
     }
@@ -192,18 +187,23 @@ pub fn record_audit_from(
         Ok(report) => (exit_code(report.exit), report.counts.clone(), None),
         Err(err) => (1, Value::Null, Some(format!("{err:#}"))),
     };
-    let entry = audit::Entry {
+    let entry = audit::Entry { exit_code, counts, error, ..audit_entry(global, case, command, started, state_before) };
+    audit::append(&case.conn, &entry)
+}
+
+/// Builds the audit record of this run as it stands now: finished, exit code 0, no counts.
+fn audit_entry(global: &Global, case: &Case, command: &str, started: &str, state_before: String) -> audit::Entry {
+    audit::Entry {
         started_at: started.to_string(),
         finished_at: now_iso(),
         command: command.to_string(),
         arguments: std::env::args().collect(),
         examiner: global.examiner_for(case),
-        exit_code,
-        counts,
-        error,
+        exit_code: 0,
+        counts: Value::Null,
+        error: None,
         state_before,
-    };
-    audit::append(&case.conn, &entry)
+    }
 }
 
 fn exit_code(exit: Exit) -> i32 {

@@ -8,17 +8,15 @@ use super::Report;
 use crate::audit;
 use crate::case::Case;
 use crate::exit::Exit;
-use crate::import::hash_file;
+use crate::import::{hash_file, hash_reader};
 use crate::output;
 
 /// Hashes one member of a zip archive, as the import recorded it.
 fn hash_zip_member(archive: &str, member: &str) -> Option<Result<String>> {
-    use sha2::{Digest, Sha256};
     let file = std::fs::File::open(archive).ok()?;
     let mut zip = zip::ZipArchive::new(file).ok()?;
     let mut entry = zip.by_name(member).ok()?;
-    let mut hasher = Sha256::new();
-    Some(std::io::copy(&mut entry, &mut hasher).map(|_| crate::sql::hex(&hasher.finalize())).map_err(anyhow::Error::from))
+    Some(hash_reader(&mut entry).map_err(anyhow::Error::from))
 }
 
 pub fn run(case: &Case) -> Result<Report> {

@@ -142,7 +142,7 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
         import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
         let after = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if after != report.size {
-            // The transaction is committed by now, so the message says what to do with it.
+            // The transaction is committed by now, so the message states what to do with it.
             bail!(
                 "`{}` changed while it was read ({} bytes before, {after} after): it is still being written; \
                  the recorded hash may not match the final file, so import a finished copy into a new case",
@@ -269,8 +269,13 @@ fn earlier_import(conn: &Connection, sha: &str, options: &str) -> Result<Option<
 /// Hashes a whole file with SHA-256.
 pub fn hash_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    hash_reader(&mut file).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+/// Hashes everything a reader yields with SHA-256.
+pub fn hash_reader(reader: &mut impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read `{}`", path.display()))?;
+    std::io::copy(reader, &mut hasher)?;
     Ok(crate::sql::hex(&hasher.finalize()))
 }
 

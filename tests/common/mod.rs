@@ -95,6 +95,27 @@ pub fn blobtrail(root: &tempfile::TempDir) -> Command {
     command
 }
 
+/// Parses the JSON summary rows that `import --format json` prints.
+pub fn summary(output: &Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&output.stdout)
+        .unwrap_or_else(|_| panic!("no JSON summary: {}", stderr(output)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Returns (shape, tables, records, imported, rejected, duplicates) of a summary row.
+pub fn counts(row: &Value) -> (String, String, i64, i64, i64, i64) {
+    (
+        row["shape"].as_str().unwrap_or("").to_string(),
+        row["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect::<Vec<_>>().join(","),
+        row["records"].as_i64().unwrap_or(-1),
+        row["imported"].as_i64().unwrap_or(-1),
+        row["rejected"].as_i64().unwrap_or(-1),
+        row["duplicates"].as_i64().unwrap_or(-1),
+    )
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
