@@ -5,7 +5,7 @@
 -- findings.
 -- Inputs: written by `blobtrail import` and `blobtrail hunt`; nothing here reads evidence files.
 -- Assumptions: every TIMESTAMP column is UTC (the importer converts before it writes). Text
--- columns hold NULL, never '', for a value the source left empty. `raw` holds the original record
+-- columns hold NULL, never '', for a value the source left empty. `raw` contains the original record
 -- as a JSON object (column or key name to text), so every row traces back to the bytes it came
 -- from through `source_id` and `record_no`/`line`.
 
@@ -41,7 +41,7 @@ CREATE TABLE sources (
 
 -- Storage requests from StorageBlobLogs and StorageFileLogs.
 -- `caller_ip` is the canonical address (IPv4 dotted, IPv6 RFC 5952, no port, IPv4-mapped IPv6
--- as IPv4); NULL when `caller_ip_raw` is empty or not an address, and `address_problem` says why.
+-- as IPv4); NULL when `caller_ip_raw` is empty or not an address, and `address_problem` gives the reason.
 -- `object_path` is `/account/container/path`, percent-decoded; `file_name` its last segment.
 CREATE TABLE storage_events (
     source_id            INTEGER NOT NULL,
@@ -149,8 +149,8 @@ CREATE TABLE hunts (
 
 -- One row per upload per hunt. `finding_id` derives from the upload's `event_key` (for a
 -- multi-request upload, the committing request's), so the same upload keeps its ID across hunts.
--- `confidence` is direct, strong, probable, ambiguous or none; `reason` says why an upload has
--- no attributed account.
+-- `confidence` is direct, strong, probable, ambiguous or none; `reason` explains why an upload
+-- has no attributed account.
 CREATE TABLE findings (
     hunt_id              INTEGER NOT NULL,
     finding_id           VARCHAR NOT NULL,

@@ -1,6 +1,6 @@
 //! The case's audit trail: one hash-chained record per command run against the case.
 //!
-//! Each record holds the command, its arguments, the examiner, the blobtrail version, start and
+//! Each record contains the command, its arguments, the examiner, the blobtrail version, start and
 //! end time, exit status and the counts it produced. `record_hash` is the SHA-256 of the
 //! record's canonical JSON, which includes the previous record's hash, so a changed, inserted or
 //! deleted record breaks the chain at that point and `verify` names it.
@@ -47,7 +47,7 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// The canonical JSON hashed for the chain: fixed key order, no whitespace.
+    /// Returns the canonical JSON hashed for the chain: fixed key order, no whitespace.
     fn canonical(&self) -> String {
         json!([
             self.seq,
@@ -151,7 +151,7 @@ pub fn read_all(conn: &Connection) -> Result<Vec<Stored>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Digests the examiner's record as it stands: the imported sources, the findings of every
+/// Digests the examiner's record as it is now: the imported sources, the findings of every
 /// hunt, the annotations and the exclusion rules. Each part is canonical JSON in a fixed order.
 pub fn state_digest(conn: &Connection) -> Result<String> {
     let parts: String = conn.query_row(

@@ -103,7 +103,7 @@ pub enum CaseCommand {
 pub struct CaseNewArgs {
     /// Case name: letters, digits, `-`, `_` and `.`
     pub name: String,
-    /// Folder that holds cases
+    /// Folder that contains cases
     #[arg(long, env = "BLOBTRAIL_CASES", default_value = "cases", value_name = "DIR")]
     pub cases_dir: PathBuf,
     /// Case title
@@ -238,7 +238,7 @@ pub enum ExcludeCommand {
 
 #[derive(Args, Debug)]
 pub struct ExcludeAddArgs {
-    /// Why these findings are set aside (required)
+    /// Reason these findings are set aside (required)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// Start from a false-positive scenario of the reference query: backup-jobs, portal-document-uploads, ci-artifacts, log-shipping, azure-file-sync
@@ -319,7 +319,7 @@ pub struct BundleArgs {
 
 #[derive(Args, Debug)]
 pub struct KqlArgs {
-    /// Which hunt to write
+    /// Hunt to write
     #[arg(long, value_enum, default_value_t = HuntMode::Full)]
     pub mode: HuntMode,
     /// Wrap the query as a Sentinel analytics rule (YAML) with entity mappings
@@ -387,7 +387,7 @@ pub struct FormatArgs {
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Folder that holds cases; the demo case is `DIR/demo`
+    /// Folder that contains cases; the demo case is `DIR/demo`
     #[arg(long, env = "BLOBTRAIL_CASES", default_value = "cases", value_name = "DIR")]
     pub cases_dir: PathBuf,
     /// Output format of the findings

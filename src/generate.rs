@@ -5,9 +5,9 @@
 //! them, `truth.csv` names the real uploader of every upload in those logs.
 //!
 //! One scale unit is one simulated day of a tenant with 100 users, starting 2026-03-02 UTC. A day
-//! holds background reads, sign-ins and token refreshes, ordinary uploads, and several instances
+//! contains background reads, sign-ins and token refreshes, ordinary uploads, and several instances
 //! of every case that the upload-to-sign-in correlation must handle (see [`Scenario`]). Each day
-//! is generated from its own seed, sorted by time and streamed to the files, so memory holds one
+//! is generated from its own seed, sorted by time and streamed to the files, so memory keeps one
 //! day at a time.
 //!
 //! The `attributable` column is not declared per scenario: [`is_attributable`] computes it from

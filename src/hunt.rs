@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::parse::duration::format_duration;
 use crate::sql;
 
-/// Which correlation to run, with its parameters.
+/// The correlation to run, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Every upload, every sign-in source, ranked candidates (`sql/003_full_hunt_v1.sql`).
@@ -57,7 +57,7 @@ pub struct HuntPlan {
 }
 
 impl HuntPlan {
-    /// The parameters as recorded with the hunt.
+    /// Returns the parameters as recorded with the hunt.
     pub fn parameters(&self) -> serde_json::Value {
         match self.mode {
             Mode::Full { before, after } => json!({

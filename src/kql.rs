@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use crate::exclusions::{Conditions, Rule};
 
-/// What the query is generated from.
+/// The data a query is generated from.
 pub struct KqlInput<'a> {
     pub full: bool,
     pub before_seconds: u64,
@@ -222,7 +222,7 @@ Uploads
     );
 }
 
-/// Each enabled rule as a `where not(...)` filter, with its reason and author above it.
+/// Writes each enabled rule as a `where not(...)` filter, with its reason and author above it.
 fn exclusions(out: &mut String, rules: &[Rule]) {
     for rule in rules.iter().filter(|r| r.disabled_at.is_none()) {
         let _ = writeln!(
@@ -236,7 +236,7 @@ fn exclusions(out: &mut String, rules: &[Rule]) {
     }
 }
 
-/// The KQL of a rule's conditions: all listed conditions, any value of each.
+/// Returns the KQL of a rule's conditions: all listed conditions, any value of each.
 fn condition(c: &Conditions) -> String {
     let mut parts = Vec::new();
     let mut any = |values: &[String], test: &dyn Fn(&str) -> String| {

@@ -13,7 +13,7 @@ use serde_json::{Deserializer, Value};
 use super::json_reader::ObjectColumns;
 use super::record::{Broken, Item, Position, Shape};
 
-/// Where reading has got to in the file, with the line count up to that point.
+/// A read position in the file, with the line count up to that point.
 struct Cursor<'b> {
     bytes: &'b [u8],
     pos: usize,
@@ -33,7 +33,7 @@ impl<'b> Cursor<'b> {
         self.bytes.get(self.pos).copied()
     }
 
-    /// The 1-based line of the current position.
+    /// Returns the 1-based line of the current position.
     fn line(&mut self) -> u64 {
         let end = self.pos.min(self.bytes.len());
         self.line += self.bytes[self.counted_to..end].iter().filter(|&&b| b == b'\n').count() as u64;
@@ -65,7 +65,7 @@ impl<'b> Cursor<'b> {
     }
 }
 
-/// What kinds of top-level documents were read, to name the shape.
+/// The kinds of top-level documents read, to name the shape.
 #[derive(Default)]
 struct Seen {
     arrays: bool,

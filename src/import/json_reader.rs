@@ -24,7 +24,7 @@ pub fn read_query_api(value: Value, emit: &mut dyn FnMut(Item) -> Result<()>) ->
         bail!("the JSON object has no `tables` array");
     };
     let mut record_no = 0;
-    // Log Analytics answers a query it could not finish with the rows it has and an `error`
+    // Log Analytics responds to a query it could not finish with the rows it has and an `error`
     // object beside them: the export is incomplete, which must show in the counts.
     if let Some(error) = document.remove("error") {
         record_no += 1;
@@ -167,7 +167,7 @@ impl ObjectColumns {
 
     pub fn finish(&self) -> Result<()> {
         if !self.emitted {
-            bail!("the file holds no JSON row objects");
+            bail!("the file contains no JSON row objects");
         }
         Ok(())
     }

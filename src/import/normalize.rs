@@ -5,7 +5,7 @@
 //! typed value does not parse is rejected whole, with the column, the value and the reason, so
 //! that nothing is imported half-read. Two conditions stop the file instead, because they affect
 //! every record alike and guessing would shift every time: local-time columns without
-//! `--utc-offset`, and slash dates whose day/month order cannot be told without `--date-order`.
+//! `--utc-offset`, and slash dates whose day/month order is unknown without `--date-order`.
 
 use anyhow::{bail, Result};
 use sha2::{Digest, Sha256};

@@ -1,8 +1,8 @@
-//! What a reader hands to the importer: headers, rows and broken records, with positions.
+//! The items a reader hands to the importer: headers, rows and broken records, with positions.
 
 use super::header::Header;
 
-/// Where a record sits in its file. `record_no` counts records from 1 in file order; `line` is
+/// A record's place in its file. `record_no` counts records from 1 in file order; `line` is
 /// the physical line the record starts on, for shapes that have lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
