@@ -310,6 +310,26 @@ mod tests {
     }
 
     #[test]
+    fn raw_column_is_stored_with_zstd() -> Result<()> {
+        let root = tempfile::tempdir()?;
+        let new = NewCase { name: "c1", title: None, examiner: None };
+        let case = create(root.path(), &new, &EngineSettings::default())?;
+        case.conn.execute_batch(
+            "INSERT INTO storage_events (source_id, record_no, event_key, source_table, time_generated, time_raw, raw)
+             SELECT 1, i, 'k' || i, 'StorageBlobLogs', TIMESTAMP '2026-01-01', '2026-01-01', '{\"i\":\"' || i || '\"}'
+             FROM range(5000) t(i);
+             CHECKPOINT;",
+        )?;
+        let compression: Vec<String> = case
+            .conn
+            .prepare("SELECT DISTINCT compression FROM pragma_storage_info('storage_events') WHERE column_name = 'raw' AND segment_type = 'VARCHAR'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<duckdb::Result<_>>()?;
+        assert_eq!(compression, ["ZSTD"]);
+        Ok(())
+    }
+
+    #[test]
     fn existing_case_is_not_overwritten() -> Result<()> {
         let root = tempfile::tempdir()?;
         let new = NewCase { name: "c1", title: None, examiner: None };

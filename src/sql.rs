@@ -42,6 +42,11 @@ pub const FILES: &[SqlFile] = &[
         name: "004_case_work_v1.sql",
         text: include_str!("../sql/004_case_work_v1.sql"),
     },
+    SqlFile {
+        version: 5,
+        name: "005_raw_zstd.sql",
+        text: include_str!("../sql/005_raw_zstd.sql"),
+    },
 ];
 
 /// The schema version a case has once every embedded file is applied.

@@ -6,6 +6,7 @@
 //! checked for its field count and for valid UTF-8 before it is passed on.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::Read;
 use std::rc::Rc;
 
@@ -22,21 +23,22 @@ pub fn read(input: impl Read, emit: &mut dyn FnMut(Item) -> Result<()>) -> Resul
         .flexible(true)
         .from_reader(LineCountingReader { inner: input, lines: Rc::clone(&lines) });
     let mut record = csv::ByteRecord::new();
-    let mut header: Option<Header> = None;
+    let mut header: Option<(Header, Vec<String>)> = None;
     let mut record_no = 0;
 
     while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
         let line = record.position().map(|p| lines.borrow_mut().line_at(p.byte()));
-        let Some(header) = &header else {
+        let Some((header, keys)) = &header else {
             let names = header_names(&record)?;
             let parsed = Header::new(names);
             emit(Item::Header(parsed.clone()))?;
-            header = Some(parsed);
+            let keys = raw_keys(&parsed);
+            header = Some((parsed, keys));
             continue;
         };
         record_no += 1;
         let position = Position { record_no, line };
-        emit(check_record(header, &record, position))?;
+        emit(check_record(header, keys, &record, position))?;
     }
     if header.is_none() {
         bail!("the file is empty: no header row");
@@ -100,7 +102,7 @@ fn header_names(record: &csv::ByteRecord) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn check_record(header: &Header, record: &csv::ByteRecord, position: Position) -> Item {
+fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, position: Position) -> Item {
     let mut values = Vec::with_capacity(record.len());
     for (index, field) in record.iter().enumerate() {
         match std::str::from_utf8(field) {
@@ -129,23 +131,43 @@ fn check_record(header: &Header, record: &csv::ByteRecord, position: Position) -
             raw: lossy_raw(record),
         });
     }
-    let raw = raw_object(header, &values);
+    let raw = raw_object(raw_keys, &values);
     Item::Row(Row { position, values, raw })
 }
 
-/// Builds the JSON object that keeps the original record: header name to cell text.
-pub fn raw_object(header: &Header, values: &[String]) -> String {
-    let mut object = serde_json::Map::with_capacity(values.len());
-    for (name, value) in header.names().iter().zip(values) {
+/// Returns the keys of the JSON object that keeps each original record, one per column, as
+/// JSON strings. A repeated column name gets ` (2)`, ` (3)` and so on, so no cell is lost.
+fn raw_keys(header: &Header) -> Vec<String> {
+    let mut taken = HashSet::new();
+    let mut keys = Vec::with_capacity(header.len());
+    for name in header.names() {
         let mut key = name.clone();
         let mut copy = 2;
-        while object.contains_key(&key) {
+        while !taken.insert(key.clone()) {
             key = format!("{name} ({copy})");
             copy += 1;
         }
-        object.insert(key, serde_json::Value::String(value.clone()));
+        keys.push(serde_json::Value::String(key).to_string());
     }
-    serde_json::Value::Object(object).to_string()
+    keys
+}
+
+/// Builds the JSON object that keeps the original record: column name to cell text, in column
+/// order. `keys` comes from `raw_keys`; the text is what serde_json writes for the same object.
+fn raw_object(keys: &[String], values: &[String]) -> String {
+    let length: usize = keys.iter().zip(values).map(|(key, value)| key.len() + value.len() + 4).sum();
+    let mut out = Vec::with_capacity(length + 2);
+    out.push(b'{');
+    for (index, (key, value)) in keys.iter().zip(values).enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key.as_bytes());
+        out.push(b':');
+        serde_json::to_writer(&mut out, value).expect("writing JSON to memory cannot fail");
+    }
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON written from strings is UTF-8")
 }
 
 fn lossy_raw(record: &csv::ByteRecord) -> String {
@@ -225,6 +247,20 @@ mod tests {
         let Item::Row(row) = &items[1] else { panic!() };
         assert_eq!(row.raw, r#"{"A":"1","A (2)":"2"}"#);
         Ok(())
+    }
+
+    #[test]
+    fn raw_object_matches_serde_json() {
+        let header = Header::new(["A", "A (2)", "A", "q\"uote"]);
+        let values: Vec<String> =
+            ["tab\there", "line\nbreak \u{1} \\ \"x\"", "ünï €", ""].iter().map(|v| v.to_string()).collect();
+        let expected = serde_json::json!({
+            "A": values[0], "A (2)": values[1], "A (3)": values[2], "q\"uote": values[3],
+        });
+        let written = raw_object(&raw_keys(&header), &values);
+        assert_eq!(written, expected.to_string());
+        let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(parsed, expected);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod json_documents;
 pub mod json_reader;
 pub mod normalize;
 pub mod record;
+pub mod row_batch;
 pub mod sink;
 pub mod storage_analytics;
 pub mod tables;
@@ -18,6 +19,7 @@ pub mod tables;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
+use std::sync::mpsc;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -26,7 +28,7 @@ use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
 use header::Header;
-use normalize::{Mapped, Mapper, Reject, Settings};
+use normalize::{Mapped, Mapper, Reject, Settings, SigninRow, StorageRow};
 use record::{Item, Position, Shape};
 use sink::{Counts, Sink, SourceRecord};
 use tables::{Family, LogTable};
@@ -198,7 +200,11 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
 }
 
 /// Reads, normalises and stores one file's records in one transaction.
-fn import_stream<R: Read>(
+///
+/// A reading thread parses and normalises the records and hands them over in batches, while
+/// this thread appends them to the sink: DuckDB's appender and the parser each keep one core
+/// busy. The connection stays on this thread.
+fn import_stream<R: Read + Send>(
     conn: &Connection,
     display_path: &str,
     reader: HashingReader<R>,
@@ -207,18 +213,24 @@ fn import_stream<R: Read>(
 ) -> Result<()> {
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
     let hint = LogTable::from_download_name(file_name);
-    let mut input = BufReader::with_capacity(1 << 20, reader);
     let mut sink = Sink::begin(conn)?;
-    let mut state = FileState::new(&mut sink, plan, hint);
-    let shape = read_any(&mut input, &mut |item| state.accept(item))
-        .and_then(|shape| state.finish().map(|()| shape))
-        .with_context(|| format!("`{display_path}`"))?;
-    let tables = std::mem::take(&mut state.tables);
-    drop(state);
+    let (sender, receiver) = mpsc::sync_channel::<Vec<Staged>>(BATCHES_IN_FLIGHT);
+
+    let (read, stored) = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || read_stream(reader, plan, hint, sender));
+        let stored = store_batches(&mut sink, &receiver);
+        // The reader stops at its next batch once the receiver is gone, if storing failed.
+        drop(receiver);
+        let read = reading.join().unwrap_or_else(|_| Err(anyhow!("the reading thread panicked")));
+        (read, stored)
+    });
+    // A storage error comes first: the reader then fails only because nobody receives.
+    stored.with_context(|| format!("`{display_path}`"))?;
+    let (shape, tables, hashing) = read.with_context(|| format!("`{display_path}`"))?;
     report.shape = Some(shape.clone());
     report.tables = tables.into_iter().collect();
 
-    let sha = input.into_inner().finish()?;
+    let sha = hashing.finish()?;
     report.sha256 = Some(sha.clone());
     if let Some(earlier_path) = earlier_import(conn, &sha, &plan.options_text)? {
         drop(sink);
@@ -237,6 +249,72 @@ fn import_stream<R: Read>(
     })?;
     report.outcome = Outcome::Imported(counts);
     Ok(())
+}
+
+/// Records per batch handed from the reading thread to the sink, and batches queued at most.
+const BATCH_RECORDS: usize = 2048;
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// One normalised record, or a rejected one, on its way to the sink.
+enum Staged {
+    Storage(Position, StorageRow, String),
+    Signin(Position, SigninRow, String),
+    Reject(Position, Reject, String),
+}
+
+/// The reading thread: recognises the shape, reads and normalises every record and sends them
+/// in batches. Returns the shape, the tables seen and the reader, whose hash is finished once
+/// the rest of the file is read.
+fn read_stream<R: Read>(
+    reader: HashingReader<R>,
+    plan: &ImportPlan,
+    hint: Option<LogTable>,
+    sender: mpsc::SyncSender<Vec<Staged>>,
+) -> Result<(String, BTreeSet<LogTable>, HashingReader<R>)> {
+    let mut input = BufReader::with_capacity(1 << 20, reader);
+    let mut state = FileState::new(Batches::new(sender), plan, hint);
+    let shape = read_any(&mut input, &mut |item| state.accept(item))?;
+    state.finish()?;
+    Ok((shape, state.tables, input.into_inner()))
+}
+
+/// Appends every received batch to the sink, until the reading thread closes the channel.
+fn store_batches(sink: &mut Sink, receiver: &mpsc::Receiver<Vec<Staged>>) -> Result<()> {
+    for batch in receiver {
+        for staged in batch {
+            match staged {
+                Staged::Storage(position, row, raw) => sink.storage(position, row, raw)?,
+                Staged::Signin(position, row, raw) => sink.signin(position, row, raw)?,
+                Staged::Reject(position, reject, raw) => sink.reject(position, reject, raw)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Collects records into batches for the channel to the sink.
+struct Batches {
+    sender: mpsc::SyncSender<Vec<Staged>>,
+    batch: Vec<Staged>,
+}
+
+impl Batches {
+    fn new(sender: mpsc::SyncSender<Vec<Staged>>) -> Self {
+        Batches { sender, batch: Vec::with_capacity(BATCH_RECORDS) }
+    }
+
+    fn push(&mut self, staged: Staged) -> Result<()> {
+        self.batch.push(staged);
+        if self.batch.len() >= BATCH_RECORDS {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<()> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_RECORDS));
+        self.sender.send(batch).map_err(|_| anyhow!("storing the records failed, so reading stopped"))
+    }
 }
 
 fn size_seen(conn: &Connection, size: u64) -> Result<bool> {
@@ -382,9 +460,9 @@ fn first_significant_byte(input: &mut impl BufRead) -> Result<Option<u8>> {
     }
 }
 
-/// Routes reader items through recognition and normalisation into the sink.
-struct FileState<'s, 'c> {
-    sink: &'s mut Sink<'c>,
+/// Routes reader items through recognition and normalisation into batches for the sink.
+struct FileState<'s> {
+    out: Batches,
     plan: &'s ImportPlan,
     hint: Option<LogTable>,
     header: Option<Header>,
@@ -392,9 +470,9 @@ struct FileState<'s, 'c> {
     tables: BTreeSet<LogTable>,
 }
 
-impl<'s, 'c> FileState<'s, 'c> {
-    fn new(sink: &'s mut Sink<'c>, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
-        FileState { sink, plan, hint, header: None, mapper: None, tables: BTreeSet::new() }
+impl<'s> FileState<'s> {
+    fn new(out: Batches, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
+        FileState { out, plan, hint, header: None, mapper: None, tables: BTreeSet::new() }
     }
 
     fn accept(&mut self, item: Item) -> Result<()> {
@@ -410,11 +488,11 @@ impl<'s, 'c> FileState<'s, 'c> {
                 match mapped {
                     Mapped::Storage(out) => {
                         self.tables.insert(out.table);
-                        self.sink.storage(position, out, row.raw)
+                        self.out.push(Staged::Storage(position, out, row.raw))
                     }
                     Mapped::Signin(out) => {
                         self.tables.insert(out.table);
-                        self.sink.signin(position, out, row.raw)
+                        self.out.push(Staged::Signin(position, out, row.raw))
                     }
                     Mapped::Rejected(reject) => self.reject(position, reject, row.raw),
                 }
@@ -426,13 +504,13 @@ impl<'s, 'c> FileState<'s, 'c> {
         }
     }
 
-    /// Checks a file that had a header but no rows: it must still be a table blobtrail reads,
-    /// so that an unrelated file is reported instead of imported as empty.
-    fn finish(&self) -> Result<()> {
-        match (&self.header, &self.mapper) {
-            (Some(header), None) => tables::recognise(header, None).map(|_| ()),
-            _ => Ok(()),
+    /// Sends the last batch. Checks a file that had a header but no rows: it must still be a
+    /// table blobtrail reads, so that an unrelated file is reported instead of imported as empty.
+    fn finish(&mut self) -> Result<()> {
+        if let (Some(header), None) = (&self.header, &self.mapper) {
+            tables::recognise(header, None)?;
         }
+        self.out.send()
     }
 
     /// Returns the mapper for a row. The family is recognised from the header at the first
@@ -464,7 +542,7 @@ impl<'s, 'c> FileState<'s, 'c> {
                 reject.reason
             );
         }
-        self.sink.reject(position, reject, raw)
+        self.out.push(Staged::Reject(position, reject, raw))
     }
 }
 

@@ -1,16 +1,17 @@
 //! The one writer of imported records: it owns the file's transaction.
 //!
-//! Rows are appended to staging tables created inside the transaction, then moved into the case
-//! tables with one statement that drops records the case already contains (the same record from an
-//! overlapping export) and repeats within the file. The source row with its counts is written
-//! last. Nothing reaches the case unless `finish` commits; dropping the sink rolls back.
+//! Rows are appended straight to the case tables inside the transaction, in Arrow batches. Once
+//! the file is read, one statement per table deletes the file's records that the case already
+//! contained (the same record from an overlapping export) or that repeat within the file. The
+//! source row with its counts is written last. Nothing reaches the case unless `finish`
+//! commits; dropping the sink rolls back.
 
 use anyhow::{bail, Context, Result};
-use duckdb::types::{TimeUnit, Value};
-use duckdb::{appender_params_from_iter, params, Appender, Connection};
+use duckdb::{params, Appender, Connection};
 
 use super::normalize::{Reject, SigninRow, StorageRow};
 use super::record::Position;
+use super::row_batch::{RowBatch, REJECT_COLUMNS, SIGNIN_COLUMNS, STORAGE_COLUMNS};
 
 /// Record counts of one imported file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,44 +42,69 @@ pub struct Sink<'c> {
     committed: bool,
 }
 
-struct Appenders<'c> {
-    storage: Appender<'c>,
-    signin: Appender<'c>,
-    rejects: Appender<'c>,
+/// An appender with the rows not yet handed to it.
+struct Staging<'c> {
+    appender: Appender<'c>,
+    batch: RowBatch,
 }
 
-impl Appenders<'_> {
-    /// Flushes every appender and checks the result: `Appender::drop` would flush too, but it
-    /// discards errors.
-    fn flush(&mut self) -> Result<()> {
-        self.storage.flush().context("cannot write storage records")?;
-        self.signin.flush().context("cannot write sign-in records")?;
-        self.rejects.flush().context("cannot write rejected records")?;
+impl Staging<'_> {
+    /// Appends the pending rows once a DuckDB vector's worth has gathered.
+    fn end_row(&mut self) -> Result<()> {
+        self.batch.end_row();
+        if self.batch.rows() >= ROWS_PER_APPEND {
+            self.append()?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self) -> Result<()> {
+        if self.batch.rows() > 0 {
+            self.appender.append_record_batch(self.batch.finish()?)?;
+        }
         Ok(())
     }
 }
 
-// The staging tables are temporary tables created outside the file's transaction. Staging
-// tables created inside it lost their rows in DuckDB 2.0.0: once a file filled more than one
-// row group (122,880 rows), every column scan of them came back empty although count(*) saw
-// the rows, so a whole file looked like duplicates.
-const STAGE_SQL: &str = "
-    CREATE TEMP TABLE IF NOT EXISTS import_stage_storage AS FROM storage_events LIMIT 0;
-    CREATE TEMP TABLE IF NOT EXISTS import_stage_signin AS FROM signin_events LIMIT 0;
-    DELETE FROM import_stage_storage;
-    DELETE FROM import_stage_signin;";
+/// Rows per Arrow batch handed to an appender: one DuckDB vector.
+const ROWS_PER_APPEND: usize = 2048;
+
+struct Appenders<'c> {
+    storage: Staging<'c>,
+    signin: Staging<'c>,
+    rejects: Staging<'c>,
+}
+
+impl Appenders<'_> {
+    /// Appends the pending rows and flushes every appender, checking the result:
+    /// `Appender::drop` would flush too, but it discards errors.
+    fn flush(&mut self) -> Result<()> {
+        for (staging, what) in
+            [(&mut self.storage, "storage"), (&mut self.signin, "sign-in"), (&mut self.rejects, "rejected")]
+        {
+            staging.append().with_context(|| format!("cannot write {what} records"))?;
+            staging.appender.flush().with_context(|| format!("cannot write {what} records"))?;
+        }
+        Ok(())
+    }
+}
 
 impl<'c> Sink<'c> {
-    /// Opens the transaction and the staging tables.
+    /// Opens the transaction and the appenders.
     pub fn begin(conn: &'c Connection) -> Result<Sink<'c>> {
-        conn.execute_batch(STAGE_SQL)?;
         conn.execute_batch("BEGIN TRANSACTION")?;
         let opened = (|| -> Result<Sink<'c>> {
             let source_id: i32 = conn.query_row("SELECT nextval('source_id_seq')::INTEGER", [], |r| r.get(0))?;
             let appenders = Appenders {
-                storage: conn.appender_to_catalog_and_db("import_stage_storage", "temp", "main")?,
-                signin: conn.appender_to_catalog_and_db("import_stage_signin", "temp", "main")?,
-                rejects: conn.appender("rejects")?,
+                storage: Staging {
+                    appender: conn.appender("storage_events")?,
+                    batch: RowBatch::new(STORAGE_COLUMNS),
+                },
+                signin: Staging {
+                    appender: conn.appender("signin_events")?,
+                    batch: RowBatch::new(SIGNIN_COLUMNS),
+                },
+                rejects: Staging { appender: conn.appender("rejects")?, batch: RowBatch::new(REJECT_COLUMNS) },
             };
             Ok(Sink { conn, source_id, appenders: Some(appenders), staged: 0, rejected: 0, committed: false })
         })();
@@ -89,97 +115,100 @@ impl<'c> Sink<'c> {
     }
 
     pub fn storage(&mut self, position: Position, row: StorageRow, raw: String) -> Result<()> {
+        let source_id = self.source_id;
+        let staging = &mut self.appenders()?.storage;
+        let b = &mut staging.batch;
         let caller = row.caller;
-        let values = [
-            Value::Int(self.source_id),
-            Value::BigInt(position.record_no as i64),
-            opt_int(position.line),
-            Value::Text(row.event_key),
-            Value::Text(row.table.name().to_string()),
-            timestamp(row.time_generated),
-            Value::Text(row.time_raw),
-            text(row.account_name),
-            text(row.operation_name),
-            text(row.status_text),
-            text(row.status_code),
-            text(row.authentication_type),
-            text(row.authentication_hash),
-            text(row.uri),
-            text(row.object_key),
-            text(row.object_path),
-            text(row.container),
-            text(row.file_name),
-            text(caller.raw),
-            text(caller.canonical),
-            caller.port.map_or(Value::Null, Value::Int),
-            text(caller.family.map(str::to_string)),
-            text(caller.scope.map(str::to_string)),
-            text(caller.problem.map(str::to_string)),
-            text(row.user_agent),
-            text(row.referrer),
-            text(row.requester_upn),
-            text(row.requester_object_id),
-            text(row.requester_app_id),
-            text(row.requester_tenant_id),
-            text(row.service_type),
-            text(row.protocol),
-            text(row.correlation_id),
-            row.request_body_size.map_or(Value::Null, Value::BigInt),
-            Value::Text(raw),
-        ];
-        self.appenders()?.storage.append_row(appender_params_from_iter(values.iter()))?;
+        b.int(Some(source_id));
+        b.bigint(Some(position.record_no as i64));
+        b.bigint(position.line.map(|line| line as i64));
+        b.text(Some(&row.event_key));
+        b.text(Some(row.table.name()));
+        b.timestamp(Some(row.time_generated));
+        b.text(Some(&row.time_raw));
+        b.text(row.account_name.as_deref());
+        b.text(row.operation_name.as_deref());
+        b.text(row.status_text.as_deref());
+        b.text(row.status_code.as_deref());
+        b.text(row.authentication_type.as_deref());
+        b.text(row.authentication_hash.as_deref());
+        b.text(row.uri.as_deref());
+        b.text(row.object_key.as_deref());
+        b.text(row.object_path.as_deref());
+        b.text(row.container.as_deref());
+        b.text(row.file_name.as_deref());
+        b.text(caller.raw.as_deref());
+        b.text(caller.canonical.as_deref());
+        b.int(caller.port);
+        b.text(caller.family);
+        b.text(caller.scope);
+        b.text(caller.problem);
+        b.text(row.user_agent.as_deref());
+        b.text(row.referrer.as_deref());
+        b.text(row.requester_upn.as_deref());
+        b.text(row.requester_object_id.as_deref());
+        b.text(row.requester_app_id.as_deref());
+        b.text(row.requester_tenant_id.as_deref());
+        b.text(row.service_type.as_deref());
+        b.text(row.protocol.as_deref());
+        b.text(row.correlation_id.as_deref());
+        b.bigint(row.request_body_size);
+        b.text(Some(&raw));
+        staging.end_row()?;
         self.staged += 1;
         Ok(())
     }
 
     pub fn signin(&mut self, position: Position, row: SigninRow, raw: String) -> Result<()> {
+        let source_id = self.source_id;
+        let staging = &mut self.appenders()?.signin;
+        let b = &mut staging.batch;
         let address = row.address;
-        let values = [
-            Value::Int(self.source_id),
-            Value::BigInt(position.record_no as i64),
-            opt_int(position.line),
-            Value::Text(row.event_key),
-            Value::Text(row.table.name().to_string()),
-            row.time_generated.map_or(Value::Null, timestamp),
-            row.created_time.map_or(Value::Null, timestamp),
-            Value::Text(row.time_raw),
-            text(row.user_principal_name),
-            text(row.user_id),
-            text(row.user_display_name),
-            text(row.app_id),
-            text(row.app_display_name),
-            text(row.service_principal_id),
-            text(row.service_principal_name),
-            text(address.raw),
-            text(address.canonical),
-            text(address.family.map(str::to_string)),
-            text(address.scope.map(str::to_string)),
-            text(address.problem.map(str::to_string)),
-            text(row.user_agent),
-            text(row.result_type),
-            text(row.result_description),
-            row.is_interactive.map_or(Value::Null, Value::Boolean),
-            text(row.client_app_used),
-            text(row.correlation_id),
-            text(row.signin_id),
-            Value::Text(raw),
-        ];
-        self.appenders()?.signin.append_row(appender_params_from_iter(values.iter()))?;
+        b.int(Some(source_id));
+        b.bigint(Some(position.record_no as i64));
+        b.bigint(position.line.map(|line| line as i64));
+        b.text(Some(&row.event_key));
+        b.text(Some(row.table.name()));
+        b.timestamp(row.time_generated);
+        b.timestamp(row.created_time);
+        b.text(Some(&row.time_raw));
+        b.text(row.user_principal_name.as_deref());
+        b.text(row.user_id.as_deref());
+        b.text(row.user_display_name.as_deref());
+        b.text(row.app_id.as_deref());
+        b.text(row.app_display_name.as_deref());
+        b.text(row.service_principal_id.as_deref());
+        b.text(row.service_principal_name.as_deref());
+        b.text(address.raw.as_deref());
+        b.text(address.canonical.as_deref());
+        b.text(address.family);
+        b.text(address.scope);
+        b.text(address.problem);
+        b.text(row.user_agent.as_deref());
+        b.text(row.result_type.as_deref());
+        b.text(row.result_description.as_deref());
+        b.boolean(row.is_interactive);
+        b.text(row.client_app_used.as_deref());
+        b.text(row.correlation_id.as_deref());
+        b.text(row.signin_id.as_deref());
+        b.text(Some(&raw));
+        staging.end_row()?;
         self.staged += 1;
         Ok(())
     }
 
     pub fn reject(&mut self, position: Position, reject: Reject, raw: String) -> Result<()> {
-        let values = [
-            Value::Int(self.source_id),
-            Value::BigInt(position.record_no as i64),
-            opt_int(position.line),
-            text(reject.column),
-            text(reject.value),
-            Value::Text(reject.reason),
-            Value::Text(raw),
-        ];
-        self.appenders()?.rejects.append_row(appender_params_from_iter(values.iter()))?;
+        let source_id = self.source_id;
+        let staging = &mut self.appenders()?.rejects;
+        let b = &mut staging.batch;
+        b.int(Some(source_id));
+        b.bigint(Some(position.record_no as i64));
+        b.bigint(position.line.map(|line| line as i64));
+        b.text(reject.column.as_deref());
+        b.text(reject.value.as_deref());
+        b.text(Some(&reject.reason));
+        b.text(Some(&raw));
+        staging.end_row()?;
         self.rejected += 1;
         Ok(())
     }
@@ -188,31 +217,36 @@ impl<'c> Sink<'c> {
         self.appenders.as_mut().context("the import transaction is already closed")
     }
 
-    /// Moves the staged rows into the case, records the source and commits. On error the
-    /// transaction is rolled back when the sink is dropped.
+    /// Deletes the file's duplicates, records the source and commits. On error the transaction
+    /// is rolled back when the sink is dropped.
     pub fn finish(mut self, source: &SourceRecord) -> Result<Counts> {
         let mut appenders = self.appenders.take().context("the import transaction is already closed")?;
         appenders.flush()?;
         drop(appenders);
 
-        // A column scan must see every staged record before anything is counted as a duplicate.
-        self.check_staged()?;
-        let imported = self.move_new("storage_events", "import_stage_storage")?
-            + self.move_new("signin_events", "import_stage_signin")?;
+        // A column scan must see every appended record before anything is counted as a duplicate.
+        self.check_appended()?;
+        // The file's time range covers every record read, duplicates included.
+        let (first_time, last_time): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT epoch_us(min(t)), epoch_us(max(t))
+             FROM (SELECT time_generated AS t FROM storage_events WHERE source_id = $1
+                   UNION ALL
+                   SELECT coalesce(created_time, time_generated) FROM signin_events WHERE source_id = $1)",
+            [self.source_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let duplicates = self.delete_duplicates("storage_events")? + self.delete_duplicates("signin_events")?;
         let counts = Counts {
             read: self.staged + self.rejected,
-            imported,
+            imported: self.staged - duplicates,
             rejected: self.rejected,
-            duplicates: self.staged - imported,
+            duplicates,
         };
         self.conn.execute(
             "INSERT INTO sources (source_id, path, sha256, size_bytes, shape, tables, imported_at,
                                   examiner, options, records_read, imported, rejected, duplicates,
                                   first_time, last_time)
-             SELECT ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, min(t), max(t)
-             FROM (SELECT time_generated AS t FROM import_stage_storage
-                   UNION ALL
-                   SELECT coalesce(created_time, time_generated) FROM import_stage_signin)",
+             VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?))",
             params![
                 self.source_id,
                 source.path,
@@ -226,45 +260,53 @@ impl<'c> Sink<'c> {
                 counts.imported as i64,
                 counts.rejected as i64,
                 counts.duplicates as i64,
+                first_time,
+                last_time,
             ],
         )?;
         self.conn.execute_batch("COMMIT")?;
         self.committed = true;
-        self.conn.execute_batch("DELETE FROM import_stage_storage; DELETE FROM import_stage_signin;")?;
         Ok(counts)
     }
 
-    /// Fails when a column scan of the staging tables sees another number of rows than were
-    /// appended (`count(*)` alone can come from metadata and is not a scan).
-    fn check_staged(&self) -> Result<()> {
+    /// Fails when a column scan sees another number of this file's rows than were appended
+    /// (`count(*)` alone can come from metadata and is not a scan).
+    fn check_appended(&self) -> Result<()> {
         let seen: i64 = self.conn.query_row(
-            "SELECT (SELECT count(event_key) FROM import_stage_storage) + (SELECT count(event_key) FROM import_stage_signin)",
-            [],
+            "SELECT (SELECT count(event_key) FROM storage_events WHERE source_id = $1)
+                  + (SELECT count(event_key) FROM signin_events WHERE source_id = $1)",
+            [self.source_id],
             |r| r.get(0),
         )?;
         if seen as u64 != self.staged {
             bail!(
-                "consistency check failed: {} records were staged but {seen} can be read back; nothing from this file was imported",
+                "consistency check failed: {} records were appended but {seen} can be read back; nothing from this file was imported",
                 self.staged
             );
         }
         Ok(())
     }
 
-    /// Inserts the staged rows whose `event_key` the case does not contain yet, once each (the
-    /// first in file order). Hash aggregation and hash joins keep this linear in the file.
-    fn move_new(&self, target: &str, stage: &str) -> Result<u64> {
-        let inserted = self.conn.execute(
+    /// Deletes this file's rows whose `event_key` an earlier file of the case already holds, and
+    /// every repeat within the file after the first in file order. Returns how many it deleted.
+    /// Hash aggregation and hash joins keep this linear in the table.
+    fn delete_duplicates(&self, table: &str) -> Result<u64> {
+        let deleted = self.conn.execute(
             &format!(
-                "INSERT INTO {target}
-                 SELECT s.* FROM {stage} s
-                 SEMI JOIN (SELECT event_key, min(record_no) AS record_no FROM {stage} GROUP BY event_key) f
-                   ON f.event_key = s.event_key AND f.record_no = s.record_no
-                 ANTI JOIN {target} t ON t.event_key = s.event_key"
+                "DELETE FROM {table} WHERE source_id = $1 AND rowid IN (
+                     SELECT rowid FROM {table} WHERE source_id = $1
+                     EXCEPT
+                     SELECT s.rowid FROM {table} s
+                     SEMI JOIN (SELECT event_key, min(record_no) AS record_no FROM {table}
+                                WHERE source_id = $1 GROUP BY event_key) f
+                       ON f.event_key = s.event_key AND f.record_no = s.record_no
+                     ANTI JOIN (SELECT event_key FROM {table} WHERE source_id <> $1) o
+                       ON o.event_key = s.event_key
+                     WHERE s.source_id = $1)"
             ),
-            [],
+            [self.source_id],
         )?;
-        Ok(inserted as u64)
+        Ok(deleted as u64)
     }
 }
 
@@ -277,16 +319,4 @@ impl Drop for Sink<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
-}
-
-fn text(value: Option<String>) -> Value {
-    value.map_or(Value::Null, Value::Text)
-}
-
-fn opt_int(value: Option<u64>) -> Value {
-    value.map_or(Value::Null, |v| Value::BigInt(v as i64))
-}
-
-fn timestamp(micros: i64) -> Value {
-    Value::Timestamp(TimeUnit::Microsecond, micros)
 }
