@@ -110,6 +110,15 @@ def build(work, label, command, blobtrail):
 
     peers = {}
     for peer in PEERS:
+        failed = timings / f"peer-{peer}.failed"
+        if failed.exists():
+            wall, rss = read_time(timings, f"peer-{peer}") if (timings / f"peer-{peer}").exists() else (0.0, 0.0)
+            error = failed.read_text().strip() or "no error message"
+            lines.append(f"| **{PEER_NAMES[peer]}: failed** after {wall:.0f} s | | {rss:,.0f} | | | `{error[:160]}` |")
+            continue
+        if not (timings / f"peer-{peer}.json").exists():
+            lines.append(f"| {PEER_NAMES[peer]}: not run (`BENCH_PEERS`) | | | | | |")
+            continue
         result = read_json(timings / f"peer-{peer}.json")
         wall, rss = read_time(timings, f"peer-{peer}")
         peers[peer] = result

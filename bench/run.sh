@@ -11,6 +11,10 @@
 #   BLOBTRAIL_MEMORY_LIMIT  passed on to blobtrail, such as 4GB (default: DuckDB's own limit)
 #   BENCH_THREADS           passed to every blobtrail command as --threads (default: all cores)
 #   BENCH_NO_WRITE=1        print the table without changing BENCHMARKS.md
+#   BENCH_KEEP_DATA=1       reuse the generated exports of an earlier run with the same label
+#   BENCH_PEERS             peers to run, such as "duckdb polars" (default: duckdb pandas polars)
+#   BENCH_PEER_MEMORY_GB    cap each peer's virtual memory (ulimit -v), so that a peer that
+#                           runs out of memory fails alone before the kernel's OOM killer acts
 set -euo pipefail
 
 scale=20
@@ -21,7 +25,7 @@ while [[ $# -gt 0 ]]; do
         --scale) scale="$2"; shift 2 ;;
         --seed) seed="$2"; shift 2 ;;
         --skew) skew="--skew"; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument '$1'; expected --scale N, --seed S or --skew" >&2; exit 2 ;;
     esac
 done
@@ -43,11 +47,16 @@ label="scale${scale}-seed${seed}${skew:+-skew}${BENCH_THREADS:+-threads$BENCH_TH
 work="${BENCH_DATA:-/tmp/bench-data}/$label"
 data="$work/data"
 timings="$work/timings"
-rm -rf "$work"
-mkdir -p "$timings"
-
-echo "== generating --scale $scale --seed $seed $skew into $data" >&2
-"$BLOBTRAIL" --quiet generate --out "$data" --scale "$scale" --seed "$seed" $skew >&2
+if [[ "${BENCH_KEEP_DATA:-}" == 1 && -f "$data/truth.csv" ]]; then
+    echo "== reusing the exports in $data" >&2
+    find "$work" -mindepth 1 -maxdepth 1 ! -name data -exec rm -rf {} +
+    mkdir -p "$timings"
+else
+    rm -rf "$work"
+    mkdir -p "$timings"
+    echo "== generating --scale $scale --seed $seed $skew into $data" >&2
+    "$BLOBTRAIL" --quiet generate --out "$data" --scale "$scale" --seed "$seed" $skew >&2
+fi
 
 # Run a command under GNU time; its wall seconds and peak RSS (KiB) go to $timings/NAME.
 timed() {
@@ -90,10 +99,17 @@ timed import-extra-day-empty "${bt[@]}" --case "$work/empty" import --format jso
 "$python" "$bench_dir/peers.py" --data "$data" --findings "$work/findings-full.json" \
     --result "$timings/score-full-python.json" > /dev/null
 
-for peer in duckdb pandas polars; do
+for peer in ${BENCH_PEERS:-duckdb pandas polars}; do
     echo "== peer $peer" >&2
-    timed "peer-$peer" "$python" "$bench_dir/peers.py" --data "$data" --peer "$peer" --workdir "$work" \
-        --result "$timings/peer-$peer.json" > /dev/null
+    # A peer that fails (out of memory, most likely) is recorded as failed, with its last error line.
+    if ! (
+        [[ -n "${BENCH_PEER_MEMORY_GB:-}" ]] && ulimit -v $((BENCH_PEER_MEMORY_GB * 1024 * 1024))
+        timed "peer-$peer" "$python" "$bench_dir/peers.py" --data "$data" --peer "$peer" --workdir "$work" \
+            --result "$timings/peer-$peer.json" > /dev/null 2> "$timings/peer-$peer.stderr"
+    ); then
+        tail -n 1 "$timings/peer-$peer.stderr" > "$timings/peer-$peer.failed"
+        echo "peer $peer failed: $(cat "$timings/peer-$peer.failed")" >&2
+    fi
     rm -f "$work/peer-duckdb.duckdb" "$work/peer-duckdb.duckdb.wal"
 done
 

@@ -16,7 +16,7 @@ use crate::sql;
 /// The correlation to run, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Every upload, every sign-in source, ranked candidates (`sql/003_full_hunt_v1.sql`).
+    /// Every upload, every sign-in source, ranked candidates (`sql/006_full_hunt_v2.sql`).
     Full { before: Duration, after: Duration },
     /// The reference query's filters with its defects fixed (`sql/002_sentinel_hunt_v1.sql`).
     Sentinel { lookback: Duration, ua_match: bool },
@@ -32,6 +32,11 @@ pub const DEFAULT_AFTER: Duration = Duration::from_secs(5 * 60);
 /// The reference query's lookback.
 pub const SENTINEL_LOOKBACK: Duration = Duration::from_secs(60);
 
+/// The full hunt's findings macro and the version of the SQL file that defines it.
+pub const FULL_VIEW: (&str, i32) = ("full_findings_v2", 6);
+/// The sentinel hunt's candidates macro and the version of the SQL file that defines it.
+pub const SENTINEL_VIEW: (&str, i32) = ("sentinel_candidates_v1", 2);
+
 impl Mode {
     pub fn name(self) -> &'static str {
         match self {
@@ -40,10 +45,11 @@ impl Mode {
         }
     }
 
-    fn view(self) -> (&'static str, i32) {
+    /// Returns the view (or macro) that produces the findings, and the version of its SQL file.
+    pub fn view(self) -> (&'static str, i32) {
         match self {
-            Mode::Full { .. } => ("full_findings_v1", 3),
-            Mode::Sentinel { .. } => ("sentinel_candidates_v1", 2),
+            Mode::Full { .. } => FULL_VIEW,
+            Mode::Sentinel { .. } => SENTINEL_VIEW,
         }
     }
 }
@@ -97,17 +103,39 @@ pub struct HuntSummary {
 
 /// Runs a hunt and stores its findings.
 pub fn run(conn: &Connection, plan: &HuntPlan) -> Result<HuntSummary> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    match record_hunt(conn, plan) {
-        Ok(summary) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(summary)
+    let result = compute_candidates(conn, plan.mode).and_then(|()| {
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        match record_hunt(conn, plan) {
+            Ok(summary) => {
+                conn.execute_batch("COMMIT")?;
+                Ok(summary)
+            }
+            Err(err) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(err)
+            }
         }
-        Err(err) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(err)
-        }
+    });
+    conn.execute_batch("DROP TABLE IF EXISTS temp.hunt_candidates")?;
+    result
+}
+
+/// Fills the temporary table `hunt_candidates` with the full hunt's ranked candidates, which
+/// both the findings and the stored candidates are then read from. It is filled before the
+/// hunt's transaction opens because DuckDB 2.0.0 returned no rows from column scans of a
+/// temporary table created inside a transaction once it held more than one row group.
+fn compute_candidates(conn: &Connection, mode: Mode) -> Result<()> {
+    if let Mode::Full { before, after } = mode {
+        // The macro's arguments are numbers produced here, never user text.
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE hunt_candidates AS
+             SELECT * FROM full_candidates_v2({}, {})",
+            micros(before)?,
+            micros(after)?
+        ))
+        .context("cannot rank the candidate sign-ins")?;
     }
+    Ok(())
 }
 
 fn micros(duration: Duration) -> Result<i64> {
@@ -190,7 +218,7 @@ fn insert_full(conn: &Connection, hunt_id: i64, before_us: i64, after_us: i64, p
                     f.authentication_type, f.requester_upn, f.requester_object_id, f.requester_app_id,
                     f.time_generated - to_microseconds({before_us}),
                     f.time_generated + to_microseconds({after_us}), 0
-             FROM full_findings_v1({before_us}, {after_us}) f
+             FROM full_findings_v2('hunt_candidates', {before_us}, {after_us}) f
              WHERE ?::VARCHAR IS NULL OR lower(f.file_name) = lower(?::VARCHAR)"
         ),
         params![hunt_id, plan.file, plan.file],
@@ -203,12 +231,12 @@ fn insert_full(conn: &Connection, hunt_id: i64, before_us: i64, after_us: i64, p
                     to_json(c.reasons)::VARCHAR, c.delta_seconds, c.signin_count, c.account,
                     c.user_id, c.signin_time, c.ip, c.user_agent, c.source_table, c.result_type,
                     c.app_display_name, c.event_key, c.source_id, c.record_no, c.line
-             FROM full_candidates_v1({before_us}, {after_us}) c
+             FROM temp.hunt_candidates c
              WHERE c.upload_event_key IN (SELECT upload_event_key FROM findings WHERE hunt_id = ?)"
         ),
         params![hunt_id, hunt_id],
     )
-    .context("cannot rank the candidate sign-ins")?;
+    .context("cannot store the candidate sign-ins")?;
     Ok(())
 }
 

@@ -47,6 +47,11 @@ pub const FILES: &[SqlFile] = &[
         name: "005_raw_zstd.sql",
         text: include_str!("../sql/005_raw_zstd.sql"),
     },
+    SqlFile {
+        version: 6,
+        name: "006_full_hunt_v2.sql",
+        text: include_str!("../sql/006_full_hunt_v2.sql"),
+    },
 ];
 
 /// The schema version a case has once every embedded file is applied.

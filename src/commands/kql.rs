@@ -115,7 +115,7 @@ fn write(case: Option<&Case>, args: &KqlArgs) -> Result<Report> {
         Some(case) => exclusions::load(&case.conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect(),
         None => Vec::new(),
     };
-    let view_version = if args.mode == HuntMode::Full { 3 } else { 2 };
+    let view_version = if args.mode == HuntMode::Full { hunt::FULL_VIEW.1 } else { hunt::SENTINEL_VIEW.1 };
     let view_file = sql::file(view_version).context("the view's SQL file is not embedded")?;
     let view = format!("sql/{} (version {view_version}, SHA-256 {})", view_file.name, &view_file.checksum()[..16]);
     let start_text = format_iso(start);

@@ -1,0 +1,201 @@
+-- 006_full_hunt_v2.sql: the full attribution hunt, version 2.
+--
+-- Purpose: the same findings, candidates, scores, ranks and reasons as version 1
+-- (003_full_hunt_v1.sql, whose header states the rules), computed with less work, so that a
+-- hunt over tens of millions of storage rows stays fast:
+--   * sign-ins are read without their `raw` column, which version 1 carried through every step;
+--   * each account's closest sign-in is picked by `arg_min` of its event_key in the same
+--     aggregation that counts the account's sign-ins, instead of a window function that sorted
+--     every pair of upload and sign-in with all its columns;
+--   * full_findings_v2 reads the candidates from a table that the hunt filled once from
+--     full_candidates_v2, where version 1 computed them a second time.
+-- Inputs: storage_events, signin_events, and full_uploads_v1 from 003_full_hunt_v1.sql.
+-- Parameters of the macros: before_us and after_us, the window before and after the upload in
+-- microseconds.
+-- Output columns:
+--   full_candidates_v2: one row per upload and account, as full_candidates_v1 without `raw`
+--   full_findings_v2:   one row per upload, as full_findings_v1 without `raw`
+-- Assumptions: as for version 1. The closest sign-in of an account is the first by: before the
+-- upload rather than after, smaller distance in time, same user agent as the upload, event_key.
+
+CREATE MACRO full_candidates_v2(before_us, after_us) AS TABLE
+WITH uploads AS (
+    SELECT upload_event_key,
+           time_generated AS upload_time,
+           caller_ip,
+           user_agent AS upload_user_agent
+    FROM full_uploads_v1
+    WHERE caller_ip IS NOT NULL
+      AND ip_scope = 'public'
+      AND upload_kind NOT IN ('smb-write', 'nfs-write')
+),
+signins AS (
+    SELECT * EXCLUDE (raw),
+           coalesce(created_time, time_generated) AS signin_time,
+           coalesce(lower(user_principal_name), lower(service_principal_name), lower(user_id),
+                    lower(service_principal_id), lower(app_id)) AS account_key,
+           coalesce(user_principal_name, service_principal_name, user_id, service_principal_id,
+                    app_id) AS account
+    FROM signin_events
+    WHERE ip IS NOT NULL
+      AND coalesce(result_type, '0') = '0'
+),
+upload_buckets AS (
+    SELECT *,
+           unnest(range((epoch_us(upload_time) - before_us) // greatest(before_us + after_us, 1000000),
+                        (epoch_us(upload_time) + after_us) // greatest(before_us + after_us, 1000000) + 1)) AS bucket
+    FROM uploads
+),
+signin_buckets AS (
+    SELECT *, epoch_us(signin_time) // greatest(before_us + after_us, 1000000) AS bucket
+    FROM signins
+),
+pairs AS (
+    SELECT u.upload_event_key, u.upload_time, u.upload_user_agent,
+           date_diff('millisecond', s.signin_time, u.upload_time) / 1000.0 AS delta_seconds,
+           coalesce(lower(s.user_agent) = lower(u.upload_user_agent), false) AS ua_equal,
+           s.* EXCLUDE (bucket)
+    FROM upload_buckets u
+    JOIN signin_buckets s ON s.ip = u.caller_ip AND s.bucket = u.bucket
+    WHERE s.account_key IS NOT NULL
+      AND s.signin_time BETWEEN u.upload_time - to_microseconds(before_us)
+                            AND u.upload_time + to_microseconds(after_us)
+),
+accounts AS (
+    SELECT upload_event_key, account_key,
+           arg_min(event_key, (delta_seconds < 0, abs(delta_seconds), NOT ua_equal, event_key)) AS closest_event_key,
+           count(*) AS signin_count,
+           bool_or(ua_equal) AS any_ua_equal,
+           list(DISTINCT source_table ORDER BY source_table) AS tables
+    FROM pairs
+    GROUP BY upload_event_key, account_key
+),
+counted AS (
+    SELECT p.*, a.signin_count, a.any_ua_equal, a.tables,
+           count(*) OVER (PARTITION BY a.upload_event_key) AS accounts_in_window
+    FROM accounts a
+    JOIN pairs p ON p.upload_event_key = a.upload_event_key AND p.event_key = a.closest_event_key
+),
+scored AS (
+    SELECT *,
+           CASE WHEN delta_seconds >= 0 THEN 40.0 * exp(-delta_seconds / 900.0)
+                ELSE 30.0 * exp(delta_seconds / 120.0) END
+         + CASE WHEN any_ua_equal THEN 15.0 ELSE 0.0 END
+         + CASE WHEN accounts_in_window = 1 THEN 25.0
+                WHEN accounts_in_window <= 3 THEN 10.0 ELSE 0.0 END
+         + CASE source_table WHEN 'SigninLogs' THEN 10.0
+                WHEN 'AADNonInteractiveUserSignInLogs' THEN 8.0 ELSE 5.0 END
+         + 5.0 AS raw_score
+    FROM counted
+)
+SELECT row_number() OVER (
+           PARTITION BY upload_event_key
+           ORDER BY raw_score DESC, abs(delta_seconds), account_key) AS rank,
+       round(raw_score, 1) AS score,
+       [
+           CASE WHEN delta_seconds >= 0
+                THEN format('signed in {} before the upload', bt_duration_words(delta_seconds))
+                ELSE format('signed in {} after the upload, within the allowance for clock skew and logging delay',
+                            bt_duration_words(-delta_seconds)) END,
+           CASE WHEN accounts_in_window = 1
+                THEN 'the only account that signed in from this address in the window'
+                ELSE format('one of {} accounts that signed in from this address in the window',
+                            accounts_in_window) END,
+           CASE WHEN any_ua_equal THEN 'same user agent as the upload'
+                WHEN upload_user_agent IS NULL THEN 'the upload carries no user agent to compare'
+                ELSE 'user agent differs from the upload''s, as it does for SDK, AzCopy and Storage Explorer uploads after a browser sign-in' END,
+           format('closest sign-in from {} ({} sign-ins of this account in the window)',
+                  source_table, signin_count),
+           'public address: the sign-in and the upload left through the same network egress'
+       ] AS reasons,
+       * EXCLUDE (raw_score)
+FROM scored;
+
+-- `candidates_table` names a table that contains full_candidates_v2(before_us, after_us), so that
+-- the candidates are computed once per hunt and both tables are stored from them.
+CREATE MACRO full_findings_v2(candidates_table, before_us, after_us) AS TABLE
+WITH candidates AS (
+    SELECT * FROM query_table(candidates_table)
+),
+leaders AS (
+    SELECT c1.upload_event_key, c1.account, c1.score, c1.delta_seconds, c1.any_ua_equal,
+           c1.accounts_in_window, c2.score AS runner_up_score
+    FROM candidates c1
+    LEFT JOIN candidates c2 ON c2.upload_event_key = c1.upload_event_key AND c2.rank = 2
+    WHERE c1.rank = 1
+),
+-- Names for the IDs an OAuth request carries, learned from the sign-ins: a user's object ID
+-- (UserId), a service principal's object ID and its application ID.
+identity_names AS (
+    SELECT lower(user_id) AS id, min(user_principal_name) AS name
+    FROM signin_events WHERE user_id IS NOT NULL AND user_principal_name IS NOT NULL GROUP BY 1
+    UNION ALL
+    SELECT lower(service_principal_id), min(service_principal_name)
+    FROM signin_events WHERE service_principal_id IS NOT NULL AND service_principal_name IS NOT NULL GROUP BY 1
+    UNION ALL
+    SELECT lower(app_id), min(service_principal_name)
+    FROM signin_events
+    WHERE source_table IN ('AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs')
+      AND app_id IS NOT NULL AND service_principal_name IS NOT NULL
+    GROUP BY 1
+),
+signin_hours AS (
+    SELECT DISTINCT ip_family, date_trunc('hour', coalesce(created_time, time_generated)) AS hour
+    FROM signin_events
+),
+uploads AS (
+    SELECT u.*,
+           EXISTS (SELECT 1 FROM signin_hours h
+                   WHERE h.hour BETWEEN date_trunc('hour', u.time_generated - to_microseconds(before_us))
+                                    AND date_trunc('hour', u.time_generated + to_microseconds(after_us)))
+               AS signins_near,
+           EXISTS (SELECT 1 FROM signin_hours h
+                   WHERE h.ip_family = u.ip_family
+                     AND h.hour BETWEEN date_trunc('hour', u.time_generated - to_microseconds(before_us))
+                                    AND date_trunc('hour', u.time_generated + to_microseconds(after_us)))
+               AS same_family_near
+    FROM (SELECT * EXCLUDE (raw) FROM full_uploads_v1) u
+),
+decided AS (
+    SELECT u.*, t.account AS top_account, t.score AS top_score, t.runner_up_score,
+           CASE
+               WHEN u.requester_upn IS NOT NULL OR u.requester_object_id IS NOT NULL THEN 'direct'
+               WHEN t.account IS NULL THEN 'none'
+               WHEN t.accounts_in_window = 1
+                    AND (t.delta_seconds BETWEEN -300 AND 1800 OR t.any_ua_equal) THEN 'strong'
+               WHEN t.accounts_in_window = 1 THEN 'probable'
+               WHEN t.score >= coalesce(t.runner_up_score, 0) + 15 THEN 'probable'
+               ELSE 'ambiguous'
+           END AS confidence
+    FROM uploads u
+    LEFT JOIN leaders t USING (upload_event_key)
+)
+SELECT confidence,
+       CASE confidence
+           WHEN 'direct' THEN coalesce(
+               requester_upn,
+               (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_object_id)),
+               (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_app_id)),
+               requester_object_id)
+           WHEN 'strong' THEN top_account
+           WHEN 'probable' THEN top_account
+       END AS attributed_account,
+       CASE
+           WHEN confidence = 'direct' THEN format('the storage log names the OAuth requester ({})',
+               concat_ws(', ', requester_upn, 'object ' || requester_object_id, 'app ' || requester_app_id))
+           WHEN confidence = 'ambiguous' THEN 'several accounts signed in from this address in the window with no clear leader; see the candidates'
+           WHEN confidence <> 'none' THEN NULL
+           WHEN upload_kind IN ('smb-write', 'nfs-write') THEN
+               'SMB or NFS write: the caller authenticated with Kerberos, NTLM or a host identity, not Entra ID, so sign-in logs cannot name it'
+           WHEN caller_ip IS NULL THEN
+               format('caller address unusable ({}): `{}`', coalesce(address_problem, 'not an address'), coalesce(caller_ip_raw, ''))
+           WHEN ip_scope <> 'public' THEN
+               format('{} address: Entra ID records the public address a client signs in from, so a {} caller cannot be matched',
+                      ip_scope, ip_scope)
+           WHEN NOT signins_near THEN 'no sign-in data covers this time: the imported sign-in logs have no record near the upload'
+           WHEN NOT same_family_near THEN
+               format('address family differs: the caller used {} and no sign-in near the upload did', ip_family)
+           ELSE 'no successful sign-in from this address in the window'
+       END AS reason,
+       * EXCLUDE (confidence, signins_near, same_family_near)
+FROM decided;
