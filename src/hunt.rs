@@ -186,9 +186,10 @@ fn record_hunt(conn: &Connection, plan: &HuntPlan) -> Result<HuntSummary> {
         |row| Ok(HuntSummary { hunt_id, uploads: row.get(0)?, with_candidates: row.get(1)?, candidates: row.get(2)? }),
     )?;
     conn.execute(
-        "UPDATE hunts SET finished_at = now()::TIMESTAMP, uploads = ?, with_candidates = ?, candidates = ?
+        "UPDATE hunts SET finished_at = now()::TIMESTAMP, uploads = ?, with_candidates = ?, candidates = ?,
+                          findings_digest = (SELECT digest FROM hunt_findings_digests WHERE hunt_id = ?)
          WHERE hunt_id = ?",
-        params![summary.uploads, summary.with_candidates, summary.candidates, hunt_id],
+        params![summary.uploads, summary.with_candidates, summary.candidates, hunt_id, hunt_id],
     )?;
     Ok(summary)
 }

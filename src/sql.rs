@@ -52,6 +52,11 @@ pub const FILES: &[SqlFile] = &[
         name: "006_full_hunt_v2.sql",
         text: include_str!("../sql/006_full_hunt_v2.sql"),
     },
+    SqlFile {
+        version: 7,
+        name: "007_hunt_digests.sql",
+        text: include_str!("../sql/007_hunt_digests.sql"),
+    },
 ];
 
 /// The schema version a case has once every embedded file is applied.

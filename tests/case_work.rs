@@ -15,7 +15,7 @@ fn case_new_records_details() {
     assert_eq!(info["examiner"], "tester");
     assert_eq!(info["blobtrail_version"], env!("CARGO_PKG_VERSION"));
     assert!(info["duckdb_version"].as_str().unwrap().starts_with('v'));
-    assert_eq!(info["schema_version"], 6);
+    assert_eq!(info["schema_version"], 7);
     assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -189,6 +189,30 @@ fn changed_audit_record_fails_verify() {
     assert_eq!(output.status.code(), Some(1));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("record 2"), "{text}");
+}
+
+#[test]
+fn changed_finding_fails_verify() {
+    let (_root, case) = demo_case();
+    assert_eq!(case.run(&["verify"]).status.code(), Some(0));
+
+    // Change one finding's attributed account behind blobtrail's back. The audit state stays as it was,
+    // because it covers findings through the digest stored with each hunt, so the finding
+    // must be caught by verify's recomputation of that digest.
+    let edited = std::process::Command::new("python3")
+        .args(["-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); c.execute(\"UPDATE findings SET attributed_account = 'someone.else@example.com' WHERE finding_id = (SELECT min(finding_id) FROM findings)\"); c.close()"])
+        .arg(case.path.join("case.duckdb"))
+        .status();
+    if !edited.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must install the Python duckdb package (see .ci/run)");
+        eprintln!("skipped: the Python duckdb package is not installed");
+        return;
+    }
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
+    assert!(text.contains("BROKEN"), "{text}");
 }
 
 #[test]

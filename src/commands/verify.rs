@@ -22,6 +22,11 @@ fn hash_zip_member(archive: &str, member: &str) -> Option<Result<String>> {
 pub fn run(case: &Case) -> Result<Report> {
     let records = audit::read_all(&case.conn)?;
     let mut problems = audit::check_chain(&records, &audit::state_digest(&case.conn)?);
+    for hunt_id in audit::changed_hunts(&case.conn)? {
+        problems.push(format!(
+            "the case's findings of hunt {hunt_id} changed outside blobtrail: they no longer match the digest stored when the hunt finished"
+        ));
+    }
 
     let mut stmt = case.conn.prepare("SELECT source_id, path, sha256 FROM sources ORDER BY source_id")?;
     let sources = stmt
