@@ -21,42 +21,21 @@ impl SqlFile {
     }
 }
 
+/// Declares an embedded file of `sql/` by its version and file name.
+macro_rules! sql_file {
+    ($version:literal, $name:literal) => {
+        SqlFile { version: $version, name: $name, text: include_str!(concat!("../sql/", $name)) }
+    };
+}
+
 pub const FILES: &[SqlFile] = &[
-    SqlFile {
-        version: 1,
-        name: "001_case_schema.sql",
-        text: include_str!("../sql/001_case_schema.sql"),
-    },
-    SqlFile {
-        version: 2,
-        name: "002_sentinel_hunt_v1.sql",
-        text: include_str!("../sql/002_sentinel_hunt_v1.sql"),
-    },
-    SqlFile {
-        version: 3,
-        name: "003_full_hunt_v1.sql",
-        text: include_str!("../sql/003_full_hunt_v1.sql"),
-    },
-    SqlFile {
-        version: 4,
-        name: "004_case_work_v1.sql",
-        text: include_str!("../sql/004_case_work_v1.sql"),
-    },
-    SqlFile {
-        version: 5,
-        name: "005_raw_zstd.sql",
-        text: include_str!("../sql/005_raw_zstd.sql"),
-    },
-    SqlFile {
-        version: 6,
-        name: "006_full_hunt_v2.sql",
-        text: include_str!("../sql/006_full_hunt_v2.sql"),
-    },
-    SqlFile {
-        version: 7,
-        name: "007_hunt_digests.sql",
-        text: include_str!("../sql/007_hunt_digests.sql"),
-    },
+    sql_file!(1, "001_case_schema.sql"),
+    sql_file!(2, "002_sentinel_hunt_v1.sql"),
+    sql_file!(3, "003_full_hunt_v1.sql"),
+    sql_file!(4, "004_case_work_v1.sql"),
+    sql_file!(5, "005_raw_zstd.sql"),
+    sql_file!(6, "006_full_hunt_v2.sql"),
+    sql_file!(7, "007_hunt_digests.sql"),
 ];
 
 /// The schema version a case has once every embedded file is applied.

@@ -165,6 +165,22 @@ fn annotations_and_exclusions_survive_rehunt() {
     assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
 }
 
+/// Runs SQL on the case file with the Python duckdb package, as someone with the file could.
+/// Returns false (the test is skipped) when the package is missing outside CI.
+fn edit_outside(case: &TestCase, sql: &str) -> bool {
+    let edited = std::process::Command::new("python3")
+        .args(["-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); c.execute(sys.argv[2]); c.close()"])
+        .arg(case.path.join("case.duckdb"))
+        .arg(sql)
+        .status();
+    if edited.is_ok_and(|s| s.success()) {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must install the Python duckdb package (see .ci/run)");
+    eprintln!("skipped: the Python duckdb package is not installed");
+    false
+}
+
 #[test]
 fn changed_audit_record_fails_verify() {
     let (_root, case) = demo_case();
@@ -176,13 +192,7 @@ fn changed_audit_record_fails_verify() {
     assert_eq!(log[0]["command"], "demo");
 
     // Edit the trail behind blobtrail's back, as someone with the file could.
-    let edited = std::process::Command::new("python3")
-        .args(["-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); c.execute(\"UPDATE audit_log SET examiner = 'mallory' WHERE seq = 2\"); c.close()"])
-        .arg(case.path.join("case.duckdb"))
-        .status();
-    if !edited.is_ok_and(|s| s.success()) {
-        assert!(std::env::var_os("CI").is_none(), "CI must install the Python duckdb package (see .ci/run)");
-        eprintln!("skipped: the Python duckdb package is not installed");
+    if !edit_outside(&case, "UPDATE audit_log SET examiner = 'mallory' WHERE seq = 2") {
         return;
     }
     let output = case.run(&["verify"]);
@@ -199,13 +209,9 @@ fn changed_finding_fails_verify() {
     // Change one finding's attributed account behind blobtrail's back. The audit state stays as it was,
     // because it covers findings through the digest stored with each hunt, so the finding
     // must be caught by verify's recomputation of that digest.
-    let edited = std::process::Command::new("python3")
-        .args(["-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); c.execute(\"UPDATE findings SET attributed_account = 'someone.else@example.com' WHERE finding_id = (SELECT min(finding_id) FROM findings)\"); c.close()"])
-        .arg(case.path.join("case.duckdb"))
-        .status();
-    if !edited.is_ok_and(|s| s.success()) {
-        assert!(std::env::var_os("CI").is_none(), "CI must install the Python duckdb package (see .ci/run)");
-        eprintln!("skipped: the Python duckdb package is not installed");
+    let edit = "UPDATE findings SET attributed_account = 'someone.else@example.com'
+                WHERE finding_id = (SELECT min(finding_id) FROM findings)";
+    if !edit_outside(&case, edit) {
         return;
     }
     let output = case.run(&["verify"]);
