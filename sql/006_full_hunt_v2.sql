@@ -8,7 +8,9 @@
 --     aggregation that counts the account's sign-ins, instead of a window function that sorted
 --     every pair of upload and sign-in with all its columns;
 --   * full_findings_v2 reads the candidates from a table that the hunt filled once from
---     full_candidates_v2, where version 1 computed them a second time.
+--     full_candidates_v2, where version 1 computed them a second time;
+--   * whether sign-in data covers an upload's window is found with ASOF joins instead of a
+--     range join of every upload with every hour that has sign-ins.
 -- Inputs: storage_events, signin_events, and full_uploads_v1 from 003_full_hunt_v1.sql.
 -- Parameters of the macros: before_us and after_us, the window before and after the upload in
 -- microseconds.
@@ -143,18 +145,25 @@ signin_hours AS (
     SELECT DISTINCT ip_family, date_trunc('hour', coalesce(created_time, time_generated)) AS hour
     FROM signin_events
 ),
+-- The hours the window touches: [first_hour, last_hour].
+upload_hours AS (
+    SELECT *,
+           date_trunc('hour', time_generated - to_microseconds(before_us)) AS first_hour,
+           date_trunc('hour', time_generated + to_microseconds(after_us)) AS last_hour
+    FROM (SELECT * EXCLUDE (raw) FROM full_uploads_v1)
+),
+-- Whether any sign-in, and any sign-in of the upload's address family, falls in one of those
+-- hours: the first sign-in hour at or after first_hour must not lie after last_hour. ASOF joins
+-- find that hour by sorting, where a range join compared every upload with every hour.
 uploads AS (
-    SELECT u.*,
-           EXISTS (SELECT 1 FROM signin_hours h
-                   WHERE h.hour BETWEEN date_trunc('hour', u.time_generated - to_microseconds(before_us))
-                                    AND date_trunc('hour', u.time_generated + to_microseconds(after_us)))
-               AS signins_near,
-           EXISTS (SELECT 1 FROM signin_hours h
-                   WHERE h.ip_family = u.ip_family
-                     AND h.hour BETWEEN date_trunc('hour', u.time_generated - to_microseconds(before_us))
-                                    AND date_trunc('hour', u.time_generated + to_microseconds(after_us)))
-               AS same_family_near
-    FROM (SELECT * EXCLUDE (raw) FROM full_uploads_v1) u
+    SELECT u.* EXCLUDE (first_hour, last_hour),
+           coalesce(any_hour.hour <= u.last_hour, false) AS signins_near,
+           coalesce(family_hour.hour <= u.last_hour, false) AS same_family_near
+    FROM upload_hours u
+    ASOF LEFT JOIN (SELECT DISTINCT hour FROM signin_hours) any_hour
+        ON u.first_hour <= any_hour.hour
+    ASOF LEFT JOIN signin_hours family_hour
+        ON u.ip_family = family_hour.ip_family AND u.first_hour <= family_hour.hour
 ),
 decided AS (
     SELECT u.*, t.account AS top_account, t.score AS top_score, t.runner_up_score,

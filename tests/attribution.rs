@@ -94,3 +94,72 @@ fn full_hunt_v2_matches_v1() {
     assert_eq!(rows_missing(&case, &stored_candidates, &v1_candidates), 0);
     assert_eq!(rows_missing(&case, &v1_candidates, &stored_candidates), 0);
 }
+
+/// Writes one JSON object per line.
+fn write_lines(path: &std::path::Path, rows: &[Value]) {
+    let text: String = rows.iter().map(|row| format!("{row}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The reasons given for uploads that no sign-in explains, around the hours that have
+/// sign-ins: an upload's window (90 minutes before, 5 after) counts as covered when any hour it
+/// touches has a sign-in. Each expected reason was worked out by hand from the times below.
+#[test]
+fn unexplained_uploads_get_their_reason() {
+    let case = TestCase::new();
+    let upload = |time: &str, caller: &str, name: &str| {
+        serde_json::json!({
+            "Type": "StorageBlobLogs", "TimeGenerated": time, "AccountName": "acct",
+            "OperationName": "PutBlob", "StatusText": "Success", "StatusCode": "201",
+            "AuthenticationType": "SAS", "CallerIpAddress": caller,
+            "Uri": format!("https://acct.blob.core.windows.net/c/{name}"),
+            "CorrelationId": format!("corr-{name}"), "UserAgentHeader": "AzCopy/10.28.0",
+        })
+    };
+    let signin = |time: &str, address: &str, id: &str| {
+        serde_json::json!({
+            "Type": "SigninLogs", "TimeGenerated": time, "CreatedDateTime": time,
+            "UserPrincipalName": "dana@example.com", "IPAddress": address, "ResultType": "0",
+            "Id": id, "AppDisplayName": "Azure Portal",
+        })
+    };
+    let storage = case.root.path().join("StorageBlobLogs.jsonl");
+    write_lines(&storage, &[
+        // Hours 10 and 11 are touched and 11:50 has a sign-in, from another address.
+        upload("2026-03-10T12:00:00Z", "203.0.113.50:50000", "other-address.bin"),
+        // The same hours, but the caller is IPv6 and every sign-in is IPv4.
+        upload("2026-03-10T12:10:00Z", "[2603:1030:20e:3::23c]:50001", "ipv6.bin"),
+        // Window 13:10 to 14:45 touches hours 13 and 14; the sign-ins are at 11:50 and 15:00.
+        upload("2026-03-10T14:40:00Z", "203.0.113.50:50002", "between-hours.bin"),
+        // Window 13:20 to 14:55: the same hours, so also not covered.
+        upload("2026-03-10T14:50:00Z", "203.0.113.50:50003", "before-next-hour.bin"),
+        // Window 13:30 to 15:05 touches hour 15, which has the 15:00 sign-in.
+        upload("2026-03-10T15:00:00Z", "203.0.113.99:50004", "next-hour.bin"),
+        // Two days later: no sign-in anywhere near.
+        upload("2026-03-12T03:00:00Z", "203.0.113.50:50005", "days-later.bin"),
+    ]);
+    let signins = case.root.path().join("SigninLogs.jsonl");
+    write_lines(&signins, &[
+        signin("2026-03-10T11:50:00Z", "198.51.100.7", "s1"),
+        signin("2026-03-10T15:00:00Z", "198.51.100.7", "s2"),
+    ]);
+    let output = case.import(&[storage, signins], &["--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    case.ok(&["hunt", "--quiet", "--mode", "full"]);
+
+    let rows = case.query("SELECT file_name, confidence, reason FROM findings ORDER BY upload_time");
+    let reason_of = |name: &str| {
+        let row = rows.iter().find(|r| r["file_name"] == name).unwrap_or_else(|| panic!("no finding for {name}: {rows:?}"));
+        assert_eq!(row["confidence"], "none", "{row}");
+        row["reason"].as_str().unwrap().to_string()
+    };
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    let no_match = "no successful sign-in from this address in the window";
+    let no_data = "no sign-in data covers this time: the imported sign-in logs have no record near the upload";
+    assert_eq!(reason_of("other-address.bin"), no_match);
+    assert!(reason_of("ipv6.bin").starts_with("address family differs: the caller used"), "{}", reason_of("ipv6.bin"));
+    assert_eq!(reason_of("between-hours.bin"), no_data);
+    assert_eq!(reason_of("before-next-hour.bin"), no_data);
+    assert_eq!(reason_of("next-hour.bin"), no_match);
+    assert_eq!(reason_of("days-later.bin"), no_data);
+}
