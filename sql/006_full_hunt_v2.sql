@@ -3,7 +3,9 @@
 -- Purpose: the same findings, candidates, scores, ranks and reasons as version 1
 -- (003_full_hunt_v1.sql, whose header states the rules), computed with less work, so that a
 -- hunt over tens of millions of storage rows stays fast:
---   * sign-ins are read without their `raw` column, which version 1 carried through every step;
+--   * the join of uploads and sign-ins carries only the columns it compares, and the sign-in's
+--     other columns (never `raw`, which version 1 carried through every step) are joined for
+--     the one closest sign-in of each account at the end;
 --   * each account's closest sign-in is picked by `arg_min` of its event_key in the same
 --     aggregation that counts the account's sign-ins, instead of a window function that sorted
 --     every pair of upload and sign-in with all its columns;
@@ -31,7 +33,9 @@ WITH uploads AS (
       AND ip_scope = 'public'
       AND upload_kind NOT IN ('smb-write', 'nfs-write')
 ),
-signins AS (
+-- Not materialized: the join reads a few columns of every sign-in, and the result reads all
+-- columns of the few closest ones.
+signins AS NOT MATERIALIZED (
     SELECT * EXCLUDE (raw),
            coalesce(created_time, time_generated) AS signin_time,
            coalesce(lower(user_principal_name), lower(service_principal_name), lower(user_id),
@@ -49,14 +53,15 @@ upload_buckets AS (
     FROM uploads
 ),
 signin_buckets AS (
-    SELECT *, epoch_us(signin_time) // greatest(before_us + after_us, 1000000) AS bucket
+    SELECT event_key, ip, signin_time, account_key, source_table, user_agent,
+           epoch_us(signin_time) // greatest(before_us + after_us, 1000000) AS bucket
     FROM signins
 ),
 pairs AS (
     SELECT u.upload_event_key, u.upload_time, u.upload_user_agent,
            date_diff('millisecond', s.signin_time, u.upload_time) / 1000.0 AS delta_seconds,
            coalesce(lower(s.user_agent) = lower(u.upload_user_agent), false) AS ua_equal,
-           s.* EXCLUDE (bucket)
+           s.event_key, s.account_key, s.source_table
     FROM upload_buckets u
     JOIN signin_buckets s ON s.ip = u.caller_ip AND s.bucket = u.bucket
     WHERE s.account_key IS NOT NULL
@@ -89,7 +94,8 @@ scored AS (
                 WHEN 'AADNonInteractiveUserSignInLogs' THEN 8.0 ELSE 5.0 END
          + 5.0 AS raw_score
     FROM counted
-)
+),
+ranked AS (
 SELECT row_number() OVER (
            PARTITION BY upload_event_key
            ORDER BY raw_score DESC, abs(delta_seconds), account_key) AS rank,
@@ -111,7 +117,14 @@ SELECT row_number() OVER (
            'public address: the sign-in and the upload left through the same network egress'
        ] AS reasons,
        * EXCLUDE (raw_score)
-FROM scored;
+FROM scored
+)
+-- The sign-in's own columns are joined last, for the one closest sign-in of each account.
+SELECT r.rank, r.score, r.reasons, r.upload_event_key, r.upload_time, r.upload_user_agent,
+       r.delta_seconds, r.ua_equal, s.*,
+       r.signin_count, r.any_ua_equal, r.tables, r.accounts_in_window
+FROM ranked r
+JOIN signins s ON s.event_key = r.event_key;
 
 -- `candidates_table` names a table that contains full_candidates_v2(before_us, after_us), so that
 -- the candidates are computed once per hunt and both tables are stored from them.
