@@ -43,7 +43,8 @@ def machine(work):
 
 
 def versions(blobtrail):
-    found = {"blobtrail": shell(f"{blobtrail} --version")}
+    repo = Path(__file__).resolve().parent.parent
+    found = {"blobtrail": f"{shell(f'{blobtrail} --version')} (commit {shell(f'git -C {repo} rev-parse --short HEAD')})"}
     for module in ["duckdb", "pandas", "polars"]:
         try:
             found[module] = __import__(module).__version__

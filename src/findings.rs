@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use duckdb::arrow::array::{Array, ArrayRef, AsArray};
+use duckdb::arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection};
 use serde::Serialize;
 
@@ -82,6 +85,9 @@ pub fn latest_hunt(conn: &Connection) -> Result<i64> {
 }
 
 /// Loads every finding of a hunt with its candidates, ordered by upload time.
+///
+/// Rows are read as Arrow batches: at hundreds of thousands of findings, reading them value by
+/// value through the row interface took several times longer than the query itself.
 pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
     let mode: Option<String> =
         conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
@@ -100,49 +106,50 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
          WHERE f.hunt_id = ?
          ORDER BY f.upload_time, f.finding_id",
     )?;
-    let rows = stmt.query_map(params![hunt_id], |row| {
-        Ok(Finding {
-            finding_id: row.get(0)?,
-            hunt_id,
-            mode: mode.clone(),
-            upload_time: format_iso(row.get(1)?),
-            upload_kind: row.get(20)?,
-            part_count: row.get(21)?,
-            bytes: row.get(22)?,
-            first_time: format_iso(row.get(23)?),
-            confidence: row.get(24)?,
-            attributed_account: row.get(25)?,
-            reason: row.get(26)?,
-            operation: row.get(2)?,
-            status_text: row.get(3)?,
-            storage_account: row.get(4)?,
-            object_path: row.get(5)?,
-            file_name: row.get(6)?,
-            caller_ip: row.get(7)?,
-            caller_ip_raw: row.get(8)?,
-            address_problem: row.get(9)?,
-            upload_user_agent: row.get(10)?,
-            authentication_type: row.get(11)?,
-            requester_upn: row.get(12)?,
-            requester_object_id: row.get(27)?,
-            requester_app_id: row.get(28)?,
-            source_table: row.get(13)?,
-            source_file: row.get(14)?,
-            source_record: row.get(15)?,
-            source_line: row.get(16)?,
-            window_start: format_iso(row.get(17)?),
-            window_end: format_iso(row.get(18)?),
-            candidate_count: row.get(19)?,
-            candidates: Vec::new(),
-            status: None,
-            tags: Vec::new(),
-            notes: Vec::new(),
-            excluded_by: Vec::new(),
-        })
-    })?;
-    let mut findings = rows.collect::<Result<Vec<_>, _>>()?;
-    for finding in &mut findings {
-        finding.candidates = candidates.remove(&finding.finding_id).unwrap_or_default();
+    let mut findings = Vec::new();
+    for batch in stmt.query_arrow(params![hunt_id])? {
+        let b = Columns(&batch);
+        for row in 0..batch.num_rows() {
+            let finding_id = b.required_text(0, row)?;
+            findings.push(Finding {
+                candidates: candidates.remove(&finding_id).unwrap_or_default(),
+                finding_id,
+                hunt_id,
+                mode: mode.clone(),
+                upload_time: format_iso(b.required_int(1, row)?),
+                upload_kind: b.required_text(20, row)?,
+                part_count: b.required_int(21, row)?,
+                bytes: b.int(22, row)?,
+                first_time: format_iso(b.required_int(23, row)?),
+                confidence: b.text(24, row)?,
+                attributed_account: b.text(25, row)?,
+                reason: b.text(26, row)?,
+                operation: b.text(2, row)?,
+                status_text: b.text(3, row)?,
+                storage_account: b.text(4, row)?,
+                object_path: b.text(5, row)?,
+                file_name: b.text(6, row)?,
+                caller_ip: b.text(7, row)?,
+                caller_ip_raw: b.text(8, row)?,
+                address_problem: b.text(9, row)?,
+                upload_user_agent: b.text(10, row)?,
+                authentication_type: b.text(11, row)?,
+                requester_upn: b.text(12, row)?,
+                requester_object_id: b.text(27, row)?,
+                requester_app_id: b.text(28, row)?,
+                source_table: b.required_text(13, row)?,
+                source_file: b.required_text(14, row)?,
+                source_record: b.required_int(15, row)?,
+                source_line: b.int(16, row)?,
+                window_start: format_iso(b.required_int(17, row)?),
+                window_end: format_iso(b.required_int(18, row)?),
+                candidate_count: b.required_int(19, row)?,
+                status: None,
+                tags: Vec::new(),
+                notes: Vec::new(),
+                excluded_by: Vec::new(),
+            });
+        }
     }
     decorate(conn, &mut findings)?;
     Ok(findings)
@@ -173,35 +180,78 @@ fn load_candidates(conn: &Connection, hunt_id: i64) -> Result<HashMap<String, Ve
          WHERE c.hunt_id = ?
          ORDER BY c.finding_id, c.rank",
     )?;
-    let rows = stmt.query_map(params![hunt_id], |row| {
-        let finding_id: String = row.get(0)?;
-        let reasons: Option<String> = row.get(14)?;
-        Ok((
-            finding_id,
-            Candidate {
-                rank: row.get(1)?,
-                score: row.get(13)?,
-                reasons: reasons.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default(),
-                delta_seconds: row.get(15)?,
-                signin_count: row.get(16)?,
-                account: row.get(2)?,
-                user_id: row.get(3)?,
-                signin_time: format_iso(row.get(4)?),
-                ip: row.get(5)?,
-                user_agent: row.get(6)?,
-                source_table: row.get(7)?,
-                result_type: row.get(8)?,
-                app_display_name: row.get(9)?,
-                source_file: row.get(10)?,
-                source_record: row.get(11)?,
-                source_line: row.get(12)?,
-            },
-        ))
-    })?;
     let mut by_finding: HashMap<String, Vec<Candidate>> = HashMap::new();
-    for row in rows {
-        let (finding_id, candidate) = row?;
-        by_finding.entry(finding_id).or_default().push(candidate);
+    for batch in stmt.query_arrow(params![hunt_id])? {
+        let b = Columns(&batch);
+        for row in 0..batch.num_rows() {
+            let reasons = b.text(14, row)?;
+            let candidate = Candidate {
+                rank: b.required_int(1, row)?,
+                score: b.float(13, row)?,
+                reasons: reasons.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default(),
+                delta_seconds: b.float(15, row)?.context("a candidate has no delta_seconds")?,
+                signin_count: b.required_int(16, row)?,
+                account: b.text(2, row)?,
+                user_id: b.text(3, row)?,
+                signin_time: format_iso(b.required_int(4, row)?),
+                ip: b.required_text(5, row)?,
+                user_agent: b.text(6, row)?,
+                source_table: b.required_text(7, row)?,
+                result_type: b.text(8, row)?,
+                app_display_name: b.text(9, row)?,
+                source_file: b.required_text(10, row)?,
+                source_record: b.required_int(11, row)?,
+                source_line: b.int(12, row)?,
+            };
+            by_finding.entry(b.required_text(0, row)?).or_default().push(candidate);
+        }
     }
     Ok(by_finding)
+}
+
+/// Reads the values of an Arrow batch from DuckDB by column position and row.
+struct Columns<'a>(&'a RecordBatch);
+
+impl Columns<'_> {
+    fn column(&self, column: usize, row: usize) -> Option<&ArrayRef> {
+        let array = self.0.column(column);
+        array.is_valid(row).then_some(array)
+    }
+
+    fn text(&self, column: usize, row: usize) -> Result<Option<String>> {
+        let Some(array) = self.column(column, row) else { return Ok(None) };
+        let value = match array.data_type() {
+            DataType::Utf8 => array.as_string::<i32>().value(row),
+            DataType::LargeUtf8 => array.as_string::<i64>().value(row),
+            DataType::Utf8View => array.as_string_view().value(row),
+            other => bail!("column {column} is {other}, not text"),
+        };
+        Ok(Some(value.to_string()))
+    }
+
+    fn int(&self, column: usize, row: usize) -> Result<Option<i64>> {
+        let Some(array) = self.column(column, row) else { return Ok(None) };
+        let value = match array.data_type() {
+            DataType::Int64 => array.as_primitive::<Int64Type>().value(row),
+            DataType::Int32 => array.as_primitive::<Int32Type>().value(row).into(),
+            other => bail!("column {column} is {other}, not an integer"),
+        };
+        Ok(Some(value))
+    }
+
+    fn float(&self, column: usize, row: usize) -> Result<Option<f64>> {
+        let Some(array) = self.column(column, row) else { return Ok(None) };
+        match array.data_type() {
+            DataType::Float64 => Ok(Some(array.as_primitive::<Float64Type>().value(row))),
+            other => bail!("column {column} is {other}, not a double"),
+        }
+    }
+
+    fn required_text(&self, column: usize, row: usize) -> Result<String> {
+        self.text(column, row)?.with_context(|| format!("column {column} is NULL in a stored finding"))
+    }
+
+    fn required_int(&self, column: usize, row: usize) -> Result<i64> {
+        self.int(column, row)?.with_context(|| format!("column {column} is NULL in a stored finding"))
+    }
 }
