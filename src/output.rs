@@ -66,7 +66,10 @@ pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> R
         let mut buffer = Vec::new();
         write(&mut buffer).and_then(|()| lock.write_all(terminal_safe_lines(&String::from_utf8_lossy(&buffer)).as_bytes()))
     } else {
-        write(&mut lock)
+        // Standard output is line-buffered even into a file or pipe, which costs a system call
+        // per line: a million findings as pretty JSON is tens of millions of lines.
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut lock);
+        write(&mut buffered).and_then(|()| buffered.flush())
     };
     match result.and_then(|()| lock.flush()) {
         Err(err) if is_broken_pipe(&err) => Ok(()),
