@@ -2223,7 +2223,7 @@ impl<'w> Day<'w> {
         let session = self.rng.next_u64() | 0x0000_0400_0000_0000;
         let file_id = self.rng.next_u64();
         let handle = self.rng.next_u64();
-        let mut message = self.rng.range(40, 4000) as u64;
+        let first_message = self.rng.range(40, 4000) as u64;
         let mut at = time;
         let mut last_write = time;
         let steps = writes + 2;
@@ -2243,8 +2243,8 @@ impl<'w> Day<'w> {
             } else {
                 String::new()
             };
+            let message = first_message + step;
             row.smb = Some(Smb { session, tree: 5, file_id, handle, message, major, detail });
-            message += 1;
             if operation != "Close" {
                 row.last_modified = Some(truncate_to(at, TICKS_PER_SECOND));
             }
@@ -2756,7 +2756,7 @@ impl<'w> Day<'w> {
             let session = self.rng.next_u64() | 0x0000_0400_0000_0000;
             let file_id = self.rng.next_u64();
             let handle = self.rng.next_u64();
-            let mut message = self.rng.range(40, 4000) as u64;
+            let first_message = self.rng.range(40, 4000) as u64;
             for (step, (operation, major)) in
                 [("Create", 5), ("Read", 8), ("Close", 6)].into_iter().enumerate()
             {
@@ -2769,8 +2769,8 @@ impl<'w> Day<'w> {
                 } else {
                     String::new()
                 };
+                let message = first_message + step as u64;
                 row.smb = Some(Smb { session, tree: 5, file_id, handle, message, major, detail });
-                message += 1;
                 self.push(row);
             }
         }

@@ -85,14 +85,12 @@ fn full_hunt_v2_matches_v1() {
 
     // The stored candidates against version 1's.
     let candidate_columns = "upload_event_key, rank, score, delta_seconds, signin_count, account, event_key";
-    let stored_candidates = format!(
-        "SELECT f.upload_event_key, c.rank, c.score, c.delta_seconds, c.signin_count, c.account, c.signin_event_key
+    let stored_candidates = "SELECT f.upload_event_key, c.rank, c.score, c.delta_seconds, c.signin_count, c.account, c.signin_event_key
          FROM finding_candidates c JOIN findings f USING (hunt_id, finding_id)
-         WHERE c.hunt_id = (SELECT max(hunt_id) FROM hunts)"
-    );
+         WHERE c.hunt_id = (SELECT max(hunt_id) FROM hunts)";
     let v1_candidates = format!("SELECT {candidate_columns} FROM full_candidates_v1({window})");
-    assert_eq!(rows_missing(&case, &stored_candidates, &v1_candidates), 0);
-    assert_eq!(rows_missing(&case, &v1_candidates, &stored_candidates), 0);
+    assert_eq!(rows_missing(&case, stored_candidates, &v1_candidates), 0);
+    assert_eq!(rows_missing(&case, &v1_candidates, stored_candidates), 0);
 }
 
 /// Writes one JSON object per line.

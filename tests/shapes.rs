@@ -52,7 +52,7 @@ fn archived_storage_record_is_normalised() {
     assert_eq!(rows[0]["upn"], "olivia@contoso.com");
     assert_eq!(rows[0]["acct"], "acct");
     assert_eq!(rows[0]["size"], 1024);
-    assert_eq!(rows[1]["ua"].as_str().unwrap().contains("Edg/145"), true);
+    assert!(rows[1]["ua"].as_str().unwrap().contains("Edg/145"), "{}", rows[1]["ua"]);
 }
 
 #[test]
