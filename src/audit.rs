@@ -151,8 +151,8 @@ pub fn read_all(conn: &Connection) -> Result<Vec<Stored>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Digests the examiner's record as it is now: the imported sources, the findings of every
-/// hunt, the annotations and the exclusion rules. Each part is canonical JSON in a fixed order.
+/// Digests the examiner's record as it is now: the imported sources, every hunt with its
+/// findings, the annotations and the exclusion rules. Each part is canonical JSON in a fixed order.
 /// A hunt's findings enter through the digest stored with the hunt when it committed
 /// (`hunts.findings_digest`), so the cost does not grow with the number of findings. `verify`
 /// compares those stored digests with the findings (`changed_hunts`).
@@ -161,8 +161,7 @@ pub fn state_digest(conn: &Connection) -> Result<String> {
         "SELECT concat_ws(chr(30),
              coalesce((SELECT string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY source_id)
                        FROM (SELECT source_id, path, sha256, records_read, imported, rejected, duplicates FROM sources) s), ''),
-             coalesce((SELECT string_agg(to_json(h)::VARCHAR, chr(10) ORDER BY hunt_id)
-                       FROM (SELECT hunt_id, findings_digest FROM hunts) h), ''),
+             coalesce((SELECT string_agg(to_json(h)::VARCHAR, chr(10) ORDER BY hunt_id) FROM hunts h), ''),
              coalesce((SELECT string_agg(to_json(a)::VARCHAR, chr(10) ORDER BY annotation_id) FROM annotations a), ''),
              coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), ''))",
         [],
@@ -185,9 +184,32 @@ pub fn changed_hunts(conn: &Connection) -> Result<Vec<i64>> {
     Ok(hunts)
 }
 
-/// Tells whether two state digests were made the same way and can be compared.
-fn same_scheme(left: &str, right: &str) -> bool {
-    left.starts_with(STATE_SCHEME) == right.starts_with(STATE_SCHEME)
+/// Tells whether a record's state after can be compared with the state that followed it.
+///
+/// NOTE: two cases are not compared, so an outside edit made in them goes unseen. A command
+/// that never finished (exit code -1 with no record of its end, an import stopped by a signal)
+/// changed the state after its record was written, by the files it committed. And where the
+/// digest scheme changed (the first command after an upgrade), the digests were made differently.
+fn comparable(record: &Stored, following_state: &str, finished_by_following: bool) -> bool {
+    (record.exit_code != UNFINISHED || finished_by_following)
+        && record.state_after.starts_with(STATE_SCHEME) == following_state.starts_with(STATE_SCHEME)
+}
+
+/// The exit code of a record written when a command started, which it never replaced.
+pub const UNFINISHED: i32 = -1;
+
+/// Returns the records of commands that started and never finished, with the start of the
+/// next record (None for the last), so a caller can tell what the command committed.
+pub fn unfinished(records: &[Stored]) -> Vec<(&Stored, Option<&str>)> {
+    let mut found = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        let next = records.get(index + 1);
+        let finished = next.is_some_and(|n| n.started_at == record.started_at && n.command == record.command);
+        if record.exit_code == UNFINISHED && !finished {
+            found.push((record, next.map(|n| n.started_at.as_str())));
+        }
+    }
+    found
 }
 
 /// Checks the chain and returns one message per broken link; empty means intact. `current_state`
@@ -197,11 +219,12 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
     let mut expected_previous = GENESIS.to_string();
     let mut expected_seq = 1;
     for (index, record) in records.iter().enumerate() {
-        if index > 0 {
-            let previous_state = &records[index - 1].state_after;
-            // NOTE: where the digest scheme changed (the first command after an upgrade), the two
-            // states cannot be compared, so an outside edit made just before the upgrade goes unseen.
-            if same_scheme(previous_state, &record.state_before) && *previous_state != record.state_before {
+        let previous = index.checked_sub(1).map(|previous| &records[previous]);
+        // The record that finishes a started import follows it with the same start time.
+        let finishes_previous =
+            previous.is_some_and(|p| p.started_at == record.started_at && p.command == record.command);
+        if let Some(previous) = previous.filter(|p| comparable(p, &record.state_before, finishes_previous)) {
+            if previous.state_after != record.state_before {
                 problems.push(format!(
                     "the case's sources, findings, annotations or exclusion rules changed outside blobtrail between record {} and record {}",
                     records[index - 1].seq,
@@ -225,7 +248,7 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
         }
         expected_previous = record.record_hash.clone();
     }
-    if let Some(last) = records.last() {
+    if let Some(last) = records.last().filter(|last| comparable(last, current_state, false)) {
         if last.state_after != current_state {
             problems.push(format!(
                 "the case's sources, findings, annotations or exclusion rules changed outside blobtrail after record {}",
@@ -315,10 +338,72 @@ mod tests {
         conn.execute("UPDATE audit_log SET state_before = ?, state_after = ?", params![old_state, old_state]).unwrap();
         let first = read_all(&conn).unwrap().remove(0);
         conn.execute("UPDATE audit_log SET record_hash = ? WHERE seq = 1", [first.computed_hash()]).unwrap();
-        append_now(&conn, "findings");
-
+        // The first command after the upgrade: its state is compared with the old last record.
         let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
         assert!(problems.is_empty(), "{problems:?}");
+
+        append_now(&conn, "findings");
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn unfinished_import_is_not_an_edit() {
+        let conn = conn_with_log();
+        let mut started = entry("import");
+        started.exit_code = UNFINISHED;
+        started.state_before = state_digest(&conn).unwrap();
+        append(&conn, &started).unwrap();
+        // The stopped import committed a file: the state changed after its record.
+        conn.execute(
+            "INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
+             VALUES ('a.csv', 'aa', 1, 'portal-csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0)",
+            [],
+        )
+        .unwrap();
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert!(problems.is_empty(), "before the next command: {problems:?}");
+
+        let mut next = entry("findings");
+        next.started_at = "2026-12-04T11:00:00Z".into();
+        next.state_before = state_digest(&conn).unwrap();
+        append(&conn, &next).unwrap();
+        let records = read_all(&conn).unwrap();
+        let problems = check_chain(&records, &state_digest(&conn).unwrap());
+        assert!(problems.is_empty(), "after the next command: {problems:?}");
+        let unfinished = unfinished(&records);
+        assert_eq!(unfinished.len(), 1);
+        assert_eq!(unfinished[0].0.seq, 1);
+        assert_eq!(unfinished[0].1, Some("2026-12-04T11:00:00Z"));
+    }
+
+    #[test]
+    fn finished_import_is_compared() {
+        let conn = conn_with_log();
+        let mut started = entry("import");
+        started.exit_code = UNFINISHED;
+        started.state_before = state_digest(&conn).unwrap();
+        append(&conn, &started).unwrap();
+        let mut finished = entry("import");
+        finished.state_before = started.state_before.clone();
+        append(&conn, &finished).unwrap();
+        // An edit after the finished import is caught at the next command.
+        conn.execute(
+            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
+             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
+            [],
+        )
+        .unwrap();
+        let mut next = entry("findings");
+        next.started_at = "2026-12-04T11:00:00Z".into();
+        next.state_before = state_digest(&conn).unwrap();
+        append(&conn, &next).unwrap();
+
+        let records = read_all(&conn).unwrap();
+        assert!(unfinished(&records).is_empty());
+        let problems = check_chain(&records, &state_digest(&conn).unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("between record 2 and record 3"), "{problems:?}");
     }
 
     #[test]

@@ -222,6 +222,32 @@ fn changed_finding_fails_verify() {
 }
 
 #[test]
+fn changed_candidate_fails_verify() {
+    let (_root, case) = demo_case();
+    let edit = "UPDATE finding_candidates SET account = 'mallory@example.com'
+                WHERE rank = 1 AND finding_id = (SELECT min(finding_id) FROM finding_candidates)";
+    if !edit_outside(&case, edit) {
+        return;
+    }
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
+}
+
+#[test]
+fn changed_hunt_parameters_fail_verify() {
+    let (_root, case) = demo_case();
+    if !edit_outside(&case, "UPDATE hunts SET parameters = '{\"mode\": \"full\", \"before\": \"7d\"}'") {
+        return;
+    }
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("changed outside blobtrail after record"), "{text}");
+}
+
+#[test]
 fn changed_evidence_file_fails_verify() {
     let (root, case) = demo_case();
     let export = root.path().join("cases/demo/exports/SigninLogs.csv");

@@ -10,6 +10,7 @@ use crate::case::Case;
 use crate::exit::Exit;
 use crate::import::{hash_file, hash_reader};
 use crate::output;
+use crate::parse::time::parse_timestamp;
 
 /// Hashes one member of a zip archive, as the import recorded it.
 fn hash_zip_member(archive: &str, member: &str) -> Option<Result<String>> {
@@ -17,6 +18,29 @@ fn hash_zip_member(archive: &str, member: &str) -> Option<Result<String>> {
     let mut zip = zip::ZipArchive::new(file).ok()?;
     let mut entry = zip.by_name(member).ok()?;
     Some(hash_reader(&mut entry).map_err(anyhow::Error::from))
+}
+
+/// Describes each command that started and never finished (an import stopped by a signal) with
+/// the files it committed before it stopped.
+fn unfinished_notes(case: &Case, records: &[audit::Stored]) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for (record, next_start) in audit::unfinished(records) {
+        // Record times are ISO 8601 UTC as blobtrail writes them; an unreadable one bounds nothing.
+        let micros = |text: &str| parse_timestamp(text, 0, None).ok();
+        let from = micros(&record.started_at).unwrap_or(i64::MIN);
+        let until = next_start.and_then(micros).unwrap_or(i64::MAX);
+        let mut stmt = case.conn.prepare(
+            "SELECT path FROM sources WHERE epoch_us(imported_at) BETWEEN ? AND ? - 1 ORDER BY source_id",
+        )?;
+        let paths = stmt.query_map(duckdb::params![from, until], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let committed = if paths.is_empty() { "none".to_string() } else { paths.join(", ") };
+        notes.push(format!(
+            "record {} ({}, started {}) has no record of its end: it was stopped before it finished. \
+             Files it imported: {committed}. The case's state changed after that record, so it is not compared with the next one",
+            record.seq, record.command, record.started_at
+        ));
+    }
+    Ok(notes)
 }
 
 pub fn run(case: &Case) -> Result<Report> {
@@ -54,6 +78,8 @@ pub fn run(case: &Case) -> Result<Report> {
         }
     }
 
+    let notes = unfinished_notes(case, &records)?;
+
     output::to_stdout(|out| {
         writeln!(out, "audit trail: {} records, {}", records.len(), if problems.iter().any(|p| p.starts_with("record") || p.starts_with("the case")) { "BROKEN" } else { "chain intact" })?;
         if let Some(last) = records.last() {
@@ -63,6 +89,9 @@ pub fn run(case: &Case) -> Result<Report> {
         for path in &missing {
             writeln!(out, "  not checked: {}", output::terminal_safe(path))?;
         }
+        for note in &notes {
+            writeln!(out, "note: {}", output::terminal_safe(note))?;
+        }
         for problem in &problems {
             writeln!(out, "MISMATCH: {}", output::terminal_safe(problem))?;
         }
@@ -71,6 +100,6 @@ pub fn run(case: &Case) -> Result<Report> {
     let exit = if problems.is_empty() { Exit::Success } else { Exit::Failure };
     Ok(Report {
         exit,
-        counts: json!({ "records": records.len(), "files_checked": checked, "files_missing": missing.len(), "problems": problems.len() }),
+        counts: json!({ "records": records.len(), "files_checked": checked, "files_missing": missing.len(), "problems": problems.len(), "unfinished": notes.len() }),
     })
 }

@@ -213,7 +213,8 @@ fn import_stream<R: Read + Send>(
 ) -> Result<()> {
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
     let hint = LogTable::from_download_name(file_name);
-    let mut sink = Sink::begin(conn)?;
+    let in_file = || format!("`{display_path}`");
+    let mut sink = Sink::begin(conn).with_context(in_file)?;
     let (sender, receiver) = mpsc::sync_channel::<Vec<Staged>>(BATCHES_IN_FLIGHT);
 
     let (read, stored) = std::thread::scope(|scope| {
@@ -224,9 +225,9 @@ fn import_stream<R: Read + Send>(
         let read = reading.join().unwrap_or_else(|_| Err(anyhow!("the reading thread panicked")));
         (read, stored)
     });
-    // A storage error comes first: the reader then fails only because nobody receives.
-    stored.with_context(|| format!("`{display_path}`"))?;
-    let (shape, tables, hashing) = read.with_context(|| format!("`{display_path}`"))?;
+    // A storage error comes first: the reader then fails only because the receiver is gone.
+    stored.with_context(in_file)?;
+    let (shape, tables, hashing) = read.with_context(in_file)?;
     report.shape = Some(shape.clone());
     report.tables = tables.into_iter().collect();
 
@@ -246,7 +247,8 @@ fn import_stream<R: Read + Send>(
         tables: &table_names.join(","),
         examiner: plan.examiner.as_deref(),
         options: &plan.options_text,
-    })?;
+    })
+    .with_context(in_file)?;
     report.outcome = Outcome::Imported(counts);
     Ok(())
 }
@@ -262,8 +264,8 @@ enum Staged {
     Reject(Position, Reject, String),
 }
 
-/// The reading thread: recognises the shape, reads and normalises every record and sends them
-/// in batches. Returns the shape, the tables seen and the reader, whose hash is finished once
+/// Recognises the shape, reads and normalises every record and sends them in batches; this is
+/// the reading thread's work. Returns the shape, the tables seen and the reader, whose hash is finished once
 /// the rest of the file is read.
 fn read_stream<R: Read>(
     reader: HashingReader<R>,
