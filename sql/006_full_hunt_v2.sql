@@ -3,12 +3,12 @@
 -- Purpose: the same findings, candidates, scores, ranks and reasons as version 1
 -- (003_full_hunt_v1.sql, whose header states the rules), computed with less work, so that a
 -- hunt over tens of millions of storage rows stays fast:
---   * the join of uploads and sign-ins carries only the columns it compares, and the sign-in's
---     other columns (never `raw`, which version 1 carried through every step) are joined for
---     the one closest sign-in of each account at the end;
---   * each account's closest sign-in is picked by `arg_min` of its event_key in the same
---     aggregation that counts the account's sign-ins, instead of a window function that sorted
---     every pair of upload and sign-in with all its columns;
+--   * the join of uploads and sign-ins carries only the columns it compares and a number for
+--     the upload, and the sign-in's other columns (never `raw`, which version 1 carried through
+--     every step) are joined for the one closest sign-in of each account at the end;
+--   * each account's closest sign-in is picked by `arg_min` in the same single aggregation
+--     that counts the account's sign-ins, so the pairs stream through once, instead of a
+--     window function that sorted every pair of upload and sign-in with all its columns;
 --   * full_findings_v2 reads the candidates from a table that the hunt filled once from
 --     full_candidates_v2, where version 1 computed them a second time;
 --   * whether sign-in data covers an upload's window is found with ASOF joins instead of a
@@ -23,8 +23,11 @@
 -- upload rather than after, smaller distance in time, same user agent as the upload, event_key.
 
 CREATE MACRO full_candidates_v2(before_us, after_us) AS TABLE
-WITH uploads AS (
-    SELECT upload_event_key,
+-- Materialized, so that upload_no numbers the same rows wherever the CTE is read. The join
+-- below carries upload_no instead of the 64-character upload_event_key and the user agent.
+WITH uploads AS MATERIALIZED (
+    SELECT row_number() OVER () AS upload_no,
+           upload_event_key,
            time_generated AS upload_time,
            caller_ip,
            user_agent AS upload_user_agent
@@ -58,7 +61,7 @@ signin_buckets AS (
     FROM signins
 ),
 pairs AS (
-    SELECT u.upload_event_key, u.upload_time, u.upload_user_agent,
+    SELECT u.upload_no,
            date_diff('millisecond', s.signin_time, u.upload_time) / 1000.0 AS delta_seconds,
            coalesce(lower(s.user_agent) = lower(u.upload_user_agent), false) AS ua_equal,
            s.event_key, s.account_key, s.source_table
@@ -69,19 +72,25 @@ pairs AS (
                             AND u.upload_time + to_microseconds(after_us)
 ),
 accounts AS (
-    SELECT upload_event_key, account_key,
-           arg_min(event_key, (delta_seconds < 0, abs(delta_seconds), NOT ua_equal, event_key)) AS closest_event_key,
+    SELECT upload_no, account_key,
+           arg_min({'delta_seconds': delta_seconds, 'ua_equal': ua_equal, 'event_key': event_key,
+                    'source_table': source_table},
+                   (delta_seconds < 0, abs(delta_seconds), NOT ua_equal, event_key)) AS closest,
            count(*) AS signin_count,
            bool_or(ua_equal) AS any_ua_equal,
-           list(DISTINCT source_table ORDER BY source_table) AS tables
+           -- Not list(DISTINCT ...): a DISTINCT aggregate makes DuckDB materialize every pair.
+           list_sort(list_distinct(list(source_table))) AS tables
     FROM pairs
-    GROUP BY upload_event_key, account_key
+    GROUP BY upload_no, account_key
 ),
 counted AS (
-    SELECT p.*, a.signin_count, a.any_ua_equal, a.tables,
-           count(*) OVER (PARTITION BY a.upload_event_key) AS accounts_in_window
+    SELECT u.upload_event_key, u.upload_time, u.upload_user_agent,
+           a.closest.delta_seconds AS delta_seconds, a.closest.ua_equal AS ua_equal,
+           a.closest.event_key AS event_key, a.account_key, a.closest.source_table AS source_table,
+           a.signin_count, a.any_ua_equal, a.tables,
+           count(*) OVER (PARTITION BY a.upload_no) AS accounts_in_window
     FROM accounts a
-    JOIN pairs p ON p.upload_event_key = a.upload_event_key AND p.event_key = a.closest_event_key
+    JOIN uploads u ON u.upload_no = a.upload_no
 ),
 scored AS (
     SELECT *,
