@@ -181,6 +181,17 @@ fn edit_outside(case: &TestCase, sql: &str) -> bool {
     false
 }
 
+/// Edits the case outside blobtrail, runs `verify`, checks that it failed and returns its
+/// output; None when the edit could not be made (see `edit_outside`).
+fn verify_after_edit(case: &TestCase, sql: &str) -> Option<String> {
+    if !edit_outside(case, sql) {
+        return None;
+    }
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stdout));
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 #[test]
 fn changed_audit_record_fails_verify() {
     let (_root, case) = demo_case();
@@ -192,12 +203,9 @@ fn changed_audit_record_fails_verify() {
     assert_eq!(log[0]["command"], "demo");
 
     // Edit the trail behind blobtrail's back, as someone with the file could.
-    if !edit_outside(&case, "UPDATE audit_log SET examiner = 'mallory' WHERE seq = 2") {
+    let Some(text) = verify_after_edit(&case, "UPDATE audit_log SET examiner = 'mallory' WHERE seq = 2") else {
         return;
-    }
-    let output = case.run(&["verify"]);
-    assert_eq!(output.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&output.stdout);
+    };
     assert!(text.contains("record 2"), "{text}");
 }
 
@@ -211,12 +219,7 @@ fn changed_finding_fails_verify() {
     // must be caught by verify's recomputation of that digest.
     let edit = "UPDATE findings SET attributed_account = 'someone.else@example.com'
                 WHERE finding_id = (SELECT min(finding_id) FROM findings)";
-    if !edit_outside(&case, edit) {
-        return;
-    }
-    let output = case.run(&["verify"]);
-    assert_eq!(output.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&output.stdout);
+    let Some(text) = verify_after_edit(&case, edit) else { return };
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
     assert!(text.contains("BROKEN"), "{text}");
 }
@@ -226,24 +229,15 @@ fn changed_candidate_fails_verify() {
     let (_root, case) = demo_case();
     let edit = "UPDATE finding_candidates SET account = 'mallory@example.com'
                 WHERE rank = 1 AND finding_id = (SELECT min(finding_id) FROM finding_candidates)";
-    if !edit_outside(&case, edit) {
-        return;
-    }
-    let output = case.run(&["verify"]);
-    assert_eq!(output.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&output.stdout);
+    let Some(text) = verify_after_edit(&case, edit) else { return };
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
 }
 
 #[test]
 fn changed_hunt_parameters_fail_verify() {
     let (_root, case) = demo_case();
-    if !edit_outside(&case, "UPDATE hunts SET parameters = '{\"mode\": \"full\", \"before\": \"7d\"}'") {
-        return;
-    }
-    let output = case.run(&["verify"]);
-    assert_eq!(output.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&output.stdout);
+    let edit = "UPDATE hunts SET parameters = '{\"mode\": \"full\", \"before\": \"7d\"}'";
+    let Some(text) = verify_after_edit(&case, edit) else { return };
     assert!(text.contains("changed outside blobtrail after record"), "{text}");
 }
 
