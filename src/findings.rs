@@ -1,7 +1,5 @@
 //! Reading stored findings back, in the shape `findings --format json` prints.
 
-use std::collections::HashMap;
-
 use anyhow::{bail, Context, Result};
 use duckdb::arrow::array::{Array, ArrayRef, AsArray};
 use duckdb::arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
@@ -85,14 +83,40 @@ pub fn latest_hunt(conn: &Connection) -> Result<i64> {
 }
 
 /// Loads every finding of a hunt with its candidates, ordered by upload time.
+pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    for_each(conn, hunt_id, |finding| {
+        findings.push(finding);
+        Ok(())
+    })?;
+    Ok(findings)
+}
+
+/// Passes every finding of a hunt, with its candidates, annotations and matching exclusion
+/// rules, to `visit` in upload-time order, one at a time, so that a caller that writes each
+/// finding out holds only one in memory.
 ///
 /// Rows are read as Arrow batches: at hundreds of thousands of findings, reading them value by
-/// value through the row interface took several times longer than the query itself.
-pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
+/// value through the row interface took several times longer than the query itself. The
+/// candidates come sorted in the findings' order and are merged in as the findings are read.
+pub fn for_each(conn: &Connection, hunt_id: i64, mut visit: impl FnMut(Finding) -> Result<()>) -> Result<()> {
     let mode: Option<String> =
         conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
     let Some(mode) = mode else { bail!("hunt {hunt_id} not found") };
-    let mut candidates = load_candidates(conn, hunt_id)?;
+    let mut states = annotations::load_states(conn)?;
+    let rules: Vec<_> = exclusions::load(conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect();
+
+    let mut candidate_stmt = conn.prepare(
+        "SELECT c.finding_id, c.rank, c.account, c.user_id, epoch_us(c.signin_time), c.ip,
+                c.user_agent, c.source_table, c.result_type, c.app_display_name, s.path,
+                c.record_no, c.line, c.score, c.reasons, c.delta_seconds, c.signin_count
+         FROM finding_candidates c
+         JOIN findings f USING (hunt_id, finding_id)
+         JOIN sources s ON s.source_id = c.source_id
+         WHERE c.hunt_id = ?
+         ORDER BY f.upload_time, f.finding_id, c.rank",
+    )?;
+    let mut candidates = CandidateCursor { batches: candidate_stmt.query_arrow(params![hunt_id])?, batch: None, row: 0 };
 
     let mut stmt = conn.prepare(
         "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, f.status_text, f.storage_account,
@@ -106,13 +130,12 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
          WHERE f.hunt_id = ?
          ORDER BY f.upload_time, f.finding_id",
     )?;
-    let mut findings = Vec::new();
     for batch in stmt.query_arrow(params![hunt_id])? {
         let b = Columns(&batch);
         for row in 0..batch.num_rows() {
             let finding_id = b.required_text(0, row)?;
-            findings.push(Finding {
-                candidates: candidates.remove(&finding_id).unwrap_or_default(),
+            let mut finding = Finding {
+                candidates: candidates.take_for(&finding_id)?,
                 finding_id,
                 hunt_id,
                 mode: mode.clone(),
@@ -148,65 +171,80 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
                 tags: Vec::new(),
                 notes: Vec::new(),
                 excluded_by: Vec::new(),
-            });
+            };
+            // The examiner's annotations and the enabled exclusion rules that match.
+            if let Some(state) = states.remove(&finding.finding_id) {
+                finding.status = state.status;
+                finding.tags = state.tags;
+                finding.notes = state.notes;
+            }
+            finding.excluded_by =
+                rules.iter().filter(|rule| rule.conditions.matches(&finding)).map(|rule| rule.rule_id).collect();
+            visit(finding)?;
         }
-    }
-    decorate(conn, &mut findings)?;
-    Ok(findings)
-}
-
-/// Adds the examiner's annotations and the matching exclusion rules to each finding.
-fn decorate(conn: &Connection, findings: &mut [Finding]) -> Result<()> {
-    let mut states = annotations::load_states(conn)?;
-    let rules: Vec<_> = exclusions::load(conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect();
-    for finding in findings {
-        if let Some(state) = states.remove(&finding.finding_id) {
-            finding.status = state.status;
-            finding.tags = state.tags;
-            finding.notes = state.notes;
-        }
-        finding.excluded_by =
-            rules.iter().filter(|rule| rule.conditions.matches(finding)).map(|rule| rule.rule_id).collect();
     }
     Ok(())
 }
 
-fn load_candidates(conn: &Connection, hunt_id: i64) -> Result<HashMap<String, Vec<Candidate>>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.finding_id, c.rank, c.account, c.user_id, epoch_us(c.signin_time), c.ip,
-                c.user_agent, c.source_table, c.result_type, c.app_display_name, s.path,
-                c.record_no, c.line, c.score, c.reasons, c.delta_seconds, c.signin_count
-         FROM finding_candidates c JOIN sources s USING (source_id)
-         WHERE c.hunt_id = ?
-         ORDER BY c.finding_id, c.rank",
-    )?;
-    let mut by_finding: HashMap<String, Vec<Candidate>> = HashMap::new();
-    for batch in stmt.query_arrow(params![hunt_id])? {
-        let b = Columns(&batch);
-        for row in 0..batch.num_rows() {
-            let reasons = b.text(14, row)?;
-            let candidate = Candidate {
-                rank: b.required_int(1, row)?,
-                score: b.float(13, row)?,
-                reasons: reasons.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default(),
-                delta_seconds: b.float(15, row)?.context("a candidate has no delta_seconds")?,
-                signin_count: b.required_int(16, row)?,
-                account: b.text(2, row)?,
-                user_id: b.text(3, row)?,
-                signin_time: format_iso(b.required_int(4, row)?),
-                ip: b.required_text(5, row)?,
-                user_agent: b.text(6, row)?,
-                source_table: b.required_text(7, row)?,
-                result_type: b.text(8, row)?,
-                app_display_name: b.text(9, row)?,
-                source_file: b.required_text(10, row)?,
-                source_record: b.required_int(11, row)?,
-                source_line: b.int(12, row)?,
-            };
-            by_finding.entry(b.required_text(0, row)?).or_default().push(candidate);
+/// Walks the candidate rows, sorted in the findings' order, alongside the findings.
+struct CandidateCursor<I> {
+    batches: I,
+    batch: Option<RecordBatch>,
+    row: usize,
+}
+
+impl<I: Iterator<Item = RecordBatch>> CandidateCursor<I> {
+    /// Returns the finding ID of the next unread candidate, reading the next batch if needed.
+    fn peek_finding(&mut self) -> Result<Option<String>> {
+        loop {
+            if let Some(batch) = &self.batch {
+                if self.row < batch.num_rows() {
+                    return Columns(batch).text(0, self.row);
+                }
+            }
+            match self.batches.next() {
+                Some(batch) => {
+                    self.batch = Some(batch);
+                    self.row = 0;
+                }
+                None => return Ok(None),
+            }
         }
     }
-    Ok(by_finding)
+
+    /// Takes the candidates of one finding; they come next because both queries share the order.
+    fn take_for(&mut self, finding_id: &str) -> Result<Vec<Candidate>> {
+        let mut taken = Vec::new();
+        while self.peek_finding()?.as_deref() == Some(finding_id) {
+            let batch = self.batch.as_ref().expect("peek_finding read a batch");
+            taken.push(candidate(&Columns(batch), self.row)?);
+            self.row += 1;
+        }
+        Ok(taken)
+    }
+}
+
+/// Builds one candidate from a row of the candidates query in `for_each`.
+fn candidate(b: &Columns, row: usize) -> Result<Candidate> {
+    let reasons = b.text(14, row)?;
+    Ok(Candidate {
+        rank: b.required_int(1, row)?,
+        score: b.float(13, row)?,
+        reasons: reasons.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default(),
+        delta_seconds: b.float(15, row)?.context("a candidate has no delta_seconds")?,
+        signin_count: b.required_int(16, row)?,
+        account: b.text(2, row)?,
+        user_id: b.text(3, row)?,
+        signin_time: format_iso(b.required_int(4, row)?),
+        ip: b.required_text(5, row)?,
+        user_agent: b.text(6, row)?,
+        source_table: b.required_text(7, row)?,
+        result_type: b.text(8, row)?,
+        app_display_name: b.text(9, row)?,
+        source_file: b.required_text(10, row)?,
+        source_record: b.required_int(11, row)?,
+        source_line: b.int(12, row)?,
+    })
 }
 
 /// Reads the values of an Arrow batch from DuckDB by column position and row.

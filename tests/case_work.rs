@@ -330,3 +330,15 @@ fn unwritable_case_opens_read_only() {
     let write = run(&["hunt"]);
     assert_eq!(write.status.code(), Some(1), "a change fails on a read-only case");
 }
+
+#[test]
+fn findings_json_is_one_pretty_array() {
+    // `findings --format json` writes one finding at a time; the text must still be exactly
+    // what serde_json's pretty writer gives for the whole list.
+    let (_root, case) = demo_case();
+    for args in [&["findings", "--format", "json"][..], &["findings", "--format", "json", "--status", "benign"][..]] {
+        let text = case.ok(args);
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text, format!("{}\n", serde_json::to_string_pretty(&parsed).unwrap()), "{args:?}");
+    }
+}

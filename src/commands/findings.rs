@@ -20,24 +20,90 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,
     };
-    let all = findings::load(&case.conn, hunt_id)?;
-    let total = all.len();
-    let excluded = all.iter().filter(|f| !f.excluded_by.is_empty()).count();
-    let list: Vec<Finding> = all
-        .into_iter()
-        .filter(|f| args.include_excluded || f.excluded_by.is_empty())
-        .filter(|f| args.status.as_deref().is_none_or(|s| f.status.as_deref().unwrap_or("open") == s))
-        .filter(|f| args.tag.iter().all(|t| f.tags.contains(t)))
-        .collect();
-    print(&list, args.format)?;
+    let shown_by_filters = |f: &Finding| {
+        (args.include_excluded || f.excluded_by.is_empty())
+            && args.status.as_deref().is_none_or(|s| f.status.as_deref().unwrap_or("open") == s)
+            && args.tag.iter().all(|t| f.tags.contains(t))
+    };
+    let mut counts = Counts::default();
+    let mut count = |f: &Finding| {
+        counts.total += 1;
+        counts.excluded += usize::from(!f.excluded_by.is_empty());
+        let shown = shown_by_filters(f);
+        counts.shown += usize::from(shown);
+        shown
+    };
+    match args.format {
+        // JSON is written as each finding is read, so the whole list is never held in memory.
+        OutputFormat::Json => print_json_streamed(case, hunt_id, &mut count)?,
+        format => {
+            let mut list = Vec::new();
+            findings::for_each(&case.conn, hunt_id, |f| {
+                if count(&f) {
+                    list.push(f);
+                }
+                Ok(())
+            })?;
+            print(&list, format)?;
+        }
+    }
+    let Counts { total, excluded, shown } = counts;
     eprintln!(
-        "hunt {hunt_id}: {total} findings, {excluded} excluded by rules{}; {} shown",
+        "hunt {hunt_id}: {total} findings, {excluded} excluded by rules{}; {shown} shown",
         if args.include_excluded || excluded == 0 { "" } else { " (hidden; add --include-excluded)" },
-        list.len()
     );
     Ok(Report::success(serde_json::json!({
-        "hunt_id": hunt_id, "findings": total, "excluded": excluded, "shown": list.len()
+        "hunt_id": hunt_id, "findings": total, "excluded": excluded, "shown": shown
     })))
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    excluded: usize,
+    shown: usize,
+}
+
+/// Writes the findings that `keep` accepts as one pretty JSON array, the same text as
+/// `serde_json::to_writer_pretty` gives for the whole list, one finding at a time.
+fn print_json_streamed(case: &Case, hunt_id: i64, keep: &mut dyn FnMut(&Finding) -> bool) -> Result<()> {
+    let mut failure = None;
+    output::to_stdout(|out| {
+        let mut written = 0;
+        let walked = findings::for_each(&case.conn, hunt_id, |finding| {
+            if keep(&finding) {
+                out.write_all(if written == 0 { b"[\n" } else { b",\n" })?;
+                // Pretty JSON has no line breaks inside strings, so indenting each line by the
+                // array's two spaces nests the element as the whole-list writer would.
+                let text = serde_json::to_string_pretty(&finding)?;
+                for (index, line) in text.lines().enumerate() {
+                    if index > 0 {
+                        out.write_all(b"\n")?;
+                    }
+                    out.write_all(b"  ")?;
+                    out.write_all(line.as_bytes())?;
+                }
+                written += 1;
+            }
+            Ok(())
+        });
+        if let Err(err) = walked {
+            // A write error (a closed pipe) goes back to to_stdout; a read error is kept.
+            return match err.downcast::<std::io::Error>() {
+                Ok(io) => Err(io),
+                Err(other) => {
+                    failure = Some(other);
+                    Ok(())
+                }
+            };
+        }
+        out.write_all(if written == 0 { b"[]" } else { b"\n]" })?;
+        writeln!(out)
+    })?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }
 
 /// Prints findings to stdout in the requested format.
