@@ -38,18 +38,18 @@ pub struct Sink<'c> {
     conn: &'c Connection,
     source_id: i32,
     appenders: Option<Appenders<'c>>,
-    staged: u64,
+    appended: u64,
     rejected: u64,
     committed: bool,
 }
 
 /// An appender with the rows not yet handed to it.
-struct Staging<'c> {
+struct TableAppender<'c> {
     appender: Appender<'c>,
     batch: RowBatch,
 }
 
-impl Staging<'_> {
+impl TableAppender<'_> {
     /// Appends the pending rows once a DuckDB vector's worth has gathered.
     fn end_row(&mut self) -> Result<()> {
         self.batch.end_row();
@@ -71,20 +71,20 @@ impl Staging<'_> {
 const ROWS_PER_APPEND: usize = 2048;
 
 struct Appenders<'c> {
-    storage: Staging<'c>,
-    signin: Staging<'c>,
-    rejects: Staging<'c>,
+    storage: TableAppender<'c>,
+    signin: TableAppender<'c>,
+    rejects: TableAppender<'c>,
 }
 
 impl Appenders<'_> {
     /// Appends the pending rows and flushes every appender, checking the result:
     /// `Appender::drop` would flush too, but it discards errors.
     fn flush(&mut self) -> Result<()> {
-        for (staging, what) in
+        for (table, what) in
             [(&mut self.storage, "storage"), (&mut self.signin, "sign-in"), (&mut self.rejects, "rejected")]
         {
-            staging.append().with_context(|| format!("cannot write {what} records"))?;
-            staging.appender.flush().with_context(|| format!("cannot write {what} records"))?;
+            table.append().with_context(|| format!("cannot write {what} records"))?;
+            table.appender.flush().with_context(|| format!("cannot write {what} records"))?;
         }
         Ok(())
     }
@@ -97,17 +97,17 @@ impl<'c> Sink<'c> {
         let opened = (|| -> Result<Sink<'c>> {
             let source_id: i32 = conn.query_row("SELECT nextval('source_id_seq')::INTEGER", [], |r| r.get(0))?;
             let appenders = Appenders {
-                storage: Staging {
+                storage: TableAppender {
                     appender: conn.appender("storage_events")?,
                     batch: RowBatch::new(STORAGE_COLUMNS),
                 },
-                signin: Staging {
+                signin: TableAppender {
                     appender: conn.appender("signin_events")?,
                     batch: RowBatch::new(SIGNIN_COLUMNS),
                 },
-                rejects: Staging { appender: conn.appender("rejects")?, batch: RowBatch::new(REJECT_COLUMNS) },
+                rejects: TableAppender { appender: conn.appender("rejects")?, batch: RowBatch::new(REJECT_COLUMNS) },
             };
-            Ok(Sink { conn, source_id, appenders: Some(appenders), staged: 0, rejected: 0, committed: false })
+            Ok(Sink { conn, source_id, appenders: Some(appenders), appended: 0, rejected: 0, committed: false })
         })();
         if opened.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
@@ -117,8 +117,8 @@ impl<'c> Sink<'c> {
 
     pub fn storage(&mut self, position: Position, row: StorageRow, raw: String) -> Result<()> {
         let source_id = self.source_id;
-        let staging = &mut self.appenders()?.storage;
-        let b = &mut staging.batch;
+        let table = &mut self.appenders()?.storage;
+        let b = &mut table.batch;
         let caller = row.caller;
         b.int(Some(source_id));
         b.bigint(Some(position.record_no as i64));
@@ -155,15 +155,15 @@ impl<'c> Sink<'c> {
         b.text(row.correlation_id.as_deref());
         b.bigint(row.request_body_size);
         b.text(Some(&raw));
-        staging.end_row()?;
-        self.staged += 1;
+        table.end_row()?;
+        self.appended += 1;
         Ok(())
     }
 
     pub fn signin(&mut self, position: Position, row: SigninRow, raw: String) -> Result<()> {
         let source_id = self.source_id;
-        let staging = &mut self.appenders()?.signin;
-        let b = &mut staging.batch;
+        let table = &mut self.appenders()?.signin;
+        let b = &mut table.batch;
         let address = row.address;
         b.int(Some(source_id));
         b.bigint(Some(position.record_no as i64));
@@ -193,15 +193,15 @@ impl<'c> Sink<'c> {
         b.text(row.correlation_id.as_deref());
         b.text(row.signin_id.as_deref());
         b.text(Some(&raw));
-        staging.end_row()?;
-        self.staged += 1;
+        table.end_row()?;
+        self.appended += 1;
         Ok(())
     }
 
     pub fn reject(&mut self, position: Position, reject: Reject, raw: String) -> Result<()> {
         let source_id = self.source_id;
-        let staging = &mut self.appenders()?.rejects;
-        let b = &mut staging.batch;
+        let table = &mut self.appenders()?.rejects;
+        let b = &mut table.batch;
         b.int(Some(source_id));
         b.bigint(Some(position.record_no as i64));
         b.bigint(position.line.map(|line| line as i64));
@@ -209,7 +209,7 @@ impl<'c> Sink<'c> {
         b.text(reject.value.as_deref());
         b.text(Some(&reject.reason));
         b.text(Some(&raw));
-        staging.end_row()?;
+        table.end_row()?;
         self.rejected += 1;
         Ok(())
     }
@@ -238,8 +238,8 @@ impl<'c> Sink<'c> {
         )?;
         let duplicates = self.delete_duplicates(Family::Storage)? + self.delete_duplicates(Family::Signin)?;
         let counts = Counts {
-            read: self.staged + self.rejected,
-            imported: self.staged - duplicates,
+            read: self.appended + self.rejected,
+            imported: self.appended - duplicates,
             rejected: self.rejected,
             duplicates,
         };
@@ -279,10 +279,10 @@ impl<'c> Sink<'c> {
             [self.source_id],
             |r| r.get(0),
         )?;
-        if seen as u64 != self.staged {
+        if seen as u64 != self.appended {
             bail!(
                 "consistency check failed: {} records were appended but {seen} can be read back; nothing from this file was imported",
-                self.staged
+                self.appended
             );
         }
         Ok(())
