@@ -26,6 +26,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
             && args.tag.iter().all(|t| f.tags.contains(t))
     };
     let mut counts = Counts::default();
+    let mut complete = true;
     let mut count = |f: &Finding| {
         counts.total += 1;
         counts.excluded += usize::from(!f.excluded_by.is_empty());
@@ -35,7 +36,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     };
     match args.format {
         // JSON is written as each finding is read, so the whole list is never held in memory.
-        OutputFormat::Json => print_json_streamed(case, hunt_id, &mut count)?,
+        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, &mut count)?,
         format => {
             let mut list = Vec::new();
             findings::for_each(&case.conn, hunt_id, |f| {
@@ -48,6 +49,10 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         }
     }
     let Counts { total, excluded, shown } = counts;
+    if !complete {
+        // The reader closed the pipe early, so the counts cover only what was read.
+        return Ok(Report::success(serde_json::json!({ "hunt_id": hunt_id, "output": "stopped by a closed pipe" })));
+    }
     eprintln!(
         "hunt {hunt_id}: {total} findings, {excluded} excluded by rules{}; {shown} shown",
         if args.include_excluded || excluded == 0 { "" } else { " (hidden; add --include-excluded)" },
@@ -65,9 +70,11 @@ struct Counts {
 }
 
 /// Writes the findings that `keep` accepts as one pretty JSON array, the same text as
-/// `serde_json::to_writer_pretty` gives for the whole list, one finding at a time.
-fn print_json_streamed(case: &Case, hunt_id: i64, keep: &mut dyn FnMut(&Finding) -> bool) -> Result<()> {
+/// `serde_json::to_writer_pretty` gives for the whole list, one finding at a time. Returns
+/// false when the reader closed the pipe before the end.
+fn print_json_streamed(case: &Case, hunt_id: i64, keep: &mut dyn FnMut(&Finding) -> bool) -> Result<bool> {
     let mut failure = None;
+    let mut complete = false;
     output::to_stdout(|out| {
         let mut written = 0;
         let walked = findings::for_each(&case.conn, hunt_id, |finding| {
@@ -98,11 +105,13 @@ fn print_json_streamed(case: &Case, hunt_id: i64, keep: &mut dyn FnMut(&Finding)
             };
         }
         out.write_all(if written == 0 { b"[]" } else { b"\n]" })?;
-        writeln!(out)
+        writeln!(out)?;
+        complete = true;
+        Ok(())
     })?;
     match failure {
         Some(err) => Err(err),
-        None => Ok(()),
+        None => Ok(complete),
     }
 }
 
