@@ -37,8 +37,8 @@ python="${PYTHON:-python3}"
 if [[ -z "${BLOBTRAIL:-}" ]]; then
     echo "BLOBTRAIL is not set; building blobtrail with cargo build --release" >&2
     # shellcheck disable=SC1091
-    (cd "$repo" && . ../shared/dev-env.sh && cargo build --release)
-    BLOBTRAIL="$repo/target/release/blobtrail"
+    target_dir="$(cd "$repo" && . ../shared/dev-env.sh && cargo build --release >&2 && echo "${CARGO_TARGET_DIR:-$repo/target}")"
+    BLOBTRAIL="$target_dir/release/blobtrail"
 fi
 [[ -x "$BLOBTRAIL" ]] || { echo "run.sh: blobtrail binary '$BLOBTRAIL' is missing or not executable" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "run.sh: GNU time (/usr/bin/time) is missing; install the 'time' package" >&2; exit 1; }

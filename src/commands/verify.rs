@@ -83,7 +83,7 @@ pub fn run(case: &Case) -> Result<Report> {
     output::to_stdout(|out| {
         writeln!(out, "audit trail: {} records, {}", records.len(), if problems.iter().any(|p| p.starts_with("record") || p.starts_with("the case")) { "BROKEN" } else { "chain intact" })?;
         if let Some(last) = records.last() {
-            writeln!(out, "last record: {} ({}), hash {}; note it: a trail cut back to an earlier record no longer ends with it", last.seq, last.command, last.record_hash)?;
+            writeln!(out, "last record: {} ({}), hash {}; note it: a trail cut back to before this record no longer contains it", last.seq, last.command, last.record_hash)?;
         }
         writeln!(out, "imported files: {checked} checked, {} no longer at their recorded path (not checked)", missing.len())?;
         for path in &missing {
