@@ -342,3 +342,18 @@ fn findings_json_is_one_pretty_array() {
         assert_eq!(text, format!("{}\n", serde_json::to_string_pretty(&parsed).unwrap()), "{args:?}");
     }
 }
+
+#[test]
+fn explain_marks_innerunique_join_at_risk() {
+    // In the demo, the intruder's address carries two uploads that pass the reference query's
+    // filters, so its innerunique join keeps one of them, and which one is not defined.
+    let (_root, case) = demo_case();
+    let text = case.ok(&["explain", "F-4ed054e5c17c2505"]);
+    assert!(text.contains("AT RISK join (default kind innerunique)"), "{text}");
+    let explained = case.json(&["explain", "F-4ed054e5c17c2505", "--format", "json"]);
+    let join = explained["upload_steps"].as_array().unwrap().iter().find(|s| s["step"] == "join (default kind innerunique)").unwrap();
+    assert_eq!(join["kept"], false);
+    assert_eq!(join["uncertain"], true);
+    let union = &explained["upload_steps"][0];
+    assert!(union.get("uncertain").is_none(), "{union}");
+}

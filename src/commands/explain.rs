@@ -21,6 +21,10 @@ use crate::parse::uri::reference_file_name;
 struct Step {
     step: &'static str,
     kept: bool,
+    /// The step may drop the row or keep it, and which one the query engine decides; `kept`
+    /// is then false, because the reference query cannot be relied on to keep it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    uncertain: bool,
     detail: String,
 }
 
@@ -94,6 +98,7 @@ fn explain(conn: &Connection, finding: &Finding) -> Result<Explanation> {
         steps.push(Step {
             step: "join (default kind innerunique)",
             kept: false,
+            uncertain: true,
             detail: format!(
                 "{rivals} other upload(s) passed the same filters with CallerIpAddress `{split_ip}`; KQL's default join keeps one arbitrary left row per key, so this upload may be dropped"
             ),
@@ -124,6 +129,7 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     steps.push(Step {
         step: "union StorageFileLogs, StorageBlobLogs",
         kept: in_union,
+        uncertain: false,
         detail: format!("the request comes from {}", upload.source_table),
     });
 
@@ -131,6 +137,7 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     steps.push(Step {
         step: "where StatusText =~ \"Success\"",
         kept: status.eq_ignore_ascii_case("success"),
+        uncertain: false,
         detail: if status.is_empty() { "StatusText is empty (SMB and NFS rows have none)".into() } else { format!("StatusText is `{status}`") },
     });
 
@@ -146,13 +153,14 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     } else {
         format!("OperationName is `{operation}`, which the query does not list")
     };
-    steps.push(Step { step: "where OperationName =~ \"PutBlob\" or =~ \"PutRange\"", kept: op_kept, detail: op_detail });
+    steps.push(Step { step: "where OperationName =~ \"PutBlob\" or =~ \"PutRange\"", kept: op_kept, uncertain: false, detail: op_detail });
 
     let reference_name = reference_file_name(upload.uri.as_deref().unwrap_or(""));
     let decoded = finding.file_name.clone().unwrap_or_default();
     steps.push(Step {
         step: "extend FileName = extract(@\"\\/([\\w\\-. ]+)\\?\", 1, Uri)",
         kept: true,
+        uncertain: false,
         detail: if reference_name == decoded {
             format!("the regex finds `{reference_name}`, the same name blobtrail decodes")
         } else if reference_name.is_empty() {
@@ -166,6 +174,7 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     steps.push(Step {
         step: "extend CallerIpAddress = split(CallerIpAddress, \":\")[0]",
         kept: !split_ip.is_empty(),
+        uncertain: false,
         detail: if split_ip == canonical {
             format!("the address becomes `{split_ip}`, as blobtrail reads it")
         } else {
@@ -215,6 +224,7 @@ fn candidate_steps(
     let mut steps = vec![Step {
         step: "join SigninLogs",
         kept: table == "SigninLogs",
+        uncertain: false,
         detail: if table == "SigninLogs" {
             "the sign-in is in SigninLogs".into()
         } else {
@@ -225,12 +235,14 @@ fn candidate_steps(
     steps.push(Step {
         step: "on $left.CallerIpAddress == $right.IPAddress",
         kept: ip_raw == split_ip,
+        uncertain: false,
         detail: format!("the sign-in's IPAddress is `{ip_raw}`, the upload's split address `{split_ip}`"),
     });
     let shown_time = reference_time.map(crate::parse::time::format_iso).unwrap_or_else(|| signin_time.to_string());
     steps.push(Step {
         step: "where AzureLoginTime between (upload - 1m .. upload)",
         kept: in_window,
+        uncertain: false,
         detail: format!("TimeGenerated is {shown_time}, the upload {}", finding.upload_time),
     });
     let ua_equal = match (&user_agent, &upload.user_agent) {
@@ -241,6 +253,7 @@ fn candidate_steps(
     steps.push(Step {
         step: "where LoginUserAgent =~ UploadUserAgent",
         kept: ua_equal,
+        uncertain: false,
         detail: if ua_equal { "the user agents are equal ignoring case".into() } else { "the user agents differ".into() },
     });
     Ok(CandidateSteps { account, signin_time: signin_time.to_string(), steps })
@@ -248,7 +261,11 @@ fn candidate_steps(
 
 fn print_steps(out: &mut dyn Write, steps: &[Step], indent: &str) -> std::io::Result<()> {
     for s in steps {
-        let verdict = if s.kept { "kept   " } else { "DROPPED" };
+        let verdict = match (s.kept, s.uncertain) {
+            (true, _) => "kept   ",
+            (false, true) => "AT RISK",
+            (false, false) => "DROPPED",
+        };
         writeln!(out, "{indent}{verdict} {}: {}", s.step, terminal_safe(&s.detail))?;
     }
     Ok(())
