@@ -21,8 +21,8 @@ use crate::parse::uri::reference_file_name;
 struct Step {
     step: &'static str,
     kept: bool,
-    /// The step may drop the row or keep it, and which one the query engine decides; `kept`
-    /// is then false, because the reference query cannot be relied on to keep it.
+    /// True when the query engine decides whether the step keeps the row. `kept` is then
+    /// false, because the reference query cannot be relied on to keep it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     uncertain: bool,
     detail: String,
