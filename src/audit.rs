@@ -198,14 +198,19 @@ fn comparable(record: &Stored, following_state: &str, finished_by_following: boo
 /// The exit code of a record written when a command started, which it never replaced.
 pub const UNFINISHED: i32 = -1;
 
+/// Tells whether `next` is the record that finishes the command `started` began: the record
+/// of a finished import follows its started record with the same start time.
+fn finishes(started: &Stored, next: &Stored) -> bool {
+    next.started_at == started.started_at && next.command == started.command
+}
+
 /// Returns the records of commands that started and never finished, with the start of the
 /// next record (None for the last), so a caller can tell what the command committed.
 pub fn unfinished(records: &[Stored]) -> Vec<(&Stored, Option<&str>)> {
     let mut found = Vec::new();
     for (index, record) in records.iter().enumerate() {
         let next = records.get(index + 1);
-        let finished = next.is_some_and(|n| n.started_at == record.started_at && n.command == record.command);
-        if record.exit_code == UNFINISHED && !finished {
+        if record.exit_code == UNFINISHED && !next.is_some_and(|n| finishes(record, n)) {
             found.push((record, next.map(|n| n.started_at.as_str())));
         }
     }
@@ -220,9 +225,7 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
     let mut expected_seq = 1;
     for (index, record) in records.iter().enumerate() {
         let previous = index.checked_sub(1).map(|previous| &records[previous]);
-        // The record that finishes a started import follows it with the same start time.
-        let finishes_previous =
-            previous.is_some_and(|p| p.started_at == record.started_at && p.command == record.command);
+        let finishes_previous = previous.is_some_and(|p| finishes(p, record));
         if let Some(previous) = previous.filter(|p| comparable(p, &record.state_before, finishes_previous)) {
             if previous.state_after != record.state_before {
                 problems.push(format!(

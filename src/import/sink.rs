@@ -225,18 +225,15 @@ impl<'c> Sink<'c> {
         appenders.flush()?;
         drop(appenders);
 
+        let storage = self.appended_rows(Family::Storage)?;
+        let signin = self.appended_rows(Family::Signin)?;
         // A column scan must see every appended record before anything is counted as a duplicate.
-        self.check_appended()?;
+        self.check_appended(storage.rows + signin.rows)?;
         // The file's time range covers every record read, duplicates included.
-        let (first_time, last_time): (Option<i64>, Option<i64>) = self.conn.query_row(
-            "SELECT epoch_us(min(t)), epoch_us(max(t))
-             FROM (SELECT time_generated AS t FROM storage_events WHERE source_id = $1
-                   UNION ALL
-                   SELECT coalesce(created_time, time_generated) FROM signin_events WHERE source_id = $1)",
-            [self.source_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let duplicates = self.delete_duplicates(Family::Storage)? + self.delete_duplicates(Family::Signin)?;
+        let first_time = [storage.first, signin.first].into_iter().flatten().min();
+        let last_time = [storage.last, signin.last].into_iter().flatten().max();
+        let duplicates =
+            self.delete_duplicates(Family::Storage, &storage)? + self.delete_duplicates(Family::Signin, &signin)?;
         let counts = Counts {
             read: self.appended + self.rejected,
             imported: self.appended - duplicates,
@@ -270,15 +267,23 @@ impl<'c> Sink<'c> {
         Ok(counts)
     }
 
-    /// Fails when a column scan sees another number of this file's rows than were appended
-    /// (`count(*)` alone can come from metadata and is not a scan).
-    fn check_appended(&self) -> Result<()> {
-        let seen: i64 = self.conn.query_row(
-            "SELECT (SELECT count(event_key) FROM storage_events WHERE source_id = $1)
-                  + (SELECT count(event_key) FROM signin_events WHERE source_id = $1)",
+    /// Counts this file's rows in one case table with a column scan (`count(*)` alone can come
+    /// from metadata and is not a scan), and finds the range of the times their keys contain.
+    fn appended_rows(&self, table: Family) -> Result<Appended> {
+        let (table_name, key_time) = key_time(table);
+        let (rows, first, last) = self.conn.query_row(
+            &format!(
+                "SELECT count(event_key), epoch_us(min({key_time})), epoch_us(max({key_time}))
+                 FROM {table_name} WHERE source_id = $1"
+            ),
             [self.source_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+        Ok(Appended { rows, first, last })
+    }
+
+    /// Fails when the column scans found another number of this file's rows than were appended.
+    fn check_appended(&self, seen: i64) -> Result<()> {
         if seen as u64 != self.appended {
             bail!(
                 "consistency check failed: {} records were appended but {seen} can be read back; nothing from this file was imported",
@@ -296,31 +301,24 @@ impl<'c> Sink<'c> {
     /// that range are read. The range filters are plain column comparisons, which DuckDB checks
     /// against each row group's minimum and maximum, so one more day's export costs time in
     /// proportion to the rows of that day, not to the case.
-    fn delete_duplicates(&self, table: Family) -> Result<u64> {
-        let (table_name, time, earlier) = match table {
-            Family::Storage => (
-                "storage_events",
-                "time_generated",
+    fn delete_duplicates(&self, table: Family, appended: &Appended) -> Result<u64> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(0) };
+        let (table_name, _) = key_time(table);
+        // The plain column comparisons below, not the key's coalesce, let DuckDB prune.
+        let earlier = match table {
+            Family::Storage => {
                 "SELECT event_key FROM storage_events
-                 WHERE source_id <> $1 AND time_generated BETWEEN $2 AND $3",
-            ),
-            // A sign-in's key takes CreatedDateTime, else TimeGenerated.
-            Family::Signin => (
-                "signin_events",
-                "coalesce(created_time, time_generated)",
+                 WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+            }
+            Family::Signin => {
                 "SELECT event_key FROM signin_events
-                 WHERE source_id <> $1 AND created_time BETWEEN $2 AND $3
+                 WHERE source_id <> $1 AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
                  UNION ALL
                  SELECT event_key FROM signin_events
-                 WHERE source_id <> $1 AND created_time IS NULL AND time_generated BETWEEN $2 AND $3",
-            ),
+                 WHERE source_id <> $1 AND created_time IS NULL
+                   AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+            }
         };
-        let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
-            &format!("SELECT epoch_us(min({time})), epoch_us(max({time})) FROM {table_name} WHERE source_id = $1"),
-            [self.source_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let (Some(first), Some(last)) = (first, last) else { return Ok(0) };
         let deleted = self.conn.execute(
             &format!(
                 "DELETE FROM {table_name} WHERE source_id = $1 AND rowid IN (
@@ -333,15 +331,27 @@ impl<'c> Sink<'c> {
                      ANTI JOIN ({earlier}) o ON o.event_key = s.event_key
                      WHERE s.source_id = $1)"
             ),
-            params![self.source_id, timestamp(first - 1000), timestamp(last + 1000)],
+            params![self.source_id, first - 1000, last + 1000],
         )?;
         Ok(deleted as u64)
     }
 }
 
-/// Converts microseconds since the Unix epoch to a DuckDB TIMESTAMP parameter.
-fn timestamp(micros: i64) -> duckdb::types::Value {
-    duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, micros)
+/// This file's rows in one case table: how many a column scan found, and the range of the
+/// times their event keys contain (microseconds since the Unix epoch).
+struct Appended {
+    rows: i64,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+/// Returns a family's case table and the time its event keys contain: a sign-in's key takes
+/// CreatedDateTime, else TimeGenerated.
+fn key_time(table: Family) -> (&'static str, &'static str) {
+    match table {
+        Family::Storage => ("storage_events", "time_generated"),
+        Family::Signin => ("signin_events", "coalesce(created_time, time_generated)"),
+    }
 }
 
 impl Drop for Sink<'_> {
