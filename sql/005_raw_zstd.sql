@@ -2,7 +2,7 @@
 --
 -- Purpose: `raw` keeps each record's original text as a JSON object, about twice the size of a
 -- CSV line. DuckDB 2.0.0's default string compression (FSST) spent about 2.5 s writing the `raw`
--- column of a 187,628-row StorageBlobLogs export and stored 169 MB; zstd took 0.8 s and 25 MB
+-- column of a 187,628-row StorageBlobLogs export and stored 169 MB. zstd took 0.8 s and 25 MB
 -- (measured with the Python duckdb package 2.0.0 on a 2-core Xeon). The other columns keep the
 -- default, which compresses short repeated values better.
 -- Inputs: the tables from 001_case_schema.sql. DuckDB cannot change a column's compression in

@@ -4,8 +4,8 @@
 -- (003_full_hunt_v1.sql, whose header states the rules), computed with less work, so that a
 -- hunt over tens of millions of storage rows stays fast:
 --   * the join of uploads and sign-ins carries only the columns it compares and a number for
---     the upload, and the sign-in's other columns (never `raw`, which version 1 carried through
---     every step) are joined for the one closest sign-in of each account at the end;
+--     the upload. The sign-in's other columns are joined at the end, for the one closest
+--     sign-in of each account, and never `raw`, which version 1 carried through every step;
 --   * each account's closest sign-in is picked by `arg_min` in the same single aggregation
 --     that counts the account's sign-ins, so the pairs stream through once, instead of a
 --     window function that sorted every pair of upload and sign-in with all its columns;

@@ -214,13 +214,13 @@ impl<I: Iterator<Item = RecordBatch>> CandidateCursor<I> {
 
     /// Takes the candidates of one finding; they come next because both queries share the order.
     fn take_for(&mut self, finding_id: &str) -> Result<Vec<Candidate>> {
-        let mut taken = Vec::new();
+        let mut candidates = Vec::new();
         while self.peek_finding()?.as_deref() == Some(finding_id) {
             let batch = self.batch.as_ref().expect("peek_finding read a batch");
-            taken.push(candidate(&Columns(batch), self.row)?);
+            candidates.push(candidate(&Columns(batch), self.row)?);
             self.row += 1;
         }
-        Ok(taken)
+        Ok(candidates)
     }
 }
 

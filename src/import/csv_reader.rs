@@ -138,12 +138,12 @@ fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, 
 /// Returns the keys of the JSON object that keeps each original record, one per column, as
 /// JSON strings. A repeated column name gets ` (2)`, ` (3)` and so on, so no cell is lost.
 fn raw_keys(header: &Header) -> Vec<String> {
-    let mut taken = HashSet::new();
+    let mut used = HashSet::new();
     let mut keys = Vec::with_capacity(header.len());
     for name in header.names() {
         let mut key = name.clone();
         let mut copy = 2;
-        while !taken.insert(key.clone()) {
+        while !used.insert(key.clone()) {
             key = format!("{name} ({copy})");
             copy += 1;
         }

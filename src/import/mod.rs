@@ -225,7 +225,8 @@ fn import_stream<R: Read + Send>(
         let read = reading.join().unwrap_or_else(|_| Err(anyhow!("the reading thread panicked")));
         (read, stored)
     });
-    // A storage error comes first: the reader then fails only because the receiver is gone.
+    // Report a storage error first: the reader may then have failed only because the receiver
+    // was gone.
     stored.with_context(in_file)?;
     let (shape, tables, hashing) = read.with_context(in_file)?;
     report.shape = Some(shape.clone());

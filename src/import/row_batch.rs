@@ -33,7 +33,7 @@ impl Kind {
         }
     }
 
-    /// The type's name as DuckDB's `DESCRIBE` prints it.
+    /// Returns the type's name as DuckDB's `DESCRIBE` prints it.
     #[cfg(test)]
     pub fn duckdb_name(self) -> &'static str {
         match self {
