@@ -128,6 +128,18 @@ pub struct ImportArgs {
     /// Summary format
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub format: SummaryFormat,
+    /// Which reader reads CSV files: `auto` lets DuckDB read well-formed ones on all cores,
+    /// `streaming` reads every file record by record
+    #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
+    pub reader: ReaderArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReaderArg {
+    /// DuckDB's parallel reader for well-formed CSV files on disk, the streaming reader otherwise
+    Auto,
+    /// The streaming reader for every file
+    Streaming,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

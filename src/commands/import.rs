@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Global, Report};
 use crate::case::Case;
-use crate::cli::{DateOrderArg, ImportArgs, SummaryFormat};
+use crate::cli::{DateOrderArg, ImportArgs, ReaderArg, SummaryFormat};
 use crate::exit::Exit;
 use crate::import::{self, FileReport, ImportPlan, Outcome};
 use crate::import::normalize::Settings;
@@ -57,6 +57,7 @@ fn plan(global: &Global, args: &ImportArgs) -> Result<ImportPlan> {
         strict: args.strict,
         examiner: global.examiner.clone(),
         options_text,
+        streaming_only: args.reader == ReaderArg::Streaming,
     })
 }
 
@@ -150,5 +151,7 @@ fn summary_json(report: &FileReport) -> serde_json::Value {
         "rejected": counts.map(|c| c.rejected),
         "duplicates": counts.map(|c| c.duplicates),
         "error": match &report.outcome { Outcome::Failed(message) => Some(message.clone()), _ => None },
+        "reader": report.reader,
+        "reader_note": report.reader_note,
     })
 }

@@ -91,7 +91,7 @@ impl<R: Read> Read for LineCountingReader<R> {
     }
 }
 
-fn header_names(record: &csv::ByteRecord) -> Result<Vec<String>> {
+pub fn header_names(record: &csv::ByteRecord) -> Result<Vec<String>> {
     let mut names = Vec::with_capacity(record.len());
     for field in record {
         let Ok(text) = std::str::from_utf8(field) else {
@@ -137,7 +137,7 @@ fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, 
 
 /// Returns the keys of the JSON object that keeps each original record, one per column, as
 /// JSON strings. A repeated column name gets ` (2)`, ` (3)` and so on, so no cell is lost.
-fn raw_keys(header: &Header) -> Vec<String> {
+pub fn raw_keys(header: &Header) -> Vec<String> {
     let mut used = HashSet::new();
     let mut keys = Vec::with_capacity(header.len());
     for name in header.names() {
@@ -154,7 +154,7 @@ fn raw_keys(header: &Header) -> Vec<String> {
 
 /// Builds the JSON object that keeps the original record: column name to cell text, in column
 /// order. `keys` comes from `raw_keys`; the text is what serde_json writes for the same object.
-fn raw_object(keys: &[String], values: &[String]) -> String {
+pub fn raw_object(keys: &[String], values: &[String]) -> String {
     let length: usize = keys.iter().zip(values).map(|(key, value)| key.len() + value.len() + 4).sum();
     let mut out = Vec::with_capacity(length + 2);
     out.push(b'{');

@@ -5,6 +5,7 @@
 //! their columns, normalised, and written by the sink inside one transaction per file. A file
 //! that fails leaves the case as it was; records that cannot be read are kept in `rejects`.
 
+pub mod bulk;
 pub mod csv_reader;
 pub mod header;
 pub mod json_documents;
@@ -42,6 +43,8 @@ pub struct ImportPlan {
     pub examiner: Option<String>,
     /// The options as the user gave them, recorded with each source.
     pub options_text: String,
+    /// Read every file with the streaming reader, never with DuckDB's.
+    pub streaming_only: bool,
 }
 
 /// The result of importing one file.
@@ -61,6 +64,10 @@ pub struct FileReport {
     pub shape: Option<String>,
     pub tables: Vec<LogTable>,
     pub outcome: Outcome,
+    /// Which reader read the file: `duckdb-csv` (the fast path) or `streaming`.
+    pub reader: &'static str,
+    /// Why the fast path gave the file to the streaming reader, when it tried and gave up.
+    pub reader_note: Option<String>,
 }
 
 /// Expands folders into the files below them, sorted, and keeps files as given.
@@ -112,7 +119,16 @@ pub fn import_files(conn: &Connection, files: &[PathBuf], plan: &ImportPlan, pro
 }
 
 fn new_report(path: PathBuf) -> FileReport {
-    FileReport { path, sha256: None, size: 0, shape: None, tables: Vec::new(), outcome: Outcome::Failed(String::new()) }
+    FileReport {
+        path,
+        sha256: None,
+        size: 0,
+        shape: None,
+        tables: Vec::new(),
+        outcome: Outcome::Failed(String::new()),
+        reader: STREAMING,
+        reader_note: None,
+    }
 }
 
 fn is_zip(path: &Path) -> bool {
@@ -140,8 +156,10 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
             }
         }
         let display = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
-        let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-        import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
+        if !import_bulk(conn, &display, plan, &mut report, progress)? {
+            let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+            import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
+        }
         let after = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if after != report.size {
             // The transaction is committed by now, so the message states what to do with it.
@@ -229,10 +247,22 @@ fn import_stream<R: Read + Send>(
     // was gone.
     stored.with_context(in_file)?;
     let (shape, tables, hashing) = read.with_context(in_file)?;
-    report.shape = Some(shape.clone());
+    report.shape = Some(shape);
     report.tables = tables.into_iter().collect();
-
     let sha = hashing.finish()?;
+    finish_file(conn, sink, display_path, sha, plan, report)
+}
+
+/// Records the file and commits its transaction, or rolls back when the same bytes were
+/// imported before.
+fn finish_file(
+    conn: &Connection,
+    sink: Sink,
+    display_path: &str,
+    sha: String,
+    plan: &ImportPlan,
+    report: &mut FileReport,
+) -> Result<()> {
     report.sha256 = Some(sha.clone());
     if let Some(earlier_path) = earlier_import(conn, &sha, &plan.options_text)? {
         drop(sink);
@@ -240,18 +270,54 @@ fn import_stream<R: Read + Send>(
         return Ok(());
     }
     let table_names: Vec<&str> = report.tables.iter().map(|t| t.name()).collect();
-    let counts = sink.finish(&SourceRecord {
-        path: display_path,
-        sha256: &sha,
-        size_bytes: report.size,
-        shape: &shape,
-        tables: &table_names.join(","),
-        examiner: plan.examiner.as_deref(),
-        options: &plan.options_text,
-    })
-    .with_context(in_file)?;
+    let counts = sink
+        .finish(&SourceRecord {
+            path: display_path,
+            sha256: &sha,
+            size_bytes: report.size,
+            shape: report.shape.as_deref().unwrap_or_default(),
+            tables: &table_names.join(","),
+            examiner: plan.examiner.as_deref(),
+            options: &plan.options_text,
+        })
+        .with_context(|| format!("`{display_path}`"))?;
     report.outcome = Outcome::Imported(counts);
     Ok(())
+}
+
+/// The reader names a report gives.
+const STREAMING: &str = "streaming";
+const DUCKDB_CSV: &str = "duckdb-csv";
+
+/// Imports a portal CSV file on disk through the fast path (see `bulk`). Returns false when
+/// the file is not for the fast path or the fast path gave up; the transaction is then rolled
+/// back, the progress set back, and the streaming reader is to read the file.
+fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<bool> {
+    if plan.streaming_only {
+        return Ok(false);
+    }
+    let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
+    let Some(candidate) = bulk::candidate(Path::new(display_path), plan, LogTable::from_download_name(file_name)) else {
+        return Ok(false);
+    };
+    let start = progress.position();
+    let mut sink = Sink::begin(conn).with_context(|| format!("`{display_path}`"))?;
+    match bulk::read(conn, &mut sink, Path::new(display_path), candidate, progress) {
+        Ok(read) => {
+            report.reader = DUCKDB_CSV;
+            report.shape = Some(Shape::PortalCsv.as_str().to_string());
+            report.tables = read.tables;
+            finish_file(conn, sink, display_path, read.sha256, plan, report)?;
+            progress.set_position(start + report.size);
+            Ok(true)
+        }
+        Err(err) => {
+            drop(sink);
+            report.reader_note = Some(format!("{err:#}"));
+            progress.set_position(start);
+            Ok(false)
+        }
+    }
 }
 
 /// Records per batch handed from the reading thread to the sink, and batches queued at most.

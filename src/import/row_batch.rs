@@ -162,6 +162,10 @@ impl RowBatch {
         RowBatch { schema: Arc::new(Schema::new(fields)), builders, next: 0, rows: 0 }
     }
 
+    pub fn schema(&self) -> Arc<Schema> {
+        Arc::clone(&self.schema)
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }

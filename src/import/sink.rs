@@ -51,8 +51,7 @@ struct TableAppender<'c> {
 
 impl TableAppender<'_> {
     /// Appends the pending rows once a DuckDB vector's worth has gathered.
-    fn end_row(&mut self) -> Result<()> {
-        self.batch.end_row();
+    fn after_row(&mut self) -> Result<()> {
         if self.batch.rows() >= ROWS_PER_APPEND {
             self.append()?;
         }
@@ -118,44 +117,8 @@ impl<'c> Sink<'c> {
     pub fn storage(&mut self, position: Position, row: StorageRow, raw: String) -> Result<()> {
         let source_id = self.source_id;
         let table = &mut self.appenders()?.storage;
-        let b = &mut table.batch;
-        let caller = row.caller;
-        b.int(Some(source_id));
-        b.bigint(Some(position.record_no as i64));
-        b.bigint(position.line.map(|line| line as i64));
-        b.text(Some(&row.event_key));
-        b.text(Some(row.table.name()));
-        b.timestamp(Some(row.time_generated));
-        b.text(Some(&row.time_raw));
-        b.text(row.account_name.as_deref());
-        b.text(row.operation_name.as_deref());
-        b.text(row.status_text.as_deref());
-        b.text(row.status_code.as_deref());
-        b.text(row.authentication_type.as_deref());
-        b.text(row.authentication_hash.as_deref());
-        b.text(row.uri.as_deref());
-        b.text(row.object_key.as_deref());
-        b.text(row.object_path.as_deref());
-        b.text(row.container.as_deref());
-        b.text(row.file_name.as_deref());
-        b.text(caller.raw.as_deref());
-        b.text(caller.canonical.as_deref());
-        b.int(caller.port);
-        b.text(caller.family);
-        b.text(caller.scope);
-        b.text(caller.problem);
-        b.text(row.user_agent.as_deref());
-        b.text(row.referrer.as_deref());
-        b.text(row.requester_upn.as_deref());
-        b.text(row.requester_object_id.as_deref());
-        b.text(row.requester_app_id.as_deref());
-        b.text(row.requester_tenant_id.as_deref());
-        b.text(row.service_type.as_deref());
-        b.text(row.protocol.as_deref());
-        b.text(row.correlation_id.as_deref());
-        b.bigint(row.request_body_size);
-        b.text(Some(&raw));
-        table.end_row()?;
+        push_storage(&mut table.batch, source_id, position, row, &raw);
+        table.after_row()?;
         self.appended += 1;
         Ok(())
     }
@@ -163,37 +126,8 @@ impl<'c> Sink<'c> {
     pub fn signin(&mut self, position: Position, row: SigninRow, raw: String) -> Result<()> {
         let source_id = self.source_id;
         let table = &mut self.appenders()?.signin;
-        let b = &mut table.batch;
-        let address = row.address;
-        b.int(Some(source_id));
-        b.bigint(Some(position.record_no as i64));
-        b.bigint(position.line.map(|line| line as i64));
-        b.text(Some(&row.event_key));
-        b.text(Some(row.table.name()));
-        b.timestamp(row.time_generated);
-        b.timestamp(row.created_time);
-        b.text(Some(&row.time_raw));
-        b.text(row.user_principal_name.as_deref());
-        b.text(row.user_id.as_deref());
-        b.text(row.user_display_name.as_deref());
-        b.text(row.app_id.as_deref());
-        b.text(row.app_display_name.as_deref());
-        b.text(row.service_principal_id.as_deref());
-        b.text(row.service_principal_name.as_deref());
-        b.text(address.raw.as_deref());
-        b.text(address.canonical.as_deref());
-        b.text(address.family);
-        b.text(address.scope);
-        b.text(address.problem);
-        b.text(row.user_agent.as_deref());
-        b.text(row.result_type.as_deref());
-        b.text(row.result_description.as_deref());
-        b.boolean(row.is_interactive);
-        b.text(row.client_app_used.as_deref());
-        b.text(row.correlation_id.as_deref());
-        b.text(row.signin_id.as_deref());
-        b.text(Some(&raw));
-        table.end_row()?;
+        push_signin(&mut table.batch, source_id, position, row, &raw);
+        table.after_row()?;
         self.appended += 1;
         Ok(())
     }
@@ -209,9 +143,21 @@ impl<'c> Sink<'c> {
         b.text(reject.value.as_deref());
         b.text(Some(&reject.reason));
         b.text(Some(&raw));
-        table.end_row()?;
+        b.end_row();
+        table.after_row()?;
         self.rejected += 1;
         Ok(())
+    }
+
+    /// The `source_id` this file's rows carry.
+    pub fn source_id(&self) -> i32 {
+        self.source_id
+    }
+
+    /// Counts rows that were written to the case tables by a statement of the caller's, in
+    /// this transaction, rather than through the appenders.
+    pub fn add_written(&mut self, rows: u64) {
+        self.appended += rows;
     }
 
     fn appenders(&mut self) -> Result<&mut Appenders<'c>> {
@@ -335,6 +281,81 @@ impl<'c> Sink<'c> {
         )?;
         Ok(deleted as u64)
     }
+}
+
+/// Pushes one row of `storage_events`, in table order.
+pub fn push_storage(b: &mut RowBatch, source_id: i32, position: Position, row: StorageRow, raw: &str) {
+    let caller = row.caller;
+    b.int(Some(source_id));
+    b.bigint(Some(position.record_no as i64));
+    b.bigint(position.line.map(|line| line as i64));
+    b.text(Some(&row.event_key));
+    b.text(Some(row.table.name()));
+    b.timestamp(Some(row.time_generated));
+    b.text(Some(&row.time_raw));
+    b.text(row.account_name.as_deref());
+    b.text(row.operation_name.as_deref());
+    b.text(row.status_text.as_deref());
+    b.text(row.status_code.as_deref());
+    b.text(row.authentication_type.as_deref());
+    b.text(row.authentication_hash.as_deref());
+    b.text(row.uri.as_deref());
+    b.text(row.object_key.as_deref());
+    b.text(row.object_path.as_deref());
+    b.text(row.container.as_deref());
+    b.text(row.file_name.as_deref());
+    b.text(caller.raw.as_deref());
+    b.text(caller.canonical.as_deref());
+    b.int(caller.port);
+    b.text(caller.family);
+    b.text(caller.scope);
+    b.text(caller.problem);
+    b.text(row.user_agent.as_deref());
+    b.text(row.referrer.as_deref());
+    b.text(row.requester_upn.as_deref());
+    b.text(row.requester_object_id.as_deref());
+    b.text(row.requester_app_id.as_deref());
+    b.text(row.requester_tenant_id.as_deref());
+    b.text(row.service_type.as_deref());
+    b.text(row.protocol.as_deref());
+    b.text(row.correlation_id.as_deref());
+    b.bigint(row.request_body_size);
+    b.text(Some(raw));
+    b.end_row();
+}
+
+/// Pushes one row of `signin_events`, in table order.
+pub fn push_signin(b: &mut RowBatch, source_id: i32, position: Position, row: SigninRow, raw: &str) {
+    let address = row.address;
+    b.int(Some(source_id));
+    b.bigint(Some(position.record_no as i64));
+    b.bigint(position.line.map(|line| line as i64));
+    b.text(Some(&row.event_key));
+    b.text(Some(row.table.name()));
+    b.timestamp(row.time_generated);
+    b.timestamp(row.created_time);
+    b.text(Some(&row.time_raw));
+    b.text(row.user_principal_name.as_deref());
+    b.text(row.user_id.as_deref());
+    b.text(row.user_display_name.as_deref());
+    b.text(row.app_id.as_deref());
+    b.text(row.app_display_name.as_deref());
+    b.text(row.service_principal_id.as_deref());
+    b.text(row.service_principal_name.as_deref());
+    b.text(address.raw.as_deref());
+    b.text(address.canonical.as_deref());
+    b.text(address.family);
+    b.text(address.scope);
+    b.text(address.problem);
+    b.text(row.user_agent.as_deref());
+    b.text(row.result_type.as_deref());
+    b.text(row.result_description.as_deref());
+    b.boolean(row.is_interactive);
+    b.text(row.client_app_used.as_deref());
+    b.text(row.correlation_id.as_deref());
+    b.text(row.signin_id.as_deref());
+    b.text(Some(raw));
+    b.end_row();
 }
 
 /// This file's rows in one case table: how many a column scan found, and the range of the

@@ -1,0 +1,416 @@
+//! The fast path for portal CSV files on disk.
+//!
+//! DuckDB reads the file's lines on all its worker threads, and a scalar function of ours
+//! turns each line into a row of the case table inside the same `INSERT`: it splits the line
+//! into fields with the CSV parser of the streaming path and normalises them with the same
+//! mapper. So every worker thread parses, normalises and stores its share of the file.
+//!
+//! DuckDB does not say which line of the file a row came from, and the rows of one statement
+//! reach the function in no fixed order. Before the statement, one pass over the file
+//! therefore indexes every line by a 128-bit hash of its bytes; the function looks each line up
+//! to learn its line number. Identical lines are interchangeable, so they take their numbers in
+//! any order. Meanwhile another thread computes the file's SHA-256.
+//!
+//! The fast path takes a file whole or not at all. When a record cannot be stored as it is (a
+//! rejected value, another field count than the header's, bytes that are not UTF-8, a record
+//! over several lines, a blank line), the statement fails or the line count disagrees; the
+//! transaction is then rolled back and the streaming path reads the file again. That path keeps
+//! each bad record with its line and reason, so a file reads the same either way.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context, Result};
+use duckdb::arrow::array::{Array, ArrayRef, StringArray, StructArray};
+use duckdb::arrow::datatypes::{DataType, Fields};
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::vscalar::{ArrowFunctionSignature, VArrowScalar};
+use duckdb::Connection;
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+
+use super::csv_reader::{header_names, raw_keys, raw_object};
+use super::header::Header;
+use super::normalize::{Mapped, Mapper};
+use super::record::{Position, Row};
+use super::row_batch::{Kind, RowBatch, SIGNIN_COLUMNS, STORAGE_COLUMNS};
+use super::sink::{push_signin, push_storage, Sink};
+use super::tables::{self, Family, LogTable};
+use super::ImportPlan;
+
+/// What the fast path learnt about a file it read.
+pub struct BulkRead {
+    pub sha256: String,
+    pub tables: Vec<LogTable>,
+}
+
+/// A portal CSV file that the fast path may read: its header and the family of its records.
+pub struct Candidate {
+    header: Header,
+    family: Family,
+    mapper: Mapper,
+}
+
+/// Looks at the first two lines of `path` and returns the file as a candidate for the fast
+/// path, or `None` when it is another shape or anything about it is unusual. `None` only means
+/// that the streaming path reads the file; that path also reports what is wrong with it.
+pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
+    // DuckDB reads a path with wildcards or braces as a pattern of files.
+    let text = path.to_str()?;
+    if text.contains(['*', '?', '[', ']', '{', '}']) || !path.is_absolute() {
+        return None;
+    }
+    let mut input = BufReader::new(File::open(path).ok()?);
+    let mut first = Vec::new();
+    input.read_until(b'\n', &mut first).ok()?;
+    let mut second = Vec::new();
+    input.read_until(b'\n', &mut second).ok()?;
+    let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&first);
+    let significant = first.iter().find(|b| !b.is_ascii_whitespace())?;
+    if matches!(significant, b'{' | b'[') || first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PK") {
+        return None;
+    }
+    if super::storage_analytics::looks_like(first) || super::is_title_line(first) {
+        return None;
+    }
+    let header_record = single_record(first)?;
+    let header = Header::new(header_names(&header_record).ok()?);
+    let type_value = match header.find("type").first() {
+        Some(&column) => {
+            let record = single_record(&second)?;
+            Some(String::from_utf8(record.get(column)?.to_vec()).ok()?)
+        }
+        None => None,
+    };
+    let family = tables::recognise(&header, type_value.as_deref()).ok()?;
+    let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
+    Some(Candidate { header, family, mapper })
+}
+
+/// Parses one line as exactly one CSV record; `None` when it holds less or more than that.
+fn single_record(line: &[u8]) -> Option<csv::ByteRecord> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line);
+    let mut record = csv::ByteRecord::new();
+    if !reader.read_byte_record(&mut record).ok()? {
+        return None;
+    }
+    let end = record.position()?.byte() as usize;
+    let consumed = reader.position().byte() as usize;
+    // The record must end at the line's end: a quote left open would run on into the next lines.
+    let rest = &line[consumed.min(line.len())..];
+    if end > line.len() || !rest.iter().all(|b| matches!(b, b'\r' | b'\n')) || line.iter().filter(|&&b| b == b'\n').count() > 1 {
+        return None;
+    }
+    Some(record)
+}
+
+/// Imports a candidate file through DuckDB's reader, into the sink's transaction. An error
+/// means the fast path gave up; the caller rolls back and reads the file the streaming way.
+pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, progress: &ProgressBar) -> Result<BulkRead> {
+    let Candidate { header, family, mapper } = file;
+    let path_for_hash = path.to_path_buf();
+    let hashing = std::thread::spawn(move || hash_file(&path_for_hash));
+    let index = LineIndex::build(path).with_context(|| format!("cannot read `{}`", path.display()));
+
+    let inserted = index.and_then(|index| {
+        let context = Arc::new(MapContext {
+            mapper,
+            keys: raw_keys(&header),
+            width: header.len(),
+            source_id: sink.source_id(),
+            progress: progress.clone(),
+            index,
+        });
+        let function = format!("blobtrail_map_{}", FUNCTION_NUMBER.fetch_add(1, Ordering::Relaxed));
+        let state = MapState(Some(Arc::clone(&context)));
+        let table = match family {
+            Family::Storage => {
+                conn.register_scalar_function_with_state::<MapStorage>(&function, &state)?;
+                "storage_events"
+            }
+            Family::Signin => {
+                conn.register_scalar_function_with_state::<MapSignin>(&function, &state)?;
+                "signin_events"
+            }
+        };
+        // Each line is one text value: no quote character, and a delimiter (byte 1) that a
+        // log export does not contain; a line that does have one fails the statement.
+        let sql = format!(
+            "INSERT INTO {table}
+             SELECT unnest({function}(line))
+             FROM read_csv($1, columns = {{'line': 'VARCHAR'}}, header = false, skip = 1,
+                           auto_detect = false, delim = chr(1), quote = '', escape = '',
+                           strict_mode = true)"
+        );
+        let inserted = conn.execute(&sql, [path.to_string_lossy()]).context("DuckDB's reader did not take the file")?;
+        context.index.check_all_claimed(inserted as u64)?;
+        Ok((table, inserted as u64))
+    });
+    let sha256 = hashing.join().map_err(|_| anyhow!("the hashing thread panicked"))?;
+    let (table, inserted) = inserted?;
+    let sha256 = sha256.with_context(|| format!("cannot read `{}`", path.display()))?;
+    sink.add_written(inserted);
+
+    let mut stmt = conn.prepare(&format!("SELECT DISTINCT source_table FROM {table} WHERE source_id = ?"))?;
+    let names = stmt.query_map([sink.source_id()], |r| r.get::<_, String>(0))?;
+    let mut found = Vec::new();
+    for name in names {
+        found.extend(LogTable::from_name(&name?));
+    }
+    found.sort();
+    Ok(BulkRead { sha256, tables: found })
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(crate::sql::hex(&hasher.finalize()))
+}
+
+/// Two independent 64-bit hashes of a line without its line break.
+#[derive(Clone, Copy)]
+struct LineHash {
+    key: u64,
+    check: u64,
+}
+
+/// Hashers with fixed seeds, so that the index and the mapping function agree.
+struct LineHasher {
+    key: ahash::RandomState,
+    check: ahash::RandomState,
+}
+
+impl LineHasher {
+    fn new() -> Self {
+        LineHasher {
+            key: ahash::RandomState::with_seeds(0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a),
+            check: ahash::RandomState::with_seeds(0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19),
+        }
+    }
+
+    fn hash(&self, line: &[u8]) -> LineHash {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        LineHash { key: self.key.hash_one(line), check: self.check.hash_one(line) }
+    }
+}
+
+/// Every line after the header, by hash: the line number it has in the file. A line whose
+/// bytes occur more than once keeps the list of its line numbers, taken one at a time.
+struct LineIndex {
+    hasher: LineHasher,
+    /// Lines that occur once: key hash to (check hash, line number).
+    single: HashMap<u64, (u64, u64)>,
+    /// Key hashes that more than one line has: (check hash, line number) of each, not yet taken.
+    shared: HashMap<u64, Mutex<Vec<(u64, u64)>>>,
+    /// One bit per line after the header, set when its number is taken.
+    taken: Vec<AtomicU64>,
+    /// Lines after the header.
+    lines: u64,
+}
+
+impl LineIndex {
+    fn build(path: &Path) -> std::io::Result<LineIndex> {
+        let hasher = LineHasher::new();
+        let mut single: HashMap<u64, (u64, u64)> = HashMap::new();
+        let mut shared: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+        let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            if input.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            number += 1;
+            if number == 1 {
+                continue;
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let hash = hasher.hash(text);
+            if let Some(lines) = shared.get_mut(&hash.key) {
+                lines.push((hash.check, number));
+            } else if let Some(first) = single.remove(&hash.key) {
+                shared.insert(hash.key, vec![first, (hash.check, number)]);
+            } else {
+                single.insert(hash.key, (hash.check, number));
+            }
+        }
+        let lines = number.saturating_sub(1);
+        let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
+        Ok(LineIndex { hasher, single, shared, taken, lines })
+    }
+
+    /// Returns the line number of a line read by DuckDB and marks it taken.
+    fn take(&self, line: &[u8]) -> Result<u64, String> {
+        let hash = self.hasher.hash(line);
+        let number = if let Some(lines) = self.shared.get(&hash.key) {
+            let mut lines = lines.lock().map_err(|_| "a thread failed while it held the line index")?;
+            let found = lines.iter().position(|&(check, _)| check == hash.check);
+            found.map(|position| lines.swap_remove(position).1)
+        } else {
+            self.single.get(&hash.key).filter(|(check, _)| *check == hash.check).map(|&(_, number)| number)
+        };
+        let number = number.ok_or("DuckDB read a line that the index of the file does not hold")?;
+        let bit = number - 2;
+        let previous = self.taken[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
+        if previous & (1 << (bit % 64)) != 0 {
+            return Err(format!("line {number} was read twice"));
+        }
+        Ok(number)
+    }
+
+    /// Fails unless DuckDB read every line after the header once: otherwise some record spans
+    /// lines or a line is blank, and line numbers would be wrong.
+    fn check_all_claimed(&self, rows: u64) -> Result<()> {
+        let taken: u64 = self.taken.iter().map(|word| u64::from(word.load(Ordering::Relaxed).count_ones())).sum();
+        if rows != self.lines || taken != self.lines {
+            bail!("DuckDB read {rows} rows from {} lines after the header: a record spans lines or a line is blank", self.lines);
+        }
+        Ok(())
+    }
+}
+
+/// Numbers the mapping functions registered in this process, so that each file gets its own.
+static FUNCTION_NUMBER: AtomicU64 = AtomicU64::new(0);
+
+/// What the mapping function needs: the file's mapper, the keys of its raw JSON objects, and
+/// the index of its lines.
+struct MapContext {
+    mapper: Mapper,
+    keys: Vec<String>,
+    width: usize,
+    source_id: i32,
+    progress: ProgressBar,
+    index: LineIndex,
+}
+
+#[derive(Clone, Default)]
+struct MapState(Option<Arc<MapContext>>);
+
+/// Splits one line into its CSV fields, as the streaming path's parser would, and returns
+/// the number of fields; `ends` holds where each ends in `fields`. Fails when the line is not
+/// exactly one record: a quote left open (the record goes on over the next lines), or a bare
+/// carriage return inside.
+fn split_line(parser: &mut csv_core::Reader, line: &[u8], fields: &mut Vec<u8>, ends: &mut Vec<usize>) -> Result<usize, String> {
+    use csv_core::ReadRecordResult;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.starts_with(b"\xef\xbb\xbf") {
+        // The parser would drop it, as at the start of a file; the streaming path keeps it.
+        return Err("the line starts with a byte order mark".into());
+    }
+    parser.reset();
+    // Fields hold a subset of the line's bytes.
+    if fields.len() < line.len() + 1 {
+        fields.resize(line.len() + 1, 0);
+    }
+    if ends.len() < 64 {
+        ends.resize(64, 0);
+    }
+    let (mut read, mut written, mut ended) = (0, 0, 0);
+    loop {
+        // The line, then its line break: the record must end exactly there.
+        let input: &[u8] = if read < line.len() { &line[read..] } else { b"\n" };
+        let (result, bytes_in, bytes_out, ends_out) =
+            parser.read_record(input, &mut fields[written..], &mut ends[ended..]);
+        read += bytes_in;
+        written += bytes_out;
+        ended += ends_out;
+        match result {
+            ReadRecordResult::InputEmpty if read > line.len() => {
+                return Err("the line ends inside a quoted field".into());
+            }
+            ReadRecordResult::InputEmpty => {}
+            ReadRecordResult::OutputFull => fields.resize(fields.len() * 2, 0),
+            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            ReadRecordResult::Record if read == line.len() + 1 => return Ok(ended),
+            ReadRecordResult::Record | ReadRecordResult::End => {
+                return Err("the line holds more than one record".into());
+            }
+        }
+    }
+}
+
+/// Maps one chunk of lines to rows of the family's table, as a struct column with the
+/// table's columns. Any line that the streaming path would read otherwise, reject, or stop the
+/// file at fails the chunk and so the statement.
+fn map_chunk(state: &MapState, input: &RecordBatch, columns: &[(&str, Kind)]) -> Result<ArrayRef, Box<dyn Error>> {
+    let context = state.0.as_ref().ok_or("the mapping function has no file to map")?;
+    let lines = input
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or("the mapping function was given a column that is not text")?;
+    let mut parser = csv_core::ReaderBuilder::new().build();
+    let (mut fields, mut ends) = (Vec::new(), Vec::new());
+    let mut batch = RowBatch::new(columns);
+    let mut bytes = 0u64;
+    for index in 0..input.num_rows() {
+        let line = if lines.is_null(index) { "" } else { lines.value(index) };
+        bytes += line.len() as u64 + 1;
+        let number = context.index.take(line.as_bytes())?;
+        let count = split_line(&mut parser, line.as_bytes(), &mut fields, &mut ends)
+            .map_err(|reason| format!("line {number}: {reason}"))?;
+        if count != context.width {
+            return Err(format!("line {number}: expected {} fields, found {count}", context.width).into());
+        }
+        let mut start = 0;
+        let mut values = Vec::with_capacity(count);
+        for &end in &ends[..count] {
+            // The line is valid UTF-8 and fields split at ASCII bytes, so each field is too.
+            values.push(std::str::from_utf8(&fields[start..end])?.to_string());
+            start = end;
+        }
+        let raw = raw_object(&context.keys, &values);
+        let position = Position { record_no: number - 1, line: Some(number) };
+        let row = Row { position, values, raw };
+        match context.mapper.map(&row).map_err(|err| format!("line {number}: {err:#}"))? {
+            Mapped::Storage(out) => push_storage(&mut batch, context.source_id, position, out, &row.raw),
+            Mapped::Signin(out) => push_signin(&mut batch, context.source_id, position, out, &row.raw),
+            Mapped::Rejected(reject) => return Err(format!("line {number} is rejected: {}", reject.reason).into()),
+        }
+    }
+    context.progress.inc(bytes);
+    Ok(Arc::new(StructArray::from(batch.finish()?)))
+}
+
+fn struct_type(columns: &[(&str, Kind)]) -> DataType {
+    let schema = RowBatch::new(columns).schema();
+    DataType::Struct(Fields::from(schema.fields().to_vec()))
+}
+
+/// The mapping function for storage records.
+struct MapStorage;
+
+impl VArrowScalar for MapStorage {
+    type State = MapState;
+
+    fn invoke(state: &MapState, input: RecordBatch) -> Result<ArrayRef, Box<dyn Error>> {
+        map_chunk(state, &input, STORAGE_COLUMNS)
+    }
+
+    fn signatures() -> Vec<ArrowFunctionSignature> {
+        vec![ArrowFunctionSignature::exact(vec![DataType::Utf8], struct_type(STORAGE_COLUMNS))]
+    }
+}
+
+/// The mapping function for sign-in records.
+struct MapSignin;
+
+impl VArrowScalar for MapSignin {
+    type State = MapState;
+
+    fn invoke(state: &MapState, input: RecordBatch) -> Result<ArrayRef, Box<dyn Error>> {
+        map_chunk(state, &input, SIGNIN_COLUMNS)
+    }
+
+    fn signatures() -> Vec<ArrowFunctionSignature> {
+        vec![ArrowFunctionSignature::exact(vec![DataType::Utf8], struct_type(SIGNIN_COLUMNS))]
+    }
+}

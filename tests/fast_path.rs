@@ -1,0 +1,121 @@
+//! DuckDB's reader for well-formed portal CSV files (the fast path) against the streaming
+//! reader: both must store the same rows with the same record and line numbers, and a file
+//! the fast path cannot take whole must be read by the streaming reader.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{fixture, summary, TestCase};
+use serde_json::Value;
+
+/// Writes a portal CSV of `rows` records built from the blob fixture: most get a correlation
+/// ID of their own, every tenth repeats a fixture record unchanged (identical lines).
+fn write_blob_csv(dir: &Path, name: &str, rows: usize, crlf: bool) -> PathBuf {
+    let mut reader = csv::Reader::from_path(fixture("portal_blob.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let correlation = header.iter().position(|name| name == "CorrelationId").unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let path = dir.join(name);
+    let terminator = if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
+    let mut writer = csv::WriterBuilder::new().terminator(terminator).from_path(&path).unwrap();
+    writer.write_record(&header).unwrap();
+    for index in 0..rows {
+        let mut record: Vec<String> = records[index % records.len()].iter().map(str::to_string).collect();
+        if index % 10 != 0 {
+            record[correlation] = format!("{index:08x}-0000-4000-8000-{index:012x}");
+        }
+        writer.write_record(&record).unwrap();
+    }
+    writer.flush().unwrap();
+    path
+}
+
+/// Imports one file with the given reader and returns its summary row.
+fn import(case: &TestCase, file: &Path, reader: &str) -> Value {
+    let output = case.import(&[file.to_path_buf()], &["--reader", reader]);
+    summary(&output).remove(0)
+}
+
+/// A digest of every stored row but its source ID, in file order, and the row count.
+fn stored(case: &TestCase, table: &str) -> (i64, String) {
+    let rows = case.query(&format!(
+        "SELECT count(*) AS n,
+                md5(coalesce(string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY record_no, line), '')) AS digest
+         FROM (SELECT * EXCLUDE (source_id) FROM {table}) s"
+    ));
+    (rows[0]["n"].as_i64().unwrap(), rows[0]["digest"].as_str().unwrap().to_string())
+}
+
+fn counts(row: &Value) -> [i64; 4] {
+    ["records", "imported", "rejected", "duplicates"].map(|key| row[key].as_i64().unwrap())
+}
+
+#[test]
+fn fast_path_stores_what_the_streaming_reader_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    // Large enough for DuckDB to split the file between threads.
+    for (name, crlf) in [("StorageBlobLogs.csv", false), ("StorageBlobLogs_crlf.csv", true)] {
+        let file = write_blob_csv(dir.path(), name, 30_000, crlf);
+        let fast = TestCase::new();
+        let streaming = TestCase::new();
+        let fast_row = import(&fast, &file, "auto");
+        let streaming_row = import(&streaming, &file, "streaming");
+        assert_eq!(fast_row["reader"], "duckdb-csv", "{name}: {fast_row}");
+        assert_eq!(streaming_row["reader"], "streaming", "{name}");
+        // Every tenth record (index 0, 10, 20, ...) repeats fixture record 0, 2, 4 or 6
+        // unchanged: 3,000 lines of which 4 are kept.
+        assert_eq!(counts(&fast_row), [30_000, 27_004, 0, 2_996], "{name}");
+        assert_eq!(counts(&fast_row), counts(&streaming_row), "{name}");
+        assert_eq!(fast_row["sha256"], streaming_row["sha256"], "{name}");
+        assert_eq!(stored(&fast, "storage_events"), stored(&streaming, "storage_events"), "{name}");
+        let lines = fast.query("SELECT min(line) AS first, max(line) AS last, max(record_no) AS records FROM storage_events");
+        assert_eq!((lines[0]["first"].as_i64(), lines[0]["last"].as_i64()), (Some(2), Some(30_001)), "{name}");
+        assert_eq!(lines[0]["records"].as_i64(), Some(30_000), "{name}");
+    }
+}
+
+#[test]
+fn files_the_fast_path_cannot_take_whole_are_read_by_the_streaming_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = std::fs::read_to_string(fixture("portal_blob.csv")).unwrap();
+    let mut lines: Vec<&str> = blob.lines().collect();
+    let header = lines.remove(0);
+    // A cell over two lines in the first or a later record, a blank line, and a record whose
+    // time does not parse.
+    let multi_line = format!("{header}\n{}\n{}\n", lines[0].replacen("Mozilla/5.0", "Mozilla/5.0\nsecond line", 1), lines[1]);
+    let later_multi_line = format!("{header}\n{}\n{}\n", lines[0], lines[1].replacen("Mozilla/5.0", "Mozilla/5.0\nsecond line", 1));
+    let blank = format!("{header}\n{}\n\n{}\n", lines[0], lines[1]);
+    let bad_time = format!("{header}\n{}\n{}\n", lines[0].replacen("3/14/2026, 10:01:00.000 AM", "not a time", 1), lines[1]);
+    // The first record over two lines is seen before DuckDB reads anything, so no note.
+    for (name, text, records, rejected, second_line, noted) in [
+        ("multi.csv", multi_line, 2, 0, 4, false),
+        ("later_multi.csv", later_multi_line, 2, 0, 3, true),
+        ("blank.csv", blank, 2, 0, 4, true),
+        ("bad_time.csv", bad_time, 2, 1, 3, true),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let case = TestCase::new();
+        let row = import(&case, &file, "auto");
+        assert_eq!(row["reader"], "streaming", "{name}: {row}");
+        assert_eq!(row["reader_note"].as_str().is_some_and(|note| !note.is_empty()), noted, "{name}: {row}");
+        assert_eq!(row["records"].as_i64(), Some(records), "{name}");
+        assert_eq!(row["rejected"].as_i64(), Some(rejected), "{name}");
+        let last = case.query("SELECT max(line) AS line FROM storage_events");
+        assert_eq!(last[0]["line"].as_i64(), Some(second_line), "{name}: the second record's line");
+    }
+}
+
+#[test]
+fn path_with_pattern_characters_is_read_by_the_streaming_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    // DuckDB would read `[1]` as a pattern of file names.
+    let file = dir.path().join("blob[1].csv");
+    std::fs::copy(fixture("portal_blob.csv"), &file).unwrap();
+    let case = TestCase::new();
+    let row = import(&case, &file, "auto");
+    assert_eq!(row["reader"], "streaming", "{row}");
+    assert_eq!(row["reader_note"], Value::Null, "{row}");
+    assert_eq!(row["imported"].as_i64(), Some(8));
+}
