@@ -128,7 +128,7 @@ pub struct ImportArgs {
     /// Summary format
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub format: SummaryFormat,
-    /// Which reader reads CSV files: `auto` lets DuckDB read well-formed ones on all cores,
+    /// Which reader reads CSV and JSON lines files: `auto` lets DuckDB read well-formed ones on all cores,
     /// `streaming` reads every file record by record
     #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
     pub reader: ReaderArg,
@@ -136,7 +136,7 @@ pub struct ImportArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ReaderArg {
-    /// DuckDB's parallel reader for well-formed CSV files on disk, the streaming reader otherwise
+    /// DuckDB's parallel reader for well-formed CSV and JSON lines files on disk, the streaming reader otherwise
     Auto,
     /// The streaming reader for every file
     Streaming,

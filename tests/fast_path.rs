@@ -31,6 +31,29 @@ fn write_blob_csv(dir: &Path, name: &str, rows: usize, crlf: bool) -> PathBuf {
     path
 }
 
+/// Writes JSON lines of `rows` sign-ins built from the sign-in fixture: most get an ID and a
+/// correlation ID of their own, every tenth repeats a fixture line unchanged.
+fn write_signin_lines(dir: &Path, rows: usize) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("lines_signin.jsonl")).unwrap();
+    let records: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for index in 0..rows {
+        let record = records[index % records.len()];
+        if index % 10 == 0 {
+            out.push_str(record);
+        } else {
+            let mut object: serde_json::Map<String, Value> = serde_json::from_str(record).unwrap();
+            object["Id"] = Value::from(format!("id-{index}"));
+            object["CorrelationId"] = Value::from(format!("{index:08x}-0000-4000-8000-{index:012x}"));
+            out.push_str(&Value::Object(object).to_string());
+        }
+        out.push('\n');
+    }
+    let path = dir.join("AADNonInteractiveUserSignInLogs.jsonl");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
 /// Imports one file with the given reader and returns its summary row.
 fn import(case: &TestCase, file: &Path, reader: &str) -> Value {
     let output = case.import(&[file.to_path_buf()], &["--reader", reader]);
@@ -61,7 +84,7 @@ fn fast_path_stores_what_the_streaming_reader_stores() {
         let streaming = TestCase::new();
         let fast_row = import(&fast, &file, "auto");
         let streaming_row = import(&streaming, &file, "streaming");
-        assert_eq!(fast_row["reader"], "duckdb-csv", "{name}: {fast_row}");
+        assert_eq!(fast_row["reader"], "duckdb", "{name}: {fast_row}");
         assert_eq!(streaming_row["reader"], "streaming", "{name}");
         // Every tenth record (index 0, 10, 20, ...) repeats fixture record 0, 2, 4 or 6
         // unchanged: 3,000 lines of which 4 are kept.
@@ -73,6 +96,40 @@ fn fast_path_stores_what_the_streaming_reader_stores() {
         assert_eq!((lines[0]["first"].as_i64(), lines[0]["last"].as_i64()), (Some(2), Some(30_001)), "{name}");
         assert_eq!(lines[0]["records"].as_i64(), Some(30_000), "{name}");
     }
+}
+
+#[test]
+fn fast_path_reads_json_lines_as_the_streaming_reader_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_signin_lines(dir.path(), 20_000);
+    let fast = TestCase::new();
+    let streaming = TestCase::new();
+    let fast_row = import(&fast, &file, "auto");
+    let streaming_row = import(&streaming, &file, "streaming");
+    assert_eq!(fast_row["reader"], "duckdb", "{fast_row}");
+    assert_eq!(fast_row["shape"], "json-lines");
+    // Every tenth line (index 0, 10, 20, ...) repeats one of the 3 fixture lines unchanged:
+    // 2,000 lines of which 3 are kept.
+    assert_eq!(counts(&fast_row), [20_000, 18_003, 0, 1_997]);
+    assert_eq!(counts(&fast_row), counts(&streaming_row));
+    assert_eq!(stored(&fast, "signin_events"), stored(&streaming, "signin_events"));
+}
+
+#[test]
+fn json_line_with_a_key_the_first_line_lacks_is_read_by_the_streaming_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("lines_signin.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut object: serde_json::Map<String, Value> = serde_json::from_str(&lines[2]).unwrap();
+    object.insert("ExtraColumn".into(), Value::from("x"));
+    lines[2] = Value::Object(object).to_string();
+    let file = dir.path().join("signins.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let case = TestCase::new();
+    let row = import(&case, &file, "auto");
+    assert_eq!(row["reader"], "streaming", "{row}");
+    assert!(row["reader_note"].as_str().unwrap().contains("ExtraColumn"), "{row}");
+    assert_eq!(row["imported"].as_i64(), Some(3));
 }
 
 #[test]

@@ -34,10 +34,13 @@ use duckdb::Connection;
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
-use super::csv_reader::{header_names, raw_keys, raw_object};
+use serde_json::Value;
+
+use super::csv_reader::{raw_keys, raw_object};
 use super::header::Header;
+use super::json_reader;
 use super::normalize::{Mapped, Mapper};
-use super::record::{Position, Row};
+use super::record::{Position, Row, Shape};
 use super::row_batch::{Kind, RowBatch, SIGNIN_COLUMNS, STORAGE_COLUMNS};
 use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
@@ -49,11 +52,40 @@ pub struct BulkRead {
     pub tables: Vec<LogTable>,
 }
 
-/// A portal CSV file that the fast path may read: its header and the family of its records.
+/// A file that the fast path may read: how its lines are laid out, and the mapper of its
+/// records.
 pub struct Candidate {
-    header: Header,
+    layout: Layout,
     family: Family,
     mapper: Mapper,
+    shape: Shape,
+}
+
+/// How the fast path turns a line into the values of a row.
+enum Layout {
+    /// A portal CSV: a header line, then one record per line, split as the CSV reader does.
+    /// `keys` are the keys of the raw JSON objects.
+    Csv { width: usize, keys: Vec<String> },
+    /// JSON lines: one row object per line. `columns` are the first line's keys, flattened; a
+    /// later line with a key not among them would change the streaming reader's header, so it
+    /// makes the fast path give up.
+    JsonLines { columns: HashMap<String, usize> },
+}
+
+impl Layout {
+    /// Lines before the first record.
+    fn header_lines(&self) -> u64 {
+        match self {
+            Layout::Csv { .. } => 1,
+            Layout::JsonLines { .. } => 0,
+        }
+    }
+}
+
+impl Candidate {
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
 }
 
 /// Looks at the first two lines of `path` and returns the file as a candidate for the fast
@@ -68,60 +100,83 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
     let mut input = BufReader::new(File::open(path).ok()?);
     let mut first = Vec::new();
     input.read_until(b'\n', &mut first).ok()?;
-    let mut second = Vec::new();
-    input.read_until(b'\n', &mut second).ok()?;
-    let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&first);
-    let significant = first.iter().find(|b| !b.is_ascii_whitespace())?;
-    if matches!(significant, b'{' | b'[') || first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PK") {
+    let first = first.strip_suffix(b"\n").unwrap_or(&first);
+    match first.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'{' => json_lines_candidate(first, plan, hint),
+        b'[' => None,
+        _ => {
+            let mut second = Vec::new();
+            input.read_until(b'\n', &mut second).ok()?;
+            csv_candidate(first, second.strip_suffix(b"\n").unwrap_or(&second), plan, hint)
+        }
+    }
+}
+
+fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
+    let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(first);
+    if first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PK") {
         return None;
     }
     if super::storage_analytics::looks_like(first) || super::is_title_line(first) {
         return None;
     }
-    let header_record = single_record(first)?;
-    let header = Header::new(header_names(&header_record).ok()?);
+    let names = line_fields(first)?;
+    let header = Header::new(names.iter().map(|name| name.trim_start_matches('\u{feff}').to_string()));
     let type_value = match header.find("type").first() {
-        Some(&column) => {
-            let record = single_record(&second)?;
-            Some(String::from_utf8(record.get(column)?.to_vec()).ok()?)
-        }
+        Some(&column) => Some(line_fields(second)?.get(column)?.clone()),
         None => None,
     };
     let family = tables::recognise(&header, type_value.as_deref()).ok()?;
     let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
-    Some(Candidate { header, family, mapper })
+    let layout = Layout::Csv { width: header.len(), keys: raw_keys(&header) };
+    Some(Candidate { layout, family, mapper, shape: Shape::PortalCsv })
 }
 
-/// Parses one line as exactly one CSV record; `None` when it holds less or more than that.
-fn single_record(line: &[u8]) -> Option<csv::ByteRecord> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line);
-    let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).ok()? {
+fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
+    let text = std::str::from_utf8(first).ok()?;
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(json_reader::line_text(text)) else {
+        return None;
+    };
+    // Wrapped documents (`tables`, `records`, `value`) are other shapes.
+    if ["tables", "records", "value"].iter().any(|key| object.contains_key(*key)) {
         return None;
     }
-    let end = record.position()?.byte() as usize;
-    let consumed = reader.position().byte() as usize;
-    // The record must end at the line's end: a quote left open would run on into the next lines.
-    let rest = &line[consumed.min(line.len())..];
-    if end > line.len() || !rest.iter().all(|b| matches!(b, b'\r' | b'\n')) || line.iter().filter(|&&b| b == b'\n').count() > 1 {
-        return None;
+    let flat = json_reader::flat_values(&object);
+    let header = Header::new(flat.iter().map(|(key, _)| key.clone()));
+    let type_value = header.find("type").first().map(|&column| flat[column].1.clone());
+    let family = tables::recognise(&header, type_value.as_deref()).ok()?;
+    let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
+    let columns = flat.into_iter().enumerate().map(|(index, (key, _))| (key, index)).collect();
+    Some(Candidate { layout: Layout::JsonLines { columns }, family, mapper, shape: Shape::JsonLines })
+}
+
+/// Splits a line into its CSV fields as text; `None` unless it is exactly one record of UTF-8.
+fn line_fields(line: &[u8]) -> Option<Vec<String>> {
+    let mut parser = csv_core::Reader::new();
+    let (mut fields, mut ends) = (Vec::new(), Vec::new());
+    let count = split_line(&mut parser, line, &mut fields, &mut ends).ok()?;
+    let mut start = 0;
+    let mut values = Vec::with_capacity(count);
+    for &end in &ends[..count] {
+        values.push(String::from_utf8(fields[start..end].to_vec()).ok()?);
+        start = end;
     }
-    Some(record)
+    Some(values)
 }
 
 /// Imports a candidate file through DuckDB's reader, into the sink's transaction. An error
 /// means the fast path gave up; the caller rolls back and reads the file the streaming way.
 pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, progress: &ProgressBar) -> Result<BulkRead> {
-    let Candidate { header, family, mapper } = file;
+    let Candidate { layout, family, mapper, .. } = file;
+    let skip = layout.header_lines();
     let path_for_hash = path.to_path_buf();
     let hashing = std::thread::spawn(move || hash_file(&path_for_hash));
-    let index = LineIndex::build(path).with_context(|| format!("cannot read `{}`", path.display()));
+    let index = LineIndex::build(path, skip).with_context(|| format!("cannot read `{}`", path.display()));
 
     let inserted = index.and_then(|index| {
         let context = Arc::new(MapContext {
             mapper,
-            keys: raw_keys(&header),
-            width: header.len(),
+            layout,
             source_id: sink.source_id(),
             progress: progress.clone(),
             index,
@@ -143,7 +198,7 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
         let sql = format!(
             "INSERT INTO {table}
              SELECT unnest({function}(line))
-             FROM read_csv($1, columns = {{'line': 'VARCHAR'}}, header = false, skip = 1,
+             FROM read_csv($1, columns = {{'line': 'VARCHAR'}}, header = false, skip = {skip},
                            auto_detect = false, delim = chr(1), quote = '', escape = '',
                            strict_mode = true)"
         );
@@ -200,7 +255,7 @@ impl LineHasher {
     }
 }
 
-/// Every line after the header, by hash: the line number it has in the file. A line whose
+/// Every line after the header lines, by hash: the line number it has in the file. A line whose
 /// bytes occur more than once keeps the list of its line numbers, taken one at a time.
 struct LineIndex {
     hasher: LineHasher,
@@ -208,14 +263,16 @@ struct LineIndex {
     single: HashMap<u64, (u64, u64)>,
     /// Key hashes that more than one line has: (check hash, line number) of each, not yet taken.
     shared: HashMap<u64, Mutex<Vec<(u64, u64)>>>,
-    /// One bit per line after the header, set when its number is taken.
+    /// One bit per line after the header lines, set when its number is taken.
     taken: Vec<AtomicU64>,
-    /// Lines after the header.
+    /// Lines before the first record.
+    skip: u64,
+    /// Lines after the header lines.
     lines: u64,
 }
 
 impl LineIndex {
-    fn build(path: &Path) -> std::io::Result<LineIndex> {
+    fn build(path: &Path, skip: u64) -> std::io::Result<LineIndex> {
         let hasher = LineHasher::new();
         let mut single: HashMap<u64, (u64, u64)> = HashMap::new();
         let mut shared: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
@@ -228,7 +285,7 @@ impl LineIndex {
                 break;
             }
             number += 1;
-            if number == 1 {
+            if number <= skip {
                 continue;
             }
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
@@ -241,10 +298,10 @@ impl LineIndex {
                 single.insert(hash.key, (hash.check, number));
             }
         }
-        let lines = number.saturating_sub(1);
+        let lines = number.saturating_sub(skip);
         let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
-        Ok(LineIndex { hasher, single, shared, taken, lines })
+        Ok(LineIndex { hasher, single, shared, taken, skip, lines })
     }
 
     /// Returns the line number of a line read by DuckDB and marks it taken.
@@ -258,7 +315,7 @@ impl LineIndex {
             self.single.get(&hash.key).filter(|(check, _)| *check == hash.check).map(|&(_, number)| number)
         };
         let number = number.ok_or("DuckDB read a line that the index of the file does not hold")?;
-        let bit = number - 2;
+        let bit = number - self.skip - 1;
         let previous = self.taken[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
         if previous & (1 << (bit % 64)) != 0 {
             return Err(format!("line {number} was read twice"));
@@ -271,7 +328,7 @@ impl LineIndex {
     fn check_all_claimed(&self, rows: u64) -> Result<()> {
         let taken: u64 = self.taken.iter().map(|word| u64::from(word.load(Ordering::Relaxed).count_ones())).sum();
         if rows != self.lines || taken != self.lines {
-            bail!("DuckDB read {rows} rows from {} lines after the header: a record spans lines or a line is blank", self.lines);
+            bail!("DuckDB read {rows} rows from {} lines of records: a record spans lines or a line is blank", self.lines);
         }
         Ok(())
     }
@@ -284,8 +341,7 @@ static FUNCTION_NUMBER: AtomicU64 = AtomicU64::new(0);
 /// the index of its lines.
 struct MapContext {
     mapper: Mapper,
-    keys: Vec<String>,
-    width: usize,
+    layout: Layout,
     source_id: i32,
     progress: ProgressBar,
     index: LineIndex,
@@ -337,6 +393,55 @@ fn split_line(parser: &mut csv_core::Reader, line: &[u8], fields: &mut Vec<u8>, 
     }
 }
 
+/// Turns lines into a row's values and raw JSON, as the streaming reader of the file's shape
+/// does, reusing its buffers from line to line.
+struct LineReader<'c> {
+    layout: &'c Layout,
+    parser: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<'c> LineReader<'c> {
+    fn new(layout: &'c Layout) -> Self {
+        LineReader { layout, parser: csv_core::Reader::new(), fields: Vec::new(), ends: Vec::new() }
+    }
+
+    fn read(&mut self, line: &str) -> Result<(Vec<String>, String), String> {
+        match self.layout {
+            Layout::Csv { width, keys } => {
+                let count = split_line(&mut self.parser, line.as_bytes(), &mut self.fields, &mut self.ends)?;
+                if count != *width {
+                    return Err(format!("expected {width} fields, found {count}"));
+                }
+                let mut start = 0;
+                let mut values = Vec::with_capacity(count);
+                for &end in &self.ends[..count] {
+                    // The line is valid UTF-8 and fields end at ASCII bytes, so each field is too.
+                    let field = std::str::from_utf8(&self.fields[start..end]).map_err(|err| err.to_string())?;
+                    values.push(field.to_string());
+                    start = end;
+                }
+                let raw = raw_object(keys, &values);
+                Ok((values, raw))
+            }
+            Layout::JsonLines { columns } => {
+                let object = match serde_json::from_str::<Value>(json_reader::line_text(line)) {
+                    Ok(Value::Object(object)) => object,
+                    Ok(_) => return Err("the line is JSON but not an object".into()),
+                    Err(err) => return Err(format!("invalid JSON: {err}")),
+                };
+                let mut values = vec![String::new(); columns.len()];
+                for (key, value) in json_reader::flat_values(&object) {
+                    let column = columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?;
+                    values[*column] = value;
+                }
+                Ok((values, Value::Object(object).to_string()))
+            }
+        }
+    }
+}
+
 /// Maps one chunk of lines to rows of the family's table, as a struct column with the
 /// table's columns. Any line that the streaming path would read otherwise, reject, or stop the
 /// file at fails the chunk and so the statement.
@@ -347,28 +452,15 @@ fn map_chunk(state: &MapState, input: &RecordBatch, columns: &[(&str, Kind)]) ->
         .as_any()
         .downcast_ref::<StringArray>()
         .ok_or("the mapping function was given a column that is not text")?;
-    let mut parser = csv_core::ReaderBuilder::new().build();
-    let (mut fields, mut ends) = (Vec::new(), Vec::new());
+    let mut reader = LineReader::new(&context.layout);
     let mut batch = RowBatch::new(columns);
     let mut bytes = 0u64;
     for index in 0..input.num_rows() {
         let line = if lines.is_null(index) { "" } else { lines.value(index) };
         bytes += line.len() as u64 + 1;
         let number = context.index.take(line.as_bytes())?;
-        let count = split_line(&mut parser, line.as_bytes(), &mut fields, &mut ends)
-            .map_err(|reason| format!("line {number}: {reason}"))?;
-        if count != context.width {
-            return Err(format!("line {number}: expected {} fields, found {count}", context.width).into());
-        }
-        let mut start = 0;
-        let mut values = Vec::with_capacity(count);
-        for &end in &ends[..count] {
-            // The line is valid UTF-8 and fields split at ASCII bytes, so each field is too.
-            values.push(std::str::from_utf8(&fields[start..end])?.to_string());
-            start = end;
-        }
-        let raw = raw_object(&context.keys, &values);
-        let position = Position { record_no: number - 1, line: Some(number) };
+        let (values, raw) = reader.read(line).map_err(|reason| format!("line {number}: {reason}"))?;
+        let position = Position { record_no: number - context.layout.header_lines(), line: Some(number) };
         let row = Row { position, values, raw };
         match context.mapper.map(&row).map_err(|err| format!("line {number}: {err:#}"))? {
             Mapped::Storage(out) => push_storage(&mut batch, context.source_id, position, out, &row.raw),

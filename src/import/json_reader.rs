@@ -86,7 +86,7 @@ pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>)
         let line = line?;
         let line_no = index as u64 + 1;
         let text = String::from_utf8_lossy(&line);
-        let text = text.trim_start_matches('\u{feff}').trim();
+        let text = line_text(&text);
         if text.is_empty() {
             continue;
         }
@@ -103,6 +103,11 @@ pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>)
         }
     }
     columns.finish()
+}
+
+/// The part of a JSON line that is read: without a byte order mark and surrounding spaces.
+pub fn line_text(line: &str) -> &str {
+    line.trim_start_matches('\u{feff}').trim()
 }
 
 fn broken(position: Position, reason: String, text: &str) -> Item {
@@ -129,17 +134,7 @@ impl ObjectColumns {
         position: Position,
         emit: &mut dyn FnMut(Item) -> Result<()>,
     ) -> Result<()> {
-        let mut flat = Vec::with_capacity(object.len());
-        flatten("", &object, &mut flat);
-        // `az monitor log-analytics query` writes every null as the text `None` and marks its
-        // rows with `TableName`; in such a row `None` is a missing value, never a name.
-        if object.contains_key("TableName") {
-            for (_, value) in &mut flat {
-                if value == "None" {
-                    value.clear();
-                }
-            }
-        }
+        let flat = flat_values(&object);
         let grew = self.learn_keys(&flat);
         if grew || !self.emitted {
             emit(Item::Header(self.header.clone()))?;
@@ -171,6 +166,22 @@ impl ObjectColumns {
         }
         Ok(())
     }
+}
+
+/// Returns a row object's values as (key, text) pairs, nested objects flattened.
+pub fn flat_values(object: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut flat = Vec::with_capacity(object.len());
+    flatten("", object, &mut flat);
+    // `az monitor log-analytics query` writes every null as the text `None` and marks its
+    // rows with `TableName`; in such a row `None` is a missing value, never a name.
+    if object.contains_key("TableName") {
+        for (_, value) in &mut flat {
+            if value == "None" {
+                value.clear();
+            }
+        }
+    }
+    flat
 }
 
 /// Flattens nested objects into dotted keys (`properties.userAgentHeader`), as the archived

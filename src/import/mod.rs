@@ -64,7 +64,7 @@ pub struct FileReport {
     pub shape: Option<String>,
     pub tables: Vec<LogTable>,
     pub outcome: Outcome,
-    /// Which reader read the file: `duckdb-csv` (the fast path) or `streaming`.
+    /// Which reader read the file: `duckdb` (the fast path) or `streaming`.
     pub reader: &'static str,
     /// Why the fast path gave the file to the streaming reader, when it tried and gave up.
     pub reader_note: Option<String>,
@@ -287,9 +287,9 @@ fn finish_file(
 
 /// The reader names a report gives.
 const STREAMING: &str = "streaming";
-const DUCKDB_CSV: &str = "duckdb-csv";
+const DUCKDB: &str = "duckdb";
 
-/// Imports a portal CSV file on disk through the fast path (see `bulk`). Returns false when
+/// Imports a portal CSV or JSON lines file on disk through the fast path (see `bulk`). Returns false when
 /// the file is not for the fast path or the fast path gave up; the transaction is then rolled
 /// back, the progress set back, and the streaming reader is to read the file.
 fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<bool> {
@@ -301,11 +301,12 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
         return Ok(false);
     };
     let start = progress.position();
+    let shape = candidate.shape();
     let mut sink = Sink::begin(conn).with_context(|| format!("`{display_path}`"))?;
     match bulk::read(conn, &mut sink, Path::new(display_path), candidate, progress) {
         Ok(read) => {
-            report.reader = DUCKDB_CSV;
-            report.shape = Some(Shape::PortalCsv.as_str().to_string());
+            report.reader = DUCKDB;
+            report.shape = Some(shape.as_str().to_string());
             report.tables = read.tables;
             finish_file(conn, sink, display_path, read.sha256, plan, report)?;
             progress.set_position(start + report.size);
