@@ -20,7 +20,8 @@
 use std::collections::HashMap;
 use std::error::Error;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -255,14 +256,66 @@ impl LineHasher {
     }
 }
 
+/// A map whose keys are hashes already, so it uses them as they are.
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+/// Passes a `u64` key through: hashing it again would only cost time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// Calls `each` with every line of a file, without its line break, in order. A last line
+/// without a line break counts as a line.
+fn for_each_line(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    let mut buffer = vec![0u8; 4 << 20];
+    let mut filled = 0;
+    loop {
+        let count = file.read(&mut buffer[filled..])?;
+        filled += count;
+        let mut start = 0;
+        while let Some(length) = memchr::memchr(b'\n', &buffer[start..filled]) {
+            each(&buffer[start..start + length]);
+            start += length + 1;
+        }
+        if count == 0 {
+            if start < filled {
+                each(&buffer[start..filled]);
+            }
+            return Ok(());
+        }
+        buffer.copy_within(start..filled, 0);
+        filled -= start;
+        if filled == buffer.len() {
+            // One line fills the buffer.
+            buffer.resize(buffer.len() * 2, 0);
+        }
+    }
+}
+
 /// Every line after the header lines, by hash: the line number it has in the file. A line whose
 /// bytes occur more than once keeps the list of its line numbers, taken one at a time.
 struct LineIndex {
     hasher: LineHasher,
     /// Lines that occur once: key hash to (check hash, line number).
-    single: HashMap<u64, (u64, u64)>,
+    single: KeyMap<(u64, u64)>,
     /// Key hashes that more than one line has: (check hash, line number) of each, not yet taken.
-    shared: HashMap<u64, Mutex<Vec<(u64, u64)>>>,
+    shared: KeyMap<Mutex<Vec<(u64, u64)>>>,
     /// One bit per line after the header lines, set when its number is taken.
     taken: Vec<AtomicU64>,
     /// Lines before the first record.
@@ -274,22 +327,15 @@ struct LineIndex {
 impl LineIndex {
     fn build(path: &Path, skip: u64) -> std::io::Result<LineIndex> {
         let hasher = LineHasher::new();
-        let mut single: HashMap<u64, (u64, u64)> = HashMap::new();
-        let mut shared: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
-        let mut input = BufReader::with_capacity(1 << 20, File::open(path)?);
-        let mut line = Vec::new();
+        let mut single: KeyMap<(u64, u64)> = KeyMap::default();
+        let mut shared: KeyMap<Vec<(u64, u64)>> = KeyMap::default();
         let mut number = 0u64;
-        loop {
-            line.clear();
-            if input.read_until(b'\n', &mut line)? == 0 {
-                break;
-            }
+        for_each_line(path, |line| {
             number += 1;
             if number <= skip {
-                continue;
+                return;
             }
-            let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            let hash = hasher.hash(text);
+            let hash = hasher.hash(line);
             if let Some(lines) = shared.get_mut(&hash.key) {
                 lines.push((hash.check, number));
             } else if let Some(first) = single.remove(&hash.key) {
@@ -297,7 +343,7 @@ impl LineIndex {
             } else {
                 single.insert(hash.key, (hash.check, number));
             }
-        }
+        })?;
         let lines = number.saturating_sub(skip);
         let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
@@ -407,23 +453,24 @@ impl<'c> LineReader<'c> {
         LineReader { layout, parser: csv_core::Reader::new(), fields: Vec::new(), ends: Vec::new() }
     }
 
-    fn read(&mut self, line: &str) -> Result<(Vec<String>, String), String> {
+    /// Reads a line into `row`'s values and raw JSON, reusing the row's buffers.
+    fn read(&mut self, line: &str, row: &mut Row) -> Result<(), String> {
         match self.layout {
             Layout::Csv { width, keys } => {
                 let count = split_line(&mut self.parser, line.as_bytes(), &mut self.fields, &mut self.ends)?;
                 if count != *width {
                     return Err(format!("expected {width} fields, found {count}"));
                 }
+                row.values.resize_with(count, String::new);
                 let mut start = 0;
-                let mut values = Vec::with_capacity(count);
-                for &end in &self.ends[..count] {
+                for (value, &end) in row.values.iter_mut().zip(&self.ends[..count]) {
                     // The line is valid UTF-8 and fields end at ASCII bytes, so each field is too.
                     let field = std::str::from_utf8(&self.fields[start..end]).map_err(|err| err.to_string())?;
-                    values.push(field.to_string());
+                    value.clear();
+                    value.push_str(field);
                     start = end;
                 }
-                let raw = raw_object(keys, &values);
-                Ok((values, raw))
+                row.raw = raw_object(keys, &row.values);
             }
             Layout::JsonLines { columns } => {
                 let object = match serde_json::from_str::<Value>(json_reader::line_text(line)) {
@@ -431,14 +478,16 @@ impl<'c> LineReader<'c> {
                     Ok(_) => return Err("the line is JSON but not an object".into()),
                     Err(err) => return Err(format!("invalid JSON: {err}")),
                 };
-                let mut values = vec![String::new(); columns.len()];
+                row.values.clear();
+                row.values.resize_with(columns.len(), String::new);
                 for (key, value) in json_reader::flat_values(&object) {
                     let column = columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?;
-                    values[*column] = value;
+                    row.values[*column] = value;
                 }
-                Ok((values, Value::Object(object).to_string()))
+                row.raw = Value::Object(object).to_string();
             }
         }
+        Ok(())
     }
 }
 
@@ -455,13 +504,14 @@ fn map_chunk(state: &MapState, input: &RecordBatch, columns: &[(&str, Kind)]) ->
     let mut reader = LineReader::new(&context.layout);
     let mut batch = RowBatch::new(columns);
     let mut bytes = 0u64;
+    let mut row = Row { position: Position { record_no: 0, line: None }, values: Vec::new(), raw: String::new() };
     for index in 0..input.num_rows() {
         let line = if lines.is_null(index) { "" } else { lines.value(index) };
         bytes += line.len() as u64 + 1;
         let number = context.index.take(line.as_bytes())?;
-        let (values, raw) = reader.read(line).map_err(|reason| format!("line {number}: {reason}"))?;
+        reader.read(line, &mut row).map_err(|reason| format!("line {number}: {reason}"))?;
         let position = Position { record_no: number - context.layout.header_lines(), line: Some(number) };
-        let row = Row { position, values, raw };
+        row.position = position;
         match context.mapper.map(&row).map_err(|err| format!("line {number}: {err:#}"))? {
             Mapped::Storage(out) => push_storage(&mut batch, context.source_id, position, out, &row.raw),
             Mapped::Signin(out) => push_signin(&mut batch, context.source_id, position, out, &row.raw),
