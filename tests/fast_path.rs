@@ -176,3 +176,20 @@ fn path_with_pattern_characters_is_read_by_the_streaming_reader() {
     assert_eq!(row["reader_note"], Value::Null, "{row}");
     assert_eq!(row["imported"].as_i64(), Some(8));
 }
+
+#[test]
+fn json_lines_with_a_byte_order_mark_take_the_fast_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("lines_signin.jsonl")).unwrap();
+    let file = dir.path().join("signins.jsonl");
+    std::fs::write(&file, format!("\u{feff}{text}")).unwrap();
+    let fast = TestCase::new();
+    let streaming = TestCase::new();
+    let row = import(&fast, &file, "auto");
+    assert_eq!(row["reader"], "duckdb", "{row}");
+    assert_eq!(counts(&row), [3, 3, 0, 0]);
+    import(&streaming, &file, "streaming");
+    assert_eq!(stored(&fast, "signin_events"), stored(&streaming, "signin_events"));
+    let lines = fast.query("SELECT list(line ORDER BY line) AS lines FROM signin_events");
+    assert_eq!(lines[0]["lines"], serde_json::json!([1, 2, 3]));
+}

@@ -47,6 +47,9 @@ use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
 use super::ImportPlan;
 
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// What the fast path learnt about a file it read.
 pub struct BulkRead {
     pub sha256: String,
@@ -102,6 +105,7 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
     let mut first = Vec::new();
     input.read_until(b'\n', &mut first).ok()?;
     let first = first.strip_suffix(b"\n").unwrap_or(&first);
+    let first = first.strip_prefix(BOM).unwrap_or(first);
     match first.iter().find(|b| !b.is_ascii_whitespace())? {
         b'{' => json_lines_candidate(first, plan, hint),
         b'[' => None,
@@ -114,7 +118,6 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
 }
 
 fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
-    let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(first);
     if first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PK") {
         return None;
     }
@@ -335,6 +338,8 @@ impl LineIndex {
             if number <= skip {
                 return;
             }
+            // DuckDB's reader drops a byte order mark at the start of the file.
+            let line = if number == 1 { line.strip_prefix(BOM).unwrap_or(line) } else { line };
             let hash = hasher.hash(line);
             if let Some(lines) = shared.get_mut(&hash.key) {
                 lines.push((hash.check, number));
@@ -403,7 +408,7 @@ struct MapState(Option<Arc<MapContext>>);
 fn split_line(parser: &mut csv_core::Reader, line: &[u8], fields: &mut Vec<u8>, ends: &mut Vec<usize>) -> Result<usize, String> {
     use csv_core::ReadRecordResult;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.starts_with(b"\xef\xbb\xbf") {
+    if line.starts_with(BOM) {
         // The parser would drop it, as at the start of a file; the streaming path keeps it.
         return Err("the line starts with a byte order mark".into());
     }
