@@ -1,9 +1,9 @@
 //! The fast path for portal CSV files on disk.
 //!
-//! DuckDB reads the file's lines on all its worker threads, and a scalar function of ours
-//! turns each line into a row of the case table inside the same `INSERT`: it splits the line
-//! into fields with the CSV parser of the streaming path and normalises them with the same
-//! mapper. So every worker thread parses, normalises and stores its share of the file.
+//! DuckDB reads the file's lines on all its worker threads. Inside the same `INSERT`, a scalar
+//! function of ours turns each line into a row of the case table: it splits the line with the
+//! streaming path's CSV or JSON parser and normalises the values with the same mapper. So every
+//! worker thread parses, normalises and stores its share of the file.
 //!
 //! DuckDB does not say which line of the file a row came from, and the rows of one statement
 //! reach the function in no fixed order. Before the statement, one pass over the file
@@ -50,7 +50,7 @@ use super::ImportPlan;
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
-/// What the fast path learnt about a file it read.
+/// The hash and tables of a file that the fast path imported.
 pub struct BulkRead {
     pub sha256: String,
     pub tables: Vec<LogTable>,
@@ -65,14 +65,14 @@ pub struct Candidate {
     shape: Shape,
 }
 
-/// How the fast path turns a line into the values of a row.
+/// The layout of a file's lines, which decides how a line becomes a row's values.
 enum Layout {
     /// A portal CSV: a header line, then one record per line, split as the CSV reader does.
     /// `keys` are the keys of the raw JSON objects.
     Csv { width: usize, keys: Vec<String> },
-    /// JSON lines: one row object per line. `columns` are the first line's keys, flattened; a
-    /// later line with a key not among them would change the streaming reader's header, so it
-    /// makes the fast path give up.
+    /// JSON lines: one row object per line. `columns` are the first line's keys, flattened.
+    /// A later line with another key would change the streaming reader's header, so such a
+    /// line makes the fast path give up.
     JsonLines { columns: HashMap<String, usize> },
 }
 
@@ -197,8 +197,8 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
                 "signin_events"
             }
         };
-        // Each line is one text value: no quote character, and a delimiter (byte 1) that a
-        // log export does not contain; a line that does have one fails the statement.
+        // Each line is one text value because there is no quote character and the delimiter
+        // is byte 1, which log exports do not contain. A line that does fails the statement.
         let sql = format!(
             "INSERT INTO {table}
              SELECT unnest({function}(line))
@@ -374,8 +374,8 @@ impl LineIndex {
         Ok(number)
     }
 
-    /// Fails unless DuckDB read every line after the header once: otherwise some record spans
-    /// lines or a line is blank, and line numbers would be wrong.
+    /// Fails unless DuckDB read every line after the header lines exactly once. Otherwise a
+    /// record spans lines or a line is blank, and line numbers would be wrong.
     fn check_all_claimed(&self, rows: u64) -> Result<()> {
         let taken: u64 = self.taken.iter().map(|word| u64::from(word.load(Ordering::Relaxed).count_ones())).sum();
         if rows != self.lines || taken != self.lines {
@@ -388,8 +388,8 @@ impl LineIndex {
 /// Numbers the mapping functions registered in this process, so that each file gets its own.
 static FUNCTION_NUMBER: AtomicU64 = AtomicU64::new(0);
 
-/// What the mapping function needs: the file's mapper, the keys of its raw JSON objects, and
-/// the index of its lines.
+/// The mapping function's state: the file's mapper, the layout of its lines and the index of
+/// its lines.
 struct MapContext {
     mapper: Mapper,
     layout: Layout,
@@ -402,9 +402,9 @@ struct MapContext {
 struct MapState(Option<Arc<MapContext>>);
 
 /// Splits one line into its CSV fields, as the streaming path's parser would, and returns
-/// the number of fields; `ends` holds where each ends in `fields`. Fails when the line is not
-/// exactly one record: a quote left open (the record goes on over the next lines), or a bare
-/// carriage return inside.
+/// the number of fields. `ends` receives the end of each field in `fields`. Fails when the
+/// line is not exactly one record, because a quote is left open (the record goes on over the
+/// next lines) or a bare carriage return ends a record inside it.
 fn split_line(parser: &mut csv_core::Reader, line: &[u8], fields: &mut Vec<u8>, ends: &mut Vec<usize>) -> Result<usize, String> {
     use csv_core::ReadRecordResult;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
