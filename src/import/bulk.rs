@@ -232,11 +232,11 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
     Ok(crate::sql::hex(&hasher.finalize()))
 }
 
-/// Two independent 64-bit hashes of a line without its line break.
+/// Two independent hashes of a line without its line break: 96 bits in all.
 #[derive(Clone, Copy)]
 struct LineHash {
     key: u64,
-    check: u64,
+    check: u32,
 }
 
 /// Hashers with fixed seeds, so that the index and the mapping function agree.
@@ -255,7 +255,8 @@ impl LineHasher {
 
     fn hash(&self, line: &[u8]) -> LineHash {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        LineHash { key: self.key.hash_one(line), check: self.check.hash_one(line) }
+        // Keeping the low 32 bits of the second hash is intended.
+        LineHash { key: self.key.hash_one(line), check: self.check.hash_one(line) as u32 }
     }
 }
 
@@ -316,9 +317,9 @@ fn for_each_line(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()
 struct LineIndex {
     hasher: LineHasher,
     /// Lines that occur once: key hash to (check hash, line number).
-    single: KeyMap<(u64, u64)>,
+    single: KeyMap<(u32, u32)>,
     /// Key hashes that more than one line has: (check hash, line number) of each, not yet taken.
-    shared: KeyMap<Mutex<Vec<(u64, u64)>>>,
+    shared: KeyMap<Mutex<Vec<(u32, u32)>>>,
     /// One bit per line after the header lines, set when its number is taken.
     taken: Vec<AtomicU64>,
     /// Lines before the first record.
@@ -330,14 +331,19 @@ struct LineIndex {
 impl LineIndex {
     fn build(path: &Path, skip: u64) -> std::io::Result<LineIndex> {
         let hasher = LineHasher::new();
-        let mut single: KeyMap<(u64, u64)> = KeyMap::default();
-        let mut shared: KeyMap<Vec<(u64, u64)>> = KeyMap::default();
+        let mut single: KeyMap<(u32, u32)> = KeyMap::default();
+        let mut shared: KeyMap<Vec<(u32, u32)>> = KeyMap::default();
         let mut number = 0u64;
+        let mut too_many = false;
         for_each_line(path, |line| {
             number += 1;
             if number <= skip {
                 return;
             }
+            let Ok(number) = u32::try_from(number) else {
+                too_many = true;
+                return;
+            };
             // DuckDB's reader drops a byte order mark at the start of the file.
             let line = if number == 1 { line.strip_prefix(BOM).unwrap_or(line) } else { line };
             let hash = hasher.hash(line);
@@ -349,6 +355,9 @@ impl LineIndex {
                 single.insert(hash.key, (hash.check, number));
             }
         })?;
+        if too_many {
+            return Err(std::io::Error::other("the file has more lines than the line index takes (4,294,967,295)"));
+        }
         let lines = number.saturating_sub(skip);
         let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
@@ -365,6 +374,7 @@ impl LineIndex {
         } else {
             self.single.get(&hash.key).filter(|(check, _)| *check == hash.check).map(|&(_, number)| number)
         };
+        let number = number.map(u64::from);
         let number = number.ok_or("DuckDB read a line that the index of the file does not hold")?;
         let bit = number - self.skip - 1;
         let previous = self.taken[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
