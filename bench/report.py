@@ -72,7 +72,7 @@ def build(work, label, command, blobtrail):
               f"Linux {box['kernel']}. Versions: {found['blobtrail']}, Python duckdb {found['duckdb']}, "
               f"pandas {found['pandas']}, polars {found['polars']}.", ""]
 
-    lines += ["| File | Rows | Bytes | blobtrail import (s) | Rows/s | Peak RSS (MiB) |", "|---|---|---|---|---|---|"]
+    lines += ["| File | Rows | Bytes | blobtrail import (s) | Rows/s | Peak RSS (MiB) | Reader |", "|---|---|---|---|---|---|---|"]
     total_rows = total_bytes = 0
     total_import = 0.0
     for name in FILES:
@@ -83,8 +83,10 @@ def build(work, label, command, blobtrail):
         total_rows += rows
         total_bytes += size
         total_import += seconds
-        lines.append(f"| {name} | {rows:,} | {size:,} | {seconds:.2f} | {rows / seconds:,.0f} | {rss:,.0f} |")
-    lines += [f"| all five | {total_rows:,} | {total_bytes:,} | {total_import:.2f} | {total_rows / total_import:,.0f} | |", ""]
+        # Summaries of builds before the fast path have no reader field.
+        reader = summary.get("reader", "streaming")
+        lines.append(f"| {name} | {rows:,} | {size:,} | {seconds:.2f} | {rows / seconds:,.0f} | {rss:,.0f} | {reader} |")
+    lines += [f"| all five | {total_rows:,} | {total_bytes:,} | {total_import:.2f} | {total_rows / total_import:,.0f} | | |", ""]
 
     full = read_json(timings / "score-full.json")
     sentinel = read_json(timings / "score-sentinel.json")
