@@ -418,6 +418,10 @@ struct MapState(Option<Arc<MapContext>>);
 fn split_line(parser: &mut csv_core::Reader, line: &[u8], fields: &mut Vec<u8>, ends: &mut Vec<usize>) -> Result<usize, String> {
     use csv_core::ReadRecordResult;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        // The parser skips a blank line; the streaming path counts it for line numbers.
+        return Err("the line is blank".into());
+    }
     if line.starts_with(BOM) {
         // The parser would drop it, as at the start of a file; the streaming path keeps it.
         return Err("the line starts with a byte order mark".into());

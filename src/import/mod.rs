@@ -314,7 +314,10 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
         }
         Err(err) => {
             drop(sink);
-            report.reader_note = Some(format!("{err:#}"));
+            // duckdb-rs appends the C API's error code, which says nothing here.
+            let note = format!("{err:#}");
+            let note = note.split(": Error code ").next().unwrap_or_default();
+            report.reader_note = Some(note.to_string());
             progress.set_position(start);
             Ok(false)
         }
