@@ -136,6 +136,14 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
 }
 
 fn connect(db: &Path, dir: &Path, engine: &EngineSettings, read_only: bool) -> Result<Connection> {
+    // DuckDB 2.0 reads `?` in a database path as the start of options and `\` as a folder
+    // separator, so it would open another file than the one named.
+    if db.to_string_lossy().contains(['?', '\\']) {
+        bail!(
+            "DuckDB cannot open a case whose path contains `?` or `\\`: `{}`; use a folder without them",
+            dir.display()
+        );
+    }
     let temp = dir.join("tmp");
     let mode = if read_only { duckdb::AccessMode::ReadOnly } else { duckdb::AccessMode::ReadWrite };
     let mut config = Config::default()

@@ -193,3 +193,26 @@ fn json_lines_with_bom_stay_fast() {
     let lines = fast.query("SELECT list(line ORDER BY line) AS lines FROM signin_events");
     assert_eq!(lines[0]["lines"], serde_json::json!([1, 2, 3]));
 }
+
+#[test]
+fn json_repeated_flat_key_matches_streaming() {
+    // `properties.userAgentHeader` is written both flat and nested; the last value counts.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("lines_blob.jsonl")).unwrap();
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let mut object: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        object.insert("properties.userAgentHeader".into(), Value::from("flat agent"));
+        object.insert("properties".into(), serde_json::json!({ "userAgentHeader": "nested agent" }));
+        lines.push(Value::Object(object).to_string());
+    }
+    let file = dir.path().join("StorageBlobLogs.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let fast = TestCase::new();
+    let streaming = TestCase::new();
+    let row = import(&fast, &file, "auto");
+    assert_eq!(row["reader"], "duckdb", "{row}");
+    assert_eq!(row["imported"].as_i64(), Some(4));
+    import(&streaming, &file, "streaming");
+    assert_eq!(stored(&fast, "storage_events"), stored(&streaming, "storage_events"));
+}

@@ -23,7 +23,7 @@ pub fn run(global: &Global, case: &Case, args: ImportArgs) -> Result<Report> {
     let reports = import::import_files(&case.conn, &files, &plan, &progress);
     progress.finish_and_clear();
 
-    print_summary(&reports, args.format)?;
+    print_summary(&reports, args.format, global.quiet)?;
     let counts = json!({
         "files": reports.len(),
         "imported": reports.iter().filter(|r| matches!(r.outcome, Outcome::Imported(_))).count(),
@@ -62,7 +62,7 @@ fn plan(global: &Global, args: &ImportArgs) -> Result<ImportPlan> {
 }
 
 fn exit_for(reports: &[FileReport]) -> Exit {
-    let failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
+    let failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)) || r.warning.is_some());
     let rejected = reports.iter().any(|r| matches!(r.outcome, Outcome::Imported(c) if c.rejected > 0));
     if failed {
         Exit::Failure
@@ -73,10 +73,16 @@ fn exit_for(reports: &[FileReport]) -> Exit {
     }
 }
 
-fn print_summary(reports: &[FileReport], format: SummaryFormat) -> Result<()> {
+/// Prints the summary rows, after each file's error or warning on stderr. `quiet` hides the
+/// notes about skipped files.
+fn print_summary(reports: &[FileReport], format: SummaryFormat, quiet: bool) -> Result<()> {
     for report in reports {
+        if let Some(warning) = &report.warning {
+            eprintln!("error: {}", output::terminal_safe(warning));
+        }
         match &report.outcome {
             Outcome::Failed(message) => eprintln!("error: {}", output::terminal_safe(message)),
+            Outcome::Skipped { .. } if quiet => {}
             Outcome::Skipped { earlier_path } => eprintln!(
                 "note: skipped `{}`: the same bytes (SHA-256 {}) were imported before from `{}`",
                 output::terminal_safe(&report.path.display().to_string()),
@@ -107,8 +113,11 @@ fn print_summary(reports: &[FileReport], format: SummaryFormat) -> Result<()> {
     }
 }
 
-fn status(outcome: &Outcome) -> &'static str {
-    match outcome {
+fn status(report: &FileReport) -> &'static str {
+    if report.warning.is_some() {
+        return "imported, but the file changed while it was read";
+    }
+    match &report.outcome {
         Outcome::Imported(counts) if counts.rejected > 0 => "imported with rejects",
         Outcome::Imported(_) => "imported",
         Outcome::Skipped { .. } => "skipped (already imported)",
@@ -125,7 +134,7 @@ fn summary_row(report: &FileReport) -> Vec<String> {
     };
     let mut row = vec![
         report.path.display().to_string(),
-        status(&report.outcome).to_string(),
+        status(report).to_string(),
         report.shape.clone().unwrap_or_default(),
         report.tables.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
     ];
@@ -141,7 +150,7 @@ fn summary_json(report: &FileReport) -> serde_json::Value {
     };
     json!({
         "path": report.path.display().to_string(),
-        "status": status(&report.outcome),
+        "status": status(report),
         "sha256": report.sha256,
         "size": report.size,
         "shape": report.shape,
@@ -153,5 +162,6 @@ fn summary_json(report: &FileReport) -> serde_json::Value {
         "error": match &report.outcome { Outcome::Failed(message) => Some(message.clone()), _ => None },
         "reader": report.reader,
         "reader_note": report.reader_note,
+        "warning": report.warning,
     })
 }

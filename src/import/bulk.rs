@@ -24,9 +24,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use duckdb::arrow::array::{Array, ArrayRef, StringArray, StructArray};
 use duckdb::arrow::datatypes::{DataType, Fields};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -145,12 +145,25 @@ fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>)
     if ["tables", "records", "value"].iter().any(|key| object.contains_key(*key)) {
         return None;
     }
-    let flat = json_reader::flat_values(&object);
-    let header = Header::new(flat.iter().map(|(key, _)| key.clone()));
-    let type_value = header.find("type").first().map(|&column| flat[column].1.clone());
+    // As the streaming reader does: a key that flattening repeats (`properties.x` beside a
+    // nested `properties` with `x`) is one column, and its last value counts.
+    let mut columns: HashMap<String, usize> = HashMap::new();
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    for (key, value) in json_reader::flat_values(&object) {
+        match columns.get(&key) {
+            Some(&column) => values[column] = value,
+            None => {
+                columns.insert(key.clone(), names.len());
+                names.push(key);
+                values.push(value);
+            }
+        }
+    }
+    let header = Header::new(names);
+    let type_value = header.find("type").first().map(|&column| values[column].clone());
     let family = tables::recognise(&header, type_value.as_deref()).ok()?;
     let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
-    let columns = flat.into_iter().enumerate().map(|(index, (key, _))| (key, index)).collect();
     Some(Candidate { layout: Layout::JsonLines { columns }, family, mapper, shape: Shape::JsonLines })
 }
 
@@ -173,11 +186,12 @@ fn line_fields(line: &[u8]) -> Option<Vec<String>> {
 pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, progress: &ProgressBar) -> Result<BulkRead> {
     let Candidate { layout, family, mapper, .. } = file;
     let skip = layout.header_lines();
-    let path_for_hash = path.to_path_buf();
-    let hashing = std::thread::spawn(move || hash_file(&path_for_hash));
-    let index = LineIndex::build(path, skip).with_context(|| format!("cannot read `{}`", path.display()));
+    // The hash and the index come from one read of the file, so they describe the same
+    // bytes. If DuckDB then reads other bytes, its lines do not match the index and the
+    // fast path gives up.
+    let (index, sha256) = LineIndex::build(path, skip).with_context(|| format!("cannot read `{}`", path.display()))?;
 
-    let inserted = index.and_then(|index| {
+    let inserted = {
         let context = Arc::new(MapContext {
             mapper,
             layout,
@@ -186,7 +200,7 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
             index,
         });
         let function = format!("blobtrail_map_{}", FUNCTION_NUMBER.fetch_add(1, Ordering::Relaxed));
-        let state = MapState(Some(Arc::clone(&context)));
+        let state = MapState(Arc::new(RwLock::new(Some(Arc::clone(&context)))));
         let table = match family {
             Family::Storage => {
                 conn.register_scalar_function_with_state::<MapStorage>(&function, &state)?;
@@ -206,13 +220,17 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
                            auto_detect = false, delim = chr(1), quote = '', escape = '',
                            strict_mode = true)"
         );
-        let inserted = conn.execute(&sql, [path.to_string_lossy()]).context("DuckDB's reader did not take the file")?;
-        context.index.check_all_claimed(inserted as u64)?;
-        Ok((table, inserted as u64))
-    });
-    let sha256 = hashing.join().map_err(|_| anyhow!("the hashing thread panicked"))?;
-    let (table, inserted) = inserted?;
-    let sha256 = sha256.with_context(|| format!("cannot read `{}`", path.display()))?;
+        let inserted = conn.execute(&sql, [path.to_string_lossy()]);
+        // The function stays registered until the connection closes, so it lets go of the
+        // index now.
+        if let Ok(mut slot) = state.0.write() {
+            *slot = None;
+        }
+        let inserted = inserted.context("DuckDB's reader did not take the file")? as u64;
+        context.index.check_all_claimed(inserted)?;
+        (table, inserted)
+    };
+    let (table, inserted) = inserted;
     sink.add_written(inserted);
 
     let mut stmt = conn.prepare(&format!("SELECT DISTINCT source_table FROM {table} WHERE source_id = ?"))?;
@@ -223,13 +241,6 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
     }
     found.sort();
     Ok(BulkRead { sha256, tables: found })
-}
-
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(crate::sql::hex(&hasher.finalize()))
 }
 
 /// Two independent hashes of a line without its line break: 96 bits in all.
@@ -283,33 +294,57 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Calls `each` with every line of a file, without its line break, in order. A last line
-/// without a line break counts as a line.
-fn for_each_line(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+/// Reads a file once: hashes every byte with SHA-256 on a thread of its own, and calls
+/// `each` with every line in order, without its line break. A last line without a line break
+/// counts as a line. Returns the hash.
+fn scan_file(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<String> {
+    const BLOCK: usize = 4 << 20;
     let mut file = File::open(path)?;
-    let mut buffer = vec![0u8; 4 << 20];
-    let mut filled = 0;
-    loop {
-        let count = file.read(&mut buffer[filled..])?;
-        filled += count;
-        let mut start = 0;
-        while let Some(length) = memchr::memchr(b'\n', &buffer[start..filled]) {
-            each(&buffer[start..start + length]);
-            start += length + 1;
+    let (full, blocks) = mpsc::sync_channel::<Vec<u8>>(2);
+    let (empty, returned) = mpsc::channel::<Vec<u8>>();
+    let hashing = std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        for block in blocks {
+            hasher.update(&block);
+            // The reader may be gone after an error; the block is then dropped.
+            let _ = empty.send(block);
         }
-        if count == 0 {
-            if start < filled {
-                each(&buffer[start..filled]);
+        crate::sql::hex(&hasher.finalize())
+    });
+
+    let mut carry = Vec::new();
+    let read = (|| -> std::io::Result<()> {
+        loop {
+            let mut block = returned.try_recv().unwrap_or_default();
+            block.resize(BLOCK, 0);
+            let count = file.read(&mut block)?;
+            block.truncate(count);
+            if count == 0 {
+                if !carry.is_empty() {
+                    each(&carry);
+                }
+                return Ok(());
             }
-            return Ok(());
+            let mut start = 0;
+            while let Some(length) = memchr::memchr(b'\n', &block[start..]) {
+                let line = &block[start..start + length];
+                if carry.is_empty() {
+                    each(line);
+                } else {
+                    // The line began in an earlier block.
+                    carry.extend_from_slice(line);
+                    each(&carry);
+                    carry.clear();
+                }
+                start += length + 1;
+            }
+            carry.extend_from_slice(&block[start..]);
+            full.send(block).map_err(|_| std::io::Error::other("the hashing thread stopped"))?;
         }
-        buffer.copy_within(start..filled, 0);
-        filled -= start;
-        if filled == buffer.len() {
-            // One line fills the buffer.
-            buffer.resize(buffer.len() * 2, 0);
-        }
-    }
+    })();
+    drop(full);
+    let sha256 = hashing.join().map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
+    read.map(|()| sha256)
 }
 
 /// Every line after the header lines, by hash: the line number it has in the file. A line whose
@@ -329,13 +364,14 @@ struct LineIndex {
 }
 
 impl LineIndex {
-    fn build(path: &Path, skip: u64) -> std::io::Result<LineIndex> {
+    /// Reads the file once and returns the index of its lines and the file's SHA-256.
+    fn build(path: &Path, skip: u64) -> std::io::Result<(LineIndex, String)> {
         let hasher = LineHasher::new();
         let mut single: KeyMap<(u32, u32)> = KeyMap::default();
         let mut shared: KeyMap<Vec<(u32, u32)>> = KeyMap::default();
         let mut number = 0u64;
         let mut too_many = false;
-        for_each_line(path, |line| {
+        let sha256 = scan_file(path, |line| {
             number += 1;
             if number <= skip {
                 return;
@@ -361,7 +397,7 @@ impl LineIndex {
         let lines = number.saturating_sub(skip);
         let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
-        Ok(LineIndex { hasher, single, shared, taken, skip, lines })
+        Ok((LineIndex { hasher, single, shared, taken, skip, lines }, sha256))
     }
 
     /// Returns the line number of a line read by DuckDB and marks it taken.
@@ -409,7 +445,7 @@ struct MapContext {
 }
 
 #[derive(Clone, Default)]
-struct MapState(Option<Arc<MapContext>>);
+struct MapState(Arc<RwLock<Option<Arc<MapContext>>>>);
 
 /// Splits one line into its CSV fields, as the streaming path's parser would, and returns
 /// the number of fields. `ends` receives the end of each field in `fields`. Fails when the
@@ -514,7 +550,8 @@ impl<'c> LineReader<'c> {
 /// table's columns. Any line that the streaming path would read otherwise, reject, or stop the
 /// file at fails the chunk and so the statement.
 fn map_chunk(state: &MapState, input: &RecordBatch, columns: &[(&str, Kind)]) -> Result<ArrayRef, Box<dyn Error>> {
-    let context = state.0.as_ref().ok_or("the mapping function has no file to map")?;
+    let slot = state.0.read().map_err(|_| "a thread failed while it held the mapping function's state")?;
+    let context = slot.as_ref().ok_or("the mapping function has no file to map")?;
     let lines = input
         .column(0)
         .as_any()

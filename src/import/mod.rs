@@ -68,6 +68,9 @@ pub struct FileReport {
     pub reader: &'static str,
     /// Why the fast path gave the file to the streaming reader, when it tried and gave up.
     pub reader_note: Option<String>,
+    /// A problem found after the file's rows were committed, such as the file growing while
+    /// it was read.
+    pub warning: Option<String>,
 }
 
 /// Expands folders into the files below them, sorted, and keeps files as given.
@@ -128,6 +131,7 @@ fn new_report(path: PathBuf) -> FileReport {
         outcome: Outcome::Failed(String::new()),
         reader: STREAMING,
         reader_note: None,
+        warning: None,
     }
 }
 
@@ -161,14 +165,14 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
             import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
         }
         let after = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if after != report.size {
+        if after != report.size && matches!(report.outcome, Outcome::Imported(_)) {
             // The transaction is committed by now, so the message states what to do with it.
-            bail!(
+            report.warning = Some(format!(
                 "`{}` changed while it was read ({} bytes before, {after} after): it is still being written; \
-                 the recorded hash may not match the final file, so import a finished copy into a new case",
+                 the rows imported match the recorded hash, which may not match the final file, so import a finished copy into a new case",
                 path.display(),
                 report.size
-            );
+            ));
         }
         Ok(())
     })();
@@ -518,19 +522,26 @@ fn skip_bom(input: &mut impl BufRead) -> Result<()> {
     Ok(())
 }
 
-/// Returns the first byte that is not white space, without consuming it.
+/// Returns the first byte that is not white space, without consuming it, so that the readers
+/// read the white space too and their line numbers count its line breaks. Fails when a whole
+/// read buffer of white space comes first, because reading on would mean dropping it unread.
 fn first_significant_byte(input: &mut impl BufRead) -> Result<Option<u8>> {
-    loop {
-        let buffer = input.fill_buf()?;
-        if buffer.is_empty() {
-            return Ok(None);
-        }
-        if let Some(position) = buffer.iter().position(|b| !b.is_ascii_whitespace()) {
-            return Ok(Some(buffer[position]));
-        }
-        let length = buffer.len();
-        input.consume(length);
+    let buffer = input.fill_buf()?;
+    if buffer.is_empty() {
+        return Ok(None);
     }
+    if let Some(position) = buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+        return Ok(Some(buffer[position]));
+    }
+    let length = buffer.len();
+    input.consume(length);
+    if input.fill_buf()?.is_empty() {
+        return Ok(None);
+    }
+    bail!(
+        "the file starts with more than {length} bytes of white space before any content; \
+         a log export does not, so check that this is the file you meant"
+    )
 }
 
 /// Routes reader items through recognition and normalisation into batches for the sink.

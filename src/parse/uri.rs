@@ -109,7 +109,9 @@ fn is_unc(text: &str) -> bool {
 
 fn strip_scheme(text: &str) -> Option<&str> {
     for scheme in ["https://", "http://"] {
-        if text.len() >= scheme.len() && text[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Compared as bytes: slicing the text could cut a multi-byte character.
+        let bytes = text.as_bytes();
+        if bytes.len() >= scheme.len() && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes()) {
             return Some(&text[scheme.len()..]);
         }
     }
@@ -321,6 +323,12 @@ mod tests {
             Some(path) => path,
             None => panic!("no object path in key {key:?}"),
         }
+    }
+
+    #[test]
+    fn multi_byte_character_at_scheme_end() {
+        // `https:/é` is 8 bytes, and its 8th byte is inside `é`.
+        assert!(object_path(None, Some("https:/é.blob.core.windows.net/c/x"), None).is_none());
     }
 
     #[test]
