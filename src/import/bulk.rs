@@ -11,6 +11,10 @@
 //! to learn its line number. Identical lines are interchangeable, so they take their numbers in
 //! any order. Meanwhile another thread computes the file's SHA-256.
 //!
+//! NOTE: the fast path reads lines, so a CSV whose cells run over several lines goes to the
+//! streaming reader whole. Portal exports of sign-in tables do that (pretty-printed JSON in
+//! `AuthenticationDetails` and other cells); storage exports do not.
+//!
 //! The fast path takes a file whole or not at all. When a record cannot be stored as it is (a
 //! rejected value, another field count than the header's, bytes that are not UTF-8, a record
 //! over several lines, a blank line), the statement fails or the line count disagrees; the
