@@ -193,7 +193,10 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
     // The hash and the index come from one read of the file, so they describe the same
     // bytes. If DuckDB then reads other bytes, its lines do not match the index and the
     // fast path gives up.
-    let (index, sha256) = LineIndex::build(path, skip).with_context(|| format!("cannot read `{}`", path.display()))?;
+    progress.set_message("indexing lines");
+    let built = LineIndex::build(path, skip);
+    progress.set_message("importing");
+    let (index, sha256) = built.with_context(|| format!("cannot read `{}`", path.display()))?;
 
     let inserted = {
         let context = Arc::new(MapContext {
