@@ -128,7 +128,7 @@ pub struct ImportArgs {
     /// Summary format
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub format: SummaryFormat,
-    /// Which reader reads CSV and JSON lines files: `auto` lets DuckDB read well-formed ones on all cores,
+    /// The reader for CSV and JSON lines files: `auto` lets DuckDB read well-formed ones on all cores,
     /// `streaming` reads every file record by record
     #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
     pub reader: ReaderArg,

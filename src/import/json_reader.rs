@@ -105,7 +105,8 @@ pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>)
     columns.finish()
 }
 
-/// The part of a JSON line that is read: without a byte order mark and surrounding spaces.
+/// Returns the part of a JSON line that is read: without a byte order mark and surrounding
+/// spaces.
 pub fn line_text(line: &str) -> &str {
     line.trim_start_matches('\u{feff}').trim()
 }

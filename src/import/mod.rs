@@ -64,9 +64,9 @@ pub struct FileReport {
     pub shape: Option<String>,
     pub tables: Vec<LogTable>,
     pub outcome: Outcome,
-    /// Which reader read the file: `duckdb` (the fast path) or `streaming`.
+    /// The reader that read the file: `duckdb` (the fast path) or `streaming`.
     pub reader: &'static str,
-    /// Why the fast path gave the file to the streaming reader, when it tried and gave up.
+    /// The reason the fast path gave the file to the streaming reader, when it tried and gave up.
     pub reader_note: Option<String>,
     /// A problem found after the file's rows were committed, such as the file growing while
     /// it was read.
@@ -293,9 +293,10 @@ fn finish_file(
 const STREAMING: &str = "streaming";
 const DUCKDB: &str = "duckdb";
 
-/// Imports a portal CSV or JSON lines file on disk through the fast path (see `bulk`). Returns false when
-/// the file is not for the fast path or the fast path gave up; the transaction is then rolled
-/// back, the progress set back, and the streaming reader is to read the file.
+/// Imports a portal CSV or JSON lines file on disk through the fast path (see `bulk`).
+/// Returns false when the file is not for the fast path or the fast path gave up. The
+/// transaction is then rolled back and the progress set back, so the streaming reader can
+/// read the file.
 fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<bool> {
     if plan.streaming_only {
         return Ok(false);
@@ -318,7 +319,7 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
         }
         Err(err) => {
             drop(sink);
-            // duckdb-rs appends the C API's error code, which says nothing here.
+            // duckdb-rs appends the C API's error code, which adds nothing here.
             let note = format!("{err:#}");
             let note = note.split(": Error code ").next().unwrap_or_default();
             report.reader_note = Some(note.to_string());

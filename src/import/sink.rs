@@ -149,7 +149,7 @@ impl<'c> Sink<'c> {
         Ok(())
     }
 
-    /// The `source_id` this file's rows carry.
+    /// Returns the `source_id` that this file's rows carry.
     pub fn source_id(&self) -> i32 {
         self.source_id
     }
