@@ -289,6 +289,18 @@ fn finish_file(
     Ok(())
 }
 
+/// Shortens the fast path's error to a note: its first line, at most 300 characters. DuckDB's
+/// CSV errors go on to quote the whole line, which may be megabytes long, and duckdb-rs appends
+/// the C API's error code, which adds nothing here.
+fn short_note(error: &str) -> String {
+    let first_line = error.lines().next().unwrap_or_default();
+    let text = first_line.split(": Error code ").next().unwrap_or_default();
+    match text.char_indices().nth(300) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// The reader names a report gives.
 const STREAMING: &str = "streaming";
 const DUCKDB: &str = "duckdb";
@@ -319,10 +331,7 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
         }
         Err(err) => {
             drop(sink);
-            // duckdb-rs appends the C API's error code, which adds nothing here.
-            let note = format!("{err:#}");
-            let note = note.split(": Error code ").next().unwrap_or_default();
-            report.reader_note = Some(note.to_string());
+            report.reader_note = Some(short_note(&format!("{err:#}")));
             progress.set_position(start);
             Ok(false)
         }
@@ -656,5 +665,28 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..count]);
         self.progress.inc(count as u64);
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_note;
+
+    #[test]
+    fn short_note_keeps_first_line() {
+        let error = "DuckDB's reader did not take the file: CSV Error on Line: 5\nOriginal Line: a,b,c: Error code 1";
+        assert_eq!(short_note(error), "DuckDB's reader did not take the file: CSV Error on Line: 5");
+    }
+
+    #[test]
+    fn short_note_drops_error_code() {
+        assert_eq!(short_note("line 3 is blank: Error code 1: Unknown error code"), "line 3 is blank");
+    }
+
+    #[test]
+    fn short_note_caps_length() {
+        let note = short_note(&"é".repeat(1000));
+        assert_eq!(note.chars().count(), 303);
+        assert!(note.ends_with("..."));
     }
 }
