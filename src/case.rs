@@ -44,6 +44,7 @@ pub struct NewCase<'a> {
 /// Creates `cases_dir/NAME/` with a fresh database. Fails if anything already exists there.
 pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Result<Case> {
     check_case_name(new.name)?;
+    check_openable(&cases_dir.join(new.name))?;
     std::fs::create_dir_all(cases_dir)
         .with_context(|| format!("cannot create the cases folder `{}`", cases_dir.display()))?;
     let dir = cases_dir.join(new.name);
@@ -67,6 +68,18 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
             Err(err)
         }
     }
+}
+
+/// Fails when DuckDB would open another file than the case folder names. DuckDB 2.0 reads `?`
+/// in a database path as the start of options and `\` as a folder separator.
+fn check_openable(dir: &Path) -> Result<()> {
+    if dir.to_string_lossy().contains(['?', '\\']) {
+        bail!(
+            "DuckDB cannot open a case whose path contains `?` or `\\`: `{}`; use a folder without them",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn initialise(dir: &Path, new: &NewCase, engine: &EngineSettings) -> Result<Case> {
@@ -136,14 +149,7 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
 }
 
 fn connect(db: &Path, dir: &Path, engine: &EngineSettings, read_only: bool) -> Result<Connection> {
-    // DuckDB 2.0 reads `?` in a database path as the start of options and `\` as a folder
-    // separator, so it would open another file than the one named.
-    if db.to_string_lossy().contains(['?', '\\']) {
-        bail!(
-            "DuckDB cannot open a case whose path contains `?` or `\\`: `{}`; use a folder without them",
-            dir.display()
-        );
-    }
+    check_openable(dir)?;
     let temp = dir.join("tmp");
     let mode = if read_only { duckdb::AccessMode::ReadOnly } else { duckdb::AccessMode::ReadWrite };
     let mut config = Config::default()

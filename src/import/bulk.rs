@@ -51,6 +51,10 @@ use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
 use super::ImportPlan;
 
+/// Leading white space from which on a file is left to the streaming reader: less than its
+/// read buffer of 1 MiB.
+const LEADING_WHITE_SPACE_MAX: usize = 64 << 10;
+
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
@@ -110,6 +114,11 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
     input.read_until(b'\n', &mut first).ok()?;
     let first = first.strip_suffix(b"\n").unwrap_or(&first);
     let first = first.strip_prefix(BOM).unwrap_or(first);
+    // The streaming reader fails a file that starts with more white space than its read
+    // buffer, so such a file goes to it for the same error.
+    if first.iter().take_while(|b| b.is_ascii_whitespace()).count() >= LEADING_WHITE_SPACE_MAX {
+        return None;
+    }
     match first.iter().find(|b| !b.is_ascii_whitespace())? {
         b'{' => json_lines_candidate(first, plan, hint),
         b'[' => None,
