@@ -33,6 +33,19 @@ fn existing_case_is_not_overwritten() {
 }
 
 #[test]
+fn case_path_duckdb_misreads_is_rejected() {
+    // DuckDB 2.0 would read `?` as the start of options and `\` as a folder separator.
+    let root = tempfile::tempdir().unwrap();
+    for folder in ["q?m", "back\\slash"] {
+        let cases = root.path().join("x").join(folder);
+        let output = blobtrail(&root).args(["case", "new", "c1", "--cases-dir"]).arg(&cases).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{folder}");
+        assert!(stderr(&output).contains("DuckDB cannot open a case whose path contains"), "{}", stderr(&output));
+        assert!(!root.path().join("x").exists(), "{folder}: a folder was created");
+    }
+}
+
+#[test]
 fn missing_case_is_a_clear_error() {
     let root = tempfile::tempdir().unwrap();
     let output = blobtrail(&root).args(["--case", "nowhere", "findings"]).output().unwrap();

@@ -216,3 +216,22 @@ fn json_repeated_flat_key_matches_streaming() {
     import(&streaming, &file, "streaming");
     assert_eq!(stored(&fast, "storage_events"), stored(&streaming, "storage_events"));
 }
+
+#[test]
+fn long_leading_white_space_fails_alike() {
+    // More white space than the streaming reader's 1 MiB buffer, before the header.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = vec![b' '; 1_500_000];
+    text.extend(std::fs::read(fixture("portal_blob.csv")).unwrap());
+    let file = dir.path().join("spaces.csv");
+    std::fs::write(&file, text).unwrap();
+    let mut errors = Vec::new();
+    for reader in ["auto", "streaming"] {
+        let case = TestCase::new();
+        let row = import(&case, &file, reader);
+        assert_eq!(row["status"], "failed, case unchanged", "{reader}: {row}");
+        errors.push(row["error"].as_str().unwrap().to_string());
+    }
+    assert!(errors[0].contains("white space before any content"), "{}", errors[0]);
+    assert_eq!(errors[0], errors[1]);
+}
