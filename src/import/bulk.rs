@@ -1,15 +1,15 @@
-//! The fast path for portal CSV files on disk.
+//! The fast path for portal CSV and JSON lines files on disk.
 //!
 //! DuckDB reads the file's lines on all its worker threads. Inside the same `INSERT`, a scalar
 //! function of ours turns each line into a row of the case table: it splits the line with the
 //! streaming path's CSV or JSON parser and normalises the values with the same mapper. So every
 //! worker thread parses, normalises and stores its share of the file.
 //!
-//! DuckDB does not say which line of the file a row came from, and the rows of one statement
-//! reach the function in no fixed order. Before the statement, one pass over the file
-//! therefore indexes every line by a 128-bit hash of its bytes; the function looks each line up
-//! to learn its line number. Identical lines are interchangeable, so they take their numbers in
-//! any order. Meanwhile another thread computes the file's SHA-256.
+//! DuckDB does not tell the function which line of the file a row came from, and the rows of
+//! one statement reach it in no fixed order. Before the statement, one read of the file
+//! therefore indexes every line by a 96-bit hash of its bytes, and the function looks each
+//! line up to learn its line number. Identical lines are interchangeable, so they take their
+//! numbers in any order. The same read computes the file's SHA-256 on another thread.
 //!
 //! NOTE: the fast path reads lines, so a CSV whose cells run over several lines goes to the
 //! streaming reader whole. Portal exports of sign-in tables do that (pretty-printed JSON in
@@ -37,9 +37,8 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vscalar::{ArrowFunctionSignature, VArrowScalar};
 use duckdb::Connection;
 use indicatif::ProgressBar;
-use sha2::{Digest, Sha256};
-
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::csv_reader::{raw_keys, raw_object};
 use super::header::Header;
@@ -51,9 +50,13 @@ use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
 use super::ImportPlan;
 
-/// Leading white space from which on a file is left to the streaming reader: less than its
-/// read buffer of 1 MiB.
+/// Leading white space at which a file is left to the streaming reader, which fails a file
+/// that starts with a whole read buffer (1 MiB) of it.
 const LEADING_WHITE_SPACE_MAX: usize = 64 << 10;
+
+/// The longest first line the fast path looks at: DuckDB's default maximum line size in
+/// `read_csv` (2,000,000 bytes in DuckDB 2.0).
+const MAX_LINE_BYTES: u64 = 2_000_000;
 
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -111,7 +114,11 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
     }
     let mut input = BufReader::new(File::open(path).ok()?);
     let mut first = Vec::new();
-    input.read_until(b'\n', &mut first).ok()?;
+    // A JSON document on one line can be gigabytes long; DuckDB would reject such a line anyway.
+    (&mut input).take(MAX_LINE_BYTES).read_until(b'\n', &mut first).ok()?;
+    if first.len() as u64 == MAX_LINE_BYTES && !first.ends_with(b"\n") {
+        return None;
+    }
     let first = first.strip_suffix(b"\n").unwrap_or(&first);
     let first = first.strip_prefix(BOM).unwrap_or(first);
     // The streaming reader fails a file that starts with more white space than its read
@@ -124,7 +131,7 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
         b'[' => None,
         _ => {
             let mut second = Vec::new();
-            input.read_until(b'\n', &mut second).ok()?;
+            (&mut input).take(MAX_LINE_BYTES).read_until(b'\n', &mut second).ok()?;
             csv_candidate(first, second.strip_suffix(b"\n").unwrap_or(&second), plan, hint)
         }
     }
