@@ -99,26 +99,38 @@ pub fn load(conn: &Connection, hunt_id: i64) -> Result<Vec<Finding>> {
 /// Rows are read as Arrow batches: at hundreds of thousands of findings, reading them value by
 /// value through the row interface took several times longer than the query itself. The
 /// candidates come sorted in the findings' order and are merged in as the findings are read.
-pub fn for_each(conn: &Connection, hunt_id: i64, mut visit: impl FnMut(Finding) -> Result<()>) -> Result<()> {
+pub fn for_each(conn: &Connection, hunt_id: i64, visit: impl FnMut(Finding) -> Result<()>) -> Result<()> {
+    for_each_of(conn, hunt_id, None, visit)
+}
+
+/// Passes the findings of a hunt to `visit` as `for_each` does, but only those whose ID is in
+/// `only`, when given: the stored rows of the others are not read.
+pub fn for_each_of(
+    conn: &Connection,
+    hunt_id: i64,
+    only: Option<&[String]>,
+    mut visit: impl FnMut(Finding) -> Result<()>,
+) -> Result<()> {
     let mode: Option<String> =
         conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
     let Some(mode) = mode else { bail!("hunt {hunt_id} not found") };
     let mut states = annotations::load_states(conn)?;
     let rules: Vec<_> = exclusions::load(conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect();
 
-    let mut candidate_stmt = conn.prepare(
+    let mut candidate_stmt = conn.prepare(&format!(
         "SELECT c.finding_id, c.rank, c.account, c.user_id, epoch_us(c.signin_time), c.ip,
                 c.user_agent, c.source_table, c.result_type, c.app_display_name, s.path,
                 c.record_no, c.line, c.score, c.reasons, c.delta_seconds, c.signin_count
          FROM finding_candidates c
          JOIN findings f USING (hunt_id, finding_id)
          JOIN sources s ON s.source_id = c.source_id
-         WHERE c.hunt_id = ?
+         WHERE c.hunt_id = ? {narrow}
          ORDER BY f.upload_time, f.finding_id, c.rank",
-    )?;
+        narrow = id_filter("c.finding_id", only),
+    ))?;
     let mut candidates = CandidateCursor { batches: candidate_stmt.query_arrow(params![hunt_id])?, batch: None, row: 0 };
 
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, f.status_text, f.storage_account,
                 f.object_path, f.file_name, f.caller_ip, f.caller_ip_raw, f.address_problem,
                 f.upload_user_agent, f.authentication_type, f.requester_upn, f.source_table,
@@ -127,9 +139,10 @@ pub fn for_each(conn: &Connection, hunt_id: i64, mut visit: impl FnMut(Finding) 
                 f.confidence, f.attributed_account, f.reason, f.requester_object_id,
                 f.requester_app_id
          FROM findings f JOIN sources s USING (source_id)
-         WHERE f.hunt_id = ?
+         WHERE f.hunt_id = ? {narrow}
          ORDER BY f.upload_time, f.finding_id",
-    )?;
+        narrow = id_filter("f.finding_id", only),
+    ))?;
     for batch in stmt.query_arrow(params![hunt_id])? {
         let b = Columns(&batch);
         for row in 0..batch.num_rows() {
@@ -184,6 +197,18 @@ pub fn for_each(conn: &Connection, hunt_id: i64, mut visit: impl FnMut(Finding) 
         }
     }
     Ok(())
+}
+
+/// Returns an `AND column IN (...)` condition for the IDs in `only`, or nothing without it.
+fn id_filter(column: &str, only: Option<&[String]>) -> String {
+    match only {
+        None => String::new(),
+        Some(ids) if ids.is_empty() => "AND false".to_string(),
+        Some(ids) => {
+            let quoted: Vec<String> = ids.iter().map(|id| crate::sql::quote_literal(id)).collect();
+            format!("AND {column} IN ({})", quoted.join(", "))
+        }
+    }
 }
 
 /// Walks the candidate rows, sorted in the findings' order, alongside the findings.

@@ -49,6 +49,11 @@ pub fn file(version: i32) -> Option<&'static SqlFile> {
 }
 
 /// Formats bytes as lower-case hexadecimal.
+/// Writes text as an SQL string literal, with its single quotes doubled.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -77,6 +82,11 @@ mod tests {
             assert!(file.text.starts_with("-- "), "{} lacks its header", file.name);
             assert!(file.text.contains("Purpose:"), "{}", file.name);
         }
+    }
+
+    #[test]
+    fn quote_literal_doubles_quotes() {
+        assert_eq!(quote_literal("F-1'; DROP"), "'F-1''; DROP'");
     }
 
     #[test]

@@ -357,6 +357,42 @@ fn findings_json_is_one_pretty_array() {
 }
 
 #[test]
+fn annotation_filters_read_alike_with_rules() {
+    // Without an enabled rule, `--status` and `--tag` read only annotated findings; an enabled
+    // rule makes `findings` read them all. Both must show the same findings and counts.
+    let (_root, case) = demo_case();
+    let findings = case.json(&["findings", "--format", "json"]);
+    let dumper = by_file(&findings, "mimikatz.exe")["finding_id"].as_str().unwrap().to_string();
+    let archive = by_file(&findings, "Q1 payroll (final).7z")["finding_id"].as_str().unwrap().to_string();
+    case.ok(&["annotate", &dumper, "--status", "confirmed-malicious", "--tag", "t1"]);
+    case.ok(&["annotate", &archive, "--tag", "t1", "--tag", "t2"]);
+    let filters: [&[&str]; 4] = [
+        &["--status", "confirmed-malicious"],
+        &["--tag", "t1"],
+        &["--status", "open", "--tag", "t2"],
+        &["--status", "benign"],
+    ];
+    let expected_shown = [1, 2, 1, 0];
+    let read = |filter: &[&str]| {
+        let output = case.run(&[&["findings", "--format", "json"][..], filter].concat());
+        assert_eq!(output.status.code(), Some(0), "{filter:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        (String::from_utf8(output.stdout).unwrap(), message)
+    };
+    let narrowed: Vec<(String, String)> = filters.iter().map(|filter| read(filter)).collect();
+    // A rule that matches no finding of the demo.
+    case.ok(&["exclude", "add", "--ip", "192.0.2.250", "--reason", "matches nothing"]);
+    for ((filter, shown), before) in filters.iter().zip(expected_shown).zip(&narrowed) {
+        let after = read(filter);
+        let parsed: Value = serde_json::from_str(&before.0).unwrap();
+        assert_eq!(parsed.as_array().unwrap().len(), shown, "{filter:?}");
+        assert_eq!(before.0, after.0, "{filter:?}");
+        assert!(before.1.contains("45 findings, 0 excluded by rules"), "{filter:?}: {}", before.1);
+        assert_eq!(before.1, after.1, "{filter:?}");
+    }
+}
+
+#[test]
 fn explain_marks_innerunique_join_at_risk() {
     // In the demo, the intruder's address carries two uploads that pass the reference query's
     // filters, so its innerunique join keeps one of them, and which one is not defined.

@@ -20,6 +20,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,
     };
+    let only = annotated_only(case, &args)?;
     let shown_by_filters = |f: &Finding| {
         (args.include_excluded || f.excluded_by.is_empty())
             && args.status.as_deref().is_none_or(|s| f.status.as_deref().unwrap_or("open") == s)
@@ -36,10 +37,10 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     };
     match args.format {
         // JSON is written as each finding is read, so the whole list is never held in memory.
-        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, &mut count)?,
+        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only.as_deref(), &mut count)?,
         format => {
             let mut list = Vec::new();
-            findings::for_each(&case.conn, hunt_id, |f| {
+            findings::for_each_of(&case.conn, hunt_id, only.as_deref(), |f| {
                 if count(&f) {
                     list.push(f);
                 }
@@ -47,6 +48,12 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
             })?;
             print(&list, format)?;
         }
+    }
+    if only.is_some() {
+        // Only annotated findings were read; no rule is enabled, so none is excluded.
+        counts.total = case.conn.query_row("SELECT count(*) FROM findings WHERE hunt_id = ?", [hunt_id], |r| {
+            r.get::<_, i64>(0)
+        })? as usize;
     }
     let Counts { total, excluded, shown } = counts;
     if !complete {
@@ -62,6 +69,26 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     })))
 }
 
+/// Returns the IDs of the only findings that `--status` (other than `open`) or `--tag` can
+/// show: annotated ones. Returns `None` when every finding has to be read, because no such
+/// filter is given or an enabled exclusion rule needs every finding for the excluded count.
+fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>>> {
+    let narrows = args.status.as_deref().is_some_and(|status| status != "open") || !args.tag.is_empty();
+    if !narrows || crate::exclusions::load(&case.conn)?.iter().any(|rule| rule.disabled_at.is_none()) {
+        return Ok(None);
+    }
+    let states = crate::annotations::load_states(&case.conn)?;
+    let ids = states
+        .into_iter()
+        .filter(|(_, state)| {
+            args.status.as_deref().is_none_or(|status| state.status.as_deref().unwrap_or("open") == status)
+                && args.tag.iter().all(|tag| state.tags.contains(tag))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    Ok(Some(ids))
+}
+
 #[derive(Default)]
 struct Counts {
     total: usize,
@@ -72,12 +99,17 @@ struct Counts {
 /// Writes the findings that `keep` accepts as one pretty JSON array, the same text as
 /// `serde_json::to_writer_pretty` gives for the whole list, one finding at a time. Returns
 /// false when the reader closed the pipe before the end.
-fn print_json_streamed(case: &Case, hunt_id: i64, keep: &mut dyn FnMut(&Finding) -> bool) -> Result<bool> {
+fn print_json_streamed(
+    case: &Case,
+    hunt_id: i64,
+    only: Option<&[String]>,
+    keep: &mut dyn FnMut(&Finding) -> bool,
+) -> Result<bool> {
     let mut failure = None;
     let mut complete = false;
     output::to_stdout(|out| {
         let mut written = 0;
-        let walked = findings::for_each(&case.conn, hunt_id, |finding| {
+        let walked = findings::for_each_of(&case.conn, hunt_id, only, |finding| {
             if keep(&finding) {
                 out.write_all(if written == 0 { b"[\n" } else { b",\n" })?;
                 // Pretty JSON has no line breaks inside strings, so indenting each line by the
