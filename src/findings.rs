@@ -203,7 +203,7 @@ pub fn for_each_of(
 fn id_filter(column: &str, only: Option<&[String]>) -> String {
     match only {
         None => String::new(),
-        Some(ids) if ids.is_empty() => "AND false".to_string(),
+        Some([]) => "AND false".to_string(),
         Some(ids) => {
             let quoted: Vec<String> = ids.iter().map(|id| crate::sql::quote_literal(id)).collect();
             format!("AND {column} IN ({})", quoted.join(", "))
