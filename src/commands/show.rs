@@ -83,9 +83,14 @@ pub fn load_one(conn: &Connection, finding_id: &str, hunt: Option<i64>) -> Resul
             }
         }
     };
-    let mut list = findings::load(conn, hunt_id)?;
-    match list.iter().position(|f| f.finding_id == finding_id) {
-        Some(index) => Ok(list.swap_remove(index)),
+    // Only this finding's rows are read: reading every finding took seconds in large cases.
+    let mut found = None;
+    findings::for_each_of(conn, hunt_id, Some(&[finding_id.to_string()]), |finding| {
+        found = Some(finding);
+        Ok(())
+    })?;
+    match found {
+        Some(finding) => Ok(finding),
         None => bail!("finding `{}` is not in hunt {hunt_id}", terminal_safe(finding_id)),
     }
 }
