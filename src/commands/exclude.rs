@@ -1,5 +1,7 @@
 //! `blobtrail exclude add|list|disable`: exclusion rules with recorded reasons.
 
+use std::collections::HashMap;
+
 use anyhow::{bail, Result};
 use serde_json::json;
 
@@ -47,20 +49,35 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
 
     let examiner = global.examiner_for(case);
     let rule_id = exclusions::add(&case.conn, &reason, preset.map(|p| p.name), &conditions, examiner.as_deref())?;
-    let matched = match findings::latest_hunt(&case.conn) {
-        Ok(hunt) => findings::load(&case.conn, hunt)?.iter().filter(|f| f.excluded_by.contains(&rule_id)).count(),
-        Err(_) => 0,
-    };
+    let matched = matches_per_rule(case)?.and_then(|counts| counts.get(&rule_id).copied()).unwrap_or(0);
     eprintln!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
     eprintln!("reason: {}", output::terminal_safe(&reason));
     eprintln!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
     Ok(Report::success(json!({ "rule_id": rule_id, "matched": matched })))
 }
 
+/// Counts the findings of the latest hunt that each enabled rule matches, one finding at a
+/// time; `None` when the case has no hunt. A disabled rule matches nothing, so without an
+/// enabled rule no finding is read.
+fn matches_per_rule(case: &Case) -> Result<Option<HashMap<i64, usize>>> {
+    let Ok(hunt) = findings::latest_hunt(&case.conn) else { return Ok(None) };
+    let mut counts = HashMap::new();
+    if exclusions::load(&case.conn)?.iter().all(|rule| rule.disabled_at.is_some()) {
+        return Ok(Some(counts));
+    }
+    findings::for_each(&case.conn, hunt, |finding| {
+        for rule_id in finding.excluded_by {
+            *counts.entry(rule_id).or_insert(0) += 1;
+        }
+        Ok(())
+    })?;
+    Ok(Some(counts))
+}
+
 fn list(case: &Case, args: FormatArgs) -> Result<Report> {
     let rules = exclusions::load(&case.conn)?;
-    let latest = findings::latest_hunt(&case.conn).ok().map(|hunt| findings::load(&case.conn, hunt)).transpose()?;
-    let matched = |rule_id: i64| latest.as_ref().map(|list| list.iter().filter(|f| f.excluded_by.contains(&rule_id)).count());
+    let counts = matches_per_rule(case)?;
+    let matched = |rule_id: i64| counts.as_ref().map(|counts| counts.get(&rule_id).copied().unwrap_or(0));
 
     output::to_stdout(|out| match args.format {
         OutputFormat::Json => {
