@@ -206,8 +206,8 @@ pub fn write_parquet(conn: &Connection, path: &Path, findings: &[Finding]) -> Re
         }
         appender.flush()?;
         drop(appender);
-        let target = path.to_string_lossy().replace('\'', "''");
-        conn.execute_batch(&format!("COPY export_stage TO '{target}' (FORMAT parquet)"))
+        let target = crate::sql::quote_literal(&path.to_string_lossy());
+        conn.execute_batch(&format!("COPY export_stage TO {target} (FORMAT parquet)"))
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         Ok(())
     })();

@@ -15,11 +15,11 @@
 //! streaming reader whole. Portal exports of sign-in tables do that (pretty-printed JSON in
 //! `AuthenticationDetails` and other cells); storage exports do not.
 //!
-//! The fast path takes a file whole or not at all. When a record cannot be stored as it is (a
+//! The fast path takes a file whole or not at all. A record may not be storable as it is: a
 //! rejected value, another field count than the header's, bytes that are not UTF-8, a record
-//! over several lines, a blank line), the statement fails or the line count disagrees; the
-//! transaction is then rolled back and the streaming path reads the file again. That path keeps
-//! each bad record with its line and reason, so a file reads the same either way.
+//! over several lines, or a blank line. Then the statement fails or the line count disagrees,
+//! so the transaction is rolled back and the streaming path reads the file again. That path
+//! keeps each bad record with its line and reason, so a file reads the same either way.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -44,7 +44,7 @@ use super::csv_reader::{raw_keys, raw_object};
 use super::header::Header;
 use super::json_reader;
 use super::normalize::{Mapped, Mapper};
-use super::record::{Position, Row, Shape};
+use super::record::{Item, Position, Row, Shape};
 use super::row_batch::{Kind, RowBatch, SIGNIN_COLUMNS, STORAGE_COLUMNS};
 use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
@@ -165,22 +165,22 @@ fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>)
     if ["tables", "records", "value"].iter().any(|key| object.contains_key(*key)) {
         return None;
     }
-    // As the streaming reader does: a key that flattening repeats (`properties.x` beside a
-    // nested `properties` with `x`) is one column, and its last value counts.
-    let mut columns: HashMap<String, usize> = HashMap::new();
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    for (key, value) in json_reader::flat_values(&object) {
-        match columns.get(&key) {
-            Some(&column) => values[column] = value,
-            None => {
-                columns.insert(key.clone(), names.len());
-                names.push(key);
-                values.push(value);
+    // The streaming reader's own column tracking gives the header and values, so that a key
+    // that flattening repeats is one column here too.
+    let (mut header, mut values) = (None, None);
+    let position = Position { record_no: 1, line: Some(1) };
+    json_reader::ObjectColumns::default()
+        .emit_object(object, position, &mut |item| {
+            match item {
+                Item::Header(seen) => header = Some(seen),
+                Item::Row(row) => values = Some(row.values),
+                Item::Broken(_) => {}
             }
-        }
-    }
-    let header = Header::new(names);
+            Ok(())
+        })
+        .ok()?;
+    let (header, values) = (header?, values?);
+    let columns = header.names().iter().enumerate().map(|(column, name)| (name.clone(), column)).collect();
     let type_value = header.find("type").first().map(|&column| values[column].clone());
     let family = tables::recognise(&header, type_value.as_deref()).ok()?;
     let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
@@ -192,13 +192,13 @@ fn line_fields(line: &[u8]) -> Option<Vec<String>> {
     let mut parser = csv_core::Reader::new();
     let (mut fields, mut ends) = (Vec::new(), Vec::new());
     let count = split_line(&mut parser, line, &mut fields, &mut ends).ok()?;
-    let mut start = 0;
-    let mut values = Vec::with_capacity(count);
-    for &end in &ends[..count] {
-        values.push(String::from_utf8(fields[start..end].to_vec()).ok()?);
-        start = end;
-    }
-    Some(values)
+    field_texts(&fields, &ends[..count]).map(|field| field.ok().map(str::to_string)).collect()
+}
+
+/// Returns the fields that `split_line` wrote, as text, or the UTF-8 error of a field.
+fn field_texts<'a>(fields: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = Result<&'a str, std::str::Utf8Error>> {
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    starts.zip(ends).map(|(start, &end)| std::str::from_utf8(&fields[start..end]))
 }
 
 /// Imports a candidate file through DuckDB's reader, into the sink's transaction. An error
@@ -214,7 +214,7 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
     progress.set_message("importing");
     let (index, sha256) = built.with_context(|| format!("cannot read `{}`", path.display()))?;
 
-    let inserted = {
+    let (table, inserted) = {
         let context = Arc::new(MapContext {
             mapper,
             layout,
@@ -250,10 +250,9 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
             *slot = None;
         }
         let inserted = inserted.context("DuckDB's reader did not take the file")? as u64;
-        context.index.check_all_claimed(inserted)?;
+        context.index.check_all_taken(inserted)?;
         (table, inserted)
     };
-    let (table, inserted) = inserted;
     sink.add_written(inserted);
 
     let mut stmt = conn.prepare(&format!("SELECT DISTINCT source_table FROM {table} WHERE source_id = ?"))?;
@@ -445,7 +444,7 @@ impl LineIndex {
 
     /// Fails unless DuckDB read every line after the header lines exactly once. Otherwise a
     /// record spans lines or a line is blank, and line numbers would be wrong.
-    fn check_all_claimed(&self, rows: u64) -> Result<()> {
+    fn check_all_taken(&self, rows: u64) -> Result<()> {
         let taken: u64 = self.taken.iter().map(|word| u64::from(word.load(Ordering::Relaxed).count_ones())).sum();
         if rows != self.lines || taken != self.lines {
             bail!("DuckDB read {rows} rows from {} lines of records: a record spans lines or a line is blank", self.lines);
@@ -540,13 +539,10 @@ impl<'c> LineReader<'c> {
                     return Err(format!("expected {width} fields, found {count}"));
                 }
                 row.values.resize_with(count, String::new);
-                let mut start = 0;
-                for (value, &end) in row.values.iter_mut().zip(&self.ends[..count]) {
-                    // The line is valid UTF-8 and fields end at ASCII bytes, so each field is too.
-                    let field = std::str::from_utf8(&self.fields[start..end]).map_err(|err| err.to_string())?;
+                // The line is valid UTF-8 and fields end at ASCII bytes, so each field is too.
+                for (value, field) in row.values.iter_mut().zip(field_texts(&self.fields, &self.ends[..count])) {
                     value.clear();
-                    value.push_str(field);
-                    start = end;
+                    value.push_str(field.map_err(|err| err.to_string())?);
                 }
                 row.raw = raw_object(keys, &row.values);
             }

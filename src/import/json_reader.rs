@@ -174,7 +174,7 @@ pub fn flat_values(object: &Map<String, Value>) -> Vec<(String, String)> {
     let mut flat = Vec::with_capacity(object.len());
     flatten("", object, &mut flat);
     // `az monitor log-analytics query` writes every null as the text `None` and marks its
-    // rows with `TableName`; in such a row `None` is a missing value, never a name.
+    // rows with `TableName`. In such a row `None` is a missing value, never a name.
     if object.contains_key("TableName") {
         for (_, value) in &mut flat {
             if value == "None" {
