@@ -248,6 +248,11 @@ pub fn disable(conn: &Connection, rule_id: i64, examiner: Option<&str>) -> Resul
     Ok(())
 }
 
+/// Loads the rules that are not disabled, in creation order.
+pub fn load_enabled(conn: &Connection) -> Result<Vec<Rule>> {
+    Ok(load(conn)?.into_iter().filter(|rule| rule.disabled_at.is_none()).collect())
+}
+
 /// Loads every rule, enabled or not, in creation order.
 pub fn load(conn: &Connection) -> Result<Vec<Rule>> {
     let mut stmt = conn.prepare(

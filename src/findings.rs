@@ -115,7 +115,7 @@ pub fn for_each_of(
         conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
     let Some(mode) = mode else { bail!("hunt {hunt_id} not found") };
     let mut states = annotations::load_states(conn)?;
-    let rules: Vec<_> = exclusions::load(conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect();
+    let rules = exclusions::load_enabled(conn)?;
 
     let mut candidate_stmt = conn.prepare(&format!(
         "SELECT c.finding_id, c.rank, c.account, c.user_id, epoch_us(c.signin_time), c.ip,

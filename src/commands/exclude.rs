@@ -62,7 +62,7 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
 fn matches_per_rule(case: &Case) -> Result<Option<HashMap<i64, usize>>> {
     let Ok(hunt) = findings::latest_hunt(&case.conn) else { return Ok(None) };
     let mut counts = HashMap::new();
-    if exclusions::load(&case.conn)?.iter().all(|rule| rule.disabled_at.is_some()) {
+    if exclusions::load_enabled(&case.conn)?.is_empty() {
         return Ok(Some(counts));
     }
     findings::for_each(&case.conn, hunt, |finding| {

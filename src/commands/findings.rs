@@ -74,7 +74,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
 /// filter is given or an enabled exclusion rule needs every finding for the excluded count.
 fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>>> {
     let narrows = args.status.as_deref().is_some_and(|status| status != "open") || !args.tag.is_empty();
-    if !narrows || crate::exclusions::load(&case.conn)?.iter().any(|rule| rule.disabled_at.is_none()) {
+    if !narrows || !crate::exclusions::load_enabled(&case.conn)?.is_empty() {
         return Ok(None);
     }
     let states = crate::annotations::load_states(&case.conn)?;

@@ -112,7 +112,7 @@ fn write(case: Option<&Case>, args: &KqlArgs) -> Result<Report> {
         bail!("`--start` must come before `--end`");
     }
     let rules: Vec<Rule> = match case {
-        Some(case) => exclusions::load(&case.conn)?.into_iter().filter(|r| r.disabled_at.is_none()).collect(),
+        Some(case) => exclusions::load_enabled(&case.conn)?,
         None => Vec::new(),
     };
     let view_version = if args.mode == HuntMode::Full { hunt::FULL_VIEW.1 } else { hunt::SENTINEL_VIEW.1 };
