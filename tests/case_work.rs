@@ -358,7 +358,7 @@ fn findings_json_is_one_pretty_array() {
 
 #[test]
 fn annotation_filters_read_alike_with_rules() {
-    // Without an enabled rule, `--status` and `--tag` read only annotated findings; an enabled
+    // Without an enabled rule, `--status` and `--tag` read only annotated findings. An enabled
     // rule makes `findings` read them all. Both must show the same findings and counts.
     let (_root, case) = demo_case();
     let findings = case.json(&["findings", "--format", "json"]);
@@ -366,6 +366,7 @@ fn annotation_filters_read_alike_with_rules() {
     let archive = by_file(&findings, "Q1 payroll (final).7z")["finding_id"].as_str().unwrap().to_string();
     case.ok(&["annotate", &dumper, "--status", "confirmed-malicious", "--tag", "t1"]);
     case.ok(&["annotate", &archive, "--tag", "t1", "--tag", "t2"]);
+
     let filters: [&[&str]; 4] = [
         &["--status", "confirmed-malicious"],
         &["--tag", "t1"],
@@ -373,6 +374,7 @@ fn annotation_filters_read_alike_with_rules() {
         &["--status", "benign"],
     ];
     let expected_shown = [1, 2, 1, 0];
+
     let read = |filter: &[&str]| {
         let output = case.run(&[&["findings", "--format", "json"][..], filter].concat());
         assert_eq!(output.status.code(), Some(0), "{filter:?}: {}", stderr(&output));
@@ -380,6 +382,7 @@ fn annotation_filters_read_alike_with_rules() {
         (String::from_utf8(output.stdout).unwrap(), message)
     };
     let narrowed: Vec<(String, String)> = filters.iter().map(|filter| read(filter)).collect();
+
     // A rule that matches no finding of the demo.
     case.ok(&["exclude", "add", "--ip", "192.0.2.250", "--reason", "matches nothing"]);
     for ((filter, shown), before) in filters.iter().zip(expected_shown).zip(&narrowed) {
