@@ -161,3 +161,47 @@ fn unexplained_uploads_get_their_reason() {
     assert_eq!(reason_of("next-hour.bin"), no_match);
     assert_eq!(reason_of("days-later.bin"), no_data);
 }
+
+/// `findings --format json` builds and writes findings on two threads, a DuckDB batch of 2,048
+/// at a time. Over several batches, with a note and an exclusion rule in play, the array must
+/// keep the upload-time order of the stored findings, carry every stored candidate in rank
+/// order, and be the text that serde_json's pretty writer gives for the same array.
+#[test]
+fn json_findings_keep_their_order_across_batches() {
+    let (case, _) = generated_case("16", "3", false);
+    case.ok(&["hunt", "--quiet", "--mode", "full"]);
+    let latest = "(SELECT max(hunt_id) FROM hunts)";
+    let ordered = case.query(&format!(
+        "SELECT finding_id FROM findings WHERE hunt_id = {latest} ORDER BY upload_time, finding_id"
+    ));
+    let expected_ids: Vec<&str> = ordered.iter().map(|row| row["finding_id"].as_str().unwrap()).collect();
+    assert!(expected_ids.len() > 2 * 2048, "three batches or more: {} findings", expected_ids.len());
+    let noted = expected_ids[4200];
+    case.ok(&["annotate", noted, "--status", "benign", "--note", "backup job"]);
+    case.ok(&["exclude", "add", "--file-contains", ".log", "--reason", "log files"]);
+
+    let text = case.ok(&["findings", "--format", "json", "--include-excluded"]);
+    let printed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(text, format!("{}\n", serde_json::to_string_pretty(&printed).unwrap()));
+    let list = printed.as_array().unwrap();
+    let printed_ids: Vec<&str> = list.iter().map(|f| f["finding_id"].as_str().unwrap()).collect();
+    assert_eq!(printed_ids, expected_ids);
+
+    let stored = case.query(&format!(
+        "SELECT finding_id, count(*) AS n FROM finding_candidates WHERE hunt_id = {latest} GROUP BY ALL"
+    ));
+    let stored: std::collections::HashMap<&str, usize> =
+        stored.iter().map(|row| (row["finding_id"].as_str().unwrap(), row["n"].as_u64().unwrap() as usize)).collect();
+    for finding in list {
+        let candidates = finding["candidates"].as_array().unwrap();
+        let id = finding["finding_id"].as_str().unwrap();
+        assert_eq!(candidates.len(), stored.get(id).copied().unwrap_or(0), "{id}");
+        let ranks: Vec<i64> = candidates.iter().map(|c| c["rank"].as_i64().unwrap()).collect();
+        assert!(ranks.windows(2).all(|pair| pair[0] < pair[1]), "{id}: ranks {ranks:?}");
+        let excluded = finding["file_name"].as_str().is_some_and(|name| name.contains(".log"));
+        assert_eq!(finding["excluded_by"].as_array().unwrap().len(), usize::from(excluded), "{id}");
+    }
+    let annotated = list.iter().find(|f| f["finding_id"] == noted).unwrap();
+    assert_eq!(annotated["status"], "benign");
+    assert_eq!(annotated["notes"][0], "backup job");
+}

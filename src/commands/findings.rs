@@ -1,6 +1,7 @@
 //! `blobtrail findings`: print the findings of the latest hunt (or of `--hunt ID`).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 
@@ -26,18 +27,18 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
             && args.status.as_deref().is_none_or(|s| f.status.as_deref().unwrap_or("open") == s)
             && args.tag.iter().all(|t| f.tags.contains(t))
     };
-    let mut counts = Counts::default();
+    let counts = Counts::default();
     let mut complete = true;
-    let mut count = |f: &Finding| {
-        counts.total += 1;
-        counts.excluded += usize::from(!f.excluded_by.is_empty());
+    let count = |f: &Finding| {
         let shown = shown_by_filters(f);
-        counts.shown += usize::from(shown);
+        counts.total.fetch_add(1, Ordering::Relaxed);
+        counts.excluded.fetch_add(usize::from(!f.excluded_by.is_empty()), Ordering::Relaxed);
+        counts.shown.fetch_add(usize::from(shown), Ordering::Relaxed);
         shown
     };
     match args.format {
-        // JSON is written as each finding is read, so the whole list is never held in memory.
-        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only.as_deref(), &mut count)?,
+        // JSON is written as the findings are read, so the whole list is never held in memory.
+        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only.as_deref(), &count)?,
         format => {
             let mut list = Vec::new();
             findings::for_each_of(&case.conn, hunt_id, only.as_deref(), |f| {
@@ -49,13 +50,13 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
             print(&list, format)?;
         }
     }
+    let [mut total, excluded, shown] = [&counts.total, &counts.excluded, &counts.shown].map(|n| n.load(Ordering::Relaxed));
     if only.is_some() {
         // Only annotated findings were read; no rule is enabled, so none is excluded.
-        counts.total = case.conn.query_row("SELECT count(*) FROM findings WHERE hunt_id = ?", [hunt_id], |r| {
+        total = case.conn.query_row("SELECT count(*) FROM findings WHERE hunt_id = ?", [hunt_id], |r| {
             r.get::<_, i64>(0)
         })? as usize;
     }
-    let Counts { total, excluded, shown } = counts;
     if !complete {
         // The reader closed the pipe early, so the counts cover only what was read.
         return Ok(Report::success(serde_json::json!({ "hunt_id": hunt_id, "output": "stopped by a closed pipe" })));
@@ -89,40 +90,41 @@ fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>
     Ok(Some(ids))
 }
 
+/// Findings read, excluded by a rule and shown; counted from two threads while JSON is written.
 #[derive(Default)]
 struct Counts {
-    total: usize,
-    excluded: usize,
-    shown: usize,
+    total: AtomicUsize,
+    excluded: AtomicUsize,
+    shown: AtomicUsize,
 }
 
 /// Writes the findings that `keep` accepts as one pretty JSON array, the same text as
-/// `serde_json::to_writer_pretty` gives for the whole list, one finding at a time. Returns
-/// false when the reader closed the pipe before the end.
+/// `serde_json::to_writer_pretty` gives for the whole list, a run of findings at a time.
+/// Returns false when the reader closed the pipe before the end.
 fn print_json_streamed(
     case: &Case,
     hunt_id: i64,
     only: Option<&[String]>,
-    keep: &mut dyn FnMut(&Finding) -> bool,
+    keep: &(dyn Fn(&Finding) -> bool + Sync),
 ) -> Result<bool> {
     let mut failure = None;
     let mut complete = false;
     output::to_stdout(|out| {
         let mut written = 0;
-        let walked = findings::for_each_of(&case.conn, hunt_id, only, |finding| {
-            if keep(&finding) {
-                out.write_all(if written == 0 { b"[\n" } else { b",\n" })?;
-                // Pretty JSON has no line breaks inside strings, so indenting each line by the
-                // array's two spaces nests the element as the whole-list writer would.
-                let text = serde_json::to_string_pretty(&finding)?;
-                for (index, line) in text.lines().enumerate() {
-                    if index > 0 {
-                        out.write_all(b"\n")?;
-                    }
-                    out.write_all(b"  ")?;
-                    out.write_all(line.as_bytes())?;
-                }
-                written += 1;
+        let render = |finding: &Finding, bytes: &mut Vec<u8>| {
+            if !keep(finding) {
+                return Ok(false);
+            }
+            // Every element starts with the separator; the writer drops the first one.
+            bytes.extend_from_slice(b",\n");
+            write_element(finding, bytes)?;
+            Ok(true)
+        };
+        let walked = findings::render_of(&case.conn, hunt_id, only, render, |bytes, count| {
+            if count > 0 {
+                out.write_all(if written == 0 { b"[" } else { b"," })?;
+                out.write_all(&bytes[1..])?;
+                written += count;
             }
             Ok(())
         });
@@ -145,6 +147,22 @@ fn print_json_streamed(
         Some(err) => Err(err),
         None => Ok(complete),
     }
+}
+
+/// Appends a finding as pretty JSON indented by two spaces, as an element of the pretty array.
+fn write_element(finding: &Finding, bytes: &mut Vec<u8>) -> Result<()> {
+    let text = serde_json::to_vec_pretty(finding)?;
+    // Pretty JSON has no line breaks inside strings, so indenting each line by the array's two
+    // spaces nests the element as the whole-list writer would.
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', &text) {
+        bytes.extend_from_slice(b"  ");
+        bytes.extend_from_slice(&text[start..=end]);
+        start = end + 1;
+    }
+    bytes.extend_from_slice(b"  ");
+    bytes.extend_from_slice(&text[start..]);
+    Ok(())
 }
 
 /// Prints findings to stdout in the requested format.

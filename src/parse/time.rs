@@ -603,12 +603,35 @@ pub fn format_iso(micros: i64) -> String {
     let minute = second_of_day % 3_600 / 60;
     let second = second_of_day % 60;
 
-    let year_text = if (0..=9999).contains(&year) {
-        format!("{year:04}")
-    } else {
-        format!("{year:+05}")
-    };
-    format!("{year_text}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{microsecond:06}Z")
+    if !(0..=9999).contains(&year) {
+        return format!("{year:+05}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{microsecond:06}Z");
+    }
+    // Written digit by digit: findings print millions of times, and `format!` took a tenth
+    // of the time of `findings --format json`.
+    let mut text = String::with_capacity(27);
+    push_digits(&mut text, year, 4);
+    text.push('-');
+    push_digits(&mut text, month.into(), 2);
+    text.push('-');
+    push_digits(&mut text, day.into(), 2);
+    text.push('T');
+    push_digits(&mut text, hour, 2);
+    text.push(':');
+    push_digits(&mut text, minute, 2);
+    text.push(':');
+    push_digits(&mut text, second, 2);
+    text.push('.');
+    push_digits(&mut text, microsecond, 6);
+    text.push('Z');
+    text
+}
+
+/// Appends the last `width` decimal digits of a non-negative `value`, with leading zeros.
+fn push_digits(text: &mut String, value: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10_i64.pow(place) % 10;
+        text.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Parses a UTC offset given on the command line into minutes east of UTC.
