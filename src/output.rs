@@ -105,6 +105,16 @@ pub fn write_csv(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> 
     writer.flush()
 }
 
+/// Appends rows as `write_csv` writes them, without a header, so that output made in parts
+/// joins into one CSV file.
+pub fn write_csv_rows(bytes: &mut Vec<u8>, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(bytes);
+    for row in rows {
+        writer.write_record(row.iter().map(|cell| spreadsheet_safe(cell).into_owned()))?;
+    }
+    writer.flush()
+}
+
 /// Creates a progress bar on stderr by bytes, hidden when stderr is not a terminal or `quiet`
 /// is set.
 pub fn byte_progress(total: u64, quiet: bool) -> ProgressBar {

@@ -204,4 +204,14 @@ fn json_findings_keep_their_order_across_batches() {
     let annotated = list.iter().find(|f| f["finding_id"] == noted).unwrap();
     assert_eq!(annotated["status"], "benign");
     assert_eq!(annotated["notes"][0], "backup job");
+
+    // CSV is written the same way: one row per candidate, or one for a finding without any.
+    let text = case.ok(&["findings", "--format", "csv", "--include-excluded"]);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let expected_rows: usize = list.iter().map(|f| f["candidates"].as_array().unwrap().len().max(1)).sum();
+    assert_eq!(rows.len(), expected_rows);
+    let mut csv_ids: Vec<&str> = rows.iter().map(|row| &row[0]).collect();
+    csv_ids.dedup();
+    assert_eq!(csv_ids, expected_ids);
 }

@@ -36,18 +36,30 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         counts.shown.fetch_add(usize::from(shown), Ordering::Relaxed);
         shown
     };
+    // Findings are written as they are read, so the whole list is never held in memory. A
+    // table needs every row for its column widths, so it keeps the rows, not the findings.
+    let only = only.as_deref();
     match args.format {
-        // JSON is written as the findings are read, so the whole list is never held in memory.
-        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only.as_deref(), &count)?,
-        format => {
-            let mut list = Vec::new();
-            findings::for_each_of(&case.conn, hunt_id, only.as_deref(), |f| {
-                if count(&f) {
-                    list.push(f);
+        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only, &count)?,
+        OutputFormat::Csv => complete = print_csv_streamed(case, hunt_id, only, &count)?,
+        OutputFormat::Table => {
+            let mut rows = Vec::new();
+            let mut attributed = 0;
+            let render = |finding: &Finding, rows: &mut Vec<(Vec<String>, bool)>| {
+                let shown = count(finding);
+                if shown {
+                    rows.push((table_row(finding), finding.candidate_count > 0));
+                }
+                Ok(shown)
+            };
+            findings::render_of(&case.conn, hunt_id, only, render, |batch, _| {
+                for (row, with_candidates) in batch {
+                    rows.push(row);
+                    attributed += usize::from(with_candidates);
                 }
                 Ok(())
             })?;
-            print(&list, format)?;
+            output::to_stdout(|out| print_table(out, rows, attributed))?;
         }
     }
     let [mut total, excluded, shown] = [&counts.total, &counts.excluded, &counts.shown].map(|n| n.load(Ordering::Relaxed));
@@ -90,7 +102,7 @@ fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>
     Ok(Some(ids))
 }
 
-/// Findings read, excluded by a rule and shown; counted from two threads while JSON is written.
+/// Counts of findings read, excluded by a rule and shown, kept from two threads.
 #[derive(Default)]
 struct Counts {
     total: AtomicUsize,
@@ -107,26 +119,74 @@ fn print_json_streamed(
     only: Option<&[String]>,
     keep: &(dyn Fn(&Finding) -> bool + Sync),
 ) -> Result<bool> {
+    let render = |finding: &Finding, bytes: &mut Vec<u8>| {
+        if !keep(finding) {
+            return Ok(false);
+        }
+        // Every element starts with the separator; the writer drops the first one.
+        bytes.extend_from_slice(b",\n");
+        write_element(finding, bytes)?;
+        Ok(true)
+    };
+    let mut written = 0;
+    let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| {
+        if count > 0 {
+            out.write_all(if written == 0 { b"[" } else { b"," })?;
+            out.write_all(&bytes[1..])?;
+            written += count;
+        }
+        Ok(())
+    };
+    let finish = |out: &mut dyn Write, written: usize| out.write_all(if written == 0 { b"[]\n" } else { b"\n]\n" });
+    stream_to_stdout(case, hunt_id, only, render, write, finish)
+}
+
+/// Writes the findings that `keep` accepts as CSV, one row per finding and candidate, a run of
+/// findings at a time. Returns false when the reader closed the pipe before the end.
+fn print_csv_streamed(
+    case: &Case,
+    hunt_id: i64,
+    only: Option<&[String]>,
+    keep: &(dyn Fn(&Finding) -> bool + Sync),
+) -> Result<bool> {
+    let render = |finding: &Finding, bytes: &mut Vec<u8>| {
+        if !keep(finding) {
+            return Ok(false);
+        }
+        output::write_csv_rows(bytes, &csv_rows(finding))?;
+        Ok(true)
+    };
+    let mut header = Vec::new();
+    output::write_csv_rows(&mut header, &[CSV_HEADER.map(String::from).to_vec()])?;
+    // The header is written once, before the first rows or at the end when there are none.
+    let started = std::cell::Cell::new(false);
+    let write_header = |out: &mut dyn Write| if started.replace(true) { Ok(()) } else { out.write_all(&header) };
+    let write = |out: &mut dyn Write, bytes: Vec<u8>, _: usize| {
+        write_header(out)?;
+        out.write_all(&bytes)
+    };
+    let finish = |out: &mut dyn Write, _: usize| write_header(out);
+    stream_to_stdout(case, hunt_id, only, render, write, finish)
+}
+
+/// Writes what `render` makes of each finding to stdout through `write`, then calls `finish`
+/// with how many findings `render` wrote. Returns false when the reader closed the pipe before
+/// the end, and the error when reading the findings failed.
+fn stream_to_stdout(
+    case: &Case,
+    hunt_id: i64,
+    only: Option<&[String]>,
+    render: impl Fn(&Finding, &mut Vec<u8>) -> Result<bool> + Sync,
+    mut write: impl FnMut(&mut dyn Write, Vec<u8>, usize) -> std::io::Result<()>,
+    finish: impl FnOnce(&mut dyn Write, usize) -> std::io::Result<()>,
+) -> Result<bool> {
     let mut failure = None;
     let mut complete = false;
     output::to_stdout(|out| {
         let mut written = 0;
-        let render = |finding: &Finding, bytes: &mut Vec<u8>| {
-            if !keep(finding) {
-                return Ok(false);
-            }
-            // Every element starts with the separator; the writer drops the first one.
-            bytes.extend_from_slice(b",\n");
-            write_element(finding, bytes)?;
-            Ok(true)
-        };
         let walked = findings::render_of(&case.conn, hunt_id, only, render, |bytes, count| {
-            if count > 0 {
-                out.write_all(if written == 0 { b"[" } else { b"," })?;
-                out.write_all(&bytes[1..])?;
-                written += count;
-            }
-            Ok(())
+            written += count;
+            Ok(write(&mut *out, bytes, count)?)
         });
         if let Err(err) = walked {
             // A write error (a closed pipe) goes back to to_stdout; a read error is kept.
@@ -138,8 +198,7 @@ fn print_json_streamed(
                 }
             };
         }
-        out.write_all(if written == 0 { b"[]" } else { b"\n]" })?;
-        writeln!(out)?;
+        finish(out, written)?;
         complete = true;
         Ok(())
     })?;
@@ -172,31 +231,33 @@ pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
             serde_json::to_writer_pretty(&mut *out, list).map_err(std::io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => output::write_csv(out, &CSV_HEADER, &csv_rows(list)),
-        OutputFormat::Table => print_table(out, list),
+        OutputFormat::Csv => output::write_csv(out, &CSV_HEADER, &list.iter().flat_map(csv_rows).collect::<Vec<_>>()),
+        OutputFormat::Table => {
+            let attributed = list.iter().filter(|f| f.candidate_count > 0).count();
+            print_table(out, list.iter().map(table_row).collect(), attributed)
+        }
     })
 }
 
-fn print_table(out: &mut dyn Write, list: &[Finding]) -> std::io::Result<()> {
-    let rows = list
-        .iter()
-        .map(|f| {
-            vec![
-                f.finding_id.clone(),
-                f.upload_time.clone(),
-                f.operation.clone().unwrap_or_default(),
-                f.file_name.clone().or_else(|| f.object_path.clone()).unwrap_or_default(),
-                f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
-                f.confidence.clone().unwrap_or_default(),
-                candidate_summary(f),
-            ]
-        })
-        .collect();
+/// Writes the table of findings and a count line; `attributed` findings have candidates.
+fn print_table(out: &mut dyn Write, rows: Vec<Vec<String>>, attributed: usize) -> std::io::Result<()> {
+    let shown = rows.len();
     let header = ["finding", "upload (UTC)", "operation", "file", "caller", "confidence", "account or candidates"];
     let table = output::table(&header, rows);
     writeln!(out, "{table}")?;
-    let attributed = list.iter().filter(|f| f.candidate_count > 0).count();
-    writeln!(out, "{} uploads, {} with candidate sign-ins", list.len(), attributed)
+    writeln!(out, "{shown} uploads, {attributed} with candidate sign-ins")
+}
+
+fn table_row(f: &Finding) -> Vec<String> {
+    vec![
+        f.finding_id.clone(),
+        f.upload_time.clone(),
+        f.operation.clone().unwrap_or_default(),
+        f.file_name.clone().or_else(|| f.object_path.clone()).unwrap_or_default(),
+        f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
+        f.confidence.clone().unwrap_or_default(),
+        candidate_summary(f),
+    ]
 }
 
 fn candidate_summary(finding: &Finding) -> String {
@@ -228,50 +289,48 @@ const CSV_HEADER: [&str; 27] = [
     "candidate_reasons", "candidate_source_file", "candidate_source_line",
 ];
 
-/// One row per finding and candidate; a finding without candidates gets one row of its own.
-fn csv_rows(list: &[Finding]) -> Vec<Vec<String>> {
+/// Builds the CSV rows of a finding: one per candidate, or one for a finding without any.
+fn csv_rows(f: &Finding) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
-    for f in list {
-        let base = vec![
-            f.finding_id.clone(),
-            f.hunt_id.to_string(),
-            f.upload_time.clone(),
-            f.upload_kind.clone(),
-            f.operation.clone().unwrap_or_default(),
-            f.storage_account.clone().unwrap_or_default(),
-            f.object_path.clone().unwrap_or_default(),
-            f.file_name.clone().unwrap_or_default(),
-            f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
-            f.upload_user_agent.clone().unwrap_or_default(),
-            f.confidence.clone().unwrap_or_default(),
-            f.attributed_account.clone().unwrap_or_default(),
-            f.reason.clone().unwrap_or_default(),
-            f.source_table.clone(),
-            f.source_file.clone(),
-            f.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", f.source_record)),
-        ];
-        if f.candidates.is_empty() {
-            let mut row = base.clone();
-            row.extend(std::iter::repeat_n(String::new(), 11));
-            rows.push(row);
-        }
-        for c in &f.candidates {
-            let mut row = base.clone();
-            row.extend([
-                c.rank.to_string(),
-                c.account.clone().unwrap_or_default(),
-                c.score.map(|s| s.to_string()).unwrap_or_default(),
-                c.delta_seconds.to_string(),
-                c.signin_time.clone(),
-                c.ip.clone(),
-                c.user_agent.clone().unwrap_or_default(),
-                c.source_table.clone(),
-                c.reasons.join("; "),
-                c.source_file.clone(),
-                c.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", c.source_record)),
-            ]);
-            rows.push(row);
-        }
+    let base = vec![
+        f.finding_id.clone(),
+        f.hunt_id.to_string(),
+        f.upload_time.clone(),
+        f.upload_kind.clone(),
+        f.operation.clone().unwrap_or_default(),
+        f.storage_account.clone().unwrap_or_default(),
+        f.object_path.clone().unwrap_or_default(),
+        f.file_name.clone().unwrap_or_default(),
+        f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
+        f.upload_user_agent.clone().unwrap_or_default(),
+        f.confidence.clone().unwrap_or_default(),
+        f.attributed_account.clone().unwrap_or_default(),
+        f.reason.clone().unwrap_or_default(),
+        f.source_table.clone(),
+        f.source_file.clone(),
+        f.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", f.source_record)),
+    ];
+    if f.candidates.is_empty() {
+        let mut row = base.clone();
+        row.extend(std::iter::repeat_n(String::new(), 11));
+        rows.push(row);
+    }
+    for c in &f.candidates {
+        let mut row = base.clone();
+        row.extend([
+            c.rank.to_string(),
+            c.account.clone().unwrap_or_default(),
+            c.score.map(|s| s.to_string()).unwrap_or_default(),
+            c.delta_seconds.to_string(),
+            c.signin_time.clone(),
+            c.ip.clone(),
+            c.user_agent.clone().unwrap_or_default(),
+            c.source_table.clone(),
+            c.reasons.join("; "),
+            c.source_file.clone(),
+            c.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", c.source_record)),
+        ]);
+        rows.push(row);
     }
     rows
 }
