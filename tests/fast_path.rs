@@ -235,3 +235,27 @@ fn long_leading_white_space_fails_alike() {
     assert!(errors[0].contains("white space before any content"), "{}", errors[0]);
     assert_eq!(errors[0], errors[1]);
 }
+
+#[test]
+fn json_line_is_stored_as_written() {
+    // `raw` keeps the line itself: its spacing, key order and a key written twice, which the
+    // columns read as its last value. Only the line's surrounding white space is dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("lines_blob.jsonl")).unwrap();
+    let first = text.lines().next().unwrap();
+    let written = format!(
+        "{{ \"UserAgentHeader\" : \"first agent\",  {}, \"UserAgentHeader\": \"last agent\" }}",
+        first.trim().trim_start_matches('{').trim_end_matches('}')
+    );
+    let file = dir.path().join("StorageBlobLogs.jsonl");
+    std::fs::write(&file, format!("  {written}\t\n")).unwrap();
+    for reader in ["auto", "streaming"] {
+        let case = TestCase::new();
+        let row = import(&case, &file, reader);
+        assert_eq!(row["imported"].as_i64(), Some(1), "{reader}: {row}");
+        assert_eq!(row["reader"], if reader == "auto" { "duckdb" } else { "streaming" }, "{row}");
+        let stored = case.query("SELECT raw, user_agent FROM storage_events");
+        assert_eq!(stored[0]["raw"], written.as_str(), "{reader}");
+        assert_eq!(stored[0]["user_agent"], "last agent", "{reader}");
+    }
+}

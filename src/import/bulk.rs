@@ -170,7 +170,7 @@ fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>)
     let (mut header, mut values) = (None, None);
     let position = Position { record_no: 1, line: Some(1) };
     json_reader::ObjectColumns::default()
-        .emit_object(object, position, &mut |item| {
+        .emit_object(object, None, position, &mut |item| {
             match item {
                 Item::Header(seen) => header = Some(seen),
                 Item::Row(row) => values = Some(row.values),
@@ -558,7 +558,9 @@ impl<'c> LineReader<'c> {
                     let column = columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?;
                     row.values[*column] = value;
                 }
-                row.raw = Value::Object(object).to_string();
+                // As the streaming reader does, `raw` is the line as written.
+                row.raw.clear();
+                row.raw.push_str(json_reader::line_text(line));
             }
         }
         Ok(())

@@ -223,7 +223,7 @@ fn stream_array(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut dyn
         let position = cursor.next_position();
         let element_start = cursor.pos;
         match cursor.value::<Value>() {
-            Ok(Value::Object(object)) => columns.emit_object(object, position, emit)?,
+            Ok(Value::Object(object)) => columns.emit_object(object, None, position, emit)?,
             Ok(other) => emit(Item::Broken(Broken { position, reason: "the array element is not a JSON object".into(), raw: other.to_string() }))?,
             Err(err) => {
                 let reason = if err.is_eof() {
@@ -252,7 +252,7 @@ fn read_one_object(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut 
     let start = cursor.pos;
     match cursor.value::<Value>() {
         Ok(Value::Object(object)) => {
-            columns.emit_object(object, position, emit)?;
+            columns.emit_object(object, None, position, emit)?;
             Ok(true)
         }
         Ok(_) => unreachable!("the value starts with `{{`"),

@@ -97,7 +97,7 @@ pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>)
             continue;
         }
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(object)) => columns.emit_object(object, position, emit)?,
+            Ok(Value::Object(object)) => columns.emit_object(object, Some(text), position, emit)?,
             Ok(_) => emit(broken(position, "the line is JSON but not an object".into(), text))?,
             Err(err) => emit(broken(position, format!("invalid JSON: {err}"), text))?,
         }
@@ -129,9 +129,12 @@ impl ObjectColumns {
         !self.emitted
     }
 
+    /// Emits a row object, after a header when it brings new keys. `raw` is `text`, the
+    /// record as the file wrote it on one line, or else the object written as compact JSON.
     pub fn emit_object(
         &mut self,
         object: Map<String, Value>,
+        text: Option<&str>,
         position: Position,
         emit: &mut dyn FnMut(Item) -> Result<()>,
     ) -> Result<()> {
@@ -145,7 +148,10 @@ impl ObjectColumns {
         for (key, value) in flat {
             values[self.by_name[&key]] = value;
         }
-        let raw = Value::Object(object).to_string();
+        let raw = match text {
+            Some(text) => text.to_string(),
+            None => Value::Object(object).to_string(),
+        };
         emit(Item::Row(Row { position, values, raw }))
     }
 
