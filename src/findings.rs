@@ -141,8 +141,7 @@ pub fn render_of<T: Send>(
 ) -> Result<()> {
     /// Rendered batches that may wait for the writer, so that memory stays bounded.
     const AHEAD: usize = 8;
-    let reader = Reader::open(conn, hunt_id, only)?;
-    let batches: Vec<RecordBatch> = reader.query(conn)?.collect();
+    let (reader, batches) = Reader::open_and_query(conn, hunt_id, only)?;
     let next = AtomicUsize::new(0);
     let shared = Mutex::new(Progress::<T> { rendered: BTreeMap::new(), written: 0, stopped: false });
     let changed = Condvar::new();
@@ -218,21 +217,48 @@ struct Reader<'o> {
 
 impl<'o> Reader<'o> {
     fn open(conn: &Connection, hunt_id: i64, only: Option<&'o [String]>) -> Result<Self> {
-        let mode: Option<String> =
-            conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
-        let Some(mode) = mode else { bail!("hunt {hunt_id} not found") };
-        Ok(Reader {
-            hunt_id,
-            mode,
-            only,
-            states: annotations::load_states(conn)?,
-            rules: exclusions::load_enabled(conn)?,
-            candidates: CandidateIndex::load(conn, hunt_id, only)?,
+        let candidates = CandidateIndex::load(conn, hunt_id, only)?;
+        Self::open_with(conn, hunt_id, only, candidates)
+    }
+
+    /// Opens a reader and runs its findings query while a second connection reads the
+    /// candidates: DuckDB hands each result over to Arrow on one thread, so the two queries
+    /// overlap.
+    fn open_and_query(conn: &Connection, hunt_id: i64, only: Option<&'o [String]>) -> Result<(Self, Vec<RecordBatch>)> {
+        let candidate_conn = conn.try_clone()?;
+        std::thread::scope(|scope| {
+            let candidates = scope.spawn(move || CandidateIndex::load(&candidate_conn, hunt_id, only));
+            let mode = Self::mode(conn, hunt_id);
+            let batches = mode.and_then(|_| Self::query_with(conn, hunt_id, only));
+            let candidates = candidates.join().map_err(|_| anyhow::anyhow!("the thread that reads candidates panicked"))?;
+            let reader = Self::open_with(conn, hunt_id, only, candidates?)?;
+            Ok((reader, batches?))
         })
     }
 
+    fn open_with(conn: &Connection, hunt_id: i64, only: Option<&'o [String]>, candidates: CandidateIndex) -> Result<Self> {
+        Ok(Reader {
+            hunt_id,
+            mode: Self::mode(conn, hunt_id)?,
+            only,
+            states: annotations::load_states(conn)?,
+            rules: exclusions::load_enabled(conn)?,
+            candidates,
+        })
+    }
+
+    fn mode(conn: &Connection, hunt_id: i64) -> Result<String> {
+        let mode: Option<String> =
+            conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
+        mode.with_context(|| format!("hunt {hunt_id} not found"))
+    }
+
     /// Runs the findings query; `build` reads its rows.
-    fn query(&self, conn: &Connection) -> Result<std::vec::IntoIter<RecordBatch>> {
+    fn query(&self, conn: &Connection) -> Result<Vec<RecordBatch>> {
+        Self::query_with(conn, self.hunt_id, self.only)
+    }
+
+    fn query_with(conn: &Connection, hunt_id: i64, only: Option<&[String]>) -> Result<Vec<RecordBatch>> {
         let mut stmt = conn.prepare(&format!(
             "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, f.status_text, f.storage_account,
                     f.object_path, f.file_name, f.caller_ip, f.caller_ip_raw, f.address_problem,
@@ -244,10 +270,9 @@ impl<'o> Reader<'o> {
              FROM findings f JOIN sources s USING (source_id)
              WHERE f.hunt_id = ? {narrow}
              ORDER BY f.upload_time, f.finding_id",
-            narrow = id_filter("f.finding_id", self.only),
+            narrow = id_filter("f.finding_id", only),
         ))?;
-        let batches: Vec<RecordBatch> = stmt.query_arrow(params![self.hunt_id])?.collect();
-        Ok(batches.into_iter())
+        Ok(stmt.query_arrow(params![hunt_id])?.collect())
     }
 
     /// Builds the finding in one row of the findings query, with its candidates, the
