@@ -272,7 +272,7 @@ impl<'o> Reader<'o> {
              ORDER BY f.upload_time, f.finding_id",
             narrow = id_filter("f.finding_id", only),
         ))?;
-        Ok(stmt.query_arrow(params![hunt_id])?.collect())
+        Ok(stmt.stream_arrow(params![hunt_id])?.collect::<duckdb::Result<_>>()?)
     }
 
     /// Builds the finding in one row of the findings query, with its candidates, the
@@ -354,7 +354,7 @@ impl CandidateIndex {
              WHERE c.hunt_id = ? {narrow}",
             narrow = id_filter("c.finding_id", only),
         ))?;
-        let batches: Vec<RecordBatch> = stmt.query_arrow(params![hunt_id])?.collect();
+        let batches: Vec<RecordBatch> = stmt.stream_arrow(params![hunt_id])?.collect::<duckdb::Result<_>>()?;
         let mut rows: HashMap<String, Vec<(i64, u32, u32)>, ahash::RandomState> = HashMap::default();
         for (number, batch) in batches.iter().enumerate() {
             let b = Columns(batch);
