@@ -7,9 +7,13 @@
 use std::io::Write;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
-use duckdb::types::{TimeUnit, Value};
-use duckdb::{appender_params_from_iter, Connection};
+use duckdb::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::Connection;
 use serde_json::json;
 
 use crate::findings::Finding;
@@ -93,86 +97,90 @@ fn owned(value: &str) -> Cell {
     Cell::Text(Some(value.to_string()))
 }
 
-/// Flattens findings into rows of `COLUMNS`.
-pub fn rows(findings: &[Finding]) -> Vec<Vec<Cell>> {
+/// Flattens a finding into rows of `COLUMNS`: one per candidate, or one without candidates.
+pub fn rows_of(f: &Finding) -> Vec<Vec<Cell>> {
     let mut rows = Vec::new();
-    for f in findings {
-        let base = vec![
-            owned(&f.finding_id),
-            Cell::Integer(Some(f.hunt_id)),
-            owned(&f.mode),
-            owned(&f.upload_time),
-            owned(&f.upload_kind),
-            text(&f.operation),
-            Cell::Integer(Some(f.part_count)),
-            Cell::Integer(f.bytes),
-            text(&f.storage_account),
-            text(&f.object_path),
-            text(&f.file_name),
-            text(&f.caller_ip),
-            text(&f.caller_ip_raw),
-            text(&f.upload_user_agent),
-            text(&f.authentication_type),
-            text(&f.requester_upn),
-            text(&f.confidence),
-            text(&f.attributed_account),
-            text(&f.reason),
-            Cell::Text(Some(f.status.clone().unwrap_or_else(|| "open".into()))),
-            Cell::Text(Some(f.tags.join("; "))),
-            Cell::Text(Some(f.notes.join(" | "))),
-            Cell::Text(Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; "))),
-            owned(&f.source_table),
-            owned(&f.source_file),
-            Cell::Integer(f.source_line),
-            Cell::Integer(Some(f.source_record)),
-        ];
-        if f.candidates.is_empty() {
-            let mut row = base.clone();
-            row.extend([
-                Cell::Integer(None),
-                Cell::Text(None),
-                Cell::Real(None),
-                Cell::Real(None),
-                Cell::Text(None),
-                Cell::Text(None),
-                Cell::Text(None),
-                Cell::Text(None),
-                Cell::Text(None),
-                Cell::Text(None),
-                Cell::Integer(None),
-            ]);
-            rows.push(row);
-        }
-        for c in &f.candidates {
-            let mut row = base.clone();
-            row.extend([
-                Cell::Integer(Some(c.rank)),
-                text(&c.account),
-                Cell::Real(c.score),
-                Cell::Real(Some(c.delta_seconds)),
-                owned(&c.signin_time),
-                owned(&c.ip),
-                text(&c.user_agent),
-                owned(&c.source_table),
-                Cell::Text(Some(c.reasons.join("; "))),
-                owned(&c.source_file),
-                Cell::Integer(c.source_line.or(Some(c.source_record))),
-            ]);
-            rows.push(row);
-        }
+    let base = vec![
+        owned(&f.finding_id),
+        Cell::Integer(Some(f.hunt_id)),
+        owned(&f.mode),
+        owned(&f.upload_time),
+        owned(&f.upload_kind),
+        text(&f.operation),
+        Cell::Integer(Some(f.part_count)),
+        Cell::Integer(f.bytes),
+        text(&f.storage_account),
+        text(&f.object_path),
+        text(&f.file_name),
+        text(&f.caller_ip),
+        text(&f.caller_ip_raw),
+        text(&f.upload_user_agent),
+        text(&f.authentication_type),
+        text(&f.requester_upn),
+        text(&f.confidence),
+        text(&f.attributed_account),
+        text(&f.reason),
+        Cell::Text(Some(f.status.clone().unwrap_or_else(|| "open".into()))),
+        Cell::Text(Some(f.tags.join("; "))),
+        Cell::Text(Some(f.notes.join(" | "))),
+        Cell::Text(Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; "))),
+        owned(&f.source_table),
+        owned(&f.source_file),
+        Cell::Integer(f.source_line),
+        Cell::Integer(Some(f.source_record)),
+    ];
+    if f.candidates.is_empty() {
+        let mut row = base.clone();
+        row.extend([
+            Cell::Integer(None),
+            Cell::Text(None),
+            Cell::Real(None),
+            Cell::Real(None),
+            Cell::Text(None),
+            Cell::Text(None),
+            Cell::Text(None),
+            Cell::Text(None),
+            Cell::Text(None),
+            Cell::Text(None),
+            Cell::Integer(None),
+        ]);
+        rows.push(row);
+    }
+    for c in &f.candidates {
+        let mut row = base.clone();
+        row.extend([
+            Cell::Integer(Some(c.rank)),
+            text(&c.account),
+            Cell::Real(c.score),
+            Cell::Real(Some(c.delta_seconds)),
+            owned(&c.signin_time),
+            owned(&c.ip),
+            text(&c.user_agent),
+            owned(&c.source_table),
+            Cell::Text(Some(c.reasons.join("; "))),
+            owned(&c.source_file),
+            Cell::Integer(c.source_line.or(Some(c.source_record))),
+        ]);
+        rows.push(row);
     }
     rows
 }
 
-/// Writes CSV in UTF-8, every cell spreadsheet-safe; `bom` prefixes a UTF-8 byte order mark,
-/// which Excel needs to read UTF-8.
-pub fn write_csv(out: &mut dyn Write, findings: &[Finding], bom: bool) -> std::io::Result<usize> {
+/// Writes the CSV header: UTF-8, after a byte order mark when `bom` is set, which Excel needs
+/// to read UTF-8.
+pub fn write_csv_header(out: &mut dyn Write, bom: bool) -> std::io::Result<()> {
     if bom {
         out.write_all(b"\xef\xbb\xbf")?;
     }
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(COLUMNS.iter().map(|(name, _)| *name))?;
-    let rows = rows(findings);
+    writer.flush()
+}
+
+/// Appends the CSV rows of one finding, every cell spreadsheet-safe, and returns how many.
+pub fn write_csv_rows(out: &mut dyn Write, finding: &Finding) -> std::io::Result<usize> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    let rows = rows_of(finding);
     for row in &rows {
         writer.write_record(row.iter().map(|cell| spreadsheet_safe(&cell.text()).into_owned()))?;
     }
@@ -180,48 +188,98 @@ pub fn write_csv(out: &mut dyn Write, findings: &[Finding], bom: bool) -> std::i
     Ok(rows.len())
 }
 
-/// Writes Parquet through DuckDB's writer, with typed columns. The staging table lives in a
-/// transaction that is rolled back, so the case is not changed.
-pub fn write_parquet(conn: &Connection, path: &Path, findings: &[Finding]) -> Result<usize> {
-    let columns: Vec<String> = COLUMNS
-        .iter()
-        .map(|(name, kind)| {
-            let sql_type = match kind {
-                Kind::Text => "VARCHAR",
-                Kind::Integer => "BIGINT",
-                Kind::Real => "DOUBLE",
-                Kind::Time => "TIMESTAMP",
-            };
-            format!("{name} {sql_type}")
-        })
-        .collect();
-    let rows = rows(findings);
+/// Writes CSV: the header, then every finding's rows. Returns the number of rows.
+pub fn write_csv(out: &mut dyn Write, findings: &[Finding], bom: bool) -> std::io::Result<usize> {
+    write_csv_header(out, bom)?;
+    findings.iter().try_fold(0, |rows, finding| Ok(rows + write_csv_rows(out, finding)?))
+}
+
+/// Writes Parquet through DuckDB's writer, with typed columns. `produce` passes runs of rows
+/// to the sink it is given, so that the rows of all findings are never held at once. The
+/// staging table lives in a transaction that is rolled back, so the case is not changed.
+/// Returns the number of rows.
+pub fn write_parquet(
+    conn: &Connection,
+    path: &Path,
+    produce: impl FnOnce(&mut dyn FnMut(Vec<Vec<Cell>>) -> Result<()>) -> Result<()>,
+) -> Result<usize> {
+    let columns: Vec<String> = COLUMNS.iter().map(|(name, kind)| format!("{name} {}", kind.sql_type())).collect();
+    let schema = Arc::new(Schema::new(
+        COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.arrow_type(), true)).collect::<Vec<_>>(),
+    ));
     conn.execute_batch("BEGIN TRANSACTION")?;
-    let result = (|| -> Result<()> {
+    let result = (|| -> Result<usize> {
         conn.execute_batch(&format!("CREATE TABLE export_stage ({})", columns.join(", ")))?;
         let mut appender = conn.appender("export_stage")?;
-        for row in &rows {
-            let values: Vec<Value> = row.iter().zip(COLUMNS).map(|(cell, (_, kind))| to_value(cell, *kind)).collect();
-            appender.append_row(appender_params_from_iter(values.iter()))?;
-        }
+        let mut count = 0;
+        produce(&mut |rows| {
+            count += rows.len();
+            appender.append_record_batch(record_batch(&schema, &rows)?)?;
+            Ok(())
+        })?;
         appender.flush()?;
         drop(appender);
         let target = crate::sql::quote_literal(&path.to_string_lossy());
         conn.execute_batch(&format!("COPY export_stage TO {target} (FORMAT parquet)"))
             .with_context(|| format!("cannot write `{}`", path.display()))?;
-        Ok(())
+        Ok(count)
     })();
     let _ = conn.execute_batch("ROLLBACK");
-    result.map(|()| rows.len())
+    result
 }
 
-fn to_value(cell: &Cell, kind: Kind) -> Value {
-    match (cell, kind) {
-        (Cell::Text(Some(text)), Kind::Time) => crate::parse::time::parse_timestamp(text, 0, None)
-            .map_or(Value::Null, |micros| Value::Timestamp(TimeUnit::Microsecond, micros)),
-        (Cell::Text(value), _) => value.clone().map_or(Value::Null, Value::Text),
-        (Cell::Integer(value), _) => value.map_or(Value::Null, Value::BigInt),
-        (Cell::Real(value), _) => value.map_or(Value::Null, Value::Double),
+impl Kind {
+    fn sql_type(self) -> &'static str {
+        match self {
+            Kind::Text => "VARCHAR",
+            Kind::Integer => "BIGINT",
+            Kind::Real => "DOUBLE",
+            Kind::Time => "TIMESTAMP",
+        }
+    }
+
+    fn arrow_type(self) -> DataType {
+        match self {
+            Kind::Text => DataType::Utf8,
+            Kind::Integer => DataType::Int64,
+            Kind::Real => DataType::Float64,
+            Kind::Time => DataType::Timestamp(TimeUnit::Microsecond, None),
+        }
+    }
+}
+
+/// Builds one Arrow batch of `COLUMNS` from rows; a time is parsed from its ISO text.
+fn record_batch(schema: &Arc<Schema>, rows: &[Vec<Cell>]) -> Result<RecordBatch> {
+    let arrays: Vec<ArrayRef> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(column, (_, kind))| -> ArrayRef {
+            let cells = rows.iter().map(|row| &row[column]);
+            match kind {
+                Kind::Text => Arc::new(cells.map(|cell| cell_text(cell)).collect::<StringArray>()),
+                Kind::Integer => Arc::new(cells.map(|cell| match cell {
+                    Cell::Integer(value) => *value,
+                    _ => None,
+                }).collect::<Int64Array>()),
+                Kind::Real => Arc::new(cells.map(|cell| match cell {
+                    Cell::Real(value) => *value,
+                    _ => None,
+                }).collect::<Float64Array>()),
+                Kind::Time => Arc::new(
+                    cells
+                        .map(|cell| cell_text(cell).and_then(|text| crate::parse::time::parse_timestamp(text, 0, None).ok()))
+                        .collect::<TimestampMicrosecondArray>(),
+                ),
+            }
+        })
+        .collect();
+    Ok(RecordBatch::try_new(Arc::clone(schema), arrays)?)
+}
+
+fn cell_text(cell: &Cell) -> Option<&str> {
+    match cell {
+        Cell::Text(value) => value.as_deref(),
+        _ => None,
     }
 }
 
@@ -310,57 +368,56 @@ fn write_header(sheet: &mut rust_xlsxwriter::Worksheet, names: &[&str], format: 
     Ok(())
 }
 
-/// Writes Timesketch JSON lines: one event per upload and one per candidate sign-in, each with
-/// `message`, `datetime` and `timestamp_desc`.
-pub fn write_timesketch(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<usize> {
+/// Writes the Timesketch JSON lines of one finding: one event for the upload and one per
+/// candidate sign-in, each with `message`, `datetime` and `timestamp_desc`. Returns the number
+/// of lines.
+pub fn write_timesketch(out: &mut dyn Write, f: &Finding) -> std::io::Result<usize> {
     let mut lines = 0;
-    for f in findings {
-        let who = f.attributed_account.as_deref().unwrap_or("no attributed account");
+    let who = f.attributed_account.as_deref().unwrap_or("no attributed account");
+    let event = json!({
+        "message": format!("Upload of {} to {} from {} ({}; {})",
+            f.object_path.as_deref().unwrap_or("?"), f.storage_account.as_deref().unwrap_or("?"),
+            f.caller_ip_raw.as_deref().unwrap_or("?"), f.confidence.as_deref().unwrap_or("unranked"), who),
+        "datetime": f.upload_time,
+        "timestamp_desc": "Storage upload",
+        "finding_id": f.finding_id,
+        "hunt_id": f.hunt_id,
+        "upload_kind": f.upload_kind,
+        "operation": f.operation,
+        "object_path": f.object_path,
+        "file_name": f.file_name,
+        "caller_ip": f.caller_ip,
+        "user_agent": f.upload_user_agent,
+        "confidence": f.confidence,
+        "attributed_account": f.attributed_account,
+        "status": f.status.clone().unwrap_or_else(|| "open".into()),
+        "tags": f.tags,
+        "excluded_by_rules": f.excluded_by,
+        "source_file": f.source_file,
+        "source_line": f.source_line,
+    });
+    writeln!(out, "{event}")?;
+    lines += 1;
+    for c in &f.candidates {
         let event = json!({
-            "message": format!("Upload of {} to {} from {} ({}; {})",
-                f.object_path.as_deref().unwrap_or("?"), f.storage_account.as_deref().unwrap_or("?"),
-                f.caller_ip_raw.as_deref().unwrap_or("?"), f.confidence.as_deref().unwrap_or("unranked"), who),
-            "datetime": f.upload_time,
-            "timestamp_desc": "Storage upload",
+            "message": format!("Sign-in of {} from {} ({}), candidate {} for upload {}",
+                c.account.as_deref().unwrap_or("?"), c.ip, c.source_table, c.rank, f.finding_id),
+            "datetime": c.signin_time,
+            "timestamp_desc": "Entra ID sign-in",
             "finding_id": f.finding_id,
-            "hunt_id": f.hunt_id,
-            "upload_kind": f.upload_kind,
-            "operation": f.operation,
-            "object_path": f.object_path,
-            "file_name": f.file_name,
-            "caller_ip": f.caller_ip,
-            "user_agent": f.upload_user_agent,
-            "confidence": f.confidence,
-            "attributed_account": f.attributed_account,
-            "status": f.status.clone().unwrap_or_else(|| "open".into()),
-            "tags": f.tags,
-            "excluded_by_rules": f.excluded_by,
-            "source_file": f.source_file,
-            "source_line": f.source_line,
+            "account": c.account,
+            "ip": c.ip,
+            "user_agent": c.user_agent,
+            "source_table": c.source_table,
+            "rank": c.rank,
+            "score": c.score,
+            "delta_seconds": c.delta_seconds,
+            "reasons": c.reasons,
+            "source_file": c.source_file,
+            "source_line": c.source_line,
         });
         writeln!(out, "{event}")?;
         lines += 1;
-        for c in &f.candidates {
-            let event = json!({
-                "message": format!("Sign-in of {} from {} ({}), candidate {} for upload {}",
-                    c.account.as_deref().unwrap_or("?"), c.ip, c.source_table, c.rank, f.finding_id),
-                "datetime": c.signin_time,
-                "timestamp_desc": "Entra ID sign-in",
-                "finding_id": f.finding_id,
-                "account": c.account,
-                "ip": c.ip,
-                "user_agent": c.user_agent,
-                "source_table": c.source_table,
-                "rank": c.rank,
-                "score": c.score,
-                "delta_seconds": c.delta_seconds,
-                "reasons": c.reasons,
-                "source_file": c.source_file,
-                "source_line": c.source_line,
-            });
-            writeln!(out, "{event}")?;
-            lines += 1;
-        }
     }
     Ok(lines)
 }

@@ -115,6 +115,48 @@ pub fn write_csv_rows(bytes: &mut Vec<u8>, rows: &[Vec<String>]) -> std::io::Res
     writer.flush()
 }
 
+/// Writes a pretty-printed JSON array whose elements come in runs, as `serde_json`'s pretty
+/// writer would write the whole array at once.
+#[derive(Default)]
+pub struct PrettyArray {
+    elements: usize,
+}
+
+impl PrettyArray {
+    /// Appends `value` as one element: a separator, then the value indented by two spaces.
+    /// Pretty JSON has no line breaks inside strings, so indenting each line nests the value.
+    pub fn element(value: &impl serde::Serialize, bytes: &mut Vec<u8>) -> serde_json::Result<()> {
+        let text = serde_json::to_vec_pretty(value)?;
+        bytes.extend_from_slice(b",\n");
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &text) {
+            bytes.extend_from_slice(b"  ");
+            bytes.extend_from_slice(&text[start..=end]);
+            start = end + 1;
+        }
+        bytes.extend_from_slice(b"  ");
+        bytes.extend_from_slice(&text[start..]);
+        Ok(())
+    }
+
+    /// Writes a run of `count` elements made by `element`; the array's first separator
+    /// becomes its opening bracket.
+    pub fn write(&mut self, out: &mut dyn Write, bytes: &[u8], count: usize) -> std::io::Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        out.write_all(if self.elements == 0 { b"[" } else { b"," })?;
+        out.write_all(&bytes[1..])?;
+        self.elements += count;
+        Ok(())
+    }
+
+    /// Closes the array and ends the line.
+    pub fn finish(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(if self.elements == 0 { b"[]\n" } else { b"\n]\n" })
+    }
+}
+
 /// Creates a progress bar on stderr by bytes, hidden when stderr is not a terminal or `quiet`
 /// is set.
 pub fn byte_progress(total: u64, quiet: bool) -> ProgressBar {

@@ -162,12 +162,13 @@ fn unexplained_uploads_get_their_reason() {
     assert_eq!(reason_of("days-later.bin"), no_data);
 }
 
-/// `findings --format json` builds and writes findings on two threads, a DuckDB batch of 2,048
-/// at a time. Over several batches, with a note and an exclusion rule in play, the array must
+/// `findings` and `export` build and write findings on two threads, a DuckDB batch of 2,048 at
+/// a time. Over several batches, with a note and an exclusion rule in play, the JSON array must
 /// keep the upload-time order of the stored findings, carry every stored candidate in rank
-/// order, and be the text that serde_json's pretty writer gives for the same array.
+/// order, and be the text that serde_json's pretty writer gives for the same array; the CSV
+/// and export files must hold the same findings and rows.
 #[test]
-fn json_findings_keep_their_order_across_batches() {
+fn findings_output_keeps_order_across_batches() {
     let (case, _) = generated_case("16", "3", false);
     case.ok(&["hunt", "--quiet", "--mode", "full"]);
     let latest = "(SELECT max(hunt_id) FROM hunts)";
@@ -214,4 +215,25 @@ fn json_findings_keep_their_order_across_batches() {
     let mut csv_ids: Vec<&str> = rows.iter().map(|row| &row[0]).collect();
     csv_ids.dedup();
     assert_eq!(csv_ids, expected_ids);
+
+    // `export` writes files the same way; its JSON is the same text as `findings` gives.
+    let out = case.root.path().join("export");
+    let json_path = out.with_extension("json");
+    case.ok(&["export", "--quiet", "--format", "json", "--out", json_path.to_str().unwrap()]);
+    let findings_text = case.ok(&["findings", "--format", "json", "--include-excluded"]);
+    assert_eq!(std::fs::read_to_string(&json_path).unwrap(), findings_text);
+    let jsonl_path = out.with_extension("jsonl");
+    case.ok(&["export", "--quiet", "--format", "jsonl", "--out", jsonl_path.to_str().unwrap()]);
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&jsonl_path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(&lines, list);
+    for format in ["csv", "parquet"] {
+        let path = out.with_extension(format);
+        let output = case.run(&["export", "--quiet", "--format", format, "--out", path.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let expected = format!("{expected_rows} rows/records");
+        assert!(stderr(&output).contains(&expected), "{format}: {}", stderr(&output));
+    }
+    let exported = csv::Reader::from_path(out.with_extension("csv")).unwrap().records().count();
+    assert_eq!(exported, expected_rows);
 }

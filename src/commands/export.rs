@@ -1,9 +1,11 @@
 //! `blobtrail export`: write the findings of a hunt, with candidates, annotations and
 //! exclusion marks, to a file in one of several formats.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
@@ -13,7 +15,9 @@ use crate::case::Case;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::export;
 use crate::findings::{self, Finding};
-use crate::output;
+use crate::output::{self, PrettyArray};
+
+use super::findings::write_findings;
 
 pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
     if args.out.exists() && !args.force {
@@ -24,12 +28,11 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
         None => findings::latest_hunt(&case.conn)?,
     };
     let spinner = output::spinner("exporting", global.quiet);
-    let list = findings::load(&case.conn, hunt_id)?;
 
     // Write beside the target and rename, so a failed export never leaves half a file.
     let partial = partial_path(&args.out);
-    let written = write(case, &args, &list, &partial);
-    let rows = match written {
+    let totals = Totals::default();
+    let rows = match write(case, &args, hunt_id, &totals, &partial) {
         Ok(rows) => rows,
         Err(err) => {
             let _ = std::fs::remove_file(&partial);
@@ -39,14 +42,29 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
     spinner.finish_and_clear();
     std::fs::rename(&partial, &args.out).with_context(|| format!("cannot move the export into `{}`", args.out.display()))?;
 
-    let excluded = list.iter().filter(|f| !f.excluded_by.is_empty()).count();
+    let [findings, excluded, candidates] =
+        [&totals.findings, &totals.excluded, &totals.candidates].map(|n| n.load(Ordering::Relaxed));
     eprintln!(
-        "wrote {} findings ({excluded} excluded, marked), {} candidates, {rows} rows/records to `{}`",
-        list.len(),
-        list.iter().map(|f| f.candidates.len()).sum::<usize>(),
+        "wrote {findings} findings ({excluded} excluded, marked), {candidates} candidates, {rows} rows/records to `{}`",
         args.out.display()
     );
-    Ok(Report::success(json!({ "hunt_id": hunt_id, "findings": list.len(), "excluded": excluded, "rows": rows })))
+    Ok(Report::success(json!({ "hunt_id": hunt_id, "findings": findings, "excluded": excluded, "rows": rows })))
+}
+
+/// Counts of the findings written, those excluded by a rule, and their candidates.
+#[derive(Default)]
+struct Totals {
+    findings: AtomicUsize,
+    excluded: AtomicUsize,
+    candidates: AtomicUsize,
+}
+
+impl Totals {
+    fn add(&self, finding: &Finding) {
+        self.findings.fetch_add(1, Ordering::Relaxed);
+        self.excluded.fetch_add(usize::from(!finding.excluded_by.is_empty()), Ordering::Relaxed);
+        self.candidates.fetch_add(finding.candidates.len(), Ordering::Relaxed);
+    }
 }
 
 fn partial_path(out: &Path) -> PathBuf {
@@ -55,41 +73,55 @@ fn partial_path(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-fn write(case: &Case, args: &ExportArgs, list: &[Finding], path: &Path) -> Result<usize> {
-    let create = || -> Result<BufWriter<File>> {
-        Ok(BufWriter::new(File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?))
+/// Writes the export to `path` and returns the number of rows or records. Every format but
+/// xlsx is written a run of findings at a time, so the whole list is never held in memory.
+fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &Path) -> Result<usize> {
+    let rows = AtomicUsize::new(0);
+    let to_file = |start: &[u8], render: &(dyn Fn(&Finding, &mut Vec<u8>) -> Result<usize> + Sync), json_array: bool| {
+        let mut out = BufWriter::new(File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?);
+        out.write_all(start)?;
+        let render = |finding: &Finding, bytes: &mut Vec<u8>| {
+            totals.add(finding);
+            rows.fetch_add(render(finding, bytes)?, Ordering::Relaxed);
+            Ok(true)
+        };
+        let array = RefCell::new(PrettyArray::default());
+        let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| {
+            if json_array { array.borrow_mut().write(out, &bytes, count) } else { out.write_all(&bytes) }
+        };
+        let finish = |out: &mut dyn Write| if json_array { array.borrow().finish(out) } else { Ok(()) };
+        write_findings(case, hunt_id, None, &mut out, render, write, finish)?;
+        out.flush()?;
+        anyhow::Ok(rows.load(Ordering::Relaxed))
     };
-    let rows = match args.format {
+    match args.format {
         ExportFormat::Csv => {
-            let mut out = create()?;
-            let rows = export::write_csv(&mut out, list, args.excel_bom)?;
-            out.flush()?;
-            rows
+            let mut header = Vec::new();
+            export::write_csv_header(&mut header, args.excel_bom)?;
+            to_file(&header, &|finding, bytes| Ok(export::write_csv_rows(bytes, finding)?), false)
         }
-        ExportFormat::Json => {
-            let mut out = create()?;
-            serde_json::to_writer_pretty(&mut out, list)?;
-            writeln!(out)?;
-            out.flush()?;
-            list.len()
+        ExportFormat::Json => to_file(b"", &|finding, bytes| {
+            PrettyArray::element(finding, bytes)?;
+            Ok(1)
+        }, true),
+        ExportFormat::Jsonl => to_file(b"", &|finding, bytes| {
+            serde_json::to_writer(&mut *bytes, finding)?;
+            bytes.push(b'\n');
+            Ok(1)
+        }, false),
+        ExportFormat::Timesketch => to_file(b"", &|finding, bytes| Ok(export::write_timesketch(bytes, finding)?), false),
+        ExportFormat::Parquet => export::write_parquet(&case.conn, path, |sink| {
+            let render = |finding: &Finding, rows: &mut Vec<Vec<export::Cell>>| {
+                totals.add(finding);
+                rows.extend(export::rows_of(finding));
+                Ok(true)
+            };
+            findings::render_of(&case.conn, hunt_id, None, render, |rows, _| sink(rows))
+        }),
+        ExportFormat::Xlsx => {
+            let list = findings::load(&case.conn, hunt_id)?;
+            list.iter().for_each(|finding| totals.add(finding));
+            export::write_xlsx(path, &list)
         }
-        ExportFormat::Jsonl => {
-            let mut out = create()?;
-            for finding in list {
-                serde_json::to_writer(&mut out, finding)?;
-                writeln!(out)?;
-            }
-            out.flush()?;
-            list.len()
-        }
-        ExportFormat::Timesketch => {
-            let mut out = create()?;
-            let lines = export::write_timesketch(&mut out, list)?;
-            out.flush()?;
-            lines
-        }
-        ExportFormat::Parquet => export::write_parquet(&case.conn, path, list)?,
-        ExportFormat::Xlsx => export::write_xlsx(path, list)?,
-    };
-    Ok(rows)
+    }
 }

@@ -9,7 +9,7 @@ use super::Report;
 use crate::case::Case;
 use crate::cli::{FindingsArgs, OutputFormat};
 use crate::findings::{self, Finding};
-use crate::output;
+use crate::output::{self, PrettyArray};
 
 pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     if let Some(status) = &args.status {
@@ -123,21 +123,12 @@ fn print_json_streamed(
         if !keep(finding) {
             return Ok(false);
         }
-        // Every element starts with the separator; the writer drops the first one.
-        bytes.extend_from_slice(b",\n");
-        write_element(finding, bytes)?;
+        PrettyArray::element(finding, bytes)?;
         Ok(true)
     };
-    let mut written = 0;
-    let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| {
-        if count > 0 {
-            out.write_all(if written == 0 { b"[" } else { b"," })?;
-            out.write_all(&bytes[1..])?;
-            written += count;
-        }
-        Ok(())
-    };
-    let finish = |out: &mut dyn Write, written: usize| out.write_all(if written == 0 { b"[]\n" } else { b"\n]\n" });
+    let array = std::cell::RefCell::new(PrettyArray::default());
+    let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| array.borrow_mut().write(out, &bytes, count);
+    let finish = |out: &mut dyn Write| array.borrow().finish(out);
     stream_to_stdout(case, hunt_id, only, render, write, finish)
 }
 
@@ -165,30 +156,23 @@ fn print_csv_streamed(
         write_header(out)?;
         out.write_all(&bytes)
     };
-    let finish = |out: &mut dyn Write, _: usize| write_header(out);
-    stream_to_stdout(case, hunt_id, only, render, write, finish)
+    stream_to_stdout(case, hunt_id, only, render, write, write_header)
 }
 
-/// Writes what `render` makes of each finding to stdout through `write`, then calls `finish`
-/// with how many findings `render` wrote. Returns false when the reader closed the pipe before
-/// the end, and the error when reading the findings failed.
+/// Writes findings to stdout with `write_findings`. Returns false when the reader closed the
+/// pipe before the end, and the error when reading the findings failed.
 fn stream_to_stdout(
     case: &Case,
     hunt_id: i64,
     only: Option<&[String]>,
     render: impl Fn(&Finding, &mut Vec<u8>) -> Result<bool> + Sync,
-    mut write: impl FnMut(&mut dyn Write, Vec<u8>, usize) -> std::io::Result<()>,
-    finish: impl FnOnce(&mut dyn Write, usize) -> std::io::Result<()>,
+    write: impl FnMut(&mut dyn Write, Vec<u8>, usize) -> std::io::Result<()>,
+    finish: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<bool> {
     let mut failure = None;
     let mut complete = false;
     output::to_stdout(|out| {
-        let mut written = 0;
-        let walked = findings::render_of(&case.conn, hunt_id, only, render, |bytes, count| {
-            written += count;
-            Ok(write(&mut *out, bytes, count)?)
-        });
-        if let Err(err) = walked {
+        if let Err(err) = write_findings(case, hunt_id, only, out, render, write, finish) {
             // A write error (a closed pipe) goes back to to_stdout; a read error is kept.
             return match err.downcast::<std::io::Error>() {
                 Ok(io) => Err(io),
@@ -198,7 +182,6 @@ fn stream_to_stdout(
                 }
             };
         }
-        finish(out, written)?;
         complete = true;
         Ok(())
     })?;
@@ -208,20 +191,19 @@ fn stream_to_stdout(
     }
 }
 
-/// Appends a finding as pretty JSON indented by two spaces, as an element of the pretty array.
-fn write_element(finding: &Finding, bytes: &mut Vec<u8>) -> Result<()> {
-    let text = serde_json::to_vec_pretty(finding)?;
-    // Pretty JSON has no line breaks inside strings, so indenting each line by the array's two
-    // spaces nests the element as the whole-list writer would.
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', &text) {
-        bytes.extend_from_slice(b"  ");
-        bytes.extend_from_slice(&text[start..=end]);
-        start = end + 1;
-    }
-    bytes.extend_from_slice(b"  ");
-    bytes.extend_from_slice(&text[start..]);
-    Ok(())
+/// Writes what `render` makes of each finding of a hunt to `out`: `write` gets each run of
+/// rendered findings with how many `render` wrote, and `finish` ends the output.
+pub(super) fn write_findings(
+    case: &Case,
+    hunt_id: i64,
+    only: Option<&[String]>,
+    out: &mut dyn Write,
+    render: impl Fn(&Finding, &mut Vec<u8>) -> Result<bool> + Sync,
+    mut write: impl FnMut(&mut dyn Write, Vec<u8>, usize) -> std::io::Result<()>,
+    finish: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    findings::render_of(&case.conn, hunt_id, only, render, |bytes, count| Ok(write(&mut *out, bytes, count)?))?;
+    Ok(finish(out)?)
 }
 
 /// Prints findings to stdout in the requested format.
