@@ -6,92 +6,200 @@
 //! and also reports files that were added or removed.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 pub const MANIFEST: &str = "MANIFEST.sha256";
 
-/// The files of a bundle by relative path (forward slashes), sorted.
-pub type Files = BTreeMap<String, Vec<u8>>;
 
 fn sha256(bytes: &[u8]) -> String {
     crate::sql::hex(&Sha256::digest(bytes))
 }
 
-/// Builds the manifest text for `files`.
-pub fn manifest(files: &Files) -> String {
-    files.iter().map(|(name, bytes)| format!("{}  {name}\n", sha256(bytes))).collect()
+/// Builds the manifest text from each file's SHA-256, by name.
+fn manifest_of(hashes: &BTreeMap<String, String>) -> String {
+    hashes.iter().map(|(name, hash)| format!("{hash}  {name}\n")).collect()
 }
 
-/// Writes the bundle to a folder, or to a zip file when `out` ends in `.zip`, and returns the
-/// SHA-256 of the manifest. Fails if `out` exists.
-pub fn write(mut files: Files, out: &Path) -> Result<String> {
-    if out.exists() {
-        bail!("`{}` already exists; choose a new path so that no earlier bundle is overwritten", out.display());
-    }
-    let manifest = manifest(&files);
-    let manifest_hash = sha256(manifest.as_bytes());
-    files.insert(MANIFEST.to_string(), manifest.into_bytes());
+/// Writes a bundle one file at a time, each hashed as it is written, so that no file has to
+/// be held in memory whole. The bundle is written under a `.partial` name and renamed when
+/// the manifest is written, so a failed bundle never looks finished.
+pub struct BundleWriter {
+    out: PathBuf,
+    partial: PathBuf,
+    zip: Option<zip::ZipWriter<File>>,
+    hashes: BTreeMap<String, String>,
+}
 
-    if is_zip(out) {
-        let file = std::fs::File::create(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-        let mut zip = zip::ZipWriter::new(file);
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        for (name, bytes) in &files {
-            zip.start_file(name.as_str(), options)?;
-            zip.write_all(bytes)?;
+impl BundleWriter {
+    /// Starts a bundle at `out`, a folder, or a zip file when it ends in `.zip`. Fails if `out`
+    /// or its partial name exists.
+    pub fn create(out: &Path) -> Result<Self> {
+        if out.exists() {
+            bail!("`{}` already exists; choose a new path so that no earlier bundle is overwritten", out.display());
         }
-        zip.finish()?;
-    } else {
-        for (name, bytes) in &files {
-            let path = out.join(name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
-            }
-            std::fs::write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".partial");
+        let partial = out.with_file_name(name);
+        if partial.exists() {
+            bail!("`{}` already exists: an earlier bundle failed or is being written; remove it first", partial.display());
         }
+        let zip = if is_zip(out) {
+            let file = File::create(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
+            Some(zip::ZipWriter::new(file))
+        } else {
+            std::fs::create_dir_all(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
+            None
+        };
+        Ok(BundleWriter { out: out.to_path_buf(), partial, zip, hashes: BTreeMap::new() })
     }
-    Ok(manifest_hash)
+
+    /// Adds a file with the given bytes.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.add_with(name, |out| Ok(out.write_all(bytes)?))
+    }
+
+    /// Adds a file whose bytes `write` writes.
+    pub fn add_with(&mut self, name: &str, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+        let mut hashing = match &mut self.zip {
+            Some(zip) => {
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated)
+                    .large_file(true);
+                zip.start_file(name, options)?;
+                HashingWriter::new(Box::new(zip as &mut dyn Write))
+            }
+            None => {
+                let path = self.partial.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+                }
+                let file = File::create(&path).with_context(|| format!("cannot write `{}`", path.display()))?;
+                HashingWriter::new(Box::new(BufWriter::with_capacity(1 << 20, file)))
+            }
+        };
+        write(&mut hashing)?;
+        hashing.inner.flush()?;
+        self.hashes.insert(name.to_string(), crate::sql::hex(&hashing.hasher.finalize()));
+        Ok(())
+    }
+
+    /// The number of files added so far.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Writes the manifest, moves the bundle to its name and returns the manifest's SHA-256.
+    pub fn finish(mut self) -> Result<String> {
+        let manifest = manifest_of(&self.hashes);
+        let written = self.add(MANIFEST, manifest.as_bytes()).and_then(|()| match self.zip.take() {
+            Some(zip) => Ok(zip.finish().map(drop)?),
+            None => Ok(()),
+        });
+        if let Err(err) = written {
+            self.abandon();
+            return Err(err);
+        }
+        std::fs::rename(&self.partial, &self.out)
+            .with_context(|| format!("cannot move the bundle into `{}`", self.out.display()))?;
+        Ok(sha256(manifest.as_bytes()))
+    }
+
+    /// Removes what was written of a bundle that failed.
+    pub fn abandon(mut self) {
+        drop(self.zip.take());
+        let _ = if self.partial.is_dir() { std::fs::remove_dir_all(&self.partial) } else { std::fs::remove_file(&self.partial) };
+    }
+}
+
+/// Passes bytes through to `inner` and hashes them on the way.
+struct HashingWriter<'w> {
+    inner: Box<dyn Write + 'w>,
+    hasher: Sha256,
+}
+
+impl<'w> HashingWriter<'w> {
+    fn new(inner: Box<dyn Write + 'w>) -> Self {
+        HashingWriter { inner, hasher: Sha256::new() }
+    }
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn is_zip(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
 }
 
-/// Reads every file of a bundle folder or zip.
-fn read_all(path: &Path) -> Result<Files> {
-    let mut files = Files::new();
+/// Each file of a bundle as read back: its SHA-256 by name, and the manifest, which is small,
+/// whole.
+struct ReadBack {
+    hashes: BTreeMap<String, String>,
+    manifest: Option<Vec<u8>>,
+}
+
+/// Reads and hashes every file of a bundle folder or zip.
+fn hash_all(path: &Path) -> Result<ReadBack> {
+    let mut hashes = BTreeMap::new();
+    let mut manifest = None;
+    let mut take = |name: String, reader: &mut dyn Read| -> Result<()> {
+        if name == MANIFEST {
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes)?;
+            manifest = Some(bytes);
+        } else {
+            let mut hasher = Sha256::new();
+            std::io::copy(reader, &mut hasher)?;
+            hashes.insert(name, crate::sql::hex(&hasher.finalize()));
+        }
+        Ok(())
+    };
     if path.is_dir() {
-        collect_folder(path, path, &mut files)?;
+        let mut names = Vec::new();
+        collect_folder(path, path, &mut names)?;
+        for (name, file) in names {
+            let mut reader = File::open(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
+            take(name, &mut reader)?;
+        }
     } else if path.is_file() {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
         let mut archive = zip::ZipArchive::new(file).with_context(|| format!("`{}` is not a readable zip file", path.display()))?;
         for index in 0..archive.len() {
             let mut entry = archive.by_index(index)?;
             if entry.is_dir() {
                 continue;
             }
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes)?;
-            files.insert(entry.name().to_string(), bytes);
+            let name = entry.name().to_string();
+            take(name, &mut entry)?;
         }
     } else {
         bail!("bundle `{}` not found", path.display());
     }
-    Ok(files)
+    Ok(ReadBack { hashes, manifest })
 }
 
-fn collect_folder(root: &Path, dir: &Path, files: &mut Files) -> Result<()> {
+/// Lists the files below `dir` with their names relative to `root`, in forward slashes.
+fn collect_folder(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list `{}`", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
             collect_folder(root, &path, files)?;
         } else {
             let name = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
-            files.insert(name, std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?);
+            files.push((name, path));
         }
     }
     Ok(())
@@ -100,8 +208,8 @@ fn collect_folder(root: &Path, dir: &Path, files: &mut Files) -> Result<()> {
 /// Checks a bundle against its manifest. Returns the manifest's hash and one message per
 /// changed, added or removed file.
 pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
-    let mut files = read_all(path)?;
-    let Some(manifest) = files.remove(MANIFEST) else {
+    let ReadBack { hashes, manifest } = hash_all(path)?;
+    let Some(manifest) = manifest else {
         bail!("`{}` has no {MANIFEST}: not a blobtrail bundle, or the manifest was removed", path.display());
     };
     let manifest_hash = sha256(&manifest);
@@ -117,13 +225,13 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
         listed.insert(name.to_string(), hash.to_string());
     }
     for (name, hash) in &listed {
-        match files.get(name) {
+        match hashes.get(name) {
             None => problems.push(format!("`{name}` is listed in the manifest but missing")),
-            Some(bytes) if &sha256(bytes) != hash => problems.push(format!("`{name}` has changed: its SHA-256 does not match the manifest")),
+            Some(actual) if actual != hash => problems.push(format!("`{name}` has changed: its SHA-256 does not match the manifest")),
             Some(_) => {}
         }
     }
-    for name in files.keys() {
+    for name in hashes.keys() {
         if !listed.contains_key(name) {
             problems.push(format!("`{name}` was added: it is not in the manifest"));
         }
@@ -134,6 +242,28 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The files of a bundle by relative path (forward slashes), sorted.
+    type Files = BTreeMap<String, Vec<u8>>;
+
+    /// Builds the manifest text for `files`.
+    fn manifest(files: &Files) -> String {
+        let hashes = files.iter().map(|(name, bytes)| (name.clone(), sha256(bytes))).collect();
+        manifest_of(&hashes)
+    }
+
+    /// Writes the bundle to a folder, or to a zip file when `out` ends in `.zip`, and returns the
+    /// SHA-256 of the manifest. Fails if `out` exists.
+    fn write(files: Files, out: &Path) -> Result<String> {
+        let mut writer = BundleWriter::create(out)?;
+        for (name, bytes) in &files {
+            if let Err(err) = writer.add(name, bytes) {
+                writer.abandon();
+                return Err(err);
+            }
+        }
+        writer.finish()
+    }
 
     fn sample() -> Files {
         let mut files = Files::new();
@@ -181,5 +311,23 @@ mod tests {
     fn existing_output_is_not_overwritten() {
         let root = tempfile::tempdir().unwrap();
         assert!(write(sample(), root.path()).is_err());
+    }
+
+    #[test]
+    fn failed_bundle_leaves_nothing() {
+        for name in ["bundle", "bundle.zip"] {
+            let root = tempfile::tempdir().unwrap();
+            let out = root.path().join(name);
+            let mut writer = BundleWriter::create(&out).unwrap();
+            writer.add("report.html", b"<html></html>").unwrap();
+            let failed = writer.add_with("findings.json", |file| {
+                file.write_all(b"[")?;
+                anyhow::bail!("the case could not be read")
+            });
+            assert!(failed.is_err());
+            writer.abandon();
+            let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+            assert!(left.is_empty(), "{name}: {left:?}");
+        }
     }
 }

@@ -188,12 +188,6 @@ pub fn write_csv_rows(out: &mut dyn Write, finding: &Finding) -> std::io::Result
     Ok(rows.len())
 }
 
-/// Writes CSV: the header, then every finding's rows. Returns the number of rows.
-pub fn write_csv(out: &mut dyn Write, findings: &[Finding], bom: bool) -> std::io::Result<usize> {
-    write_csv_header(out, bom)?;
-    findings.iter().try_fold(0, |rows, finding| Ok(rows + write_csv_rows(out, finding)?))
-}
-
 /// Writes Parquet through DuckDB's writer, with typed columns. `produce` passes runs of rows
 /// to the sink it is given, so that the rows of all findings are never held at once. The
 /// staging table lives in a transaction that is rolled back, so the case is not changed.

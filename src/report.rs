@@ -26,8 +26,45 @@ pub struct ReportInput<'a> {
     pub view_checksum: &'a str,
     pub hunt_started: &'a str,
     pub sources: &'a [SourceLine],
-    pub findings: &'a [Finding],
+    pub findings: &'a [ReportFinding],
     pub rules: &'a [Rule],
+}
+
+/// The part of a finding that the report shows. A bundle keeps one for every finding instead of
+/// whole findings with every candidate.
+pub struct ReportFinding {
+    pub finding_id: String,
+    pub upload_time: String,
+    pub object_path: Option<String>,
+    pub caller_ip_raw: Option<String>,
+    pub confidence: Option<String>,
+    pub attributed_account: Option<String>,
+    pub reason: Option<String>,
+    pub status: Option<String>,
+    pub excluded_by: Vec<i64>,
+    /// The accounts among the first five candidates.
+    pub candidate_accounts: Vec<String>,
+    /// The sign-in time of the attributed account's candidate.
+    pub attributed_signin_time: Option<String>,
+}
+
+impl From<&Finding> for ReportFinding {
+    fn from(f: &Finding) -> Self {
+        let attributed = f.candidates.iter().find(|c| c.account.is_some() && c.account == f.attributed_account);
+        ReportFinding {
+            finding_id: f.finding_id.clone(),
+            upload_time: f.upload_time.clone(),
+            object_path: f.object_path.clone(),
+            caller_ip_raw: f.caller_ip_raw.clone(),
+            confidence: f.confidence.clone(),
+            attributed_account: f.attributed_account.clone(),
+            reason: f.reason.clone(),
+            status: f.status.clone(),
+            excluded_by: f.excluded_by.clone(),
+            candidate_accounts: f.candidates.iter().take(5).filter_map(|c| c.account.clone()).collect(),
+            attributed_signin_time: attributed.map(|c| c.signin_time.clone()),
+        }
+    }
 }
 
 /// One imported file, as the report lists it.
@@ -117,13 +154,13 @@ pub fn render(input: &ReportInput) -> String {
     html
 }
 
-fn active(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
+fn active(findings: &[ReportFinding]) -> impl Iterator<Item = &ReportFinding> {
     findings.iter().filter(|f| f.excluded_by.is_empty())
 }
 
 fn summary(html: &mut String, input: &ReportInput) {
     let findings = input.findings;
-    let confirmed: Vec<&Finding> =
+    let confirmed: Vec<&ReportFinding> =
         active(findings).filter(|f| f.status.as_deref() == Some("confirmed-malicious")).collect();
     let open = active(findings).filter(|f| matches!(f.status.as_deref(), None | Some("open") | Some("needs-review"))).count();
     let excluded = findings.iter().filter(|f| !f.excluded_by.is_empty()).count();
@@ -169,23 +206,22 @@ fn summary(html: &mut String, input: &ReportInput) {
     );
 }
 
-fn timeline(html: &mut String, findings: &[Finding]) {
+fn timeline(html: &mut String, findings: &[ReportFinding]) {
     const WIDTH: f64 = 1000.0;
     const LEFT: f64 = 40.0;
     const RIGHT: f64 = 20.0;
-    let points: Vec<(i64, &Finding)> =
+    let points: Vec<(i64, &ReportFinding)> =
         active(findings).filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok().map(|t| (t, f))).collect();
     html.push_str("<h2>Timeline of uploads and attributed sign-ins</h2>\n");
     if points.is_empty() {
         html.push_str("<p>No uploads to show.</p>\n");
         return;
     }
-    let signins: Vec<(i64, i64, &Finding)> = points
+    let signins: Vec<(i64, i64, &ReportFinding)> = points
         .iter()
-        .filter(|(_, f)| f.attributed_account.is_some())
         .filter_map(|(upload, f)| {
-            let candidate = f.candidates.iter().find(|c| c.account == f.attributed_account)?;
-            Some((parse_timestamp(&candidate.signin_time, 0, None).ok()?, *upload, *f))
+            let signin_time = f.attributed_signin_time.as_deref()?;
+            Some((parse_timestamp(signin_time, 0, None).ok()?, *upload, *f))
         })
         .collect();
     let min = points.iter().map(|p| p.0).chain(signins.iter().map(|s| s.0)).min().unwrap_or(0);
@@ -235,13 +271,13 @@ fn timeline(html: &mut String, findings: &[Finding]) {
     html.push_str("<p class=\"sub\">Red: confirmed malicious. Green: direct or strong attribution. Amber: probable. Grey: ambiguous or none. Lines join each upload to the sign-in of its attributed account.</p>\n");
 }
 
-fn findings_table(html: &mut String, findings: &[Finding]) {
+fn findings_table(html: &mut String, findings: &[ReportFinding]) {
     html.push_str("<h2>Findings</h2>\n<table><thead><tr><th>Finding</th><th>Upload (UTC)</th><th>Object</th><th>Caller</th><th>Confidence</th><th>Account or reason</th><th>Status</th><th>Excluded by</th></tr></thead><tbody>\n");
-    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    let mut sorted: Vec<&ReportFinding> = findings.iter().collect();
     sorted.sort_by_key(|f| (f.status.as_deref() != Some("confirmed-malicious"), f.upload_time.clone()));
     for f in sorted {
         let confidence = f.confidence.as_deref().unwrap_or("");
-        let candidates: Vec<String> = f.candidates.iter().take(5).filter_map(|c| c.account.clone()).collect();
+        let candidates = &f.candidate_accounts;
         let who = match (&f.attributed_account, candidates.is_empty()) {
             (Some(account), _) => account.clone(),
             (None, false) => format!("candidates: {}", candidates.join(", ")),

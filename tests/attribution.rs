@@ -236,4 +236,15 @@ fn findings_output_keeps_order_across_batches() {
     }
     let exported = csv::Reader::from_path(out.with_extension("csv")).unwrap().records().count();
     assert_eq!(exported, expected_rows);
+
+    // A bundle streams the same findings into a zip, and its manifest checks out.
+    let bundle = case.root.path().join("bundle.zip");
+    case.ok(&["bundle", "--quiet", "--out", bundle.to_str().unwrap()]);
+    assert!(!case.root.path().join("bundle.zip.partial").exists());
+    let verified = blobtrail(&case.root).args(["verify-bundle", bundle.to_str().unwrap()]).output().unwrap();
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&bundle).unwrap()).unwrap();
+    let mut bundled = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("findings.json").unwrap(), &mut bundled).unwrap();
+    assert_eq!(bundled, findings_text);
 }

@@ -8,12 +8,13 @@ use duckdb::params;
 use serde_json::json;
 
 use super::{Global, Report};
-use crate::bundle::{self, Files};
+use crate::bundle::{self, BundleWriter};
 use crate::case::Case;
 use crate::cli::BundleArgs;
 use crate::exit::Exit;
-use crate::findings;
-use crate::report::{self, ReportInput, SourceLine};
+use crate::findings::{self, Finding};
+use crate::output::PrettyArray;
+use crate::report::{self, ReportFinding, ReportInput, SourceLine};
 use crate::{annotations, audit, exclusions, export, sql};
 
 pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
@@ -22,9 +23,13 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
         None => findings::latest_hunt(&case.conn)?,
     };
     let spinner = crate::output::spinner("building the evidence bundle", global.quiet);
-    let files = collect(case, hunt_id)?;
-    let count = files.len() + 1;
-    let manifest_hash = bundle::write(files, &args.out)?;
+    let mut writer = BundleWriter::create(&args.out)?;
+    if let Err(err) = write_files(case, hunt_id, &mut writer) {
+        writer.abandon();
+        return Err(err);
+    }
+    let count = writer.len() + 1;
+    let manifest_hash = writer.finish()?;
     spinner.finish_and_clear();
     println!("bundle `{}`: {count} files, hunt {hunt_id}", args.out.display());
     println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
@@ -139,14 +144,42 @@ fn sources_csv(case: &Case) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn collect(case: &Case, hunt_id: i64) -> Result<Files> {
+/// Writes every file of the bundle but the manifest. The findings are written a run at a
+/// time, once as JSON and once as CSV; the report keeps only what it shows of each finding.
+fn write_files(case: &Case, hunt_id: i64, writer: &mut BundleWriter) -> Result<()> {
     let hunt = hunt_row(case, hunt_id)?;
-    let list = findings::load(&case.conn, hunt_id)?;
     let rules = exclusions::load(&case.conn)?;
     let (name, title, examiner): (String, Option<String>, Option<String>) =
         case.conn.query_row("SELECT name, title, examiner FROM case_info LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let source_lines = sources(case)?;
     let generated_at = super::now_iso();
+
+    let mut shown = Vec::new();
+    writer.add_with("findings.json", |out| {
+        let mut array = PrettyArray::default();
+        let render = |finding: &Finding, rendered: &mut Vec<(Vec<u8>, ReportFinding)>| {
+            let mut bytes = Vec::new();
+            PrettyArray::element(finding, &mut bytes)?;
+            rendered.push((bytes, ReportFinding::from(finding)));
+            Ok(true)
+        };
+        findings::render_of(&case.conn, hunt_id, None, render, |rendered, _| {
+            for (bytes, row) in rendered {
+                array.write(out, &bytes, 1)?;
+                shown.push(row);
+            }
+            Ok(())
+        })?;
+        Ok(array.finish(out)?)
+    })?;
+    writer.add_with("findings.csv", |out| {
+        export::write_csv_header(out, false)?;
+        let render = |finding: &Finding, bytes: &mut Vec<u8>| {
+            export::write_csv_rows(bytes, finding)?;
+            Ok(true)
+        };
+        findings::render_of(&case.conn, hunt_id, None, render, |bytes, _| Ok(out.write_all(&bytes)?))
+    })?;
 
     let html = report::render(&ReportInput {
         case_name: &name,
@@ -161,27 +194,23 @@ fn collect(case: &Case, hunt_id: i64) -> Result<Files> {
         view_checksum: &hunt.view_checksum,
         hunt_started: &hunt.started,
         sources: &source_lines,
-        findings: &list,
+        findings: &shown,
         rules: &rules,
     });
+    drop(shown);
+    writer.add("report.html", html.as_bytes())?;
 
-    let mut files = Files::new();
-    files.insert("report.html".into(), html.into_bytes());
-    let mut csv = Vec::new();
-    export::write_csv(&mut csv, &list, false)?;
-    files.insert("findings.csv".into(), csv);
-    files.insert("findings.json".into(), serde_json::to_vec_pretty(&list)?);
     let mut histories: Vec<_> = annotations::load_states(&case.conn)?
         .into_iter()
         .map(|(finding_id, state)| json!({ "finding_id": finding_id, "status": state.status, "tags": state.tags, "history": state.history }))
         .collect();
     histories.sort_by_key(|v| v["finding_id"].as_str().unwrap_or_default().to_string());
-    files.insert("annotations.json".into(), serde_json::to_vec_pretty(&histories)?);
-    files.insert("exclusions.json".into(), serde_json::to_vec_pretty(&rules)?);
-    files.insert("audit_log.json".into(), serde_json::to_vec_pretty(&audit::read_all(&case.conn)?)?);
-    files.insert("sources.csv".into(), sources_csv(case)?);
+    writer.add("annotations.json", &serde_json::to_vec_pretty(&histories)?)?;
+    writer.add("exclusions.json", &serde_json::to_vec_pretty(&rules)?)?;
+    writer.add("audit_log.json", &serde_json::to_vec_pretty(&audit::read_all(&case.conn)?)?)?;
+    writer.add("sources.csv", &sources_csv(case)?)?;
     for file in sql::FILES {
-        files.insert(format!("sql/{}", file.name), file.text.as_bytes().to_vec());
+        writer.add(&format!("sql/{}", file.name), file.text.as_bytes())?;
     }
     let parameters = json!({
         "hunt_id": hunt_id,
@@ -195,6 +224,5 @@ fn collect(case: &Case, hunt_id: i64) -> Result<Files> {
         "finished_at": hunt.finished,
         "blobtrail_version": crate::VERSION,
     });
-    files.insert("parameters.json".into(), serde_json::to_vec_pretty(&parameters)?);
-    Ok(files)
+    writer.add("parameters.json", &serde_json::to_vec_pretty(&parameters)?)
 }
