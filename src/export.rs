@@ -277,82 +277,101 @@ fn cell_text(cell: &Cell) -> Option<&str> {
     }
 }
 
+/// The data rows an Excel worksheet holds below its header row.
+pub const XLSX_MAX_ROWS: u64 = 1_048_575;
+
 /// Writes a workbook with a findings sheet (one row per finding) and a candidates sheet (one
-/// row per candidate), each with a frozen header row and filters.
-pub fn write_xlsx(path: &Path, findings: &[Finding]) -> Result<usize> {
+/// row per candidate), each with a frozen header row and filters. `produce` passes runs of
+/// findings to the sink it is given; rows go to temporary files in `temp_dir`, or the system's
+/// temporary folder when that cannot be written (constant memory mode of rust_xlsxwriter),
+/// instead of memory. Returns the number of findings.
+pub fn write_xlsx(
+    path: &Path,
+    temp_dir: &Path,
+    produce: impl FnOnce(&mut dyn FnMut(Vec<Finding>) -> Result<()>) -> Result<()>,
+) -> Result<usize> {
     use rust_xlsxwriter::{Format, Workbook};
 
-    let mut workbook = Workbook::new();
-    let bold = Format::new().set_bold();
-
-    let finding_columns = [
+    const FINDING_COLUMNS: [&str; 18] = [
         "finding_id", "upload_time", "upload_kind", "operation", "storage_account", "object_path",
         "file_name", "caller_ip", "upload_user_agent", "confidence", "attributed_account", "reason",
         "status", "tags", "excluded_by_rules", "candidate_count", "source_file", "source_line",
     ];
-    let sheet = workbook.add_worksheet().set_name("findings")?;
-    write_header(sheet, &finding_columns, &bold)?;
-    for (index, f) in findings.iter().enumerate() {
-        let row = index as u32 + 1;
-        let cells = [
-            Some(f.finding_id.clone()),
-            Some(f.upload_time.clone()),
-            Some(f.upload_kind.clone()),
-            f.operation.clone(),
-            f.storage_account.clone(),
-            f.object_path.clone(),
-            f.file_name.clone(),
-            f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()),
-            f.upload_user_agent.clone(),
-            f.confidence.clone(),
-            f.attributed_account.clone(),
-            f.reason.clone(),
-            Some(f.status.clone().unwrap_or_else(|| "open".into())),
-            Some(f.tags.join("; ")),
-            Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; ")),
-        ];
-        for (col, value) in cells.iter().enumerate() {
-            // write_string stores text as text: a leading `=` is never a formula here.
-            sheet.write_string(row, col as u16, value.as_deref().unwrap_or(""))?;
-        }
-        sheet.write_number(row, 15, f.candidate_count as f64)?;
-        sheet.write_string(row, 16, &f.source_file)?;
-        sheet.write_number(row, 17, f.source_line.unwrap_or(f.source_record) as f64)?;
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, findings.len() as u32, finding_columns.len() as u16 - 1)?;
-
-    let candidate_columns = [
+    const CANDIDATE_COLUMNS: [&str; 12] = [
         "finding_id", "rank", "account", "score", "delta_seconds", "signin_time", "ip", "user_agent",
         "source_table", "reasons", "source_file", "source_line",
     ];
-    let sheet = workbook.add_worksheet().set_name("candidates")?;
-    write_header(sheet, &candidate_columns, &bold)?;
-    let mut row = 0u32;
-    for f in findings {
-        for c in &f.candidates {
-            row += 1;
-            sheet.write_string(row, 0, &f.finding_id)?;
-            sheet.write_number(row, 1, c.rank as f64)?;
-            sheet.write_string(row, 2, c.account.as_deref().unwrap_or(""))?;
-            if let Some(score) = c.score {
-                sheet.write_number(row, 3, score)?;
-            }
-            sheet.write_number(row, 4, c.delta_seconds)?;
-            sheet.write_string(row, 5, &c.signin_time)?;
-            sheet.write_string(row, 6, &c.ip)?;
-            sheet.write_string(row, 7, c.user_agent.as_deref().unwrap_or(""))?;
-            sheet.write_string(row, 8, &c.source_table)?;
-            sheet.write_string(row, 9, c.reasons.join("; "))?;
-            sheet.write_string(row, 10, &c.source_file)?;
-            sheet.write_number(row, 11, c.source_line.unwrap_or(c.source_record) as f64)?;
-        }
+    let mut workbook = Workbook::new();
+    // A case on write-protected media has no room for them, so the system's folder serves.
+    if std::fs::create_dir_all(temp_dir).is_ok() {
+        let _ = workbook.set_tempdir(temp_dir);
     }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, row, candidate_columns.len() as u16 - 1)?;
+    let bold = Format::new().set_bold();
+    let sheet = workbook.add_worksheet_with_constant_memory()?.set_name("findings")?;
+    write_header(sheet, &FINDING_COLUMNS, &bold)?;
+    let sheet = workbook.add_worksheet_with_constant_memory()?.set_name("candidates")?;
+    write_header(sheet, &CANDIDATE_COLUMNS, &bold)?;
 
+    let (mut finding_row, mut candidate_row) = (0u32, 0u32);
+    produce(&mut |findings| {
+        let sheet = workbook.worksheet_from_index(0)?;
+        for f in &findings {
+            finding_row += 1;
+            let cells = [
+                Some(f.finding_id.clone()),
+                Some(f.upload_time.clone()),
+                Some(f.upload_kind.clone()),
+                f.operation.clone(),
+                f.storage_account.clone(),
+                f.object_path.clone(),
+                f.file_name.clone(),
+                f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()),
+                f.upload_user_agent.clone(),
+                f.confidence.clone(),
+                f.attributed_account.clone(),
+                f.reason.clone(),
+                Some(f.status.clone().unwrap_or_else(|| "open".into())),
+                Some(f.tags.join("; ")),
+                Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; ")),
+            ];
+            for (col, value) in cells.iter().enumerate() {
+                // write_string stores text as text: a leading `=` is never a formula here.
+                sheet.write_string(finding_row, col as u16, value.as_deref().unwrap_or(""))?;
+            }
+            sheet.write_number(finding_row, 15, f.candidate_count as f64)?;
+            sheet.write_string(finding_row, 16, &f.source_file)?;
+            sheet.write_number(finding_row, 17, f.source_line.unwrap_or(f.source_record) as f64)?;
+        }
+        let sheet = workbook.worksheet_from_index(1)?;
+        for f in &findings {
+            for c in &f.candidates {
+                candidate_row += 1;
+                let row = candidate_row;
+                sheet.write_string(row, 0, &f.finding_id)?;
+                sheet.write_number(row, 1, c.rank as f64)?;
+                sheet.write_string(row, 2, c.account.as_deref().unwrap_or(""))?;
+                if let Some(score) = c.score {
+                    sheet.write_number(row, 3, score)?;
+                }
+                sheet.write_number(row, 4, c.delta_seconds)?;
+                sheet.write_string(row, 5, &c.signin_time)?;
+                sheet.write_string(row, 6, &c.ip)?;
+                sheet.write_string(row, 7, c.user_agent.as_deref().unwrap_or(""))?;
+                sheet.write_string(row, 8, &c.source_table)?;
+                sheet.write_string(row, 9, c.reasons.join("; "))?;
+                sheet.write_string(row, 10, &c.source_file)?;
+                sheet.write_number(row, 11, c.source_line.unwrap_or(c.source_record) as f64)?;
+            }
+        }
+        Ok(())
+    })?;
+    for (index, (rows, columns)) in [(finding_row, FINDING_COLUMNS.len()), (candidate_row, CANDIDATE_COLUMNS.len())].into_iter().enumerate() {
+        let sheet = workbook.worksheet_from_index(index)?;
+        sheet.set_freeze_panes(1, 0)?;
+        sheet.autofilter(0, 0, rows, columns as u16 - 1)?;
+    }
     workbook.save(path).with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(findings.len())
+    Ok(finding_row as usize)
 }
 
 fn write_header(sheet: &mut rust_xlsxwriter::Worksheet, names: &[&str], format: &rust_xlsxwriter::Format) -> Result<()> {

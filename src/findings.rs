@@ -16,7 +16,7 @@ use crate::parse::time::format_iso;
 use crate::annotations::{self, State};
 use crate::exclusions::{self, Rule};
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Candidate {
     pub rank: i64,
     pub score: Option<f64>,
@@ -36,7 +36,7 @@ pub struct Candidate {
     pub source_line: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub finding_id: String,
     pub hunt_id: i64,

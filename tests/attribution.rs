@@ -237,6 +237,19 @@ fn findings_output_keeps_order_across_batches() {
     let exported = csv::Reader::from_path(out.with_extension("csv")).unwrap().records().count();
     assert_eq!(exported, expected_rows);
 
+    // The workbook has a header row and one row per finding, and per candidate.
+    let xlsx = out.with_extension("xlsx");
+    case.ok(&["export", "--quiet", "--format", "xlsx", "--out", xlsx.to_str().unwrap()]);
+    let mut workbook = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
+    let mut sheet_rows = |name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut workbook.by_name(name).unwrap(), &mut text).unwrap();
+        text.matches("<row ").count()
+    };
+    let candidates: usize = list.iter().map(|f| f["candidates"].as_array().unwrap().len()).sum();
+    assert_eq!(sheet_rows("xl/worksheets/sheet1.xml"), list.len() + 1);
+    assert_eq!(sheet_rows("xl/worksheets/sheet2.xml"), candidates + 1);
+
     // A bundle streams the same findings into a zip, and its manifest checks out.
     let bundle = case.root.path().join("bundle.zip");
     case.ok(&["bundle", "--quiet", "--out", bundle.to_str().unwrap()]);

@@ -67,6 +67,22 @@ impl Totals {
     }
 }
 
+/// Fails before any work when a sheet of the workbook would need more rows than Excel allows.
+fn check_xlsx_rows(case: &Case, hunt_id: i64) -> Result<()> {
+    for (what, table) in [("findings", "findings"), ("candidates", "finding_candidates")] {
+        let rows: i64 =
+            case.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE hunt_id = ?"), [hunt_id], |r| r.get(0))?;
+        if rows as u64 > export::XLSX_MAX_ROWS {
+            bail!(
+                "hunt {hunt_id} has {rows} {what}, more than the {} rows an Excel worksheet holds; \
+                 export them with `--format csv` or `--format parquet` instead",
+                export::XLSX_MAX_ROWS
+            );
+        }
+    }
+    Ok(())
+}
+
 fn partial_path(out: &Path) -> PathBuf {
     let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".partial");
@@ -119,9 +135,15 @@ fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &P
             findings::render_of(&case.conn, hunt_id, None, render, |rows, _| sink(rows))
         }),
         ExportFormat::Xlsx => {
-            let list = findings::load(&case.conn, hunt_id)?;
-            list.iter().for_each(|finding| totals.add(finding));
-            export::write_xlsx(path, &list)
+            check_xlsx_rows(case, hunt_id)?;
+            export::write_xlsx(path, &case.dir.join("tmp"), |sink| {
+                let render = |finding: &Finding, findings: &mut Vec<Finding>| {
+                    totals.add(finding);
+                    findings.push(finding.clone());
+                    Ok(true)
+                };
+                findings::render_of(&case.conn, hunt_id, None, render, |findings, _| sink(findings))
+            })
         }
     }
 }
