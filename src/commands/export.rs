@@ -89,8 +89,8 @@ fn partial_path(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-/// Writes the export to `path` and returns the number of rows or records. Every format but
-/// xlsx is written a run of findings at a time, so the whole list is never held in memory.
+/// Writes the export to `path` and returns the number of rows or records. Every format is
+/// written a run of findings at a time, so the whole list is never held in memory.
 fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &Path) -> Result<usize> {
     let rows = AtomicUsize::new(0);
     let to_file = |start: &[u8], render: &(dyn Fn(&Finding, &mut Vec<u8>) -> Result<usize> + Sync), json_array: bool| {
