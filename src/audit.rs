@@ -174,6 +174,19 @@ pub fn state_digest(conn: &Connection) -> Result<String> {
 /// Earlier digests are bare hex and covered every finding row; the two cannot be compared.
 const STATE_SCHEME: &str = "v2:";
 
+/// Checks the examiner's record inside the case: the audit chain, the state between and after
+/// commands, and every hunt's findings against their stored digest. One message per problem;
+/// empty means intact. The imported files are not re-hashed here.
+pub fn record_problems(conn: &Connection, records: &[Stored]) -> Result<Vec<String>> {
+    let mut problems = check_chain(records, &state_digest(conn)?);
+    for hunt_id in changed_hunts(conn)? {
+        problems.push(format!(
+            "the case's findings of hunt {hunt_id} changed outside blobtrail: they no longer match the digest stored when the hunt finished"
+        ));
+    }
+    Ok(problems)
+}
+
 /// Returns the hunts whose findings no longer match the digest stored when the hunt committed.
 pub fn changed_hunts(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare(
@@ -306,6 +319,20 @@ mod tests {
         assert_eq!(records[0].previous_hash, GENESIS);
         assert_eq!(records[1].previous_hash, records[0].record_hash);
         assert!(check_chain(&records, &state_digest(&conn).unwrap()).is_empty());
+    }
+
+    /// `score` records accuracies as floats. Reading them back must give the same numbers, or
+    /// the record's hash no longer matches and `verify` reports an edit that never happened.
+    #[test]
+    fn float_counts_keep_their_hash() {
+        let conn = conn_with_log();
+        let ratios: Vec<f64> = (1..=300).flat_map(|a| (1..=300).map(move |b| f64::from(a) / f64::from(b))).collect();
+        let mut e = entry("score");
+        e.counts = json!({"accuracy": ratios});
+        e.state_before = state_digest(&conn).unwrap();
+        append(&conn, &e).unwrap();
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]

@@ -42,9 +42,7 @@ impl BundleWriter {
         if out.exists() {
             bail!("`{}` already exists; choose a new path so that no earlier bundle is overwritten", out.display());
         }
-        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(".partial");
-        let partial = out.with_file_name(name);
+        let partial = crate::output::partial_path(out)?;
         if partial.exists() {
             bail!("`{}` already exists: an earlier bundle failed or is being written; remove it first", partial.display());
         }

@@ -159,12 +159,14 @@ impl Conditions {
     }
 }
 
-/// The accounts a finding names: the attributed account and the OAuth requester, or, when
-/// neither is known, the first-ranked candidate.
+/// The accounts a finding names: the attributed account and the OAuth requester. A sentinel
+/// hunt attributes nothing itself; the reference query names its first-ranked candidate, so
+/// that one counts there. In a full hunt an ambiguous finding names no account: a rule for a
+/// known service account must not hide an upload that another account may have made.
 fn accounts_of(finding: &Finding) -> Vec<String> {
     let mut accounts: Vec<String> =
         [&finding.attributed_account, &finding.requester_upn].into_iter().flatten().cloned().collect();
-    if accounts.is_empty() {
+    if accounts.is_empty() && finding.confidence.is_none() {
         accounts.extend(finding.candidates.first().and_then(|c| c.account.clone()));
     }
     accounts
@@ -279,6 +281,7 @@ pub fn load(conn: &Connection) -> Result<Vec<Rule>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::Candidate;
 
     #[test]
     fn cidr_contains_addresses() {
@@ -298,6 +301,35 @@ mod tests {
         assert!(path_has_prefix("/acct/backup/db.bak", "/backup/"));
         assert!(path_has_prefix("/acct/backup/db.bak", "backup"));
         assert!(!path_has_prefix("/acct/staging/db.bak", "/backup"));
+    }
+
+    fn finding_with_candidates(confidence: Option<&str>, accounts: &[&str]) -> Finding {
+        let candidates = accounts
+            .iter()
+            .enumerate()
+            .map(|(rank, account)| Candidate { rank: rank as i64 + 1, account: Some(account.to_string()), ..Candidate::default() })
+            .collect();
+        Finding { confidence: confidence.map(str::to_string), candidates, ..Finding::default() }
+    }
+
+    #[test]
+    fn account_rule_skips_ambiguous_findings() {
+        let rule = Conditions { account: vec!["svc-backup@contoso.com".into()], ..Conditions::default() };
+        let ambiguous = finding_with_candidates(Some("ambiguous"), &["svc-backup@contoso.com", "eve@contoso.com"]);
+        assert!(!rule.matches(&ambiguous), "another account may have uploaded it");
+
+        let mut attributed = finding_with_candidates(Some("strong"), &["svc-backup@contoso.com"]);
+        attributed.attributed_account = Some("SVC-Backup@contoso.com".into());
+        assert!(rule.matches(&attributed));
+
+        let mut requested = finding_with_candidates(Some("direct"), &[]);
+        requested.requester_upn = Some("svc-backup@contoso.com".into());
+        assert!(rule.matches(&requested));
+
+        // The reference query attributes a sentinel finding to its first candidate.
+        let sentinel = finding_with_candidates(None, &["svc-backup@contoso.com", "eve@contoso.com"]);
+        assert!(rule.matches(&sentinel));
+        assert!(!rule.matches(&finding_with_candidates(None, &["eve@contoso.com", "svc-backup@contoso.com"])));
     }
 
     #[test]

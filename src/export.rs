@@ -292,10 +292,10 @@ pub fn write_xlsx(
 ) -> Result<usize> {
     use rust_xlsxwriter::{Format, Workbook};
 
-    const FINDING_COLUMNS: [&str; 18] = [
+    const FINDING_COLUMNS: [&str; 19] = [
         "finding_id", "upload_time", "upload_kind", "operation", "storage_account", "object_path",
         "file_name", "caller_ip", "upload_user_agent", "confidence", "attributed_account", "reason",
-        "status", "tags", "excluded_by_rules", "candidate_count", "source_file", "source_line",
+        "status", "tags", "notes", "excluded_by_rules", "candidate_count", "source_file", "source_line",
     ];
     const CANDIDATE_COLUMNS: [&str; 12] = [
         "finding_id", "rank", "account", "score", "delta_seconds", "signin_time", "ip", "user_agent",
@@ -332,15 +332,16 @@ pub fn write_xlsx(
                 f.reason.clone(),
                 Some(f.status.clone().unwrap_or_else(|| "open".into())),
                 Some(f.tags.join("; ")),
+                Some(f.notes.join(" | ")),
                 Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; ")),
             ];
             for (col, value) in cells.iter().enumerate() {
                 // write_string stores text as text: a leading `=` is never a formula here.
                 sheet.write_string(finding_row, col as u16, value.as_deref().unwrap_or(""))?;
             }
-            sheet.write_number(finding_row, 15, f.candidate_count as f64)?;
-            sheet.write_string(finding_row, 16, &f.source_file)?;
-            sheet.write_number(finding_row, 17, f.source_line.unwrap_or(f.source_record) as f64)?;
+            sheet.write_number(finding_row, 16, f.candidate_count as f64)?;
+            sheet.write_string(finding_row, 17, &f.source_file)?;
+            sheet.write_number(finding_row, 18, f.source_line.unwrap_or(f.source_record) as f64)?;
         }
         let sheet = workbook.worksheet_from_index(1)?;
         for f in &findings {
@@ -405,6 +406,7 @@ pub fn write_timesketch(out: &mut dyn Write, f: &Finding) -> std::io::Result<usi
         "attributed_account": f.attributed_account,
         "status": f.status.clone().unwrap_or_else(|| "open".into()),
         "tags": f.tags,
+        "notes": f.notes,
         "excluded_by_rules": f.excluded_by,
         "source_file": f.source_file,
         "source_line": f.source_line,

@@ -16,7 +16,7 @@ use crate::parse::time::format_iso;
 use crate::annotations::{self, State};
 use crate::exclusions::{self, Rule};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Candidate {
     pub rank: i64,
     pub score: Option<f64>,
@@ -36,7 +36,12 @@ pub struct Candidate {
     pub source_line: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// Writes a finding's status as the exports do: `open` until annotated.
+fn status_or_open<S: serde::Serializer>(status: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(status.as_deref().unwrap_or("open"))
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Finding {
     pub finding_id: String,
     pub hunt_id: i64,
@@ -70,7 +75,8 @@ pub struct Finding {
     pub window_end: String,
     pub candidate_count: i64,
     pub candidates: Vec<Candidate>,
-    /// The examiner's current status; None until annotated (read as `open`).
+    /// The examiner's current status; None until annotated, written as `open`.
+    #[serde(serialize_with = "status_or_open")]
     pub status: Option<String>,
     pub tags: Vec<String>,
     pub notes: Vec<String>,

@@ -3751,6 +3751,22 @@ const FILE_NAMES: [&str; FILE_COUNT] = [
 const UTF8_BOM: &str = "\u{feff}";
 const TRUTH_HEADER: &str = "object_path,upload_time,upload_kind,true_account,attributable,scenario";
 
+/// Tells whether `path` is the ground-truth file that `generate` writes beside its logs: named
+/// `truth.csv` and starting with its header. Importing a generated folder leaves it out.
+pub fn is_truth_file(path: &Path) -> bool {
+    use std::io::Read;
+    if path.file_name().and_then(|n| n.to_str()) != Some(TRUTH_FILE) {
+        return false;
+    }
+    let mut start = Vec::new();
+    let limit = (UTF8_BOM.len() + TRUTH_HEADER.len()) as u64;
+    if File::open(path).and_then(|f| f.take(limit).read_to_end(&mut start)).is_err() {
+        return false;
+    }
+    let start = start.strip_prefix(UTF8_BOM.as_bytes()).unwrap_or(&start);
+    start.starts_with(TRUTH_HEADER.as_bytes())
+}
+
 struct Output {
     paths: Vec<PathBuf>,
     writers: Vec<BufWriter<File>>,

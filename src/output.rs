@@ -6,8 +6,9 @@
 //! spreadsheet evaluate the cell as a formula is neutralised.
 
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -84,6 +85,19 @@ fn is_broken_pipe(err: &std::io::Error) -> bool {
         || err.to_string().contains("Broken pipe")
 }
 
+/// Returns the name an export or bundle is written under until it is complete: `NAME.partial`
+/// beside `out`, renamed to `out` at the end. Fails, naming the folder, when that folder does
+/// not exist.
+pub fn partial_path(out: &Path) -> Result<PathBuf> {
+    let folder = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        bail!("cannot write `{}`: the folder `{}` does not exist; create it first", out.display(), folder.display());
+    }
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    Ok(out.with_file_name(name))
+}
+
 /// Builds a table with the house style; cells are escaped for the terminal.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
     let mut table = Table::new();
@@ -99,16 +113,6 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
 pub fn write_csv(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(header)?;
-    for row in rows {
-        writer.write_record(row.iter().map(|cell| spreadsheet_safe(cell).into_owned()))?;
-    }
-    writer.flush()
-}
-
-/// Appends rows as `write_csv` writes them, without a header, so that output made in parts
-/// joins into one CSV file.
-pub fn write_csv_rows(bytes: &mut Vec<u8>, rows: &[Vec<String>]) -> std::io::Result<()> {
-    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(bytes);
     for row in rows {
         writer.write_record(row.iter().map(|cell| spreadsheet_safe(cell).into_owned()))?;
     }

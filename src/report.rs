@@ -28,10 +28,21 @@ pub struct ReportInput<'a> {
     pub sources: &'a [SourceLine],
     pub findings: &'a [ReportFinding],
     pub rules: &'a [Rule],
+    pub integrity: &'a Integrity,
+}
+
+/// The result of the checks that `bundle` runs on the case's own record before writing.
+#[derive(serde::Serialize)]
+pub struct Integrity {
+    pub audit_records: usize,
+    pub last_record_hash: Option<String>,
+    /// One message per problem with the audit trail or a hunt's findings; empty means intact.
+    pub problems: Vec<String>,
 }
 
 /// The part of a finding that the report shows. A bundle keeps one for every finding instead of
 /// whole findings with every candidate.
+#[derive(Default)]
 pub struct ReportFinding {
     pub finding_id: String,
     pub upload_time: String,
@@ -144,11 +155,18 @@ pub fn render(input: &ReportInput) -> String {
         escape(input.generated_at),
         escape(crate::VERSION)
     );
+    if !input.integrity.problems.is_empty() {
+        html.push_str(
+            "<p class=\"alert\"><b>The case's record was changed outside blobtrail</b>: see Case integrity below. \
+             Treat these findings as unverified.</p>\n",
+        );
+    }
     summary(&mut html, input);
     timeline(&mut html, input.findings);
     findings_table(&mut html, input.findings);
     sources_table(&mut html, input.sources);
     method(&mut html, input);
+    integrity(&mut html, input.integrity);
     limitations(&mut html);
     html.push_str("</body></html>\n");
     html
@@ -196,6 +214,14 @@ fn summary(html: &mut String, input: &ReportInput) {
         findings.len(),
         confirmed.len(),
     );
+    if excluded > 0 {
+        let _ = writeln!(
+            html,
+            "<p class=\"sub\">Of the uploads found, {excluded} match a recorded exclusion rule; the counts of attributed, \
+             confirmed and open uploads are of the {} that do not.</p>",
+            findings.len() - excluded
+        );
+    }
     let accounts: BTreeSet<&str> = active(findings).filter_map(|f| f.attributed_account.as_deref()).collect();
     let _ = writeln!(
         html,
@@ -206,17 +232,49 @@ fn summary(html: &mut String, input: &ReportInput) {
     );
 }
 
+/// Maximum rows of the findings table and maximum uploads on the timeline. A big case would
+/// otherwise give a report too large to open; the report says what it left out, and
+/// `findings.csv` and `findings.json` beside it hold every finding.
+const TABLE_LIMIT: usize = 1_000;
+const TIMELINE_LIMIT: usize = 2_000;
+
+/// Orders findings by what a reader must see first: not excluded before excluded, then
+/// confirmed malicious, needing review, open, the other statuses; earlier uploads first.
+fn attention_key(f: &ReportFinding) -> (bool, u8, &str) {
+    let status = match f.status.as_deref() {
+        Some("confirmed-malicious") => 0,
+        Some("needs-review") => 1,
+        None | Some("open") => 2,
+        Some(_) => 3,
+    };
+    (!f.excluded_by.is_empty(), status, f.upload_time.as_str())
+}
+
+/// Returns at most `limit` findings, the first in attention order, sorted in that order.
+fn first_by_attention<'a>(findings: impl Iterator<Item = &'a ReportFinding>, limit: usize) -> Vec<&'a ReportFinding> {
+    let mut chosen: Vec<&ReportFinding> = findings.collect();
+    let order = |a: &&ReportFinding, b: &&ReportFinding| attention_key(a).cmp(&attention_key(b));
+    if chosen.len() > limit {
+        chosen.select_nth_unstable_by(limit, order);
+        chosen.truncate(limit);
+    }
+    chosen.sort_by(order);
+    chosen
+}
+
 fn timeline(html: &mut String, findings: &[ReportFinding]) {
     const WIDTH: f64 = 1000.0;
     const LEFT: f64 = 40.0;
     const RIGHT: f64 = 20.0;
-    let points: Vec<(i64, &ReportFinding)> =
-        active(findings).filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok().map(|t| (t, f))).collect();
+    let times: Vec<i64> = active(findings).filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok()).collect();
     html.push_str("<h2>Timeline of uploads and attributed sign-ins</h2>\n");
-    if points.is_empty() {
+    if times.is_empty() {
         html.push_str("<p>No uploads to show.</p>\n");
         return;
     }
+    let drawn = first_by_attention(active(findings), TIMELINE_LIMIT);
+    let points: Vec<(i64, &ReportFinding)> =
+        drawn.iter().filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok().map(|t| (t, *f))).collect();
     let signins: Vec<(i64, i64, &ReportFinding)> = points
         .iter()
         .filter_map(|(upload, f)| {
@@ -224,8 +282,8 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
             Some((parse_timestamp(signin_time, 0, None).ok()?, *upload, *f))
         })
         .collect();
-    let min = points.iter().map(|p| p.0).chain(signins.iter().map(|s| s.0)).min().unwrap_or(0);
-    let max = points.iter().map(|p| p.0).chain(signins.iter().map(|s| s.0)).max().unwrap_or(0).max(min + 1);
+    let min = times.iter().copied().chain(signins.iter().map(|s| s.0)).min().unwrap_or(0);
+    let max = times.iter().copied().chain(signins.iter().map(|s| s.0)).max().unwrap_or(0).max(min + 1);
     let x = |t: i64| LEFT + (t - min) as f64 / (max - min) as f64 * (WIDTH - LEFT - RIGHT);
 
     let _ = write!(html, "<svg viewBox=\"0 0 {WIDTH} 170\" width=\"100%\" role=\"img\" aria-label=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\">");
@@ -268,13 +326,32 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
         WIDTH - RIGHT,
         escape(&label(max))
     );
-    html.push_str("<p class=\"sub\">Red: confirmed malicious. Green: direct or strong attribution. Amber: probable. Grey: ambiguous or none. Lines join each upload to the sign-in of its attributed account.</p>\n");
+    html.push_str("<p class=\"sub\">Red: confirmed malicious. Green: direct or strong attribution. Amber: probable. Grey: ambiguous or none. Lines join each upload to the sign-in of its attributed account.");
+    if times.len() > points.len() {
+        let _ = write!(
+            html,
+            " The timeline draws {} of the {} uploads that no rule excludes: confirmed malicious first, then those needing review, then open ones, earliest first.",
+            points.len(),
+            times.len()
+        );
+    }
+    html.push_str("</p>\n");
 }
 
 fn findings_table(html: &mut String, findings: &[ReportFinding]) {
-    html.push_str("<h2>Findings</h2>\n<table><thead><tr><th>Finding</th><th>Upload (UTC)</th><th>Object</th><th>Caller</th><th>Confidence</th><th>Account or reason</th><th>Status</th><th>Excluded by</th></tr></thead><tbody>\n");
-    let mut sorted: Vec<&ReportFinding> = findings.iter().collect();
-    sorted.sort_by_key(|f| (f.status.as_deref() != Some("confirmed-malicious"), f.upload_time.clone()));
+    html.push_str("<h2>Findings</h2>\n");
+    let sorted = first_by_attention(findings.iter(), TABLE_LIMIT);
+    if sorted.len() < findings.len() {
+        let _ = writeln!(
+            html,
+            "<p>The table lists {} of {} findings: confirmed malicious first, then those needing review, then open ones, \
+             earliest first, excluded ones last. <span class=\"mono\">findings.csv</span> and \
+             <span class=\"mono\">findings.json</span> in this bundle hold every finding.</p>",
+            sorted.len(),
+            findings.len()
+        );
+    }
+    html.push_str("<table><thead><tr><th>Finding</th><th>Upload (UTC)</th><th>Object</th><th>Caller</th><th>Confidence</th><th>Account or reason</th><th>Status</th><th>Excluded by</th></tr></thead><tbody>\n");
     for f in sorted {
         let confidence = f.confidence.as_deref().unwrap_or("");
         let candidates = &f.candidate_accounts;
@@ -361,6 +438,34 @@ fn method(html: &mut String, input: &ReportInput) {
     html.push_str("</tbody></table>\n");
 }
 
+fn integrity(html: &mut String, integrity: &Integrity) {
+    html.push_str("<h2>Case integrity</h2>\n");
+    let last = integrity.last_record_hash.as_deref().map_or(String::new(), |hash| {
+        format!(" The last record's hash is <span class=\"mono\">{}</span>.", escape(hash))
+    });
+    if integrity.problems.is_empty() {
+        let _ = writeln!(
+            html,
+            "<p>When this bundle was made, the case's audit trail of {} records was an intact hash chain, nothing in the \
+             examiner's record had changed outside blobtrail, and every hunt's findings matched the digest stored when the \
+             hunt finished.{last} The imported files themselves are re-hashed by <span class=\"mono\">blobtrail verify</span>; \
+             their SHA-256 values are listed above.</p>",
+            integrity.audit_records
+        );
+        return;
+    }
+    let _ = writeln!(
+        html,
+        "<p class=\"alert\">When this bundle was made, the checks of the case's audit trail of {} records found {} problem(s).{last}</p><ul>",
+        integrity.audit_records,
+        integrity.problems.len()
+    );
+    for problem in &integrity.problems {
+        let _ = writeln!(html, "<li>{}</li>", escape(problem));
+    }
+    html.push_str("</ul>\n");
+}
+
 fn limitations(html: &mut String) {
     html.push_str(
         "<h2>Limitations</h2>\n<ul>\
@@ -381,5 +486,47 @@ mod tests {
         assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(escape("a\"b'c&d"), "a&quot;b&#39;c&amp;d");
         assert_eq!(escape("x\u{1b}y"), "x&#x1b;y");
+    }
+
+    /// 1,500 findings, one a day: the last one confirmed malicious, every third excluded.
+    fn many_findings() -> Vec<ReportFinding> {
+        (0..1_500)
+            .map(|day| ReportFinding {
+                finding_id: format!("F-{day:016x}"),
+                upload_time: crate::parse::time::format_iso(1_700_000_000_000_000 + day * 86_400_000_000),
+                status: (day == 1_499).then(|| "confirmed-malicious".to_string()),
+                excluded_by: if day % 3 == 0 && day != 1_499 { vec![1] } else { vec![] },
+                ..ReportFinding::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn big_table_lists_urgent_first() {
+        let findings = many_findings();
+        let mut html = String::new();
+        findings_table(&mut html, &findings);
+        assert_eq!(html.matches("<tr><td").count(), TABLE_LIMIT);
+        assert!(html.contains("The table lists 1000 of 1500 findings"), "{html}");
+        let first_row = html.find("<tr><td").unwrap();
+        assert!(html[first_row..].starts_with("<tr><td class=\"mono nowrap\">F-00000000000005db"), "confirmed first");
+        // 1,000 not excluded: every one is listed, and no excluded one.
+        assert!(!html.contains("rule 1"), "excluded ones come last and fall outside the table");
+    }
+
+    #[test]
+    fn big_timeline_is_capped() {
+        let findings: Vec<ReportFinding> = (0..5_000)
+            .map(|second| ReportFinding {
+                upload_time: crate::parse::time::format_iso(1_700_000_000_000_000 + second * 1_000_000),
+                ..ReportFinding::default()
+            })
+            .collect();
+        let mut html = String::new();
+        timeline(&mut html, &findings);
+        assert_eq!(html.matches("<circle").count(), TIMELINE_LIMIT);
+        assert!(html.contains("draws 2000 of the 5000 uploads"), "{html}");
+        // The axis still spans every upload, not only those drawn.
+        assert!(html.contains(&crate::parse::time::format_iso(1_700_000_000_000_000 + 4_999 * 1_000_000)[..16].replace('T', " ")));
     }
 }

@@ -246,6 +246,40 @@ fn changed_candidate_fails_verify() {
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
 }
 
+/// Reads `report.html` and the case integrity of `parameters.json` from a bundle folder.
+fn bundle_integrity(case: &TestCase, name: &str) -> (String, Value, String) {
+    let folder = case.root.path().join(name);
+    let output = case.run(&["bundle", "--out", folder.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    let parameters: Value = serde_json::from_slice(&std::fs::read(folder.join("parameters.json")).unwrap()).unwrap();
+    (report, parameters["case_integrity"].clone(), stderr(&output))
+}
+
+#[test]
+fn bundle_states_the_case_integrity() {
+    let (_root, case) = demo_case();
+    let (report, integrity, _) = bundle_integrity(&case, "intact");
+    assert_eq!(integrity["problems"], serde_json::json!([]));
+    let records = case.json(&["log", "--format", "json"]).as_array().unwrap().len();
+    // The bundle checks the trail before its own record is written.
+    assert_eq!(integrity["audit_records"].as_u64().unwrap() as usize, records - 1);
+    assert!(report.contains("<h2>Case integrity</h2>"), "{report}");
+    assert!(report.contains("was an intact hash chain"), "{report}");
+
+    let edit = "UPDATE findings SET attributed_account = 'someone.else@example.com'
+                WHERE finding_id = (SELECT min(finding_id) FROM findings)";
+    if !edit_outside(&case, edit) {
+        return;
+    }
+    let (report, integrity, warnings) = bundle_integrity(&case, "edited");
+    let problems = integrity["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{integrity}");
+    assert!(problems[0].as_str().unwrap().contains("findings of hunt 1 changed outside blobtrail"), "{integrity}");
+    assert!(report.contains("Treat these findings as unverified"), "{report}");
+    assert!(warnings.contains("findings of hunt 1 changed outside blobtrail"), "{warnings}");
+}
+
 #[test]
 fn changed_hunt_parameters_fail_verify() {
     let (_root, case) = demo_case();
@@ -291,6 +325,17 @@ fn exclude_needs_reason_and_condition() {
     assert!(stderr(&output).contains("prefix length"), "{}", stderr(&output));
     let output = case.run(&["exclude", "add", "--preset", "nope"]);
     assert!(stderr(&output).contains("backup-jobs"), "{}", stderr(&output));
+}
+
+#[test]
+fn exclude_warns_about_a_rule_on_names_alone() {
+    let (_root, case) = demo_case();
+    let broad = case.run(&["exclude", "add", "--preset", "backup-jobs"]);
+    assert_eq!(broad.status.code(), Some(0));
+    assert!(stderr(&broad).contains("warning: the rule names no account, address"), "{}", stderr(&broad));
+    let narrow = case.run(&["exclude", "add", "--preset", "backup-jobs", "--account", "svc-backup@contoso.com"]);
+    assert_eq!(narrow.status.code(), Some(0));
+    assert!(!stderr(&narrow).contains("warning"), "{}", stderr(&narrow));
 }
 
 #[test]
@@ -408,4 +453,30 @@ fn explain_marks_innerunique_join_at_risk() {
     assert_eq!(join["uncertain"], true);
     let union = &explained["upload_steps"][0];
     assert!(union.get("uncertain").is_none(), "{union}");
+}
+
+#[test]
+fn explain_applies_the_sentinel_hunts_settings() {
+    let (_root, case) = demo_case();
+    let full = case.json(&["explain", "F-4ed054e5c17c2505", "--format", "json"]);
+    assert_eq!(full["settings"]["lookback"], "1min");
+    assert_eq!(full["settings"]["ua_match"], true);
+    assert!(full["settings"]["from"].as_str().unwrap().contains("hunt 1 is a full hunt"), "{}", full["settings"]);
+
+    case.ok(&["hunt", "--quiet", "--mode", "sentinel", "--lookback", "2h", "--no-ua-match"]);
+    let text = case.ok(&["explain", "F-4ed054e5c17c2505"]);
+    assert!(text.contains("(lookback 2h, user-agent check off; as sentinel hunt 2 ran it)"), "{text}");
+    let sentinel = case.json(&["explain", "F-4ed054e5c17c2505", "--format", "json"]);
+    let candidates = sentinel["candidates"].as_array().unwrap();
+    assert!(!candidates.is_empty(), "{sentinel}");
+    for candidate in candidates {
+        let steps = candidate["steps"].as_array().unwrap();
+        let ua = steps.iter().find(|s| s["step"] == "where LoginUserAgent =~ UploadUserAgent").unwrap();
+        assert_eq!(ua["kept"], true, "{candidate}");
+        let window = steps.iter().find(|s| s["step"] == "where AzureLoginTime between (upload - lookback .. upload)").unwrap();
+        assert_eq!(window["kept"], true, "a sentinel hunt's candidates are inside its lookback: {candidate}");
+    }
+    // The full hunt still explains with the query's own settings.
+    let again = case.json(&["explain", "F-4ed054e5c17c2505", "--hunt", "1", "--format", "json"]);
+    assert_eq!(again["settings"]["lookback"], "1min");
 }

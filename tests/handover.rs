@@ -111,6 +111,8 @@ fn every_export_format_writes() {
     let (_root, case) = demo_case();
     let findings = case.json(&["findings", "--format", "json", "--include-excluded"]);
     let total = findings.as_array().unwrap().len();
+    let noted = findings[0]["finding_id"].as_str().unwrap().to_string();
+    case.ok(&["annotate", &noted, "--note", "hash matches the dumper seen on host WS-17"]);
     for format in ["csv", "jsonl", "json", "parquet", "xlsx", "timesketch"] {
         let out = case.root.path().join(format!("export.{format}"));
         case.ok(&["export", "--format", format, "--out", out.to_str().unwrap()]);
@@ -123,6 +125,9 @@ fn every_export_format_writes() {
         assert!(event["message"].is_string());
         assert!(event["datetime"].as_str().unwrap().ends_with('Z'));
         assert!(event["timestamp_desc"].is_string());
+        if event["finding_id"] == noted.as_str() && event["timestamp_desc"] == "Storage upload" {
+            assert_eq!(event["notes"], serde_json::json!(["hash matches the dumper seen on host WS-17"]));
+        }
     }
     // Read back by an independent route: DuckDB's Python package (`query` reads no files).
     let counted = std::process::Command::new("python3")
@@ -137,6 +142,18 @@ fn every_export_format_writes() {
     }
     let xlsx = std::fs::read(case.root.path().join("export.xlsx")).unwrap();
     assert_eq!(&xlsx[..2], b"PK", "an xlsx file is a zip");
+    // The workbook carries the notes too, as text in the findings sheet or the shared strings.
+    let mut workbook = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let text: String = ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"]
+        .iter()
+        .filter_map(|name| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut workbook.by_name(name).ok()?, &mut text).ok()?;
+            Some(text)
+        })
+        .collect();
+    assert!(text.contains(">notes<"), "a notes column");
+    assert!(text.contains("hash matches the dumper seen on host WS-17"));
 }
 
 #[test]
@@ -150,6 +167,23 @@ fn export_does_not_overwrite_without_force() {
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
     case.ok(&["export", "--format", "csv", "--excel-bom", "--force", "--out", out.to_str().unwrap()]);
     assert_eq!(&std::fs::read(&out).unwrap()[..3], b"\xef\xbb\xbf");
+}
+
+#[test]
+fn output_into_a_missing_folder_names_the_folder() {
+    let (_root, case) = demo_case();
+    let missing = case.root.path().join("no-such-folder");
+    for args in [
+        vec!["export", "--format", "csv", "--out", "no-such-folder/f.csv"],
+        vec!["bundle", "--out", "no-such-folder/evidence.zip"],
+    ] {
+        let output = blobtrail(&case.root).arg("--case").arg(&case.path).args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let text = stderr(&output);
+        assert!(text.contains("the folder `no-such-folder` does not exist"), "{text}");
+        assert!(!text.contains(".partial"), "{text}");
+    }
+    assert!(!missing.exists());
 }
 
 /// Returns the Chromium binary, or None outside CI when it is not installed.

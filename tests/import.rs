@@ -78,16 +78,37 @@ fn overlapping_record_is_stored_once() {
 }
 
 #[test]
-fn truncated_json_leaves_case_unchanged() {
+fn truncated_api_json_keeps_complete_rows() {
+    // The fixture is a query API response cut off inside its second row (counted by hand and
+    // with Python's `json.JSONDecoder.raw_decode`).
+    let case = TestCase::new();
+    let output = case.import(&[fixture("truncated_api.json")], &[]);
+    assert_eq!(output.status.code(), Some(3), "the cut is a rejected record: {}", stderr(&output));
+    let row = &summary(&output)[0];
+    assert_eq!(row["imported"], 1, "{row}");
+    assert_eq!(row["rejected"], 1, "{row}");
+    let rejects = case.query("SELECT reason, raw FROM rejects");
+    assert_eq!(rejects.len(), 1);
+    assert!(rejects[0]["reason"].as_str().unwrap().contains("cut off after the last complete row"), "{:?}", rejects[0]);
+    assert!(rejects[0]["raw"].as_str().unwrap().starts_with("[\"4aa2249a-422b-531b-9149-1cd820ba3ce7\""), "{:?}", rejects[0]);
+}
+
+#[test]
+fn invalid_json_leaves_case_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("truncated_api.json")).unwrap();
+    // A stray character inside the rows: invalid, not cut off, so the whole file fails.
+    let broken = dir.path().join("broken_api.json");
+    std::fs::write(&broken, text.replacen("\"rows\":[", "\"rows\":[}", 1)).unwrap();
+
     let case = TestCase::new();
     import_one(&case, "portal_signin.csv");
     let before = (case.count("storage_events"), case.count("signin_events"), case.count("sources"), case.count("rejects"));
-
-    let output = case.import(&[fixture("truncated_api.json")], &[]);
+    let output = case.import(&[broken], &[]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
-    assert!(message.contains("truncated_api.json"), "{message}");
-    assert!(message.contains("ends early"), "{message}");
+    assert!(message.contains("broken_api.json"), "{message}");
+    assert!(message.contains("invalid JSON at line"), "{message}");
     let after = (case.count("storage_events"), case.count("signin_events"), case.count("sources"), case.count("rejects"));
     assert_eq!(before, after);
 }

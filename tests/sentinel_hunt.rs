@@ -156,6 +156,6 @@ fn csv_findings_neutralise_formulas() {
     case.ok(&["hunt", "--mode", "sentinel"]);
     let csv = case.ok(&["findings", "--format", "csv"]);
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with("finding_id,hunt_id,upload_time"), "{header}");
+    assert!(header.starts_with("finding_id,hunt_id,mode,upload_time"), "{header}");
     assert_eq!(csv.lines().filter(|l| l.contains("report Q1.pdf")).count(), 2, "one row per candidate");
 }

@@ -14,7 +14,7 @@ use crate::cli::BundleArgs;
 use crate::exit::Exit;
 use crate::findings::{self, Finding};
 use crate::output::PrettyArray;
-use crate::report::{self, ReportFinding, ReportInput, SourceLine};
+use crate::report::{self, Integrity, ReportFinding, ReportInput, SourceLine};
 use crate::{annotations, audit, exclusions, export, sql};
 
 pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
@@ -23,8 +23,15 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
         None => findings::latest_hunt(&case.conn)?,
     };
     let spinner = crate::output::spinner("building the evidence bundle", global.quiet);
+    let records = audit::read_all(&case.conn)?;
+    let integrity = Integrity {
+        audit_records: records.len(),
+        last_record_hash: records.last().map(|r| r.record_hash.clone()),
+        problems: audit::record_problems(&case.conn, &records)?,
+    };
+    drop(records);
     let mut writer = BundleWriter::create(&args.out)?;
-    if let Err(err) = write_files(case, hunt_id, &mut writer) {
+    if let Err(err) = write_files(case, hunt_id, &integrity, &mut writer) {
         writer.abandon();
         return Err(err);
     }
@@ -33,8 +40,18 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
     spinner.finish_and_clear();
     println!("bundle `{}`: {count} files, hunt {hunt_id}", args.out.display());
     println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
+    for problem in &integrity.problems {
+        eprintln!("warning: {}", crate::output::terminal_safe(problem));
+    }
+    if !integrity.problems.is_empty() {
+        eprintln!(
+            "warning: the case's record was changed outside blobtrail; the bundle says so in report.html and parameters.json. Run `blobtrail verify` for details"
+        );
+    }
     eprintln!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());
-    Ok(Report::success(json!({ "hunt_id": hunt_id, "files": count, "manifest_sha256": manifest_hash })))
+    Ok(Report::success(json!({
+        "hunt_id": hunt_id, "files": count, "manifest_sha256": manifest_hash, "integrity_problems": integrity.problems.len(),
+    })))
 }
 
 /// `verify-bundle`: needs no case.
@@ -146,7 +163,7 @@ fn sources_csv(case: &Case) -> Result<Vec<u8>> {
 
 /// Writes every file of the bundle but the manifest. The findings are written a run at a
 /// time, once as JSON and once as CSV; the report keeps only what it shows of each finding.
-fn write_files(case: &Case, hunt_id: i64, writer: &mut BundleWriter) -> Result<()> {
+fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut BundleWriter) -> Result<()> {
     let hunt = hunt_row(case, hunt_id)?;
     let rules = exclusions::load(&case.conn)?;
     let (name, title, examiner): (String, Option<String>, Option<String>) =
@@ -196,6 +213,7 @@ fn write_files(case: &Case, hunt_id: i64, writer: &mut BundleWriter) -> Result<(
         sources: &source_lines,
         findings: &shown,
         rules: &rules,
+        integrity,
     });
     drop(shown);
     writer.add("report.html", html.as_bytes())?;
@@ -223,6 +241,7 @@ fn write_files(case: &Case, hunt_id: i64, writer: &mut BundleWriter) -> Result<(
         "started_at": hunt.started,
         "finished_at": hunt.finished,
         "blobtrail_version": crate::VERSION,
+        "case_integrity": integrity,
     });
     writer.add("parameters.json", &serde_json::to_vec_pretty(&parameters)?)
 }

@@ -53,7 +53,16 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     eprintln!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
     eprintln!("reason: {}", output::terminal_safe(&reason));
     eprintln!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
-    Ok(Report::success(json!({ "rule_id": rule_id, "matched": matched })))
+    let narrowed = [&conditions.account, &conditions.ip, &conditions.user_agent_contains, &conditions.container, &conditions.path_prefix]
+        .iter()
+        .any(|values| !values.is_empty());
+    if !narrowed {
+        eprintln!(
+            "warning: the rule names no account, address, user agent, container or path, so it sets aside any upload with \
+             such a name or operation, an intruder's too; narrow it with `--account`, `--ip`, `--container` or `--path-prefix`"
+        );
+    }
+    Ok(Report::success(json!({ "rule_id": rule_id, "matched": matched, "narrowed": narrowed })))
 }
 
 /// Counts the findings of the latest hunt that each enabled rule matches, one finding at a

@@ -14,6 +14,8 @@ use super::show::load_one;
 use crate::cli::{ShowArgs, ShowFormat};
 use crate::findings::Finding;
 use crate::output::{self, terminal_safe};
+use crate::hunt::SENTINEL_LOOKBACK;
+use crate::parse::duration::{format_duration, parse_duration};
 use crate::parse::uri::reference_file_name;
 
 /// One step of the reference query and what it does to this upload or sign-in.
@@ -35,9 +37,45 @@ struct CandidateSteps {
     steps: Vec<Step>,
 }
 
+/// The reference query's settings that explain applies: the query's own (lookback one minute,
+/// user agents compared), or those a sentinel hunt ran with.
+#[derive(Serialize)]
+struct Settings {
+    lookback: String,
+    ua_match: bool,
+    /// The origin of the settings, in words.
+    from: String,
+    #[serde(skip)]
+    lookback_us: i64,
+}
+
+impl Settings {
+    fn of_hunt(conn: &Connection, hunt_id: i64) -> Result<Settings> {
+        let (mode, parameters): (String, String) =
+            conn.query_row("SELECT mode, parameters FROM hunts WHERE hunt_id = ?", params![hunt_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let parameters: serde_json::Value = serde_json::from_str(&parameters).unwrap_or_default();
+        let lookback = parameters["lookback"].as_str().and_then(|text| parse_duration(text).ok());
+        match (mode.as_str(), lookback) {
+            ("sentinel", Some(lookback)) => Ok(Settings {
+                lookback: format_duration(lookback),
+                ua_match: parameters["ua_match"].as_bool().unwrap_or(true),
+                from: format!("as sentinel hunt {hunt_id} ran it"),
+                lookback_us: i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX),
+            }),
+            _ => Ok(Settings {
+                lookback: format_duration(SENTINEL_LOOKBACK),
+                ua_match: true,
+                from: format!("the query's own settings; hunt {hunt_id} is a {mode} hunt"),
+                lookback_us: i64::try_from(SENTINEL_LOOKBACK.as_micros()).unwrap_or(i64::MAX),
+            }),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Explanation {
     finding_id: String,
+    settings: Settings,
     upload_steps: Vec<Step>,
     reference_keeps_upload: bool,
     candidates: Vec<CandidateSteps>,
@@ -88,6 +126,7 @@ fn load_upload(conn: &Connection, finding: &Finding) -> Result<UploadRow> {
 }
 
 fn explain(conn: &Connection, finding: &Finding) -> Result<Explanation> {
+    let settings = Settings::of_hunt(conn, finding.hunt_id)?;
     let upload = load_upload(conn, finding)?;
     let split_ip = upload.caller_raw.as_deref().unwrap_or("").split(':').next().unwrap_or("").to_string();
     let mut steps = upload_steps(finding, &upload, &split_ip);
@@ -108,7 +147,7 @@ fn explain(conn: &Connection, finding: &Finding) -> Result<Explanation> {
 
     let mut candidates = Vec::new();
     for candidate in &finding.candidates {
-        candidates.push(candidate_steps(conn, finding, &upload, &split_ip, &candidate.signin_time, candidate.account.clone())?);
+        candidates.push(candidate_steps(conn, finding, &upload, &split_ip, &settings, &candidate.signin_time, candidate.account.clone())?);
     }
     let surviving = candidates.iter().filter(|c| c.steps.iter().all(|s| s.kept)).count();
     let mut notes = Vec::new();
@@ -120,7 +159,7 @@ fn explain(conn: &Connection, finding: &Finding) -> Result<Explanation> {
     if upload.user_agent.is_none() {
         notes.push("the upload has no user agent: in KQL an empty string equals an empty string, so the reference would pair it with any sign-in that also lacks one; blobtrail never matches empty user agents".into());
     }
-    Ok(Explanation { finding_id: finding.finding_id.clone(), upload_steps: steps, reference_keeps_upload, candidates, notes })
+    Ok(Explanation { finding_id: finding.finding_id.clone(), settings, upload_steps: steps, reference_keeps_upload, candidates, notes })
 }
 
 fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<Step> {
@@ -206,19 +245,20 @@ fn candidate_steps(
     finding: &Finding,
     upload: &UploadRow,
     split_ip: &str,
+    settings: &Settings,
     signin_time: &str,
     account: Option<String>,
 ) -> Result<CandidateSteps> {
     let (table, ip_raw, reference_time, user_agent, in_window): (String, Option<String>, Option<i64>, Option<String>, bool) =
         conn.query_row(
             "SELECT s.source_table, s.ip_raw, epoch_us(coalesce(s.time_generated, s.created_time)), s.user_agent,
-                    coalesce(s.time_generated, s.created_time) BETWEEN f.upload_time - INTERVAL 1 MINUTE AND f.upload_time
+                    coalesce(s.time_generated, s.created_time) BETWEEN f.upload_time - to_microseconds(?) AND f.upload_time
              FROM finding_candidates c
              JOIN signin_events s ON s.event_key = c.signin_event_key
              JOIN findings f ON f.hunt_id = c.hunt_id AND f.finding_id = c.finding_id
              WHERE c.hunt_id = ? AND c.finding_id = ? AND c.account IS NOT DISTINCT FROM ?
              ORDER BY c.rank LIMIT 1",
-            params![finding.hunt_id, finding.finding_id, account],
+            params![settings.lookback_us, finding.hunt_id, finding.finding_id, account],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
     let mut steps = vec![Step {
@@ -240,10 +280,10 @@ fn candidate_steps(
     });
     let shown_time = reference_time.map(crate::parse::time::format_iso).unwrap_or_else(|| signin_time.to_string());
     steps.push(Step {
-        step: "where AzureLoginTime between (upload - 1m .. upload)",
+        step: "where AzureLoginTime between (upload - lookback .. upload)",
         kept: in_window,
         uncertain: false,
-        detail: format!("TimeGenerated is {shown_time}, the upload {}", finding.upload_time),
+        detail: format!("TimeGenerated is {shown_time}, the upload {}, the lookback {}", finding.upload_time, settings.lookback),
     });
     let ua_equal = match (&user_agent, &upload.user_agent) {
         (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
@@ -252,9 +292,13 @@ fn candidate_steps(
     };
     steps.push(Step {
         step: "where LoginUserAgent =~ UploadUserAgent",
-        kept: ua_equal,
+        kept: ua_equal || !settings.ua_match,
         uncertain: false,
-        detail: if ua_equal { "the user agents are equal ignoring case".into() } else { "the user agents differ".into() },
+        detail: match (ua_equal, settings.ua_match) {
+            (true, _) => "the user agents are equal ignoring case".into(),
+            (false, true) => "the user agents differ".into(),
+            (false, false) => "the user agents differ; the hunt ran without this check".into(),
+        },
     });
     Ok(CandidateSteps { account, signin_time: signin_time.to_string(), steps })
 }
@@ -272,7 +316,14 @@ fn print_steps(out: &mut dyn Write, steps: &[Step], indent: &str) -> std::io::Re
 }
 
 fn print_text(out: &mut dyn Write, e: &Explanation) -> std::io::Result<()> {
-    writeln!(out, "finding {} under the reference Sentinel query (lookback 1m, user-agent check on):", e.finding_id)?;
+    writeln!(
+        out,
+        "finding {} under the reference Sentinel query (lookback {}, user-agent check {}; {}):",
+        e.finding_id,
+        e.settings.lookback,
+        if e.settings.ua_match { "on" } else { "off" },
+        e.settings.from
+    )?;
     print_steps(out, &e.upload_steps, "  ")?;
     writeln!(
         out,

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context, Result};
@@ -30,7 +30,7 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
     let spinner = output::spinner("exporting", global.quiet);
 
     // Write beside the target and rename, so a failed export never leaves half a file.
-    let partial = partial_path(&args.out);
+    let partial = output::partial_path(&args.out)?;
     let totals = Totals::default();
     let rows = match write(case, &args, hunt_id, &totals, &partial) {
         Ok(rows) => rows,
@@ -81,12 +81,6 @@ fn check_xlsx_rows(case: &Case, hunt_id: i64) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".partial");
-    out.with_file_name(name)
 }
 
 /// Writes the export to `path` and returns the number of rows or records. Every format is

@@ -9,6 +9,7 @@ use super::Report;
 use crate::case::Case;
 use crate::cli::{FindingsArgs, OutputFormat};
 use crate::findings::{self, Finding};
+use crate::export;
 use crate::output::{self, PrettyArray};
 
 pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
@@ -132,8 +133,8 @@ fn print_json_streamed(
     stream_to_stdout(case, hunt_id, only, render, write, finish)
 }
 
-/// Writes the findings that `keep` accepts as CSV, one row per finding and candidate, a run of
-/// findings at a time. Returns false when the reader closed the pipe before the end.
+/// Writes the findings that `keep` accepts as CSV in the layout of `export --format csv`, one
+/// row per finding and candidate, a run of findings at a time. Returns false when the reader closed the pipe before the end.
 fn print_csv_streamed(
     case: &Case,
     hunt_id: i64,
@@ -144,11 +145,11 @@ fn print_csv_streamed(
         if !keep(finding) {
             return Ok(false);
         }
-        output::write_csv_rows(bytes, &csv_rows(finding))?;
+        export::write_csv_rows(bytes, finding)?;
         Ok(true)
     };
     let mut header = Vec::new();
-    output::write_csv_rows(&mut header, &[CSV_HEADER.map(String::from).to_vec()])?;
+    export::write_csv_header(&mut header, false)?;
     // The header is written once, before the first rows or at the end when there are none.
     let started = std::cell::Cell::new(false);
     let write_header = |out: &mut dyn Write| if started.replace(true) { Ok(()) } else { out.write_all(&header) };
@@ -213,7 +214,10 @@ pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
             serde_json::to_writer_pretty(&mut *out, list).map_err(std::io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => output::write_csv(out, &CSV_HEADER, &list.iter().flat_map(csv_rows).collect::<Vec<_>>()),
+        OutputFormat::Csv => {
+            export::write_csv_header(out, false)?;
+            list.iter().try_for_each(|finding| export::write_csv_rows(out, finding).map(drop))
+        }
         OutputFormat::Table => {
             let attributed = list.iter().filter(|f| f.candidate_count > 0).count();
             print_table(out, list.iter().map(table_row).collect(), attributed)
@@ -262,57 +266,3 @@ fn candidate_summary(finding: &Finding) -> String {
     names.join(", ")
 }
 
-const CSV_HEADER: [&str; 27] = [
-    "finding_id", "hunt_id", "upload_time", "upload_kind", "operation", "storage_account",
-    "object_path", "file_name", "caller_ip", "upload_user_agent", "confidence",
-    "attributed_account", "reason", "source_table", "source_file", "source_line",
-    "candidate_rank", "candidate_account", "candidate_score", "candidate_delta_seconds",
-    "candidate_signin_time", "candidate_ip", "candidate_user_agent", "candidate_source_table",
-    "candidate_reasons", "candidate_source_file", "candidate_source_line",
-];
-
-/// Builds the CSV rows of a finding: one per candidate, or one for a finding without any.
-fn csv_rows(f: &Finding) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let base = vec![
-        f.finding_id.clone(),
-        f.hunt_id.to_string(),
-        f.upload_time.clone(),
-        f.upload_kind.clone(),
-        f.operation.clone().unwrap_or_default(),
-        f.storage_account.clone().unwrap_or_default(),
-        f.object_path.clone().unwrap_or_default(),
-        f.file_name.clone().unwrap_or_default(),
-        f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
-        f.upload_user_agent.clone().unwrap_or_default(),
-        f.confidence.clone().unwrap_or_default(),
-        f.attributed_account.clone().unwrap_or_default(),
-        f.reason.clone().unwrap_or_default(),
-        f.source_table.clone(),
-        f.source_file.clone(),
-        f.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", f.source_record)),
-    ];
-    if f.candidates.is_empty() {
-        let mut row = base.clone();
-        row.extend(std::iter::repeat_n(String::new(), 11));
-        rows.push(row);
-    }
-    for c in &f.candidates {
-        let mut row = base.clone();
-        row.extend([
-            c.rank.to_string(),
-            c.account.clone().unwrap_or_default(),
-            c.score.map(|s| s.to_string()).unwrap_or_default(),
-            c.delta_seconds.to_string(),
-            c.signin_time.clone(),
-            c.ip.clone(),
-            c.user_agent.clone().unwrap_or_default(),
-            c.source_table.clone(),
-            c.reasons.join("; "),
-            c.source_file.clone(),
-            c.source_line.map(|l| l.to_string()).unwrap_or_else(|| format!("record {}", c.source_record)),
-        ]);
-        rows.push(row);
-    }
-    rows
-}

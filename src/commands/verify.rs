@@ -45,12 +45,7 @@ fn unfinished_notes(case: &Case, records: &[audit::Stored]) -> Result<Vec<String
 
 pub fn run(case: &Case) -> Result<Report> {
     let records = audit::read_all(&case.conn)?;
-    let mut problems = audit::check_chain(&records, &audit::state_digest(&case.conn)?);
-    for hunt_id in audit::changed_hunts(&case.conn)? {
-        problems.push(format!(
-            "the case's findings of hunt {hunt_id} changed outside blobtrail: they no longer match the digest stored when the hunt finished"
-        ));
-    }
+    let mut problems = audit::record_problems(&case.conn, &records)?;
 
     let mut stmt = case.conn.prepare("SELECT source_id, path, sha256 FROM sources ORDER BY source_id")?;
     let sources = stmt

@@ -103,13 +103,16 @@ impl Candidate {
     }
 }
 
+/// Tells whether DuckDB would read `path` as a pattern of file names: it has wildcards or braces.
+pub fn is_pattern(path: &str) -> bool {
+    path.contains(['*', '?', '[', ']', '{', '}'])
+}
+
 /// Looks at the first two lines of `path` and returns the file as a candidate for the fast
 /// path, or `None` when it is another shape or anything about it is unusual. `None` only means
 /// that the streaming path reads the file; that path also reports what is wrong with it.
 pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
-    // DuckDB reads a path with wildcards or braces as a pattern of files.
-    let text = path.to_str()?;
-    if text.contains(['*', '?', '[', ']', '{', '}']) || !path.is_absolute() {
+    if is_pattern(path.to_str()?) || !path.is_absolute() {
         return None;
     }
     let mut input = BufReader::new(File::open(path).ok()?);
@@ -120,6 +123,10 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
         return None;
     }
     let first = first.strip_suffix(b"\n").unwrap_or(&first);
+    // UTF-16 files are decoded by the streaming reader.
+    if super::utf16::detect(first).is_some() {
+        return None;
+    }
     let first = first.strip_prefix(BOM).unwrap_or(first);
     // The streaming reader fails a file that starts with more white space than its read
     // buffer, so such a file goes to it for the same error.
@@ -142,6 +149,10 @@ fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<Lo
         return None;
     }
     if super::storage_analytics::looks_like(first) || super::is_title_line(first) {
+        return None;
+    }
+    // The fast path splits lines on commas only.
+    if super::csv_reader::sniff_delimiter(first) != b',' {
         return None;
     }
     let names = line_fields(first)?;

@@ -15,12 +15,35 @@ use anyhow::{bail, Context, Result};
 use super::header::Header;
 use super::record::{Broken, Item, Position, Row};
 
-/// Reads CSV records from `input` and passes each to `emit`, header first.
-pub fn read(input: impl Read, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+/// Picks the field delimiter from the header line: the comma, or the semicolon or tab when
+/// the line has more of those outside quotes, as a spreadsheet saved in some locales or as
+/// "Unicode Text" writes them.
+pub fn sniff_delimiter(header: &[u8]) -> u8 {
+    let (mut quoted, mut counts) = (false, [0usize; 3]);
+    for &byte in header {
+        match byte {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    match counts {
+        [commas, semicolons, tabs] if tabs > commas && tabs >= semicolons => b'\t',
+        [commas, semicolons, _] if semicolons > commas => b';',
+        _ => b',',
+    }
+}
+
+/// Reads CSV records with the given field delimiter from `input` and passes each to `emit`,
+/// header first.
+pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
     let lines = Rc::new(RefCell::new(LineTracker::default()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(delimiter)
         .from_reader(LineCountingReader { inner: input, lines: Rc::clone(&lines) });
     let mut record = csv::ByteRecord::new();
     let mut header: Option<(Header, Vec<String>)> = None;
@@ -182,11 +205,20 @@ mod tests {
 
     fn collect(text: &[u8]) -> Result<Vec<Item>> {
         let mut items = Vec::new();
-        read(text, &mut |item| {
+        read(text, b',', &mut |item| {
             items.push(item);
             Ok(())
         })?;
         Ok(items)
+    }
+
+    #[test]
+    fn delimiter_is_sniffed_from_the_header() {
+        assert_eq!(sniff_delimiter(b"TimeGenerated [UTC],Uri,CallerIpAddress\r\n"), b',');
+        assert_eq!(sniff_delimiter(b"TimeGenerated [UTC];Uri;CallerIpAddress\n"), b';');
+        assert_eq!(sniff_delimiter(b"TimeGenerated [UTC]\tUri\tCallerIpAddress\n"), b'\t');
+        // Delimiters inside quotes do not count.
+        assert_eq!(sniff_delimiter(b"\"a;b;c\",d\n"), b',');
     }
 
     #[test]

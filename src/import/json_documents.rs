@@ -6,11 +6,12 @@
 //! The arrays are read element by element, so a file cut off in the middle keeps every
 //! complete record before the cut, and the cut itself is reported as a broken record.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::de::IgnoredAny;
 use serde_json::{Deserializer, Value};
 
-use super::json_reader::ObjectColumns;
+use super::header::Header;
+use super::json_reader::{self, ObjectColumns};
 use super::record::{Broken, Item, Position, Shape};
 
 /// A read position in the file, with the line count up to that point.
@@ -57,6 +58,24 @@ impl<'b> Cursor<'b> {
             Some(Err(err)) => Err(err),
             None => Err(serde::de::Error::custom("the file ends where a value should start")),
         }
+    }
+
+    /// Moves past `byte` and the white space around it when it comes next; tells whether it did.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_whitespace();
+        if self.peek() != Some(byte) {
+            return false;
+        }
+        self.pos += 1;
+        self.skip_whitespace();
+        true
+    }
+
+    /// Reads an object key and the `:` after it.
+    fn key(&mut self) -> Option<String> {
+        self.skip_whitespace();
+        let key = self.value::<String>().ok()?;
+        self.eat(b':').then_some(key)
     }
 
     fn rest_text(&self) -> String {
@@ -265,6 +284,98 @@ fn read_one_object(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut 
     }
 }
 
+/// Reads a query API response that ends early, as a truncated download or copy does, row by
+/// row: every complete row before the cut is kept and the cut is reported as a broken record.
+/// A response that is whole goes to `json_reader::read_query_api` instead.
+pub fn read_cut_query_api(bytes: &[u8], emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
+    const CUT: &str = "the query API response ends here: the file was cut off after the last complete row";
+    const AFTER_ROWS: &str = "the query API response ends after its rows: the file was cut off, so whatever came after \
+                              them is missing, such as an `error` object saying that the rows are incomplete";
+    let mut cursor = Cursor { bytes, pos: 0, counted_to: 0, line: 0, record_no: 0 };
+    cursor.skip_whitespace();
+    if cursor.peek() != Some(b'{') {
+        bail!("expected a JSON object");
+    }
+    let Wrapper::Tables = wrapper_key(&mut cursor)? else { bail!("the JSON object has no `tables` array") };
+    if !cursor.eat(b'[') {
+        cut_off(&mut cursor, emit, CUT)?;
+        return Ok(());
+    }
+    loop {
+        // One table object: its columns, then its rows.
+        if !cursor.eat(b'{') {
+            cut_off(&mut cursor, emit, CUT)?;
+            return Ok(());
+        }
+        let mut names: Option<Vec<String>> = None;
+        loop {
+            let Some(key) = cursor.key() else {
+                cut_off(&mut cursor, emit, CUT)?;
+                return Ok(());
+            };
+            let whole = match key.as_str() {
+                "columns" => match cursor.value::<Vec<Value>>() {
+                    Ok(columns) => {
+                        names = Some(json_reader::column_names(&columns)?);
+                        true
+                    }
+                    Err(_) => false,
+                },
+                "rows" => {
+                    let Some(names) = names.as_deref() else { bail!("a table of the response lists its rows before its columns") };
+                    emit(Item::Header(Header::new(names.iter().cloned())))?;
+                    read_api_rows(&mut cursor, names, emit)?
+                }
+                _ => cursor.value::<IgnoredAny>().is_ok(),
+            };
+            if !whole {
+                cut_off(&mut cursor, emit, CUT)?;
+                return Ok(());
+            }
+            if !cursor.eat(b',') {
+                break;
+            }
+        }
+        if !cursor.eat(b'}') {
+            cut_off(&mut cursor, emit, CUT)?;
+            return Ok(());
+        }
+        if cursor.eat(b',') {
+            continue;
+        }
+        // Every row was read, and the cut comes after them.
+        let reason = if cursor.peek() == Some(b']') { AFTER_ROWS } else { CUT };
+        cut_off(&mut cursor, emit, reason)?;
+        return Ok(());
+    }
+}
+
+/// Reads the `rows` array at the cursor row by row. Returns false at the cut.
+fn read_api_rows(cursor: &mut Cursor, names: &[String], emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<bool> {
+    if !cursor.eat(b'[') {
+        return Ok(false);
+    }
+    if cursor.eat(b']') {
+        return Ok(true);
+    }
+    loop {
+        cursor.skip_whitespace();
+        let start = cursor.pos;
+        let Ok(row) = cursor.value::<Value>() else {
+            cursor.pos = start;
+            return Ok(false);
+        };
+        cursor.record_no += 1;
+        emit(json_reader::api_row(names, row, Position { record_no: cursor.record_no, line: None }))?;
+        if cursor.eat(b']') {
+            return Ok(true);
+        }
+        if !cursor.eat(b',') {
+            return Ok(false);
+        }
+    }
+}
+
 fn cut_off(cursor: &mut Cursor, emit: &mut dyn FnMut(Item) -> Result<()>, reason: &str) -> Result<bool> {
     let position = cursor.next_position();
     let raw = cursor.rest_text();
@@ -335,6 +446,47 @@ mod tests {
         assert_eq!(rows(&items), 2);
         let Item::Row(second) = &items[2] else { panic!("{items:?}") };
         assert_eq!(second.position.line, Some(4));
+    }
+
+    fn run_cut(text: &str) -> Vec<Item> {
+        let mut items = Vec::new();
+        read_cut_query_api(text.as_bytes(), &mut |item| {
+            items.push(item);
+            Ok(())
+        })
+        .unwrap();
+        items
+    }
+
+    const TWO_COLUMNS: &str = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"A","type":"string"},{"name":"B","type":"long"}],"rows":["#;
+
+    #[test]
+    fn cut_response_keeps_rows_before_the_cut() {
+        let items = run_cut(&format!("{TWO_COLUMNS}[\"x\", 1], [\"y\", 2],\n  [\"z\", 3"));
+        assert_eq!(rows(&items), 2);
+        let cut = broken(&items);
+        assert_eq!(cut.len(), 1);
+        assert_eq!(cut[0].position.record_no, 3);
+        assert!(cut[0].reason.contains("after the last complete row"), "{}", cut[0].reason);
+        assert_eq!(cut[0].raw, "[\"z\", 3");
+    }
+
+    #[test]
+    fn cut_after_the_rows_is_named() {
+        let items = run_cut(&format!("{TWO_COLUMNS}[\"x\", 1]]}}], \"error\": {{\"code\": \"Partial"));
+        assert_eq!(rows(&items), 1);
+        let cut = broken(&items);
+        assert_eq!(cut.len(), 1);
+        assert!(cut[0].reason.contains("ends after its rows"), "{}", cut[0].reason);
+    }
+
+    #[test]
+    fn cut_second_table_keeps_the_first() {
+        let second = r#"{"name":"T2","columns":[{"name":"C"}],"rows":[["c1"],["c2""#;
+        let items = run_cut(&format!("{TWO_COLUMNS}[\"x\", 1]]}}, {second}"));
+        assert_eq!(rows(&items), 2, "one row of each table");
+        assert_eq!(items.iter().filter(|i| matches!(i, Item::Header(_))).count(), 2);
+        assert_eq!(broken(&items).len(), 1);
     }
 
     #[test]

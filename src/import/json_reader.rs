@@ -52,17 +52,21 @@ fn split_table(table: Value) -> Result<(Vec<String>, Vec<Value>)> {
     let Value::Object(mut table) = table else { bail!("not a JSON object") };
     let Some(Value::Array(columns)) = table.remove("columns") else { bail!("no `columns` array") };
     let Some(Value::Array(rows)) = table.remove("rows") else { bail!("no `rows` array") };
-    let names = columns
+    Ok((column_names(&columns)?, rows))
+}
+
+/// Returns the names of a response table's `columns`.
+pub(super) fn column_names(columns: &[Value]) -> Result<Vec<String>> {
+    columns
         .iter()
         .map(|column| match column.get("name").or_else(|| column.get("ColumnName")) {
             Some(Value::String(name)) => Ok(name.clone()),
             _ => Err(anyhow!("a column has no `name`: {column}")),
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((names, rows))
+        .collect()
 }
 
-fn api_row(names: &[String], row: Value, position: Position) -> Item {
+pub(super) fn api_row(names: &[String], row: Value, position: Position) -> Item {
     let Value::Array(cells) = row else {
         return Item::Broken(Broken { position, reason: "the row is not a JSON array".into(), raw: row.to_string() });
     };

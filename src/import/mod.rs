@@ -16,6 +16,7 @@ pub mod row_batch;
 pub mod sink;
 pub mod storage_analytics;
 pub mod tables;
+pub mod utf16;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -100,6 +101,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         if path.is_dir() {
             walk(&path, found)?;
+        } else if crate::generate::is_truth_file(&path) {
+            eprintln!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
             found.push(path);
         }
@@ -311,10 +314,16 @@ const DUCKDB: &str = "duckdb";
 /// read the file.
 fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<bool> {
     if plan.streaming_only {
+        report.reader_note = Some("`--reader streaming` was given".into());
         return Ok(false);
     }
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
     let Some(candidate) = bulk::candidate(Path::new(display_path), plan, LogTable::from_download_name(file_name)) else {
+        report.reader_note = Some(if bulk::is_pattern(display_path) {
+            "the path has characters that DuckDB reads as a pattern of file names".into()
+        } else {
+            "the fast path takes portal CSV storage logs and JSON lines files whose first two lines it recognises; not this one".into()
+        });
         return Ok(false);
     };
     let start = progress.position();
@@ -459,8 +468,16 @@ fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>)
     Ok(read_records(input, emit)?.as_str().to_string())
 }
 
-/// Recognises the shape from the first bytes and runs the matching reader.
+/// Decodes UTF-16 text to UTF-8, then recognises the shape and runs the matching reader.
 fn read_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
+    match utf16::detect(input.fill_buf()?) {
+        Some(order) => read_utf8_records(&mut BufReader::with_capacity(1 << 20, utf16::Utf16Reader::new(input, order)), emit),
+        None => read_utf8_records(input, emit),
+    }
+}
+
+/// Recognises the shape from the first bytes and runs the matching reader.
+fn read_utf8_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
     skip_bom(input)?;
     match first_significant_byte(input)? {
         None => bail!("the file is empty"),
@@ -484,7 +501,8 @@ fn read_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<
                 }))?;
                 return read_json(input, 1, emit);
             }
-            csv_reader::read(Cursor::new(first_line).chain(input), emit)?;
+            let delimiter = csv_reader::sniff_delimiter(&first_line);
+            csv_reader::read(Cursor::new(first_line).chain(input), delimiter, emit)?;
             Ok(Shape::PortalCsv)
         }
     }
@@ -514,15 +532,13 @@ fn read_json<R: BufRead>(input: &mut R, lines_before: u64, emit: &mut dyn FnMut(
     if let Some(shape) = json_documents::read(&whole, lines_before, emit)? {
         return Ok(shape);
     }
-    json_reader::read_query_api(parse_document(&whole)?, emit)?;
+    // A response that ends early keeps the rows before the cut; other invalid JSON fails the file.
+    match serde_json::from_slice(&whole) {
+        Ok(document) => json_reader::read_query_api(document, emit)?,
+        Err(err) if err.is_eof() => json_documents::read_cut_query_api(&whole, emit)?,
+        Err(err) => bail!("invalid JSON at line {} column {}: {err}", err.line(), err.column()),
+    }
     Ok(Shape::QueryApiJson)
-}
-
-fn parse_document(bytes: &[u8]) -> Result<serde_json::Value> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        let hint = if err.is_eof() { "; the file ends early, as a truncated download or copy does" } else { "" };
-        anyhow!("invalid JSON at line {} column {}: {err}{hint}", err.line(), err.column())
-    })
 }
 
 fn skip_bom(input: &mut impl BufRead) -> Result<()> {
