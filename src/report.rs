@@ -233,7 +233,7 @@ fn summary(html: &mut String, input: &ReportInput) {
 }
 
 /// Maximum rows of the findings table and maximum uploads on the timeline. A big case would
-/// otherwise give a report too large to open; the report says what it left out, and
+/// otherwise give a report too large to open. The report states what it left out, and
 /// `findings.csv` and `findings.json` beside it hold every finding.
 const TABLE_LIMIT: usize = 1_000;
 const TIMELINE_LIMIT: usize = 2_000;

@@ -296,3 +296,30 @@ fn utf16_and_other_delimiters_match() {
         assert_eq!(stored(&case, "storage_events"), stored(&reference, "storage_events"), "{name}");
     }
 }
+
+/// Windows PowerShell's `Export-Csv -UseCulture` in a semicolon locale: a `#TYPE` line above
+/// the header, every field quoted. The rows are those of the original, one line further down.
+#[test]
+fn powershell_export_csv_is_read() {
+    let original = fixture("portal_blob.csv");
+    let reference = TestCase::new();
+    let reference_row = import(&reference, &original, "auto");
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(&original).unwrap();
+    let mut writer = csv::WriterBuilder::new().delimiter(b';').quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
+    for record in reader.byte_records() {
+        writer.write_byte_record(&record.unwrap()).unwrap();
+    }
+    let mut bytes = b"#TYPE System.Management.Automation.PSCustomObject\r\n".to_vec();
+    bytes.extend(writer.into_inner().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("Export-Csv.csv");
+    std::fs::write(&file, bytes).unwrap();
+
+    let case = TestCase::new();
+    let row = import(&case, &file, "auto");
+    assert_eq!(counts(&row), counts(&reference_row), "{row}");
+    let lines = "SELECT min(line) AS first, max(line) AS last FROM storage_events";
+    let (ours, theirs) = (case.query(lines), reference.query(lines));
+    assert_eq!(ours[0]["first"].as_i64().unwrap(), theirs[0]["first"].as_i64().unwrap() + 1);
+    assert_eq!(ours[0]["last"].as_i64().unwrap(), theirs[0]["last"].as_i64().unwrap() + 1);
+}

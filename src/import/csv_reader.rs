@@ -52,6 +52,9 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
     while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
         let line = record.position().map(|p| lines.borrow_mut().line_at(p.byte()));
         let Some((header, keys)) = &header else {
+            if is_type_line(&record) {
+                continue;
+            }
             let names = header_names(&record)?;
             let parsed = Header::new(names);
             emit(Item::Header(parsed.clone()))?;
@@ -67,6 +70,12 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
         bail!("the file is empty: no header row");
     }
     Ok(())
+}
+
+/// Tells whether a record is the `#TYPE System.Management.Automation.PSCustomObject` line that
+/// Windows PowerShell's `Export-Csv` writes above the header unless `-NoTypeInformation` is given.
+pub fn is_type_line(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record[0].starts_with(b"#TYPE ")
 }
 
 /// Physical line numbers by byte offset. The csv crate's own line count lags by one after a
@@ -210,6 +219,16 @@ mod tests {
             Ok(())
         })?;
         Ok(items)
+    }
+
+    #[test]
+    fn powershell_type_line_is_skipped() {
+        let items = collect(b"#TYPE System.Management.Automation.PSCustomObject\n\"A\",\"B\"\n\"1\",\"2\"\n").unwrap();
+        let Item::Header(header) = &items[0] else { panic!("the header comes first") };
+        assert_eq!(header.names(), ["A", "B"]);
+        let Item::Row(row) = &items[1] else { panic!("then the row") };
+        assert_eq!(row.position.line, Some(3), "lines count from the top of the file");
+        assert_eq!(items.len(), 2);
     }
 
     #[test]

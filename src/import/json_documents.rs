@@ -60,7 +60,7 @@ impl<'b> Cursor<'b> {
         }
     }
 
-    /// Moves past `byte` and the white space around it when it comes next; tells whether it did.
+    /// Moves past `byte` and the white space around it when it comes next. Returns whether it did.
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_whitespace();
         if self.peek() != Some(byte) {

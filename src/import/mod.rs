@@ -501,7 +501,12 @@ fn read_utf8_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Re
                 }))?;
                 return read_json(input, 1, emit);
             }
-            let delimiter = csv_reader::sniff_delimiter(&first_line);
+            // Windows PowerShell's type line comes above the header, which names the delimiter.
+            if first_line.starts_with(b"#TYPE ") {
+                input.read_until(b'\n', &mut first_line)?;
+            }
+            let header_line = first_line.rsplit(|&b| b == b'\n').find(|line| !line.is_empty()).unwrap_or_default();
+            let delimiter = csv_reader::sniff_delimiter(header_line);
             csv_reader::read(Cursor::new(first_line).chain(input), delimiter, emit)?;
             Ok(Shape::PortalCsv)
         }
