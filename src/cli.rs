@@ -10,7 +10,8 @@ Exit codes:
   0  success
   1  failure: an error message says what went wrong; a file that failed to import left the case unchanged
   2  invalid command line
-  3  finished, but some records were rejected (kept in the case's `rejects` table)";
+  3  finished, but some records were rejected (kept in the case's `rejects` table); for `verify`,
+     nothing checked has changed but some imported files were not at their recorded path";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -182,6 +183,7 @@ pub enum HuntMode {
 
 #[derive(Args, Debug)]
 pub struct FindingsArgs {
+    /// Output format: a table to read, or CSV (the layout of `export --format csv`) or JSON for scripts
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Only findings with this status (a finding without one is `open`)
@@ -201,10 +203,12 @@ pub struct FindingsArgs {
 #[derive(Args, Debug)]
 pub struct ShowArgs {
     /// Finding ID, as `findings` prints it (F-...)
+    #[arg(value_parser = finding_id)]
     pub finding_id: String,
     /// A hunt ID other than the latest that has the finding
     #[arg(long, value_name = "ID")]
     pub hunt: Option<i64>,
+    /// Output format: text to read, or JSON for scripts
     #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
     pub format: ShowFormat,
 }
@@ -218,6 +222,7 @@ pub enum ShowFormat {
 #[derive(Args, Debug)]
 pub struct AnnotateArgs {
     /// Finding ID, as `findings` prints it (F-...)
+    #[arg(value_parser = finding_id)]
     pub finding_id: String,
     /// New status: open, needs-review, confirmed-malicious, benign or false-positive
     #[arg(long, value_name = "S")]
@@ -256,7 +261,7 @@ pub struct ExcludeAddArgs {
     /// Start from a false-positive scenario of the reference query: backup-jobs, portal-document-uploads, ci-artifacts, log-shipping, azure-file-sync
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
-    /// Account (UPN) that is attributed to the upload or is its first candidate
+    /// Account (UPN) attributed to the upload or named as its OAuth requester; in a sentinel hunt, its first candidate
     #[arg(long, value_name = "UPN")]
     pub account: Vec<String>,
     /// Text the file name contains, ignoring case
@@ -418,4 +423,14 @@ pub enum OutputFormat {
 pub enum SummaryFormat {
     Table,
     Json,
+}
+
+/// Reads a finding ID as typed: `f-4ED0...` and `F-4ed0...` name the same finding, so the
+/// prefix is written upper case and the hexadecimal digits lower case, as blobtrail prints them.
+fn finding_id(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match text.get(..2) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("f-") => Ok(format!("F-{}", text[2..].to_ascii_lowercase())),
+        _ => Ok(text.to_string()),
+    }
 }

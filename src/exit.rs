@@ -7,7 +7,7 @@ pub enum Exit {
     Success,
     /// An error; the message says what failed.
     Failure,
-    /// Finished, but some records were rejected.
+    /// Finished, but some records were rejected, or `verify` could not check every imported file.
     Rejects,
 }
 

@@ -85,6 +85,12 @@ fn is_broken_pipe(err: &std::io::Error) -> bool {
         || err.to_string().contains("Broken pipe")
 }
 
+/// Writes a count with its noun: `1 upload`, `2 uploads`.
+pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Returns the name an export or bundle is written under until it is complete: `NAME.partial`
 /// beside `out`, renamed to `out` at the end. Fails, naming the folder, when that folder does
 /// not exist.

@@ -5,7 +5,7 @@
 //! and goes through `escape` before it is written. The first screen says what was examined
 //! and what was found; the method and the limitations follow.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 use crate::exclusions::Rule;
@@ -119,7 +119,8 @@ h2 { font-size: 1.2rem; border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; m
 .card b { display: block; font-size: 1.5rem; }
 .alert { border-left: 6px solid #b00020; background: #fdecee; padding: 0.6rem 1rem; }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
-th, td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
 .nowrap { white-space: nowrap; }
 th { background: #f3f3f3; }
 .mono { font-family: ui-monospace, Consolas, monospace; font-size: 0.8rem; }
@@ -127,10 +128,18 @@ th { background: #f3f3f3; }
 .probable { color: #8a6d00; }
 .ambiguous, .none { color: #666; }
 svg text { font-size: 11px; fill: #333; }
+@media (max-width: 900px) {
+  .nowrap { white-space: normal; }
+  table { font-size: 0.75rem; }
+}
 @media print {
-  body { margin: 0; max-width: none; font-size: 10pt; }
+  body { margin: 0; max-width: none; font-size: 9pt; padding: 0; }
   h2 { break-after: avoid; }
-  table, .cards, svg { break-inside: avoid; }
+  .cards, svg, tr { break-inside: avoid; }
+  thead { display: table-header-group; }
+  table { font-size: 7.5pt; }
+  .mono { font-size: 7pt; }
+  .nowrap { white-space: normal; }
   a { color: inherit; text-decoration: none; }
 }
 ";
@@ -161,6 +170,15 @@ pub fn render(input: &ReportInput) -> String {
              Treat these findings as unverified.</p>\n",
         );
     }
+    let parameters: serde_json::Value = serde_json::from_str(input.hunt_parameters).unwrap_or_default();
+    if let Some(file) = parameters["file"].as_str() {
+        let _ = writeln!(
+            html,
+            "<p class=\"alert\"><b>This hunt was limited to uploads of files named <span class=\"mono\">{}</span></b> \
+             (ignoring case). Other uploads in these logs were not examined, and the counts below are of this file only.</p>",
+            escape(file)
+        );
+    }
     summary(&mut html, input);
     timeline(&mut html, input.findings);
     findings_table(&mut html, input.findings);
@@ -178,8 +196,9 @@ fn active(findings: &[ReportFinding]) -> impl Iterator<Item = &ReportFinding> {
 
 fn summary(html: &mut String, input: &ReportInput) {
     let findings = input.findings;
-    let confirmed: Vec<&ReportFinding> =
-        active(findings).filter(|f| f.status.as_deref() == Some("confirmed-malicious")).collect();
+    // An exclusion rule does not clear what an examiner confirmed, so these count whether or not one matches.
+    let confirmed: Vec<&ReportFinding> = findings.iter().filter(|f| f.status.as_deref() == Some("confirmed-malicious")).collect();
+    let confirmed_excluded = confirmed.iter().filter(|f| !f.excluded_by.is_empty()).count();
     let open = active(findings).filter(|f| matches!(f.status.as_deref(), None | Some("open") | Some("needs-review"))).count();
     let excluded = findings.iter().filter(|f| !f.excluded_by.is_empty()).count();
     let attributed = active(findings).filter(|f| f.attributed_account.is_some()).count();
@@ -193,10 +212,15 @@ fn summary(html: &mut String, input: &ReportInput) {
         let files: Vec<String> = confirmed.iter().map(|f| escape(f.object_path.as_deref().unwrap_or("?"))).collect();
         let _ = writeln!(
             html,
-            "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) attributed: <b>{}</b>.</p>",
+            "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) attributed: <b>{}</b>.{}</p>",
             confirmed.len(),
             files.join(", "),
-            if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") }
+            if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") },
+            if confirmed_excluded > 0 {
+                format!(" {confirmed_excluded} of them also match an exclusion rule; the rule does not clear them.")
+            } else {
+                String::new()
+            }
         );
     }
     let uploads_word = if findings.len() == 1 { "upload found" } else { "uploads found" };
@@ -204,31 +228,36 @@ fn summary(html: &mut String, input: &ReportInput) {
         html,
         "<div class=\"cards\">\
          <div class=\"card\"><b>{}</b>files examined</div>\
-         <div class=\"card\"><b>{records}</b>log records</div>\
+         <div class=\"card\"><b>{}</b>log records</div>\
          <div class=\"card\"><b>{}</b>{uploads_word}</div>\
-         <div class=\"card\"><b>{attributed}</b>attributed to an account</div>\
+         <div class=\"card\"><b>{}</b>attributed to an account</div>\
          <div class=\"card\"><b>{}</b>confirmed malicious</div>\
-         <div class=\"card\"><b>{open}</b>open or needing review</div>\
-         <div class=\"card\"><b>{excluded}</b>excluded by recorded rules</div></div>",
-        input.sources.len(),
-        findings.len(),
-        confirmed.len(),
+         <div class=\"card\"><b>{}</b>open or needing review</div>\
+         <div class=\"card\"><b>{}</b>excluded by recorded rules</div></div>",
+        thousands(input.sources.len() as i64),
+        thousands(records),
+        thousands(findings.len() as i64),
+        thousands(attributed as i64),
+        thousands(confirmed.len() as i64),
+        thousands(open as i64),
+        thousands(excluded as i64),
     );
     if excluded > 0 {
         let _ = writeln!(
             html,
-            "<p class=\"sub\">Of the uploads found, {excluded} match a recorded exclusion rule; the counts of attributed, \
-             confirmed and open uploads are of the {} that do not.</p>",
-            findings.len() - excluded
+            "<p class=\"sub\">Of the uploads found, {} match a recorded exclusion rule; the counts of attributed and open \
+             uploads are of the {} that do not. Confirmed malicious uploads are counted whether or not a rule matches them.</p>",
+            thousands(excluded as i64),
+            thousands((findings.len() - excluded) as i64)
         );
     }
-    let accounts: BTreeSet<&str> = active(findings).filter_map(|f| f.attributed_account.as_deref()).collect();
     let _ = writeln!(
         html,
-        "<p>Logs examined cover <b>{}</b> to <b>{}</b> (UTC). Accounts involved in attributed uploads: {}.</p>",
+        "<p>Logs examined cover <b>{}</b> to <b>{}</b> (UTC). Accounts involved in attributed uploads, with their number \
+         of uploads: {}.</p>",
         escape(&first),
         escape(&last),
-        if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") }
+        accounts_by_uploads(findings)
     );
 }
 
@@ -238,16 +267,17 @@ fn summary(html: &mut String, input: &ReportInput) {
 const TABLE_LIMIT: usize = 1_000;
 const TIMELINE_LIMIT: usize = 2_000;
 
-/// Orders findings by what a reader must see first: not excluded before excluded, then
-/// confirmed malicious, needing review, open, the other statuses; earlier uploads first.
-fn attention_key(f: &ReportFinding) -> (bool, u8, &str) {
+/// Orders findings by what a reader must see first: confirmed malicious, then the others not
+/// excluded before the excluded ones, each by status (needing review, open, the others);
+/// earlier uploads first.
+fn attention_key(f: &ReportFinding) -> (bool, bool, u8, &str) {
     let status = match f.status.as_deref() {
         Some("confirmed-malicious") => 0,
         Some("needs-review") => 1,
         None | Some("open") => 2,
         Some(_) => 3,
     };
-    (!f.excluded_by.is_empty(), status, f.upload_time.as_str())
+    (status != 0, !f.excluded_by.is_empty(), status, f.upload_time.as_str())
 }
 
 /// Returns at most `limit` findings, the first in attention order, sorted in that order.
@@ -262,6 +292,66 @@ fn first_by_attention<'a>(findings: impl Iterator<Item = &'a ReportFinding>, lim
     chosen
 }
 
+/// Writes `n` with a comma between groups of three digits, as a reader expects in a report.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        text.push('-');
+    }
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
+/// Most accounts the summary names; findings.csv lists every one.
+const ACCOUNTS_NAMED: usize = 25;
+
+/// Names the attributed accounts of the findings that no rule excludes, most uploads first,
+/// with their number of uploads; at most `ACCOUNTS_NAMED` of them, then how many more there are.
+fn accounts_by_uploads(findings: &[ReportFinding]) -> String {
+    let mut uploads: HashMap<&str, usize> = HashMap::new();
+    for account in active(findings).filter_map(|f| f.attributed_account.as_deref()) {
+        *uploads.entry(account).or_default() += 1;
+    }
+    if uploads.is_empty() {
+        return "none".to_string();
+    }
+    let mut ranked: Vec<(&str, usize)> = uploads.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut named: Vec<String> = ranked
+        .iter()
+        .take(ACCOUNTS_NAMED)
+        .map(|(account, count)| format!("{} ({})", escape(account), thousands(*count as i64)))
+        .collect();
+    if ranked.len() > ACCOUNTS_NAMED {
+        named.push(format!("and {} more accounts, listed in findings.csv", thousands((ranked.len() - ACCOUNTS_NAMED) as i64)));
+    }
+    named.join(", ")
+}
+
+/// Chooses at most `limit` uploads, of those that no rule excludes, for the timeline: those
+/// confirmed malicious or needing review first, then the others spread evenly over time.
+fn timeline_points(findings: &[ReportFinding], limit: usize) -> Vec<&ReportFinding> {
+    let (mut chosen, mut others): (Vec<&ReportFinding>, Vec<&ReportFinding>) =
+        active(findings).partition(|f| matches!(f.status.as_deref(), Some("confirmed-malicious" | "needs-review")));
+    if chosen.len() + others.len() <= limit {
+        chosen.extend(others);
+        return chosen;
+    }
+    chosen.sort_by(|a, b| attention_key(a).cmp(&attention_key(b)));
+    chosen.truncate(limit);
+    let room = limit - chosen.len();
+    others.sort_by(|a, b| a.upload_time.cmp(&b.upload_time));
+    let count = others.len();
+    chosen.extend((0..room).map(|index| others[index * count / room]));
+    chosen
+}
+
 fn timeline(html: &mut String, findings: &[ReportFinding]) {
     const WIDTH: f64 = 1000.0;
     const LEFT: f64 = 40.0;
@@ -272,7 +362,7 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
         html.push_str("<p>No uploads to show.</p>\n");
         return;
     }
-    let drawn = first_by_attention(active(findings), TIMELINE_LIMIT);
+    let drawn = timeline_points(findings, TIMELINE_LIMIT);
     let points: Vec<(i64, &ReportFinding)> =
         drawn.iter().filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok().map(|t| (t, *f))).collect();
     let signins: Vec<(i64, i64, &ReportFinding)> = points
@@ -330,9 +420,10 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
     if times.len() > points.len() {
         let _ = write!(
             html,
-            " The timeline draws {} of the {} uploads that no rule excludes: confirmed malicious first, then those needing review, then open ones, earliest first.",
-            points.len(),
-            times.len()
+            " The timeline draws {} of the {} uploads that no rule excludes: every one confirmed malicious or needing review, \
+             and the others spread evenly over time.",
+            thousands(points.len() as i64),
+            thousands(times.len() as i64)
         );
     }
     html.push_str("</p>\n");
@@ -347,8 +438,8 @@ fn findings_table(html: &mut String, findings: &[ReportFinding]) {
             "<p>The table lists {} of {} findings: confirmed malicious first, then those needing review, then open ones, \
              earliest first, excluded ones last. <span class=\"mono\">findings.csv</span> and \
              <span class=\"mono\">findings.json</span> in this bundle hold every finding.</p>",
-            sorted.len(),
-            findings.len()
+            thousands(sorted.len() as i64),
+            thousands(findings.len() as i64)
         );
     }
     html.push_str("<table><thead><tr><th>Finding</th><th>Upload (UTC)</th><th>Object</th><th>Caller</th><th>Confidence</th><th>Account or reason</th><th>Status</th><th>Excluded by</th></tr></thead><tbody>\n");
@@ -362,7 +453,7 @@ fn findings_table(html: &mut String, findings: &[ReportFinding]) {
         };
         let _ = writeln!(
             html,
-            "<tr><td class=\"mono nowrap\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"nowrap {}\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"mono nowrap\">{}</td><td class=\"mono nowrap\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"nowrap {}\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
             escape(&f.finding_id),
             escape(&f.upload_time),
             escape(f.object_path.as_deref().unwrap_or("")),
@@ -502,12 +593,21 @@ mod tests {
     }
 
     #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_208_416), "1,208,416");
+        assert_eq!(thousands(-12_345), "-12,345");
+    }
+
+    #[test]
     fn big_table_lists_urgent_first() {
         let findings = many_findings();
         let mut html = String::new();
         findings_table(&mut html, &findings);
         assert_eq!(html.matches("<tr><td").count(), TABLE_LIMIT);
-        assert!(html.contains("The table lists 1000 of 1500 findings"), "{html}");
+        assert!(html.contains("The table lists 1,000 of 1,500 findings"), "{html}");
         let first_row = html.find("<tr><td").unwrap();
         assert!(html[first_row..].starts_with("<tr><td class=\"mono nowrap\">F-00000000000005db"), "confirmed first");
         // 1,000 not excluded: every one is listed, and no excluded one.
@@ -525,7 +625,11 @@ mod tests {
         let mut html = String::new();
         timeline(&mut html, &findings);
         assert_eq!(html.matches("<circle").count(), TIMELINE_LIMIT);
-        assert!(html.contains("draws 2000 of the 5000 uploads"), "{html}");
+        assert!(html.contains("draws 2,000 of the 5,000 uploads"), "{html}");
+        // Spread over time: the first and the 2,000th drawn are about the whole range apart.
+        let drawn = timeline_points(&findings, TIMELINE_LIMIT);
+        assert_eq!(drawn[0].upload_time, findings[0].upload_time);
+        assert_eq!(drawn[TIMELINE_LIMIT - 1].upload_time, findings[4_997].upload_time, "index 1,999 × 5,000 / 2,000");
         // The axis still spans every upload, not only those drawn.
         assert!(html.contains(&crate::parse::time::format_iso(1_700_000_000_000_000 + 4_999 * 1_000_000)[..16].replace('T', " ")));
     }

@@ -302,6 +302,37 @@ fn changed_evidence_file_fails_verify() {
 }
 
 #[test]
+fn missing_evidence_file_leaves_verify_incomplete() {
+    let (root, case) = demo_case();
+    let export = root.path().join("cases/demo/exports/SigninLogs.csv");
+    std::fs::rename(&export, root.path().join("moved.csv")).unwrap();
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stdout));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("not checked:"), "{text}");
+    assert!(text.contains("verify: INCOMPLETE, 1 imported file(s) not checked"), "{text}");
+}
+
+#[test]
+fn exclusion_of_confirmed_finding_is_flagged() {
+    let (_root, case) = demo_case();
+    case.ok(&["annotate", "f-4ED054E5C17C2505", "--status", "confirmed-malicious"]);
+    let shown = case.json(&["show", "F-4ed054e5c17c2505", "--format", "json"]);
+    assert_eq!(shown["finding"]["status"], "confirmed-malicious", "an ID typed in other case names the same finding");
+
+    let output = case.run(&["exclude", "add", "--file-contains", "mimikatz", "--reason", "test uploads"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stderr(&output).contains("marked confirmed-malicious or needs-review: F-4ed054e5c17c2505"), "{}", stderr(&output));
+
+    // The report still counts and names it.
+    let folder = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", folder.to_str().unwrap()]);
+    let report = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    assert!(report.contains("<b>1 upload(s) confirmed malicious</b>"), "{report}");
+    assert!(report.contains("1 of them also match an exclusion rule"), "{report}");
+}
+
+#[test]
 fn query_rejects_writes() {
     let (_root, case) = demo_case();
     for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'",

@@ -64,11 +64,11 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     let summary = hunt::run(&case.conn, &hunt_plan)?;
     if !global.quiet {
         eprintln!(
-            "demo case `{}`: {} files imported; full hunt {}: {} uploads, {} with candidate sign-ins",
+            "demo case `{}`: {} imported; full hunt {}: {}, {} with candidate sign-ins",
             dir.display(),
-            reports.len(),
+            crate::output::count(reports.len() as i64, "file", "files"),
             summary.hunt_id,
-            summary.uploads,
+            crate::output::count(summary.uploads, "upload", "uploads"),
             summary.with_candidates
         );
     }

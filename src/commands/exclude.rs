@@ -49,7 +49,8 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
 
     let examiner = global.examiner_for(case);
     let rule_id = exclusions::add(&case.conn, &reason, preset.map(|p| p.name), &conditions, examiner.as_deref())?;
-    let matched = matches_per_rule(case)?.and_then(|counts| counts.get(&rule_id).copied()).unwrap_or(0);
+    let matches = matches_per_rule(case)?.and_then(|mut counts| counts.remove(&rule_id)).unwrap_or_default();
+    let matched = matches.matched;
     eprintln!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
     eprintln!("reason: {}", output::terminal_safe(&reason));
     eprintln!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
@@ -62,21 +63,45 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
              such a name or operation, an intruder's too; narrow it with `--account`, `--ip`, `--container` or `--path-prefix`"
         );
     }
-    Ok(Report::success(json!({ "rule_id": rule_id, "matched": matched, "narrowed": narrowed })))
+    if !matches.flagged.is_empty() {
+        eprintln!(
+            "warning: the rule sets aside {} finding(s) an examiner marked confirmed-malicious or needs-review: {}. \
+             They stay in the case and in the report's count of confirmed malicious uploads; if that is not intended, \
+             run `blobtrail exclude disable {rule_id}` and add a narrower rule",
+            matches.flagged.len(),
+            matches.flagged.join(", ")
+        );
+    }
+    Ok(Report::success(json!({
+        "rule_id": rule_id, "matched": matched, "narrowed": narrowed, "flagged_findings": matches.flagged,
+    })))
+}
+
+/// The findings of the latest hunt that one rule matches.
+#[derive(Default)]
+struct RuleMatches {
+    matched: usize,
+    /// IDs of the matched findings that an examiner marked confirmed-malicious or needs-review.
+    flagged: Vec<String>,
 }
 
 /// Counts the findings of the latest hunt that each enabled rule matches, one finding at a
 /// time; `None` when the case has no hunt. A disabled rule matches nothing, so without an
 /// enabled rule no finding is read.
-fn matches_per_rule(case: &Case) -> Result<Option<HashMap<i64, usize>>> {
+fn matches_per_rule(case: &Case) -> Result<Option<HashMap<i64, RuleMatches>>> {
     let Ok(hunt) = findings::latest_hunt(&case.conn) else { return Ok(None) };
     let mut counts = HashMap::new();
     if exclusions::load_enabled(&case.conn)?.is_empty() {
         return Ok(Some(counts));
     }
     findings::for_each(&case.conn, hunt, |finding| {
+        let flagged = matches!(finding.status.as_deref(), Some("confirmed-malicious" | "needs-review"));
         for rule_id in finding.excluded_by {
-            *counts.entry(rule_id).or_insert(0) += 1;
+            let matches: &mut RuleMatches = counts.entry(rule_id).or_default();
+            matches.matched += 1;
+            if flagged {
+                matches.flagged.push(finding.finding_id.clone());
+            }
         }
         Ok(())
     })?;
@@ -86,7 +111,7 @@ fn matches_per_rule(case: &Case) -> Result<Option<HashMap<i64, usize>>> {
 fn list(case: &Case, args: FormatArgs) -> Result<Report> {
     let rules = exclusions::load(&case.conn)?;
     let counts = matches_per_rule(case)?;
-    let matched = |rule_id: i64| counts.as_ref().map(|counts| counts.get(&rule_id).copied().unwrap_or(0));
+    let matched = |rule_id: i64| counts.as_ref().map(|counts| counts.get(&rule_id).map_or(0, |m| m.matched));
 
     output::to_stdout(|out| match args.format {
         OutputFormat::Json => {

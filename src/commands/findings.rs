@@ -231,7 +231,7 @@ fn print_table(out: &mut dyn Write, rows: Vec<Vec<String>>, attributed: usize) -
     let header = ["finding", "upload (UTC)", "operation", "file", "caller", "confidence", "account or candidates"];
     let table = output::table(&header, rows);
     writeln!(out, "{table}")?;
-    writeln!(out, "{shown} uploads, {attributed} with candidate sign-ins")
+    writeln!(out, "{}, {attributed} with candidate sign-ins", output::count(shown as i64, "upload", "uploads"))
 }
 
 fn table_row(f: &Finding) -> Vec<String> {

@@ -24,12 +24,12 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
     output::to_stdout(|out| {
         writeln!(
             out,
-            "hunt {} ({}): {} uploads, {} with candidate sign-ins, {} candidates",
+            "hunt {} ({}): {}, {} with candidate sign-ins, {}",
             summary.hunt_id,
             describe(mode),
-            summary.uploads,
+            output::count(summary.uploads, "upload", "uploads"),
             summary.with_candidates,
-            summary.candidates
+            output::count(summary.candidates, "candidate", "candidates")
         )
     })?;
     if !global.quiet {

@@ -90,9 +90,9 @@ fn print_summary(reports: &[FileReport], format: SummaryFormat, quiet: bool) -> 
                 output::terminal_safe(earlier_path)
             ),
             Outcome::Imported(counts) if counts.rejected > 0 => eprintln!(
-                "warning: `{}`: {} records rejected; see them with `blobtrail query` on the `rejects` table, or re-export the file",
+                "warning: `{}`: {} rejected; see them with `blobtrail query` on the `rejects` table, or re-export the file",
                 output::terminal_safe(&report.path.display().to_string()),
-                counts.rejected
+                output::count(counts.rejected as i64, "record", "records")
             ),
             Outcome::Imported(_) => {}
         }

@@ -90,9 +90,24 @@ pub fn run(case: &Case) -> Result<Report> {
         for problem in &problems {
             writeln!(out, "MISMATCH: {}", output::terminal_safe(problem))?;
         }
-        writeln!(out, "{}", if problems.is_empty() { "verify: OK" } else { "verify: FAILED" })
+        if !problems.is_empty() {
+            writeln!(out, "verify: FAILED")
+        } else if !missing.is_empty() {
+            writeln!(
+                out,
+                "verify: INCOMPLETE, {} imported file(s) not checked because they are no longer at their recorded path; \
+                 nothing that was checked has changed. Put them back, or verify the copies where they are now with sha256sum",
+                missing.len()
+            )
+        } else {
+            writeln!(out, "verify: OK")
+        }
     })?;
-    let exit = if problems.is_empty() { Exit::Success } else { Exit::Failure };
+    let exit = match (problems.is_empty(), missing.is_empty()) {
+        (false, _) => Exit::Failure,
+        (true, false) => Exit::Rejects,
+        (true, true) => Exit::Success,
+    };
     Ok(Report {
         exit,
         counts: json!({ "records": records.len(), "files_checked": checked, "files_missing": missing.len(), "problems": problems.len(), "unfinished": notes.len() }),
