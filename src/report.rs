@@ -490,14 +490,14 @@ fn sources_table(html: &mut String, sources: &[SourceLine]) {
 fn method(html: &mut String, input: &ReportInput) {
     let _ = write!(
         html,
-        "<h2>Method</h2>\n<p>Hunt {} ran in <b>{}</b> mode at {} (UTC) with the SQL view <span class=\"mono\">{}</span>, \
-         version {} (SHA-256 <span class=\"mono\">{}</span>; the SQL is in this bundle under <span class=\"mono\">sql/</span>). \
-         Parameters: <span class=\"mono\">{}</span>.</p>\n",
+        "<h2>Method</h2>\n<p>Hunt {} ran in <b>{}</b> mode at {} (UTC) with the SQL view <span class=\"mono\">{}</span> \
+         defined in <span class=\"mono\">sql/{}</span> (SHA-256 <span class=\"mono\">{}</span>; the SQL files are in this \
+         bundle under <span class=\"mono\">sql/</span>). Parameters: <span class=\"mono\">{}</span>.</p>\n",
         input.hunt_id,
         escape(input.hunt_mode),
         escape(input.hunt_started),
         escape(input.view_name),
-        input.view_version,
+        escape(&crate::sql::file(input.view_version).map_or_else(|| format!("file version {}", input.view_version), |f| f.name.to_string())),
         escape(input.view_checksum),
         escape(input.hunt_parameters)
     );

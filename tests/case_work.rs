@@ -333,6 +333,21 @@ fn exclusion_of_confirmed_finding_is_flagged() {
 }
 
 #[test]
+fn coverage_csv_lists_every_gap() {
+    let (_root, case) = demo_case();
+    let json = case.json(&["sources", "--coverage", "--format", "json"]);
+    let text = case.ok(&["sources", "--coverage", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for row in reader.records().map(Result::unwrap) {
+        let table = json.as_array().unwrap().iter().find(|t| t["table"] == row[0].to_string()).unwrap();
+        let gaps = table["gaps"].as_array().unwrap().len();
+        let listed = if row[4].is_empty() { 0 } else { row[4].split("; ").count() };
+        assert_eq!(listed, gaps, "{}: {}", &row[0], &row[4]);
+        assert!(!row[4].contains("more"), "{}", &row[4]);
+    }
+}
+
+#[test]
 fn query_rejects_writes() {
     let (_root, case) = demo_case();
     for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'",

@@ -36,6 +36,8 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     let examiner = global.examiner.clone().unwrap_or_else(|| "demo".to_string());
     let new = NewCase { name: DEMO_NAME, title: Some(DEMO_TITLE), examiner: Some(&examiner) };
     let case = case::create(&args.cases_dir, &new, &global.engine)?;
+    // The state of the new, empty case: the record shows what the import and hunt changed.
+    let state_before = crate::audit::state_digest(&case.conn)?;
 
     let exports = dir.join("exports");
     std::fs::create_dir(&exports).with_context(|| format!("cannot create `{}`", exports.display()))?;
@@ -83,7 +85,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
         "uploads": summary.uploads,
         "with_candidates": summary.with_candidates,
     }));
-    super::record_audit(global, &case, "demo", &started, &Ok(&report))?;
+    super::record_audit_from(global, &case, "demo", &started, state_before, &Ok(&report))?;
     Ok(Exit::Success)
 }
 

@@ -13,22 +13,26 @@ use crate::parse::time::format_iso;
 
 const COVERAGE_HEADER: [&str; 5] = ["table", "records", "first", "last", "gaps"];
 
-fn coverage_rows(tables: &[Coverage]) -> Vec<Vec<String>> {
+/// Builds the coverage rows. A table for reading (`for_reading`) lists the first five gaps of
+/// each log table and how many more there are; CSV lists every gap, separated by `; `.
+fn coverage_rows(tables: &[Coverage], for_reading: bool) -> Vec<Vec<String>> {
+    const SHOWN: usize = 5;
     tables
         .iter()
         .map(|t| {
-            const SHOWN: usize = 5;
+            let shown = if for_reading { SHOWN } else { t.gaps.len() };
             let mut gaps: Vec<String> =
-                t.gaps.iter().take(SHOWN).map(|g| format!("{} to {} ({} h)", g.from, g.to, g.hours)).collect();
-            if t.gaps.len() > SHOWN {
-                gaps.push(format!("and {} more (see --coverage --format json)", t.gaps.len() - SHOWN));
+                t.gaps.iter().take(shown).map(|g| format!("{} to {} ({} h)", g.from, g.to, g.hours)).collect();
+            if t.gaps.len() > shown {
+                gaps.push(format!("and {} more (see --coverage --format json)", t.gaps.len() - shown));
             }
+            let none = if for_reading { "none" } else { "" };
             vec![
                 t.table.clone(),
                 t.records.to_string(),
                 t.first_time.clone(),
                 t.last_time.clone(),
-                if gaps.is_empty() { "none".into() } else { gaps.join("; ") },
+                if gaps.is_empty() { none.into() } else { gaps.join("; ") },
             ]
         })
         .collect()
@@ -168,11 +172,11 @@ pub fn run(case: &Case, args: SourcesArgs) -> Result<Report> {
             writeln!(out)
         }
         (OutputFormat::Csv, false) => output::write_csv(out, &header, &rows),
-        (OutputFormat::Csv, true) => output::write_csv(out, &COVERAGE_HEADER, &coverage_rows(&tables)),
+        (OutputFormat::Csv, true) => output::write_csv(out, &COVERAGE_HEADER, &coverage_rows(&tables, false)),
         (OutputFormat::Table, _) => {
             writeln!(out, "{}", output::table(&header, rows))?;
             writeln!(out, "time covered by table (UTC); gaps are whole hours with no record:")?;
-            writeln!(out, "{}", output::table(&COVERAGE_HEADER, coverage_rows(&tables)))
+            writeln!(out, "{}", output::table(&COVERAGE_HEADER, coverage_rows(&tables, true)))
         }
     })?;
     Ok(Report::success(serde_json::json!({ "sources": sources.len() })))
