@@ -339,7 +339,7 @@ fn coverage_csv_lists_every_gap() {
     let text = case.ok(&["sources", "--coverage", "--format", "csv"]);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     for row in reader.records().map(Result::unwrap) {
-        let table = json.as_array().unwrap().iter().find(|t| t["table"] == &row[0]).unwrap();
+        let table = json.as_array().unwrap().iter().find(|t| t["table"] == row[0]).unwrap();
         let gaps = table["gaps"].as_array().unwrap().len();
         let listed = if row[4].is_empty() { 0 } else { row[4].split("; ").count() };
         assert_eq!(listed, gaps, "{}: {}", &row[0], &row[4]);
