@@ -28,6 +28,9 @@ pub struct Score {
     pub unattributable: usize,
     pub unattributable_overclaimed: usize,
     pub accuracy: f64,
+    /// Findings that no truth row names: parts of an upload that the hunt counts as uploads of
+    /// their own, such as each `PutPage` or `AppendBlock` request, or uploads the truth lacks.
+    pub findings_without_truth: usize,
 }
 
 struct TruthRow {
@@ -83,6 +86,10 @@ fn score(findings: &[Finding], truth: &[TruthRow]) -> Score {
         }
     }
     score.accuracy = if score.attributable == 0 { 0.0 } else { score.attributable_right as f64 / score.attributable as f64 };
+    let in_truth: std::collections::HashSet<(&str, &str)> =
+        truth.iter().map(|row| (row.object_path.as_str(), row.upload_time.as_str())).collect();
+    score.findings_without_truth = by_upload.keys().filter(|key| !in_truth.contains(*key)).count()
+        + findings.iter().filter(|f| f.object_path.is_none()).count();
     score
 }
 
@@ -96,6 +103,12 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
     let mut result = score(&list, &truth);
     result.hunt_id = hunt_id;
     result.mode = list.first().map(|f| f.mode.clone()).unwrap_or_default();
+    if !truth.is_empty() && result.findings_without_truth == list.len() {
+        eprintln!(
+            "warning: no finding of hunt {hunt_id} matches a row of `{}`; is it the truth file of the data this case imported?",
+            args.truth.display()
+        );
+    }
 
     output::to_stdout(|out| {
         if args.format == SummaryFormat::Json {
@@ -104,7 +117,7 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
         writeln!(
             out,
             "hunt {} ({}): top answer right for {} of {} attributable uploads ({:.1}%), {} of them without a finding; \
-             {} of {} unattributable uploads given a strong or direct answer",
+             {} of {} unattributable uploads given a strong or direct answer; {} findings match no truth row",
             result.hunt_id,
             result.mode,
             result.attributable_right,
@@ -112,7 +125,8 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
             result.accuracy * 100.0,
             result.attributable_missing,
             result.unattributable_overclaimed,
-            result.unattributable
+            result.unattributable,
+            result.findings_without_truth
         )
     })?;
     Ok(Report::success(json!(result)))
