@@ -280,6 +280,20 @@ fn cell_text(cell: &Cell) -> Option<&str> {
 /// The data rows an Excel worksheet holds below its header row.
 pub const XLSX_MAX_ROWS: u64 = 1_048_575;
 
+/// Most characters an Excel cell holds.
+const XLSX_CELL_CHARS: usize = 32_767;
+
+/// Cuts text that an Excel cell cannot hold, and says so in the cell; the JSON and CSV exports
+/// keep the whole text.
+fn excel_text(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = " [cut at Excel's cell limit; the JSON and CSV exports have the whole text]";
+    if text.chars().count() <= XLSX_CELL_CHARS {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let keep = XLSX_CELL_CHARS - MARK.chars().count();
+    std::borrow::Cow::Owned(text.chars().take(keep).chain(MARK.chars()).collect())
+}
+
 /// Writes a workbook with a findings sheet (one row per finding) and a candidates sheet (one
 /// row per candidate), each with a frozen header row and filters. `produce` passes runs of
 /// findings to the sink it is given; rows go to temporary files in `temp_dir`, or the system's
@@ -337,10 +351,10 @@ pub fn write_xlsx(
             ];
             for (col, value) in cells.iter().enumerate() {
                 // write_string stores text as text: a leading `=` is never a formula here.
-                sheet.write_string(finding_row, col as u16, value.as_deref().unwrap_or(""))?;
+                sheet.write_string(finding_row, col as u16, excel_text(value.as_deref().unwrap_or("")))?;
             }
             sheet.write_number(finding_row, 16, f.candidate_count as f64)?;
-            sheet.write_string(finding_row, 17, &f.source_file)?;
+            sheet.write_string(finding_row, 17, excel_text(&f.source_file))?;
             sheet.write_number(finding_row, 18, f.source_line.unwrap_or(f.source_record) as f64)?;
         }
         let sheet = workbook.worksheet_from_index(1)?;
@@ -350,17 +364,17 @@ pub fn write_xlsx(
                 let row = candidate_row;
                 sheet.write_string(row, 0, &f.finding_id)?;
                 sheet.write_number(row, 1, c.rank as f64)?;
-                sheet.write_string(row, 2, c.account.as_deref().unwrap_or(""))?;
+                sheet.write_string(row, 2, excel_text(c.account.as_deref().unwrap_or("")))?;
                 if let Some(score) = c.score {
                     sheet.write_number(row, 3, score)?;
                 }
                 sheet.write_number(row, 4, c.delta_seconds)?;
                 sheet.write_string(row, 5, &c.signin_time)?;
                 sheet.write_string(row, 6, &c.ip)?;
-                sheet.write_string(row, 7, c.user_agent.as_deref().unwrap_or(""))?;
+                sheet.write_string(row, 7, excel_text(c.user_agent.as_deref().unwrap_or("")))?;
                 sheet.write_string(row, 8, &c.source_table)?;
-                sheet.write_string(row, 9, c.reasons.join("; "))?;
-                sheet.write_string(row, 10, &c.source_file)?;
+                sheet.write_string(row, 9, excel_text(&c.reasons.join("; ")))?;
+                sheet.write_string(row, 10, excel_text(&c.source_file))?;
                 sheet.write_number(row, 11, c.source_line.unwrap_or(c.source_record) as f64)?;
             }
         }
@@ -435,4 +449,19 @@ pub fn write_timesketch(out: &mut dyn Write, f: &Finding) -> std::io::Result<usi
         lines += 1;
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_fits_an_excel_cell() {
+        let short = "a".repeat(XLSX_CELL_CHARS);
+        assert_eq!(excel_text(&short), short.as_str());
+        let long = "é".repeat(40_000);
+        let cut = excel_text(&long);
+        assert_eq!(cut.chars().count(), XLSX_CELL_CHARS);
+        assert!(cut.ends_with("the JSON and CSV exports have the whole text]"));
+    }
 }

@@ -27,7 +27,7 @@ pub fn terminal_safe(text: &str) -> String {
 
 /// Tells whether a character reorders or hides text: bidirectional controls, zero-width and
 /// other invisible format characters, and the Unicode line and paragraph separators.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 

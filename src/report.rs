@@ -103,6 +103,8 @@ pub fn escape(text: &str) -> String {
             c if c.is_control() && c != '\n' && c != '\t' => {
                 let _ = write!(out, "&#x{:x};", c as u32);
             }
+            // A browser would obey it (a right-to-left override turns `fdp.exe` into `exe.pdf`), so it is written out.
+            c if crate::output::is_bidi_control(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
@@ -577,6 +579,7 @@ mod tests {
         assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(escape("a\"b'c&d"), "a&quot;b&#39;c&amp;d");
         assert_eq!(escape("x\u{1b}y"), "x&#x1b;y");
+        assert_eq!(escape("invoice\u{202e}fdp.exe"), "invoice\\u{202e}fdp.exe");
     }
 
     /// 1,500 findings, one a day: the last one confirmed malicious, every third excluded.

@@ -352,6 +352,7 @@ fn query_rejects_writes() {
     let (_root, case) = demo_case();
     for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'",
                 "SELECT 1; DELETE FROM findings", "SELECT nextval('source_id_seq')", "SELECT * FROM checkpoint()",
+                "SELECT \"setval\"('hunt_id_seq', 100)", "SELECT \"NEXTVAL\"('annotation_id_seq')", "SELECT nextval /* x */ ('source_id_seq')",
                 "SELECT * FROM read_text('/etc/hostname')"] {
         let output = case.run(&["query", sql]);
         assert_eq!(output.status.code(), Some(1), "{sql}");

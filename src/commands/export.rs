@@ -20,8 +20,14 @@ use crate::output::{self, PrettyArray};
 use super::findings::write_findings;
 
 pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
-    if args.out.exists() && !args.force {
-        bail!("`{}` already exists; pass `--force` to overwrite it", args.out.display());
+    if let Ok(existing) = std::fs::symlink_metadata(&args.out) {
+        // The export is renamed into place, which would replace a link or a device, not write through it.
+        if !existing.file_type().is_file() {
+            bail!("`{}` exists and is not a regular file; name a new file for the export", args.out.display());
+        }
+        if !args.force {
+            bail!("`{}` already exists; pass `--force` to overwrite it", args.out.display());
+        }
     }
     let hunt_id = match args.hunt {
         Some(id) => id,

@@ -75,7 +75,29 @@ fn ensure_read_only(case: &Case, sql: &str) -> Result<()> {
     if statements != 1 {
         bail!("give exactly one SQL statement (found {statements})");
     }
+    // The parsed statement names every function however it was written: quoted, in capitals,
+    // with a comment before its parenthesis.
+    if let Some(name) = changing_function(&parsed) {
+        bail!("`{name}` changes the case, so `query` does not run it");
+    }
     Ok(())
+}
+
+/// Finds a function of `CHANGING_FUNCTIONS` anywhere in DuckDB's JSON form of a statement.
+fn changing_function(node: &serde_json::Value) -> Option<String> {
+    match node {
+        serde_json::Value::Object(object) => {
+            if let Some(serde_json::Value::String(name)) = object.get("function_name") {
+                let name = name.to_ascii_lowercase();
+                if CHANGING_FUNCTIONS.contains(&name.as_str()) {
+                    return Some(name);
+                }
+            }
+            object.values().find_map(changing_function)
+        }
+        serde_json::Value::Array(items) => items.iter().find_map(changing_function),
+        _ => None,
+    }
 }
 
 fn fetch(case: &Case, sql: &str) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
