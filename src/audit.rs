@@ -156,23 +156,39 @@ pub fn read_all(conn: &Connection) -> Result<Vec<Stored>> {
 /// A hunt's findings enter through the digest stored with the hunt when it committed
 /// (`hunts.findings_digest`), so the cost does not grow with the number of findings. `verify`
 /// compares those stored digests with the findings (`changed_hunts`).
+///
+/// Each part is hashed on its own and the digest lists the four hashes, sources first, so that
+/// the state after an import that was stopped can still be compared on everything but the
+/// sources, which only an import changes.
 pub fn state_digest(conn: &Connection) -> Result<String> {
-    let parts: String = conn.query_row(
-        "SELECT concat_ws(chr(30),
-             coalesce((SELECT string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY source_id)
-                       FROM (SELECT source_id, path, sha256, records_read, imported, rejected, duplicates FROM sources) s), ''),
-             coalesce((SELECT string_agg(to_json(h)::VARCHAR, chr(10) ORDER BY hunt_id) FROM hunts h), ''),
-             coalesce((SELECT string_agg(to_json(a)::VARCHAR, chr(10) ORDER BY annotation_id) FROM annotations a), ''),
-             coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), ''))",
+    let parts: [String; 4] = conn.query_row(
+        "SELECT coalesce((SELECT string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY source_id)
+                          FROM (SELECT source_id, path, sha256, records_read, imported, rejected, duplicates FROM sources) s), ''),
+                coalesce((SELECT string_agg(to_json(h)::VARCHAR, chr(10) ORDER BY hunt_id) FROM hunts h), ''),
+                coalesce((SELECT string_agg(to_json(a)::VARCHAR, chr(10) ORDER BY annotation_id) FROM annotations a), ''),
+                coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), '')",
         [],
-        |r| r.get(0),
+        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
     )?;
-    Ok(format!("{STATE_SCHEME}{}", crate::sql::hex(&Sha256::digest(parts.as_bytes()))))
+    let hashes: Vec<String> = parts.iter().map(|part| crate::sql::hex(&Sha256::digest(part.as_bytes()))).collect();
+    Ok(format!("{STATE_SCHEME}:{}", hashes.join(".")))
 }
 
-/// The prefix of state digests that cover findings through the digests stored with each hunt.
-/// Earlier digests are bare hex and covered every finding row; the two cannot be compared.
-const STATE_SCHEME: &str = "v2:";
+/// The scheme of state digests made of one hash per part. Earlier digests are `v2:` and one
+/// hash of all parts, or bare hex covering every finding row; digests of different schemes
+/// cannot be compared.
+const STATE_SCHEME: &str = "v3";
+
+/// Returns the scheme of a state digest: the text before `:`, or empty for bare hex.
+fn scheme_of(state: &str) -> &str {
+    state.split_once(':').map_or("", |(scheme, _)| scheme)
+}
+
+/// Returns the hashes of a state digest of the current scheme other than that of the sources.
+fn all_but_sources(state: &str) -> Option<&str> {
+    let hashes = state.strip_prefix(STATE_SCHEME)?.strip_prefix(':')?;
+    hashes.split_once('.').map(|(_, others)| others)
+}
 
 /// Checks the examiner's record inside the case: the audit chain, the state between and after
 /// commands, and every hunt's findings against their stored digest. One message per problem;
@@ -199,13 +215,23 @@ pub fn changed_hunts(conn: &Connection) -> Result<Vec<i64>> {
 
 /// Tells whether a record's state after can be compared with the state that followed it.
 ///
-/// NOTE: two cases are not compared, so an outside edit made in them goes unseen. A command
-/// that never finished (exit code -1 with no record of its end, an import stopped by a signal)
-/// changed the state after its record was written, by the files it committed. And where the
+/// NOTE: two cases are not compared whole. A command that never finished (exit code -1 with no
+/// record of its end, an import stopped by a signal) changed the sources after its record was
+/// written, by the files it committed, so only the other parts are compared
+/// (`stopped_import_agrees`) and an outside edit of `sources` then goes unseen. And where the
 /// digest scheme changed (the first command after an upgrade), the digests were made differently.
 fn comparable(record: &Stored, following_state: &str, finished_by_following: bool) -> bool {
-    (record.exit_code != UNFINISHED || finished_by_following)
-        && record.state_after.starts_with(STATE_SCHEME) == following_state.starts_with(STATE_SCHEME)
+    (record.exit_code != UNFINISHED || finished_by_following) && scheme_of(&record.state_after) == scheme_of(following_state)
+}
+
+/// Compares the state a stopped import left (its record's state after, taken when it started)
+/// with the state that followed, on everything an import does not change. Returns false when
+/// they differ; true when they agree or cannot be compared (an earlier digest scheme).
+fn stopped_import_agrees(record: &Stored, following_state: &str) -> bool {
+    match (all_but_sources(&record.state_after), all_but_sources(following_state)) {
+        (Some(before), Some(after)) => before == after,
+        _ => true,
+    }
 }
 
 /// The exit code of a record written when a command started, which it never replaced.
@@ -239,13 +265,17 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
     for (index, record) in records.iter().enumerate() {
         let previous = index.checked_sub(1).map(|previous| &records[previous]);
         let finishes_previous = previous.is_some_and(|p| finishes(p, record));
-        if let Some(previous) = previous.filter(|p| comparable(p, &record.state_before, finishes_previous)) {
-            if previous.state_after != record.state_before {
-                problems.push(format!(
-                    "the case's sources, findings, annotations or exclusion rules changed outside blobtrail between record {} and record {}",
-                    records[index - 1].seq,
-                    record.seq
-                ));
+        if let Some(previous) = previous {
+            if comparable(previous, &record.state_before, finishes_previous) {
+                if previous.state_after != record.state_before {
+                    problems.push(format!(
+                        "the case's sources, findings, annotations or exclusion rules changed outside blobtrail between record {} and record {}",
+                        previous.seq,
+                        record.seq
+                    ));
+                }
+            } else if previous.exit_code == UNFINISHED && !finishes_previous && !stopped_import_agrees(previous, &record.state_before) {
+                problems.push(stopped_edit(previous, &format!("before record {}", record.seq)));
             }
         }
         if record.seq != expected_seq {
@@ -264,15 +294,27 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
         }
         expected_previous = record.record_hash.clone();
     }
-    if let Some(last) = records.last().filter(|last| comparable(last, current_state, false)) {
-        if last.state_after != current_state {
-            problems.push(format!(
-                "the case's sources, findings, annotations or exclusion rules changed outside blobtrail after record {}",
-                last.seq
-            ));
+    if let Some(last) = records.last() {
+        if comparable(last, current_state, false) {
+            if last.state_after != current_state {
+                problems.push(format!(
+                    "the case's sources, findings, annotations or exclusion rules changed outside blobtrail after record {}",
+                    last.seq
+                ));
+            }
+        } else if last.exit_code == UNFINISHED && !stopped_import_agrees(last, current_state) {
+            problems.push(stopped_edit(last, "since"));
         }
     }
     problems
+}
+
+/// Describes an outside edit found after a command that was stopped; `when` ends the sentence.
+fn stopped_edit(stopped: &Stored, when: &str) -> String {
+    format!(
+        "the case's findings, annotations or exclusion rules changed outside blobtrail after record {} ({}, which was stopped) and {when}",
+        stopped.seq, stopped.command
+    )
 }
 
 #[cfg(test)]
@@ -405,6 +447,41 @@ mod tests {
         assert_eq!(unfinished.len(), 1);
         assert_eq!(unfinished[0].0.seq, 1);
         assert_eq!(unfinished[0].1, Some("2026-12-04T11:00:00Z"));
+    }
+
+    #[test]
+    fn edit_after_stopped_import_is_detected() {
+        let conn = conn_with_log();
+        let mut started = entry("import");
+        started.exit_code = UNFINISHED;
+        started.state_before = state_digest(&conn).unwrap();
+        append(&conn, &started).unwrap();
+        conn.execute(
+            "INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
+             VALUES ('a.csv', 'aa', 1, 'portal-csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0)",
+            [],
+        )
+        .unwrap();
+        assert!(check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap()).is_empty(), "the import's own file");
+
+        // Someone deletes an examiner's annotation before the next command.
+        conn.execute(
+            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
+             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
+            [],
+        )
+        .unwrap();
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("after record 1 (import, which was stopped) and since"), "{problems:?}");
+
+        let mut next = entry("findings");
+        next.started_at = "2026-12-04T11:00:00Z".into();
+        next.state_before = state_digest(&conn).unwrap();
+        append(&conn, &next).unwrap();
+        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("which was stopped) and before record 2"), "{problems:?}");
     }
 
     #[test]

@@ -36,7 +36,8 @@ fn unfinished_notes(case: &Case, records: &[audit::Stored]) -> Result<Vec<String
         let committed = if paths.is_empty() { "none".to_string() } else { paths.join(", ") };
         notes.push(format!(
             "record {} ({}, started {}) has no record of its end: it was stopped before it finished. \
-             Files it imported: {committed}. The case's state changed after that record, so it is not compared with the next one",
+             Files it imported: {committed}. The case's sources changed after that record, so they are not compared with the next one; \
+             its findings, annotations and exclusion rules are",
             record.seq, record.command, record.started_at
         ));
     }
