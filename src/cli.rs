@@ -261,7 +261,7 @@ pub struct ExcludeAddArgs {
     /// Start from a false-positive scenario of the reference query: backup-jobs, portal-document-uploads, ci-artifacts, log-shipping, azure-file-sync
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
-    /// Account (UPN) attributed to the upload or named as its OAuth requester; in a sentinel hunt, its first candidate
+    /// Account (UPN) attributed to the upload or named as its OAuth requester; in a sentinel hunt, its only candidate
     #[arg(long, value_name = "UPN")]
     pub account: Vec<String>,
     /// Text the file name contains, ignoring case

@@ -160,14 +160,14 @@ impl Conditions {
 }
 
 /// The accounts a finding names: the attributed account and the OAuth requester. A sentinel
-/// hunt attributes nothing itself; the reference query names its first-ranked candidate, so
-/// that one counts there. In a full hunt an ambiguous finding names no account: a rule for a
-/// known service account must not hide an upload that another account may have made.
+/// hunt attributes nothing itself, so there the only candidate counts. An ambiguous finding, or
+/// a sentinel finding with several candidates, names no account: a rule for a known service
+/// account must not hide an upload that another account may have made.
 fn accounts_of(finding: &Finding) -> Vec<String> {
     let mut accounts: Vec<String> =
         [&finding.attributed_account, &finding.requester_upn].into_iter().flatten().cloned().collect();
-    if accounts.is_empty() && finding.confidence.is_none() {
-        accounts.extend(finding.candidates.first().and_then(|c| c.account.clone()));
+    if accounts.is_empty() && finding.confidence.is_none() && finding.candidates.len() == 1 {
+        accounts.extend(finding.candidates[0].account.clone());
     }
     accounts
 }
@@ -326,10 +326,10 @@ mod tests {
         requested.requester_upn = Some("svc-backup@contoso.com".into());
         assert!(rule.matches(&requested));
 
-        // The reference query attributes a sentinel finding to its first candidate.
-        let sentinel = finding_with_candidates(None, &["svc-backup@contoso.com", "eve@contoso.com"]);
-        assert!(rule.matches(&sentinel));
-        assert!(!rule.matches(&finding_with_candidates(None, &["eve@contoso.com", "svc-backup@contoso.com"])));
+        // A sentinel finding names its candidate when it has only one.
+        assert!(rule.matches(&finding_with_candidates(None, &["svc-backup@contoso.com"])));
+        assert!(!rule.matches(&finding_with_candidates(None, &["svc-backup@contoso.com", "eve@contoso.com"])));
+        assert!(!rule.matches(&finding_with_candidates(None, &["eve@contoso.com"])));
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub fn render(input: &KqlInput) -> String {
     } else {
         sentinel(&mut out, input);
     }
-    exclusions(&mut out, input.rules);
+    exclusions(&mut out, input.rules, input.full);
     out
 }
 
@@ -223,7 +223,7 @@ Uploads
 }
 
 /// Writes each enabled rule as a `where not(...)` filter, with its reason and author above it.
-fn exclusions(out: &mut String, rules: &[Rule]) {
+fn exclusions(out: &mut String, rules: &[Rule], full: bool) {
     for rule in rules.iter().filter(|r| r.disabled_at.is_none()) {
         let _ = writeln!(
             out,
@@ -232,12 +232,13 @@ fn exclusions(out: &mut String, rules: &[Rule]) {
             comment(rule.examiner.as_deref().unwrap_or("an unnamed examiner")),
             comment(&rule.reason)
         );
-        let _ = writeln!(out, "| where not({})", condition(&rule.conditions));
+        let _ = writeln!(out, "| where not({})", condition(&rule.conditions, full));
     }
 }
 
-/// Returns the KQL of a rule's conditions: all listed conditions, any value of each.
-fn condition(c: &Conditions) -> String {
+/// Returns the KQL of a rule's conditions: all listed conditions, any value of each. In the
+/// sentinel query, an account matches only an upload with one candidate, as blobtrail matches it.
+fn condition(c: &Conditions, full: bool) -> String {
     let mut parts = Vec::new();
     let mut any = |values: &[String], test: &dyn Fn(&str) -> String| {
         if !values.is_empty() {
@@ -245,7 +246,13 @@ fn condition(c: &Conditions) -> String {
             parts.push(format!("({})", tests.join(" or ")));
         }
     };
-    any(&c.account, &|v| format!("AttributedAccount =~ {}", quote(v)));
+    any(&c.account, &|v| {
+        if full {
+            format!("AttributedAccount =~ {}", quote(v))
+        } else {
+            format!("(AttributedAccount =~ {} and array_length(Candidates) == 1)", quote(v))
+        }
+    });
     any(&c.file_contains, &|v| format!("FileName contains {}", quote(v)));
     any(&c.extension, &|v| format!("FileName endswith {}", quote(&format!(".{}", v.trim_start_matches('.')))));
     any(&c.ip, &|v| {
@@ -352,7 +359,7 @@ mod tests {
             ..Conditions::default()
         };
         assert_eq!(
-            condition(&conditions),
+            condition(&conditions, true),
             "(FileName contains \"backup\" or FileName contains \"restore\") and (ipv4_is_in_range(CallerIp, \"10.0.0.0/8\"))"
         );
     }

@@ -106,6 +106,19 @@ fn case_exclusions_become_filters() {
 }
 
 #[test]
+fn sentinel_account_rule_needs_one_candidate() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("portal_blob.csv"), fixture("portal_signin.csv")], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    case.ok(&["hunt", "--mode", "sentinel"]);
+    case.ok(&["exclude", "add", "--reason", "backup service", "--account", "svc-backup@contoso.com"]);
+    let text = export(Some(&case), &["--mode", "sentinel"]);
+    assert!(text.contains("(AttributedAccount =~ \"svc-backup@contoso.com\" and array_length(Candidates) == 1)"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    assert_valid(&[&write_temp(&dir, "q.kql", &text)]);
+}
+
+#[test]
 fn rule_yaml_wraps_a_valid_query() {
     let text = export(None, &["--as-rule"]);
     for key in ["id: ", "name: ", "description: |", "requiredDataConnectors:", "tactics:", "  - CredentialAccess",
