@@ -93,6 +93,25 @@ fn truncated_api_json_keeps_complete_rows() {
     assert!(rejects[0]["raw"].as_str().unwrap().starts_with("[\"4aa2249a-422b-531b-9149-1cd820ba3ce7\""), "{:?}", rejects[0]);
 }
 
+/// A user agent is chosen by whoever sends the request; a lone UTF-16 surrogate escape in one
+/// must not make a whole JSON document unreadable.
+#[test]
+fn lone_surrogate_escape_keeps_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["api_blob.json", "cli_signin.json"] {
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        assert!(text.contains("Mozilla"), "{name}");
+        let edited = dir.path().join(name);
+        std::fs::write(&edited, text.replacen("Mozilla", "Mozilla\\ud800", 1)).unwrap();
+
+        let (original, changed) = (TestCase::new(), TestCase::new());
+        let expected = summary(&original.import(&[fixture(name)], &[]))[0]["imported"].clone();
+        let output = changed.import(&[edited], &[]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        assert_eq!(summary(&output)[0]["imported"], expected, "{name}");
+    }
+}
+
 #[test]
 fn invalid_json_leaves_case_unchanged() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 //! Every value is passed on as text: strings as they are, numbers and booleans in their JSON
 //! spelling, nested objects and arrays as compact JSON, null as empty.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -82,6 +83,41 @@ pub(super) fn api_row(names: &[String], row: Value, position: Position) -> Item 
     Item::Row(Row { position, values, raw: Value::Object(object).to_string() })
 }
 
+/// Replaces each `\uXXXX` escape of a lone UTF-16 surrogate with `\uFFFD`, the replacement
+/// character, so that one such value (a user agent is chosen by whoever sends it) cannot make
+/// the JSON unreadable. The escapes have the same length, so lines and columns stay where they were.
+pub(super) fn repair_surrogate_escapes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let hex = |at: usize| -> Option<u16> { u16::from_str_radix(std::str::from_utf8(bytes.get(at..at + 4)?).ok()?, 16).ok() };
+    let mut repaired: Option<Vec<u8>> = None;
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] != b'\\' {
+            index += 1;
+            continue;
+        }
+        // An escape: `\uXXXX`, or a backslash and one character.
+        let Some(unit) = (bytes.get(index + 1) == Some(&b'u')).then(|| hex(index + 2)).flatten() else {
+            index += 2;
+            continue;
+        };
+        let paired = match unit {
+            0xd800..=0xdbff => {
+                let low = (bytes.get(index + 6..index + 8) == Some(b"\\u")).then(|| hex(index + 8)).flatten();
+                matches!(low, Some(0xdc00..=0xdfff))
+            }
+            0xdc00..=0xdfff => false,
+            _ => true,
+        };
+        if paired {
+            index += if (0xd800..=0xdbff).contains(&unit) { 12 } else { 6 };
+        } else {
+            repaired.get_or_insert_with(|| bytes.to_vec())[index + 2..index + 6].copy_from_slice(b"FFFD");
+            index += 6;
+        }
+    }
+    repaired.map_or(Cow::Borrowed(bytes), Cow::Owned)
+}
+
 /// Reads JSON lines from `input`, one object per non-blank line.
 pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
     let mut columns = ObjectColumns::default();
@@ -100,7 +136,7 @@ pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>)
             emit(broken(position, "the line holds bytes that are not valid UTF-8".into(), text))?;
             continue;
         }
-        match serde_json::from_str::<Value>(text) {
+        match serde_json::from_slice::<Value>(&repair_surrogate_escapes(text.as_bytes())) {
             Ok(Value::Object(object)) => columns.emit_object(object, Some(text), position, emit)?,
             Ok(_) => emit(broken(position, "the line is JSON but not an object".into(), text))?,
             Err(err) => emit(broken(position, format!("invalid JSON: {err}"), text))?,
@@ -223,6 +259,19 @@ fn text_of(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogate_escapes_are_replaced() {
+        let repaired = |text: &str| String::from_utf8(repair_surrogate_escapes(text.as_bytes()).into_owned()).unwrap();
+        // A pair stays, a lone high or low surrogate becomes U+FFFD, an escaped backslash is no escape.
+        assert_eq!(repaired(r#"{"a":"\ud83e\udd80"}"#), r#"{"a":"\ud83e\udd80"}"#);
+        assert_eq!(repaired(r#"{"a":"\ud800x","b":"\udc00"}"#), r#"{"a":"\uFFFDx","b":"\uFFFD"}"#);
+        assert_eq!(repaired(r#"{"a":"\\ud800"}"#), r#"{"a":"\\ud800"}"#);
+        assert_eq!(repaired(r#"{"a":"\ud800\u0041"}"#), r#"{"a":"\uFFFD\u0041"}"#);
+        assert!(matches!(repair_surrogate_escapes(b"{\"a\":1}"), Cow::Borrowed(_)));
+        let value: Value = serde_json::from_slice(&repair_surrogate_escapes(br#"{"ua":"Mozilla\ud800"}"#)).unwrap();
+        assert_eq!(value["ua"], "Mozilla\u{fffd}");
+    }
 
     fn collect_with(run: impl FnOnce(&mut dyn FnMut(Item) -> Result<()>) -> Result<()>) -> Vec<Item> {
         let mut items = Vec::new();

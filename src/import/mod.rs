@@ -525,7 +525,8 @@ fn is_title_line(line: &[u8]) -> bool {
 fn read_json<R: BufRead>(input: &mut R, lines_before: u64, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
     let mut first_line = Vec::new();
     input.read_until(b'\n', &mut first_line)?;
-    if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(&first_line) {
+    let first_value = serde_json::from_slice::<serde_json::Value>(&json_reader::repair_surrogate_escapes(&first_line));
+    if let Ok(serde_json::Value::Object(object)) = first_value {
         let wrapper = ["tables", "records", "value"].iter().any(|key| object.contains_key(*key));
         if !wrapper && lines_before == 0 {
             json_reader::read_lines(Cursor::new(first_line).chain(input), emit)?;
@@ -534,6 +535,7 @@ fn read_json<R: BufRead>(input: &mut R, lines_before: u64, emit: &mut dyn FnMut(
     }
     let mut whole = first_line;
     input.read_to_end(&mut whole)?;
+    let whole = json_reader::repair_surrogate_escapes(&whole);
     if let Some(shape) = json_documents::read(&whole, lines_before, emit)? {
         return Ok(shape);
     }
