@@ -101,6 +101,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         if path.is_dir() {
             walk(&path, found)?;
+        } else if !path.is_file() {
+            eprintln!("note: leaving out `{}`: not a regular file (a named pipe, socket or device)", path.display());
         } else if crate::generate::is_truth_file(&path) {
             eprintln!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
@@ -139,8 +141,11 @@ fn new_report(path: PathBuf) -> FileReport {
 }
 
 fn is_zip(path: &Path) -> bool {
+    // Opening a named pipe would wait for a writer; only regular files are read.
     let mut magic = [0u8; 4];
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PK\x03\x04"
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && &magic == b"PK\x03\x04"
 }
 
 fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &ProgressBar) -> FileReport {
