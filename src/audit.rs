@@ -373,7 +373,7 @@ mod tests {
         e.counts = json!({"accuracy": ratios});
         e.state_before = state_digest(&conn).unwrap();
         append(&conn, &e).unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        let problems = problems_now(&conn);
         assert!(problems.is_empty(), "{problems:?}");
     }
 
@@ -384,7 +384,7 @@ mod tests {
             append_now(&conn, command);
         }
         conn.execute("UPDATE audit_log SET examiner = 'mallory' WHERE seq = 1", []).unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        let problems = problems_now(&conn);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("record 1 (import) was changed"), "{problems:?}");
     }
@@ -396,7 +396,7 @@ mod tests {
             append_now(&conn, command);
         }
         conn.execute("DELETE FROM audit_log WHERE seq = 2", []).unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        let problems = problems_now(&conn);
         assert!(problems.iter().any(|p| p.contains("record 2 is missing")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("record 3 does not chain")), "{problems:?}");
     }
@@ -411,35 +411,61 @@ mod tests {
         let first = read_all(&conn).unwrap().remove(0);
         conn.execute("UPDATE audit_log SET record_hash = ? WHERE seq = 1", [first.computed_hash()]).unwrap();
         // The first command after the upgrade: its state is compared with the old last record.
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        let problems = problems_now(&conn);
         assert!(problems.is_empty(), "{problems:?}");
 
         append_now(&conn, "findings");
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        let problems = problems_now(&conn);
         assert!(problems.is_empty(), "{problems:?}");
     }
 
-    #[test]
-    fn unfinished_import_is_not_an_edit() {
+    /// Adds an annotation behind blobtrail's back, as someone with the case file could.
+    fn annotate_outside(conn: &Connection) {
+        conn.execute(
+            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
+             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
+            [],
+        )
+        .unwrap();
+    }
+
+    /// Checks the whole trail against the state now.
+    fn problems_now(conn: &Connection) -> Vec<String> {
+        check_chain(&read_all(conn).unwrap(), &state_digest(conn).unwrap())
+    }
+
+    /// Returns a case whose import was stopped after it committed a file: a record with exit
+    /// code -1 and the file's row in `sources`, written after that record.
+    fn stopped_import() -> Connection {
         let conn = conn_with_log();
         let mut started = entry("import");
         started.exit_code = UNFINISHED;
         started.state_before = state_digest(&conn).unwrap();
         append(&conn, &started).unwrap();
-        // The stopped import committed a file: the state changed after its record.
         conn.execute(
             "INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
              VALUES ('a.csv', 'aa', 1, 'portal-csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0)",
             [],
         )
         .unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        conn
+    }
+
+    /// Appends the record of a command started an hour after the others.
+    fn append_later(conn: &Connection, command: &str) {
+        let mut next = entry(command);
+        next.started_at = "2026-12-04T11:00:00Z".into();
+        next.state_before = state_digest(conn).unwrap();
+        append(conn, &next).unwrap();
+    }
+
+    #[test]
+    fn unfinished_import_is_not_an_edit() {
+        let conn = stopped_import();
+        let problems = problems_now(&conn);
         assert!(problems.is_empty(), "before the next command: {problems:?}");
 
-        let mut next = entry("findings");
-        next.started_at = "2026-12-04T11:00:00Z".into();
-        next.state_before = state_digest(&conn).unwrap();
-        append(&conn, &next).unwrap();
+        append_later(&conn, "findings");
         let records = read_all(&conn).unwrap();
         let problems = check_chain(&records, &state_digest(&conn).unwrap());
         assert!(problems.is_empty(), "after the next command: {problems:?}");
@@ -451,35 +477,17 @@ mod tests {
 
     #[test]
     fn edit_after_stopped_import_is_detected() {
-        let conn = conn_with_log();
-        let mut started = entry("import");
-        started.exit_code = UNFINISHED;
-        started.state_before = state_digest(&conn).unwrap();
-        append(&conn, &started).unwrap();
-        conn.execute(
-            "INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
-             VALUES ('a.csv', 'aa', 1, 'portal-csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0)",
-            [],
-        )
-        .unwrap();
-        assert!(check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap()).is_empty(), "the import's own file");
+        let conn = stopped_import();
+        assert!(problems_now(&conn).is_empty(), "the import's own file");
 
         // Someone deletes an examiner's annotation before the next command.
-        conn.execute(
-            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
-             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
-            [],
-        )
-        .unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        annotate_outside(&conn);
+        let problems = problems_now(&conn);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("after record 1 (import, which was stopped) and since"), "{problems:?}");
 
-        let mut next = entry("findings");
-        next.started_at = "2026-12-04T11:00:00Z".into();
-        next.state_before = state_digest(&conn).unwrap();
-        append(&conn, &next).unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        append_later(&conn, "findings");
+        let problems = problems_now(&conn);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("which was stopped) and before record 2"), "{problems:?}");
     }
@@ -495,16 +503,8 @@ mod tests {
         finished.state_before = started.state_before.clone();
         append(&conn, &finished).unwrap();
         // An edit after the finished import is caught at the next command.
-        conn.execute(
-            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
-             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
-            [],
-        )
-        .unwrap();
-        let mut next = entry("findings");
-        next.started_at = "2026-12-04T11:00:00Z".into();
-        next.state_before = state_digest(&conn).unwrap();
-        append(&conn, &next).unwrap();
+        annotate_outside(&conn);
+        append_later(&conn, "findings");
 
         let records = read_all(&conn).unwrap();
         assert!(unfinished(&records).is_empty());
@@ -541,18 +541,13 @@ mod tests {
     fn outside_edit_between_commands_is_detected() {
         let conn = conn_with_log();
         append_now(&conn, "annotate");
-        conn.execute(
-            "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, examiner, created_at)
-             VALUES ('F-1', 'benign', '[]', '[]', 'mallory', now()::TIMESTAMP)",
-            [],
-        )
-        .unwrap();
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        annotate_outside(&conn);
+        let problems = problems_now(&conn);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("after record 1"), "{problems:?}");
 
         append_now(&conn, "findings");
-        let problems = check_chain(&read_all(&conn).unwrap(), &state_digest(&conn).unwrap());
+        let problems = problems_now(&conn);
         assert_eq!(problems.len(), 1, "a later command does not hide it: {problems:?}");
         assert!(problems[0].contains("between record 1 and record 2"), "{problems:?}");
     }
