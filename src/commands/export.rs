@@ -136,13 +136,20 @@ fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &P
         }),
         ExportFormat::Xlsx => {
             check_xlsx_rows(case, hunt_id)?;
-            export::write_xlsx(path, &case.dir.join("tmp"), |sink| {
-                let render = |finding: &Finding, findings: &mut Vec<Finding>| {
-                    totals.add(finding);
-                    findings.push(finding.clone());
-                    Ok(true)
-                };
-                findings::render_of(&case.conn, hunt_id, None, render, |findings, _| sink(findings))
+            let write = || {
+                export::write_xlsx(path, &case.dir.join("tmp"), |sink| {
+                    let render = |finding: &Finding, findings: &mut Vec<Finding>| {
+                        totals.add(finding);
+                        findings.push(finding.clone());
+                        Ok(true)
+                    };
+                    findings::render_of(&case.conn, hunt_id, None, render, |findings, _| sink(findings))
+                })
+            };
+            // rust_xlsxwriter panics on some write errors, such as a full disk, in its
+            // constant-memory mode; that becomes an error, so the audit record is still written.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|_| {
+                bail!("writing the workbook failed (the disk may be full or the file size limit reached); no file was written")
             })
         }
     }
