@@ -217,8 +217,8 @@ pub fn changed_hunts(conn: &Connection) -> Result<Vec<i64>> {
 ///
 /// NOTE: two cases are not compared whole. A command that never finished (exit code -1 with no
 /// record of its end, an import stopped by a signal) changed the sources after its record was
-/// written, by the files it committed, so only the other parts are compared
-/// (`stopped_import_agrees`) and an outside edit of `sources` then goes unseen. And where the
+/// written, by the files it committed. Only the other parts are then compared
+/// (`stopped_import_agrees`), so an outside edit of `sources` goes unseen. And where the
 /// digest scheme changed (the first command after an upgrade), the digests were made differently.
 fn comparable(record: &Stored, following_state: &str, finished_by_following: bool) -> bool {
     (record.exit_code != UNFINISHED || finished_by_following) && scheme_of(&record.state_after) == scheme_of(following_state)

@@ -283,8 +283,8 @@ pub const XLSX_MAX_ROWS: u64 = 1_048_575;
 /// Most characters an Excel cell holds.
 const XLSX_CELL_CHARS: usize = 32_767;
 
-/// Cuts text that an Excel cell cannot hold, and says so in the cell; the JSON and CSV exports
-/// keep the whole text.
+/// Cuts text that an Excel cell cannot hold and marks the cut in the cell. The JSON and CSV
+/// exports keep the whole text.
 fn excel_text(text: &str) -> std::borrow::Cow<'_, str> {
     const MARK: &str = " [cut at Excel's cell limit; the JSON and CSV exports have the whole text]";
     if text.chars().count() <= XLSX_CELL_CHARS {

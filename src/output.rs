@@ -86,9 +86,9 @@ fn is_broken_pipe(err: &std::io::Error) -> bool {
 }
 
 /// Writes a count with its noun: `1 upload`, `2 uploads`.
-pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
+pub fn count(n: impl Into<i64>, singular: &str, plural: &str) -> String {
     let n = n.into();
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
 /// Returns the name an export or bundle is written under until it is complete: `NAME.partial`

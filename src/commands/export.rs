@@ -146,8 +146,8 @@ fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &P
                     findings::render_of(&case.conn, hunt_id, None, render, |findings, _| sink(findings))
                 })
             };
-            // rust_xlsxwriter panics on some write errors, such as a full disk, in its
-            // constant-memory mode; that becomes an error, so the audit record is still written.
+            // In its constant-memory mode rust_xlsxwriter panics on some write errors, such as a
+            // full disk. The panic becomes an error, so the audit record is still written.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|_| {
                 bail!("writing the workbook failed (the disk may be full or the file size limit reached); no file was written")
             })

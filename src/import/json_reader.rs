@@ -84,8 +84,8 @@ pub(super) fn api_row(names: &[String], row: Value, position: Position) -> Item 
 }
 
 /// Replaces each `\uXXXX` escape of a lone UTF-16 surrogate with `\uFFFD`, the replacement
-/// character, so that one such value (a user agent is chosen by whoever sends it) cannot make
-/// the JSON unreadable. The escapes have the same length, so lines and columns stay where they were.
+/// character, so that one such value cannot make the JSON unreadable (the sender of a request
+/// chooses its user agent). The escapes have the same length, so lines and columns stay where they were.
 pub(super) fn repair_surrogate_escapes(bytes: &[u8]) -> Cow<'_, [u8]> {
     let hex = |at: usize| -> Option<u16> { u16::from_str_radix(std::str::from_utf8(bytes.get(at..at + 4)?).ok()?, 16).ok() };
     let mut repaired: Option<Vec<u8>> = None;
