@@ -112,6 +112,30 @@ fn lone_surrogate_escape_keeps_the_file() {
     }
 }
 
+/// Excel on a day-first Windows locale pads both numbers (`05/03/2026, 10:01:00.000 AM`), which
+/// alone reads month first; a later day above 12 shows the file is day first. The file stops.
+#[test]
+fn mixed_date_orders_stop_the_file() {
+    let text = std::fs::read_to_string(fixture("portal_blob.csv")).unwrap();
+    let text = text.replace("3/14/2026, ", "14/03/2026, ").replacen("14/03/2026, 10:01:00.000 AM", "05/03/2026, 10:01:00.000 AM", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("day_first_blob.csv");
+    std::fs::write(&file, text).unwrap();
+
+    let case = TestCase::new();
+    let output = case.import(std::slice::from_ref(&file), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("such as `05/03/2026, 10:01:00.000 AM`"), "{message}");
+    assert!(message.contains("--date-order dmy"), "{message}");
+    assert_eq!(case.count("storage_events"), 0);
+
+    let output = case.import(&[file], &["--date-order", "dmy"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let first = case.query("SELECT min(time_generated)::VARCHAR AS t FROM storage_events");
+    assert_eq!(first[0]["t"], "2026-03-05 10:01:00");
+}
+
 #[test]
 fn invalid_json_leaves_case_unchanged() {
     let dir = tempfile::tempdir().unwrap();

@@ -254,7 +254,10 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
                            auto_detect = false, delim = chr(1), quote = '', escape = '',
                            strict_mode = true)"
         );
-        let inserted = conn.execute(&sql, [path.to_string_lossy()]);
+        let inserted = conn.execute(&sql, [path.to_string_lossy()]).map_err(anyhow::Error::from).and_then(|rows| {
+            context.mapper.check_date_order()?;
+            Ok(rows)
+        });
         // The function stays registered until the connection closes, so it lets go of the
         // index now.
         if let Ok(mut slot) = state.0.write() {

@@ -600,6 +600,7 @@ impl<'s> FileState<'s> {
     fn accept(&mut self, item: Item) -> Result<()> {
         match item {
             Item::Header(header) => {
+                self.check_date_order()?;
                 self.header = Some(header);
                 self.mapper = None;
                 Ok(())
@@ -632,7 +633,16 @@ impl<'s> FileState<'s> {
         if let (Some(header), None) = (&self.header, &self.mapper) {
             tables::recognise(header, None)?;
         }
+        self.check_date_order()?;
         self.out.send()
+    }
+
+    /// Checks the day and month order of the rows read with the current mapper.
+    fn check_date_order(&self) -> Result<()> {
+        match &self.mapper {
+            Some((_, mapper)) => mapper.check_date_order(),
+            None => Ok(()),
+        }
     }
 
     /// Returns the mapper for a row. The family is recognised from the header at the first
@@ -649,6 +659,7 @@ impl<'s> FileState<'s> {
             (None, _) => tables::recognise(header, type_value)?,
         };
         if current != Some(family) {
+            self.check_date_order()?;
             let mapper = Mapper::new(header, family, &self.plan.settings, self.hint)?;
             self.mapper = Some((family, mapper));
         }

@@ -130,6 +130,18 @@ pub enum Mapper {
 }
 
 impl Mapper {
+    /// Fails when a time column's values needed both day and month orders (see `TimeField`).
+    /// Called when the rows of a header are all read.
+    pub fn check_date_order(&self) -> Result<()> {
+        match self {
+            Mapper::Storage(columns) => columns.time.check_date_order(),
+            Mapper::Signin(columns) => {
+                columns.time_generated.check_date_order()?;
+                columns.created.check_date_order()
+            }
+        }
+    }
+
     /// Resolves the columns of `header` for `family`; fails on local times without an offset.
     /// `hint` is the sign-in table the file's name suggests.
     pub fn new(header: &Header, family: Family, settings: &Settings, hint: Option<LogTable>) -> Result<Mapper> {
@@ -201,6 +213,11 @@ struct TimeField {
     field: Field,
     offset_minutes: i32,
     date_order: Option<time::DateOrder>,
+    /// The first value read month first and the first read day first by inference, when no
+    /// order was given: a file whose values need both orders stops (`check_date_order`).
+    inferred: std::sync::Mutex<[Option<String>; 2]>,
+    /// Bits of the orders already kept in `inferred`, so that most values take no lock.
+    inferred_bits: std::sync::atomic::AtomicU8,
 }
 
 impl TimeField {
@@ -215,7 +232,38 @@ impl TimeField {
             ),
             _ => 0,
         };
-        Ok(TimeField { field, offset_minutes, date_order: settings.date_order })
+        Ok(TimeField { field, offset_minutes, date_order: settings.date_order, inferred: Default::default(), inferred_bits: Default::default() })
+    }
+
+    /// Fails when the column held slash dates read month first and others read day first: the
+    /// order is a property of the file, so one of the two readings is wrong.
+    fn check_date_order(&self) -> Result<()> {
+        let inferred = self.inferred.lock().map_err(|_| anyhow::anyhow!("a reading thread failed"))?;
+        if let [Some(month_first), Some(day_first)] = &*inferred {
+            bail!(
+                "column `{}` has dates that read month first, such as `{month_first}`, and dates that read day first, \
+                 such as `{day_first}`, so the file's day and month order cannot be told; give it with `--date-order dmy` \
+                 or `--date-order mdy`",
+                self.field.name
+            );
+        }
+        Ok(())
+    }
+
+    /// Keeps the first value read with each inferred order.
+    fn note_order(&self, order: time::DateOrder, raw: &str) {
+        let slot = match order {
+            time::DateOrder::MonthFirst => 0,
+            time::DateOrder::DayFirst => 1,
+        };
+        let bit = 1u8 << slot;
+        if self.inferred_bits.load(std::sync::atomic::Ordering::Relaxed) & bit != 0 {
+            return;
+        }
+        if let Ok(mut inferred) = self.inferred.lock() {
+            self.inferred_bits.fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
+            inferred[slot].get_or_insert_with(|| raw.to_string());
+        }
     }
 
     /// Parses the field's value. `Ok(Err(reject))` rejects the record; `Err` stops the file.
@@ -223,8 +271,13 @@ impl TimeField {
         let Some(raw) = self.field.get(row).filter(|v| !is_null_word(v)) else {
             return Ok(Ok(None));
         };
-        match time::parse_timestamp(raw, self.offset_minutes, self.date_order) {
-            Ok(micros) => Ok(Ok(Some((micros, raw)))),
+        match time::parse_timestamp_inferring(raw, self.offset_minutes, self.date_order) {
+            Ok((micros, inferred)) => {
+                if let Some(order) = inferred {
+                    self.note_order(order, raw);
+                }
+                Ok(Ok(Some((micros, raw))))
+            }
             Err(time::TimeError::AmbiguousDateOrder) => bail!(
                 "column `{}` has the date `{raw}`, whose day and month order cannot be told; \
                  give it with `--date-order dmy` or `--date-order mdy`",

@@ -109,6 +109,16 @@ pub fn parse_timestamp(
     offset_minutes: i32,
     date_order: Option<DateOrder>,
 ) -> Result<i64, TimeError> {
+    parse_timestamp_inferring(raw, offset_minutes, date_order).map(|(micros, _)| micros)
+}
+
+/// Parses like `parse_timestamp` and also returns the day and month order it chose for a slash
+/// date whose two numbers differ, when no order was given: the rows of one file must agree.
+pub fn parse_timestamp_inferring(
+    raw: &str,
+    offset_minutes: i32,
+    date_order: Option<DateOrder>,
+) -> Result<(i64, Option<DateOrder>), TimeError> {
     let text = raw.trim();
     if text.is_empty() {
         return Err(TimeError::Empty);
@@ -116,15 +126,17 @@ pub fn parse_timestamp(
 
     let bytes = text.as_bytes();
     let is_iso = bytes.len() > 4 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-';
-    let (fields, zone_offset) = if is_iso {
-        parse_iso(text)?
+    let (fields, zone_offset, inferred) = if is_iso {
+        let (fields, zone_offset) = parse_iso(text)?;
+        (fields, zone_offset, None)
     } else {
-        (parse_locale(text, date_order)?, None)
+        let (fields, inferred) = parse_locale(text, date_order)?;
+        (fields, None, inferred)
     };
 
     fields.validate()?;
     let offset = zone_offset.unwrap_or(offset_minutes);
-    Ok(fields.to_micros(offset))
+    Ok((fields.to_micros(offset), inferred))
 }
 
 /// Date and time fields of a timestamp, before validation.
@@ -355,7 +367,7 @@ enum Meridiem {
 }
 
 /// Parses the locale formats that start with a slash or dot date.
-fn parse_locale(text: &str, date_order: Option<DateOrder>) -> Result<DateTimeFields, TimeError> {
+fn parse_locale(text: &str, date_order: Option<DateOrder>) -> Result<(DateTimeFields, Option<DateOrder>), TimeError> {
     let mut cursor = Cursor::new(text);
     let date = parse_locale_date(&mut cursor).ok_or(TimeError::Invalid)?;
 
@@ -367,21 +379,14 @@ fn parse_locale(text: &str, date_order: Option<DateOrder>) -> Result<DateTimeFie
     cursor.skip_spaces();
     let meridiem = parse_meridiem(cursor.rest())?;
 
-    let (year, month, day) = order_date(&date, meridiem.is_some(), date_order)?;
+    let (year, month, day, inferred) = order_date(&date, meridiem.is_some(), date_order)?;
     let hour = match meridiem {
         None => clock.hour,
         Some(meridiem) => twelve_to_24_hour(clock.hour, meridiem)?,
     };
 
-    Ok(DateTimeFields {
-        year,
-        month,
-        day,
-        hour,
-        minute: clock.minute,
-        second: clock.second,
-        microsecond: clock.microsecond,
-    })
+    let fields = DateTimeFields { year, month, day, hour, minute: clock.minute, second: clock.second, microsecond: clock.microsecond };
+    Ok((fields, inferred))
 }
 
 /// Three numbers of a locale date in written order, before day and month are assigned.
@@ -439,12 +444,13 @@ fn twelve_to_24_hour(hour: u32, meridiem: Meridiem) -> Result<u32, TimeError> {
     })
 }
 
-/// Assigns year, month and day to the numbers of a locale date.
+/// Assigns year, month and day to the numbers of a locale date. The fourth value is the order
+/// chosen for a slash date with two different numbers when `date_order` is None.
 fn order_date(
     date: &LocaleDate,
     has_meridiem: bool,
     date_order: Option<DateOrder>,
-) -> Result<(i64, u32, u32), TimeError> {
+) -> Result<(i64, u32, u32, Option<DateOrder>), TimeError> {
     let four_digit_year_first = date.first_digits == 4 && date.third_digits <= 2;
     let four_digit_year_last = date.first_digits <= 2 && date.third_digits == 4;
 
@@ -454,13 +460,14 @@ fn order_date(
         if date.separator != b'/' {
             return Err(TimeError::Invalid);
         }
-        return Ok((i64::from(date.first), date.second, date.third));
+        return Ok((i64::from(date.first), date.second, date.third, None));
     }
     if !four_digit_year_last {
         return Err(TimeError::Invalid);
     }
 
     let year = i64::from(date.third);
+    let inferred = date.separator == b'/' && date_order.is_none() && date.first != date.second;
     let order = if date.separator == b'.' {
         DateOrder::DayFirst
     } else {
@@ -470,10 +477,11 @@ fn order_date(
         let padded = (date.first_digits == 2 && date.first < 10) != (date.second_digits == 2 && date.second < 10);
         slash_date_order(date.first, date.second, has_meridiem && !padded, has_meridiem && padded, date_order)?
     };
-    Ok(match order {
-        DateOrder::MonthFirst => (year, date.first, date.second),
-        DateOrder::DayFirst => (year, date.second, date.first),
-    })
+    let (month, day) = match order {
+        DateOrder::MonthFirst => (date.first, date.second),
+        DateOrder::DayFirst => (date.second, date.first),
+    };
+    Ok((year, month, day, inferred.then_some(order)))
 }
 
 /// Decides the order of `first/second/year`.
