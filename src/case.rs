@@ -34,6 +34,39 @@ pub struct Case {
     pub read_only: bool,
 }
 
+impl Case {
+    /// Fails when `out` names the case's database, its write-ahead log, or an imported file
+    /// still at its recorded path: an output written there would destroy the case or evidence.
+    pub fn guard_output(&self, out: &Path) -> Result<()> {
+        let Some(target) = resolve(out) else { return Ok(()) };
+        let db = self.dir.join(DB_FILE);
+        for protected in [db.clone(), db.with_extension("duckdb.wal")] {
+            if resolve(&protected).as_ref() == Some(&target) {
+                bail!("`{}` is the case's database; name another file for the output", out.display());
+            }
+        }
+        let mut stmt = self.conn.prepare("SELECT path FROM sources")?;
+        for path in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let path = path?;
+            let on_disk = path.split_once("!/").map_or(path.as_str(), |(archive, _)| archive);
+            if resolve(Path::new(on_disk)).as_ref() == Some(&target) {
+                bail!("`{}` is the imported evidence file `{path}`; name another file for the output", out.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Returns the absolute path that `path` names, links followed: the file's own when it exists,
+/// else its folder's joined with its name; None when the folder does not exist either.
+fn resolve(path: &Path) -> Option<PathBuf> {
+    if let Ok(resolved) = path.canonicalize() {
+        return Some(resolved);
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Some(folder.canonicalize().ok()?.join(path.file_name()?))
+}
+
 /// The details `case new` records about a case.
 pub struct NewCase<'a> {
     pub name: &'a str,

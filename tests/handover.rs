@@ -170,6 +170,26 @@ fn export_does_not_overwrite_without_force() {
 }
 
 #[test]
+fn output_never_replaces_the_case_or_evidence() {
+    let (root, case) = demo_case();
+    let database = case.path.join("case.duckdb");
+    let evidence = root.path().join("cases/demo/exports/SigninLogs.csv");
+    let before = std::fs::read(&evidence).unwrap();
+    for (args, named) in [
+        (vec!["export", "--format", "csv", "--force", "--out"], &database),
+        (vec!["export", "--format", "csv", "--force", "--out"], &evidence),
+        (vec!["kql", "--force", "--out"], &database),
+        (vec!["kql", "--force", "--out"], &evidence),
+    ] {
+        let output = blobtrail(&case.root).arg("--case").arg(&case.path).args(&args).arg(named).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?} {}", named.display());
+        assert!(stderr(&output).contains("name another file for the output"), "{}", stderr(&output));
+    }
+    assert_eq!(std::fs::read(&evidence).unwrap(), before);
+    assert_eq!(case.run(&["verify"]).status.code(), Some(0));
+}
+
+#[test]
 fn output_into_a_missing_folder_names_the_folder() {
     let (_root, case) = demo_case();
     let missing = case.root.path().join("no-such-folder");

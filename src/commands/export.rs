@@ -20,6 +20,7 @@ use crate::output::{self, PrettyArray};
 use super::findings::write_findings;
 
 pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
+    case.guard_output(&args.out)?;
     if let Ok(existing) = std::fs::symlink_metadata(&args.out) {
         // The export is renamed into place, which would replace a link or a device, not write through it.
         if !existing.file_type().is_file() {

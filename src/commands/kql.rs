@@ -145,7 +145,12 @@ fn write(case: Option<&Case>, args: &KqlArgs) -> Result<Report> {
     };
 
     match &args.out {
-        Some(path) => write_new(path, &text, args.force)?,
+        Some(path) => {
+            if let Some(case) = case {
+                case.guard_output(path)?;
+            }
+            write_new(path, &text, args.force)?
+        }
         None => output::to_stdout(|out| out.write_all(text.as_bytes()))?,
     }
     Ok(Report::success(json!({ "mode": if args.mode == HuntMode::Full { "full" } else { "sentinel" }, "exclusions": rules.len(), "as_rule": args.as_rule })))
