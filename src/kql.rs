@@ -39,7 +39,7 @@ fn quote(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
+            c if c.is_control() || crate::output::is_bidi_control(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -51,7 +51,8 @@ fn quote(text: &str) -> String {
 
 /// Makes text safe inside a `//` comment: one line, no control characters.
 fn comment(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    // Kusto and YAML also end a line at U+2028 and U+2029, which `is_bidi_control` includes.
+    text.chars().map(|c| if c.is_control() || crate::output::is_bidi_control(c) { ' ' } else { c }).collect()
 }
 
 const UPLOAD_OPERATIONS: &str = r#""putblob", "putblobfromurl", "putblocklist", "appendblock", "appendblockfromurl", "putpage", "putpagefromurl", "copyblob", "incrementalcopyblob", "copyfile", "flushfile", "createfile", "putrange", "putrangefromurl", "write", "nfs4write""#;
@@ -349,6 +350,12 @@ mod tests {
     #[test]
     fn quote_escapes_kql_strings() {
         assert_eq!(quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(quote("a\u{2028}b"), "\"a\\u2028b\"");
+    }
+
+    #[test]
+    fn comment_never_ends_its_line() {
+        assert_eq!(comment("backup\u{2028}| where false\u{2029}x\u{85}y\rz"), "backup | where false x y z");
     }
 
     #[test]
