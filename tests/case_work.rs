@@ -348,6 +348,15 @@ fn coverage_csv_lists_every_gap() {
 }
 
 #[test]
+fn query_prints_null_and_nested_values() {
+    let (_root, case) = demo_case();
+    let rows = case.json(&["query", "--format", "json", "SELECT NULL AS a, {'x': 1} AS s, DATE '2026-03-14' AS d"]);
+    assert_eq!(rows[0]["a"], Value::Null);
+    assert_eq!(rows[0]["s"]["x"], 1);
+    assert_eq!(rows[0]["d"], "2026-03-14");
+}
+
+#[test]
 fn query_rejects_writes() {
     let (_root, case) = demo_case();
     for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'",

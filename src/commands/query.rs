@@ -105,11 +105,15 @@ fn fetch(case: &Case, sql: &str) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
     let mut rows = stmt.query([])?;
     let mut values = Vec::new();
     let mut count = 0;
+    // duckdb-rs cannot read a column of DuckDB's NULL type (`SELECT NULL`): its values are null.
+    let mut null_typed = Vec::new();
     while let Some(row) = rows.next()? {
         if count == 0 {
             count = row.as_ref().column_count();
+            null_typed = (0..count).map(|i| row.as_ref().column_type(i) == duckdb::arrow::datatypes::DataType::Null).collect();
         }
-        values.push((0..count).map(|i| row.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>()?);
+        let row_values = (0..count).map(|i| if null_typed[i] { Ok(Value::Null) } else { row.get::<_, Value>(i) });
+        values.push(row_values.collect::<Result<Vec<_>, _>>()?);
     }
     drop(rows);
     let columns = stmt.column_names();
@@ -145,6 +149,15 @@ fn to_json(value: &Value) -> serde_json::Value {
         Value::Text(text) | Value::Enum(text) => json!(text),
         Value::Blob(bytes) => json!(crate::sql::hex(bytes)),
         Value::List(items) | Value::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        Value::Struct(fields) => serde_json::Value::Object(fields.iter().map(|(name, value)| (name.clone(), to_json(value))).collect()),
+        // Map keys can be of any type, so a map is a list of key and value pairs.
+        Value::Map(entries) => {
+            serde_json::Value::Array(entries.iter().map(|(key, value)| json!({ "key": to_json(key), "value": to_json(value) })).collect())
+        }
+        Value::Union(value) => to_json(value),
+        Value::Date32(days) => json!(format_iso(i64::from(*days) * 86_400_000_000)[..10].to_string()),
+        Value::Time64(unit, value) => json!(format_iso(to_micros(*unit, *value))[11..].trim_end_matches('Z').to_string()),
+        Value::Interval { months, days, nanos } => json!(format!("{months} months {days} days {} microseconds", nanos / 1_000)),
         other => json!(format!("{other:?}")),
     }
 }
