@@ -36,6 +36,7 @@ pub const FILES: &[SqlFile] = &[
     sql_file!(5, "005_raw_zstd.sql"),
     sql_file!(6, "006_full_hunt_v2.sql"),
     sql_file!(7, "007_hunt_digests.sql"),
+    sql_file!(8, "008_source_rows_digests.sql"),
 ];
 
 /// The schema version a case has once every embedded file is applied.

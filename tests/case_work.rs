@@ -15,7 +15,7 @@ fn case_new_records_details() {
     assert_eq!(info["examiner"], "tester");
     assert_eq!(info["blobtrail_version"], env!("CARGO_PKG_VERSION"));
     assert!(info["duckdb_version"].as_str().unwrap().starts_with('v'));
-    assert_eq!(info["schema_version"], 7);
+    assert_eq!(info["schema_version"], 8);
     assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -235,6 +235,17 @@ fn changed_finding_fails_verify() {
     let Some(text) = verify_after_edit(&case, edit) else { return };
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
     assert!(text.contains("BROKEN"), "{text}");
+}
+
+#[test]
+fn changed_log_rows_fail_verify() {
+    let (_root, case) = demo_case();
+    // Who signed in is changed, and an upload deleted, in the rows the hunt reads.
+    let edit = "UPDATE signin_events SET user_principal_name = 'framed@contoso.com' WHERE user_principal_name = 'alice@contoso.com';
+                DELETE FROM storage_events WHERE event_key = (SELECT min(event_key) FROM storage_events)";
+    let Some(text) = verify_after_edit(&case, edit) else { return };
+    assert!(text.contains("the rows imported from source 1 "), "{text}");
+    assert!(text.contains("SigninLogs.csv` changed outside blobtrail"), "{text}");
 }
 
 #[test]
