@@ -214,6 +214,9 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
     let text = String::from_utf8(manifest).context("the manifest is not UTF-8 text")?;
 
     let mut problems = Vec::new();
+    if path.is_file() && crate::import::zip_listed_members(path).is_some_and(|listed| listed != hashes.len() as u64 + 1) {
+        problems.push("the zip has members that share a name: a reader may take another one than the one checked".to_string());
+    }
     let mut listed = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
         let Some((hash, name)) = line.split_once("  ") else {

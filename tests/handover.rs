@@ -27,6 +27,25 @@ fn verify_bundle(case: &TestCase, bundle: &Path) -> std::process::Output {
     blobtrail(&case.root).arg("verify-bundle").arg(bundle).output().unwrap()
 }
 
+/// A second member named like a bundled file, placed first, is what `unzip -n` extracts.
+#[test]
+fn zip_bundle_with_a_shadowing_member_fails() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle.zip");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let shadowed = case.root.path().join("shadowed.zip");
+    let script = "import sys, zipfile, warnings\nwarnings.simplefilter('ignore')\n\
+                  src = zipfile.ZipFile(sys.argv[1])\n\
+                  with zipfile.ZipFile(sys.argv[2], 'w') as z:\n\
+                  \x20   z.writestr('findings.csv', 'finding_id\\nF-0\\n')\n\
+                  \x20   for i in src.infolist(): z.writestr(i.filename, src.read(i.filename))";
+    let made = std::process::Command::new("python3").args(["-c", script]).arg(&bundle).arg(&shadowed).status().unwrap();
+    assert!(made.success());
+    let output = verify_bundle(&case, &shadowed);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("members that share a name"));
+}
+
 #[test]
 fn demo_bundle_verifies_and_detects_tampering() {
     let (_root, case) = demo_case();

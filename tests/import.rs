@@ -136,6 +136,29 @@ fn mixed_date_orders_stop_the_file() {
     assert_eq!(first[0]["t"], "2026-03-05 10:01:00");
 }
 
+/// A zip may hold two members with one name (Python's zipfile writes them with a warning); the
+/// zip crate reads one of them, so such an archive fails instead of losing the other.
+#[test]
+fn zip_members_sharing_a_name_fail_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("dup.zip");
+    let script = "import sys, zipfile, warnings\nwarnings.simplefilter('ignore')\n\
+                  with zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for f in sys.argv[2:]: z.writestr('x/api.json', open(f).read())";
+    let made = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&archive)
+        .args([fixture("api_blob.json"), fixture("api_signin.json")])
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let case = TestCase::new();
+    let output = case.import(&[archive], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("has members that share a name"), "{}", stderr(&output));
+    assert_eq!(case.count("sources"), 0);
+}
+
 #[test]
 fn invalid_json_leaves_case_unchanged() {
     let dir = tempfile::tempdir().unwrap();

@@ -190,6 +190,25 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
     report
 }
 
+/// Reads the number of members a zip file's end of central directory record lists, or None
+/// when the record is not found. The zip crate keeps one member per name, so a larger count than
+/// it reports means members that share a name, of which all but one would go unread.
+pub fn zip_listed_members(path: &Path) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    let length = file.metadata().ok()?.len();
+    // The record is 22 bytes plus a comment of at most 65,535 bytes, at the end of the file.
+    let tail_length = length.min(22 + 65_535);
+    file.seek(SeekFrom::Start(length - tail_length)).ok()?;
+    let mut tail = vec![0u8; tail_length as usize];
+    file.read_exact(&mut tail).ok()?;
+    let start = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
+    let record = tail.get(start..start + 22)?;
+    let entries = u16::from_le_bytes([record[10], record[11]]);
+    // A zip64 archive writes 0xFFFF here and the real count elsewhere; it is not checked.
+    (entries != u16::MAX).then_some(u64::from(entries))
+}
+
 /// Imports every file inside a zip archive; each is recorded as `archive.zip!/member`.
 fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &ProgressBar) -> Vec<FileReport> {
     let archive = File::open(path)
@@ -203,6 +222,14 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
             return vec![report];
         }
     };
+    if zip_listed_members(path).is_some_and(|listed| listed != archive.len() as u64) {
+        let mut report = new_report(path.to_path_buf());
+        report.outcome = Outcome::Failed(format!(
+            "`{}` has members that share a name, which cannot be told apart; extract them and import the files",
+            path.display()
+        ));
+        return vec![report];
+    }
     let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
     let mut reports = Vec::new();
     for index in 0..archive.len() {
