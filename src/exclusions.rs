@@ -181,6 +181,7 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 }
 
 /// An address or a CIDR network.
+#[derive(Debug)]
 struct Network {
     base: IpAddr,
     prefix: u32,
@@ -203,7 +204,33 @@ impl Network {
                 _ => bail!("invalid network `{text}`: the prefix length must be 0 to {max}"),
             },
         };
-        Ok(Network { base, prefix })
+        // Callers are stored as IPv4 when they are IPv4-mapped IPv6 addresses; so is the rule.
+        let (base, prefix) = match base {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) if prefix >= 96 => (IpAddr::V4(v4), prefix - 96),
+                Some(_) => bail!("invalid network `{text}`: an IPv4-mapped network needs a prefix of 96 or more"),
+                None => (base, prefix),
+            },
+            IpAddr::V4(_) => (base, prefix),
+        };
+        let network = Network { base, prefix };
+        if network.first() != base {
+            bail!(
+                "invalid network `{text}`: the address has bits set after the prefix; write `{}/{prefix}` for the whole network, \
+                 or the address alone for one host",
+                network.first()
+            );
+        }
+        Ok(network)
+    }
+
+    /// Returns the first address of the network.
+    fn first(&self) -> IpAddr {
+        let zero_host_bits = |value: u128, bits: u32| if self.prefix == 0 { 0 } else { masked(value, bits, self.prefix) << (bits - self.prefix) };
+        match self.base {
+            IpAddr::V4(net) => IpAddr::V4(std::net::Ipv4Addr::from(zero_host_bits(u32::from(net).into(), 32) as u32)),
+            IpAddr::V6(net) => IpAddr::V6(std::net::Ipv6Addr::from(zero_host_bits(u128::from(net), 128))),
+        }
     }
 
     fn contains(&self, ip: IpAddr) -> bool {
@@ -282,6 +309,24 @@ pub fn load(conn: &Connection) -> Result<Vec<Rule>> {
 mod tests {
     use super::*;
     use crate::findings::Candidate;
+
+    #[test]
+    fn network_with_host_bits_is_rejected() {
+        let error = Network::parse("203.0.113.5/24").unwrap_err().to_string();
+        assert!(error.contains("write `203.0.113.0/24`"), "{error}");
+        assert!(Network::parse("203.0.113.5").is_ok(), "one host");
+        assert!(Network::parse("0.0.0.0/0").is_ok());
+        assert!(Network::parse("2001:db8::1/32").is_err());
+    }
+
+    #[test]
+    fn mapped_ipv6_rule_matches_ipv4_callers() {
+        let net = Network::parse("::ffff:203.0.113.5").unwrap();
+        assert!(net.contains("203.0.113.5".parse().unwrap()));
+        let net = Network::parse("::ffff:203.0.113.0/120").unwrap();
+        assert!(net.contains("203.0.113.77".parse().unwrap()));
+        assert!(Network::parse("::ffff:203.0.113.0/64").is_err());
+    }
 
     #[test]
     fn cidr_contains_addresses() {

@@ -103,6 +103,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
             walk(&path, found)?;
         } else if !path.is_file() {
             eprintln!("note: leaving out `{}`: not a regular file (a named pipe, socket or device)", path.display());
+        } else if is_system_file(&path.to_string_lossy()) {
+            eprintln!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
         } else if crate::generate::is_truth_file(&path) {
             eprintln!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
@@ -209,6 +211,17 @@ pub fn zip_listed_members(path: &Path) -> Option<u64> {
     (entries != u16::MAX).then_some(u64::from(entries))
 }
 
+/// Tells whether a path inside a folder or zip is one that macOS or Windows keeps beside files:
+/// `.DS_Store`, `._` resource forks, anything under `__MACOSX/`, `desktop.ini`, `Thumbs.db`.
+fn is_system_file(path: &str) -> bool {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    name == ".DS_Store"
+        || name.starts_with("._")
+        || name.eq_ignore_ascii_case("desktop.ini")
+        || name.eq_ignore_ascii_case("Thumbs.db")
+        || path.split(['/', '\\']).any(|part| part == "__MACOSX")
+}
+
 /// Imports every file inside a zip archive; each is recorded as `archive.zip!/member`.
 fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &ProgressBar) -> Vec<FileReport> {
     let archive = File::open(path)
@@ -243,6 +256,10 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
             }
         };
         if entry.is_dir() {
+            continue;
+        }
+        if is_system_file(entry.name()) {
+            eprintln!("note: leaving out `{}!/{}`: a file the operating system keeps, not a log", path.display(), entry.name());
             continue;
         }
         let display = format!("{base}!/{}", entry.name());
@@ -742,6 +759,16 @@ mod tests {
     fn short_note_keeps_first_line() {
         let error = "DuckDB's reader did not take the file: CSV Error on Line: 5\nOriginal Line: a,b,c: Error code 1";
         assert_eq!(short_note(error), "DuckDB's reader did not take the file: CSV Error on Line: 5");
+    }
+
+    #[test]
+    fn system_files_are_recognised() {
+        for path in ["exports/.DS_Store", "__MACOSX/exports/._SigninLogs.csv", "exports\\desktop.ini", "Thumbs.db"] {
+            assert!(is_system_file(path), "{path}");
+        }
+        for path in ["exports/SigninLogs.csv", "exports/_log.json", "macosx/a.csv"] {
+            assert!(!is_system_file(path), "{path}");
+        }
     }
 
     #[test]
