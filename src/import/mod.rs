@@ -753,7 +753,7 @@ impl<R: Read> Read for HashingReader<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::short_note;
+    use super::{is_system_file, short_note};
 
     #[test]
     fn short_note_keeps_first_line() {
