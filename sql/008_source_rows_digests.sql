@@ -2,7 +2,7 @@
 --
 -- Purpose: `verify` re-hashes the imported files, but the hunt reads the rows stored from them.
 -- An edit of those rows made outside blobtrail (an account name changed, an upload deleted)
--- would change the next hunt's answer while every file still matched its SHA-256. Each source
+-- would change the account the next hunt names while every file still matched its SHA-256. Each source
 -- stores a digest of its rows when its import commits, and `verify` recomputes it.
 -- Inputs: sources, storage_events, signin_events.
 -- Output columns:

@@ -211,7 +211,7 @@ pub fn record_problems(conn: &Connection, records: &[Stored]) -> Result<Vec<Stri
 /// Returns the sources whose stored rows no longer match the digest made at import.
 ///
 /// NOTE: a digest made by another DuckDB version is not compared, because DuckDB's hash() may
-/// differ between versions; neither are sources imported before digests were stored.
+/// differ between versions. Sources imported before digests were stored are not compared either.
 pub fn changed_sources(conn: &Connection) -> Result<Vec<(i64, String)>> {
     let mut stmt = conn.prepare(
         // The argument is qualified: a bare `source_id` would name the column of the tables

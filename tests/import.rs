@@ -93,8 +93,8 @@ fn truncated_api_json_keeps_complete_rows() {
     assert!(rejects[0]["raw"].as_str().unwrap().starts_with("[\"4aa2249a-422b-531b-9149-1cd820ba3ce7\""), "{:?}", rejects[0]);
 }
 
-/// A user agent is chosen by whoever sends the request; a lone UTF-16 surrogate escape in one
-/// must not make a whole JSON document unreadable.
+/// The sender of a request chooses its user agent. A lone UTF-16 surrogate escape in one must
+/// not make a whole JSON document unreadable.
 #[test]
 fn lone_surrogate_escape_keeps_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,8 +112,9 @@ fn lone_surrogate_escape_keeps_the_file() {
     }
 }
 
-/// Excel on a day-first Windows locale pads both numbers (`05/03/2026, 10:01:00.000 AM`), which
-/// alone reads month first; a later day above 12 shows the file is day first. The file stops.
+/// Excel on a day-first Windows locale pads both numbers (`05/03/2026, 10:01:00.000 AM`). Such
+/// a date alone reads month first, and a later day above 12 shows the file is day first, so the
+/// file stops.
 #[test]
 fn mixed_date_orders_stop_the_file() {
     let text = std::fs::read_to_string(fixture("portal_blob.csv")).unwrap();
@@ -136,8 +137,8 @@ fn mixed_date_orders_stop_the_file() {
     assert_eq!(first[0]["t"], "2026-03-05 10:01:00");
 }
 
-/// A zip may hold two members with one name (Python's zipfile writes them with a warning); the
-/// zip crate reads one of them, so such an archive fails instead of losing the other.
+/// A zip may hold two members with one name, as Python's zipfile writes with a warning. The zip
+/// crate reads only one of them, so such an archive fails instead of losing the other.
 #[test]
 fn zip_members_sharing_a_name_fail_the_archive() {
     let dir = tempfile::tempdir().unwrap();
