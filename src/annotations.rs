@@ -47,6 +47,15 @@ pub fn add(conn: &Connection, change: &Change) -> Result<i64> {
             bail!("invalid status `{status}`; choose one of: {}", STATUSES.join(", "));
         }
     }
+    for tag in change.tags_added.iter().chain(change.tags_removed) {
+        // CSV, xlsx and the report join tags with `; `, so a tag holding one could not be told apart.
+        if tag.trim().is_empty() || tag.contains(';') || tag.chars().any(char::is_control) {
+            bail!("invalid tag `{}`: a tag is a word or phrase without `;` or line breaks", crate::output::terminal_safe(tag));
+        }
+    }
+    if change.note.is_some_and(|note| note.trim().is_empty()) {
+        bail!("the note is empty; give the text to record with `--note`");
+    }
     if change.status.is_none() && change.tags_added.is_empty() && change.tags_removed.is_empty() && change.note.is_none() {
         bail!("nothing to record: give `--status`, `--tag`, `--untag` or `--note`");
     }

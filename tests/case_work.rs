@@ -406,6 +406,16 @@ fn exclude_warns_about_a_rule_on_names_alone() {
 }
 
 #[test]
+fn annotate_rejects_tags_that_exports_cannot_keep_apart() {
+    let (_root, case) = demo_case();
+    for args in [["--tag", "a; b"], ["--tag", " "], ["--untag", "x\ny"], ["--note", "  "]] {
+        let output = case.run(&[&["annotate", "F-4ed054e5c17c2505"][..], &args[..]].concat());
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+    }
+    assert_eq!(case.query("SELECT count(*) AS n FROM annotations")[0]["n"], 0);
+}
+
+#[test]
 fn annotate_rejects_unknown_status_and_finding() {
     let (_root, case) = demo_case();
     let output = case.run(&["annotate", "F-0000000000000000", "--status", "benign"]);
