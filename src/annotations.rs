@@ -48,7 +48,7 @@ pub fn add(conn: &Connection, change: &Change) -> Result<i64> {
         }
     }
     for tag in change.tags_added.iter().chain(change.tags_removed) {
-        // CSV, xlsx and the report join tags with `; `, so a tag holding one could not be told apart.
+        // CSV, xlsx and the report join tags with `; `, so a tag containing one would read as two.
         if tag.trim().is_empty() || tag.contains(';') || tag.chars().any(char::is_control) {
             bail!("invalid tag `{}`: a tag is a word or phrase without `;` or line breaks", crate::output::terminal_safe(tag));
         }
