@@ -16,7 +16,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use serde_json::json;
 
-use crate::findings::Finding;
+use crate::findings::{self, Finding};
 use crate::output::spreadsheet_safe;
 
 /// The type of an export column.
@@ -120,7 +120,7 @@ pub fn rows_of(f: &Finding) -> Vec<Vec<Cell>> {
         text(&f.confidence),
         text(&f.attributed_account),
         text(&f.reason),
-        Cell::Text(Some(f.status.clone().unwrap_or_else(|| "open".into()))),
+        Cell::Text(Some(findings::status_or_open(f.status.as_deref()).to_string())),
         Cell::Text(Some(f.tags.join("; "))),
         Cell::Text(Some(f.notes.join(" | "))),
         Cell::Text(Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; "))),
@@ -277,10 +277,10 @@ fn cell_text(cell: &Cell) -> Option<&str> {
     }
 }
 
-/// The data rows an Excel worksheet holds below its header row.
+/// Maximum data rows of an Excel worksheet below its header row.
 pub const XLSX_MAX_ROWS: u64 = 1_048_575;
 
-/// Most characters an Excel cell holds.
+/// Maximum characters in an Excel cell.
 const XLSX_CELL_CHARS: usize = 32_767;
 
 /// Cuts text that an Excel cell cannot hold and marks the cut in the cell. The JSON and CSV
@@ -296,7 +296,7 @@ fn excel_text(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Writes a workbook with a findings sheet (one row per finding) and a candidates sheet (one
 /// row per candidate), each with a frozen header row and filters. `produce` passes runs of
-/// findings to the sink it is given; rows go to temporary files in `temp_dir`, or the system's
+/// findings to the sink it is given. Rows go to temporary files in `temp_dir`, or the system's
 /// temporary folder when that cannot be written (constant memory mode of rust_xlsxwriter),
 /// instead of memory. Returns the number of findings.
 pub fn write_xlsx(
@@ -344,7 +344,7 @@ pub fn write_xlsx(
                 f.confidence.clone(),
                 f.attributed_account.clone(),
                 f.reason.clone(),
-                Some(f.status.clone().unwrap_or_else(|| "open".into())),
+                Some(findings::status_or_open(f.status.as_deref()).to_string()),
                 Some(f.tags.join("; ")),
                 Some(f.notes.join(" | ")),
                 Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; ")),
@@ -418,7 +418,7 @@ pub fn write_timesketch(out: &mut dyn Write, f: &Finding) -> std::io::Result<usi
         "user_agent": f.upload_user_agent,
         "confidence": f.confidence,
         "attributed_account": f.attributed_account,
-        "status": f.status.clone().unwrap_or_else(|| "open".into()),
+        "status": findings::status_or_open(f.status.as_deref()),
         "tags": f.tags,
         "notes": f.notes,
         "excluded_by_rules": f.excluded_by,

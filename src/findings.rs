@@ -36,9 +36,14 @@ pub struct Candidate {
     pub source_line: Option<i64>,
 }
 
-/// Writes a finding's status as the exports do: `open` until annotated.
-fn status_or_open<S: serde::Serializer>(status: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(status.as_deref().unwrap_or("open"))
+/// Returns a finding's status as every output writes it: `open` until annotated.
+pub fn status_or_open(status: Option<&str>) -> &str {
+    status.unwrap_or("open")
+}
+
+/// Writes a finding's status with `status_or_open`.
+fn serialize_status<S: serde::Serializer>(status: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(status_or_open(status.as_deref()))
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -76,7 +81,7 @@ pub struct Finding {
     pub candidate_count: i64,
     pub candidates: Vec<Candidate>,
     /// The examiner's current status; None until annotated, written as `open`.
-    #[serde(serialize_with = "status_or_open")]
+    #[serde(serialize_with = "serialize_status")]
     pub status: Option<String>,
     pub tags: Vec<String>,
     pub notes: Vec<String>,
@@ -133,11 +138,11 @@ pub fn for_each_of(
     Ok(())
 }
 
-/// Writes the findings of a hunt as `for_each_of` reads them, on two threads: `render` appends
-/// one finding's output (bytes, rows) and tells whether it wrote any; `write` gets the output
-/// of a run of findings, in upload-time order, with how many findings wrote some. Building and rendering the
-/// findings costs more than the queries, so splitting that work nearly halves the time on two
-/// cores.
+/// Writes the findings of a hunt as `for_each_of` reads them, on two threads. `render` appends
+/// one finding's output (bytes, rows) and returns whether it wrote any. `write` gets the output
+/// of a run of findings, in upload-time order, with how many findings wrote some. Building and
+/// rendering the findings costs more than the queries, so splitting that work nearly halves
+/// the time on two cores.
 pub fn render_of<T: Send>(
     conn: &Connection,
     hunt_id: i64,

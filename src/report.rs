@@ -314,7 +314,7 @@ fn thousands(n: i64) -> String {
 const ACCOUNTS_NAMED: usize = 25;
 
 /// Names the attributed accounts of the findings that no rule excludes, most uploads first,
-/// with their number of uploads; at most `ACCOUNTS_NAMED` of them, then how many more there are.
+/// each with its number of uploads. After `ACCOUNTS_NAMED` accounts it states how many more there are.
 fn accounts_by_uploads(findings: &[ReportFinding]) -> String {
     let mut uploads: HashMap<&str, usize> = HashMap::new();
     for account in active(findings).filter_map(|f| f.attributed_account.as_deref()) {
@@ -463,7 +463,7 @@ fn findings_table(html: &mut String, findings: &[ReportFinding]) {
             escape(confidence),
             escape(confidence),
             escape(&who),
-            escape(f.status.as_deref().unwrap_or("open")),
+            escape(crate::findings::status_or_open(f.status.as_deref())),
             escape(&f.excluded_by.iter().map(|id| format!("rule {id}")).collect::<Vec<_>>().join(", "))
         );
     }

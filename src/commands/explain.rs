@@ -55,20 +55,18 @@ impl Settings {
             conn.query_row("SELECT mode, parameters FROM hunts WHERE hunt_id = ?", params![hunt_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let parameters: serde_json::Value = serde_json::from_str(&parameters).unwrap_or_default();
         let lookback = parameters["lookback"].as_str().and_then(|text| parse_duration(text).ok());
-        match (mode.as_str(), lookback) {
-            ("sentinel", Some(lookback)) => Ok(Settings {
-                lookback: format_duration(lookback),
-                ua_match: parameters["ua_match"].as_bool().unwrap_or(true),
-                from: format!("as sentinel hunt {hunt_id} ran it"),
-                lookback_us: i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX),
-            }),
-            _ => Ok(Settings {
-                lookback: format_duration(SENTINEL_LOOKBACK),
-                ua_match: true,
-                from: format!("the query's own settings; hunt {hunt_id} is a {mode} hunt"),
-                lookback_us: i64::try_from(SENTINEL_LOOKBACK.as_micros()).unwrap_or(i64::MAX),
-            }),
-        }
+        let (lookback, ua_match, from) = match (mode.as_str(), lookback) {
+            ("sentinel", Some(lookback)) => {
+                (lookback, parameters["ua_match"].as_bool().unwrap_or(true), format!("as sentinel hunt {hunt_id} ran it"))
+            }
+            _ => (SENTINEL_LOOKBACK, true, format!("the query's own settings; hunt {hunt_id} is a {mode} hunt")),
+        };
+        Ok(Settings {
+            lookback: format_duration(lookback),
+            ua_match,
+            from,
+            lookback_us: i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX),
+        })
     }
 }
 

@@ -25,7 +25,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     let only = annotated_only(case, &args)?;
     let shown_by_filters = |f: &Finding| {
         (args.include_excluded || f.excluded_by.is_empty())
-            && args.status.as_deref().is_none_or(|s| f.status.as_deref().unwrap_or("open") == s)
+            && args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
             && args.tag.iter().all(|t| f.tags.contains(t))
     };
     let counts = Counts::default();
@@ -95,7 +95,7 @@ fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>
     let ids = states
         .into_iter()
         .filter(|(_, state)| {
-            args.status.as_deref().is_none_or(|status| state.status.as_deref().unwrap_or("open") == status)
+            args.status.as_deref().is_none_or(|status| findings::status_or_open(state.status.as_deref()) == status)
                 && args.tag.iter().all(|tag| state.tags.contains(tag))
         })
         .map(|(id, _)| id)
@@ -111,6 +111,21 @@ struct Counts {
     shown: AtomicUsize,
 }
 
+/// Returns the render function of `write_findings` that writes a finding with `write` when
+/// `keep` accepts it, and reports whether it wrote one.
+fn kept<'a>(
+    keep: &'a (dyn Fn(&Finding) -> bool + Sync),
+    write: impl Fn(&Finding, &mut Vec<u8>) -> Result<()> + Sync + 'a,
+) -> impl Fn(&Finding, &mut Vec<u8>) -> Result<bool> + Sync + 'a {
+    move |finding, bytes| {
+        if !keep(finding) {
+            return Ok(false);
+        }
+        write(finding, bytes)?;
+        Ok(true)
+    }
+}
+
 /// Writes the findings that `keep` accepts as one pretty JSON array, the same text as
 /// `serde_json::to_writer_pretty` gives for the whole list, a run of findings at a time.
 /// Returns false when the reader closed the pipe before the end.
@@ -120,13 +135,7 @@ fn print_json_streamed(
     only: Option<&[String]>,
     keep: &(dyn Fn(&Finding) -> bool + Sync),
 ) -> Result<bool> {
-    let render = |finding: &Finding, bytes: &mut Vec<u8>| {
-        if !keep(finding) {
-            return Ok(false);
-        }
-        PrettyArray::element(finding, bytes)?;
-        Ok(true)
-    };
+    let render = kept(keep, |finding, bytes| Ok(PrettyArray::element(finding, bytes)?));
     let array = std::cell::RefCell::new(PrettyArray::default());
     let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| array.borrow_mut().write(out, &bytes, count);
     let finish = |out: &mut dyn Write| array.borrow().finish(out);
@@ -134,20 +143,15 @@ fn print_json_streamed(
 }
 
 /// Writes the findings that `keep` accepts as CSV in the layout of `export --format csv`, one
-/// row per finding and candidate, a run of findings at a time. Returns false when the reader closed the pipe before the end.
+/// row per finding and candidate, a run of findings at a time. Returns false when the reader
+/// closed the pipe before the end.
 fn print_csv_streamed(
     case: &Case,
     hunt_id: i64,
     only: Option<&[String]>,
     keep: &(dyn Fn(&Finding) -> bool + Sync),
 ) -> Result<bool> {
-    let render = |finding: &Finding, bytes: &mut Vec<u8>| {
-        if !keep(finding) {
-            return Ok(false);
-        }
-        export::write_csv_rows(bytes, finding)?;
-        Ok(true)
-    };
+    let render = kept(keep, |finding, bytes| Ok(export::write_csv_rows(bytes, finding).map(drop)?));
     let mut header = Vec::new();
     export::write_csv_header(&mut header, false)?;
     // The header is written once, before the first rows or at the end when there are none.
