@@ -13,8 +13,8 @@
 --   sources.rows_digest:    that digest when the file's import committed
 --   sources.rows_digest_engine: the DuckDB version that computed it
 -- Assumptions: hash() is DuckDB's 64-bit hash, which may change between DuckDB versions, so a
--- digest is compared only under the version that made it. `raw` is left out because reading it
--- back is most of the cost (1.2 s against 0.17 s per million storage rows on a 2-core Xeon) and it
+-- digest is compared only under the version that made it. `raw` is left out: reading it back
+-- is most of the cost (1.2 s against 0.17 s per million storage rows on a 2-core Xeon), and it
 -- is a copy of the record in the imported file, which `verify` re-hashes. An existing case
 -- gets the digests of its rows as they are when this file is applied.
 

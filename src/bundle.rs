@@ -86,7 +86,7 @@ impl BundleWriter {
         Ok(())
     }
 
-    /// The number of files added so far.
+    /// Returns the number of files added so far.
     pub fn len(&self) -> usize {
         self.hashes.len()
     }

@@ -162,8 +162,8 @@ fn unexplained_uploads_get_their_reason() {
 /// `findings` and `export` build and write findings on two threads, a DuckDB batch of 2,048 at
 /// a time. Over several batches, with a note and an exclusion rule in play, the JSON array must
 /// keep the upload-time order of the stored findings, carry every stored candidate in rank
-/// order, and be the text that serde_json's pretty writer gives for the same array; the CSV
-/// and export files must hold the same findings and rows.
+/// order, and be the text that serde_json's pretty writer gives for the same array. The CSV
+/// and export files must contain the same findings and rows.
 #[test]
 fn findings_output_keeps_order_across_batches() {
     let (case, _) = generated_case("16", "3", false);

@@ -160,7 +160,7 @@ fn command_name(command: &Command) -> &'static str {
 }
 
 /// Appends the audit record of a command that ran on a case it created (`case new`) or opened
-/// itself (`kql`); the state before is the state the previous record left.
+/// itself (`kql`). The state before is the state the previous record left.
 pub fn record_audit(global: &Global, case: &Case, command: &str, started: &str, result: &Result<&Report, &anyhow::Error>) -> Result<()> {
     let before: Option<String> =
         case.conn.query_row("SELECT max_by(state_after, seq) FROM audit_log", [], |r| r.get(0))?;
