@@ -117,8 +117,10 @@ fn full(out: &mut String, input: &KqlInput) {
         out,
         r#"// Successful writes. A block upload (PutBlock ... PutBlockList) and a Data Lake upload
 // (CreatePathFile, AppendFile ... FlushFile) count once, at the request that commits them.
-// File-share REST, SMB and NFS writes have no commit: writes on one object from one caller in
-// the same 5 minutes count once.
+// Writes with no commit request count once per object, caller and 5-minute bin: file-share
+// REST, SMB and NFS writes, and page or append blob series (PutPage or AppendBlock requests and
+// the empty PutBlob that creates the blob). The case's SQL splits a series only at a gap over
+// 5 minutes, so a series that crosses a bin boundary counts once there and twice here.
 let Uploads = union StorageBlobLogs, StorageFileLogs
 | where TimeGenerated between (StartTime .. EndTime)
 | where StatusText in~ ("Success", "SASSuccess", "AnonymousSuccess", "OAuthSuccess")
@@ -139,8 +141,11 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     "nfs-write")
 | extend Requester = iff(isnotempty(RequesterUpn), RequesterUpn, RequesterObjectId)
 {CALLER_KEY}
-| extend Island = iff(UploadKind in ("file-upload", "smb-write", "nfs-write"), bin(TimeGenerated, 5m), TimeGenerated)
-| summarize arg_max(TimeGenerated, *) by ObjectPath, UploadKind, CallerKey, Island
+| extend GroupKind = case(
+    UploadKind in ("append-block", "put-page") or (UploadKind == "put-blob" and RequestBodySize == 0), "blob-series",
+    UploadKind)
+| extend Island = iff(GroupKind in ("blob-series", "file-upload", "smb-write", "nfs-write"), bin(TimeGenerated, 5m), TimeGenerated)
+| summarize arg_max(TimeGenerated, *) by ObjectPath, GroupKind, CallerKey, Island
 | extend UploadTime = TimeGenerated
 | extend UploadId = strcat(CorrelationId, "|", OperationName, "|", tostring(UploadTime));
 // Successful sign-ins of every kind, timed by CreatedDateTime where the table has it.

@@ -37,6 +37,7 @@ pub const FILES: &[SqlFile] = &[
     sql_file!(6, "006_full_hunt_v2.sql"),
     sql_file!(7, "007_hunt_digests.sql"),
     sql_file!(8, "008_source_rows_digests.sql"),
+    sql_file!(9, "009_full_hunt_v3.sql"),
 ];
 
 /// The schema version a case has once every embedded file is applied.

@@ -96,7 +96,8 @@ pub fn load_one(conn: &Connection, finding_id: &str, hunt: Option<i64>) -> Resul
 }
 
 /// Loads the storage requests of the upload: the one that completed it and, for uploads made
-/// of several requests, the parts before it on the same object.
+/// of several requests, the parts before it on the same object. A request that starts a series
+/// (PutBlob, CreateFile) comes first among requests of the same time, as in the hunt's SQL.
 fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
     let mut stmt = conn.prepare(
         "SELECT epoch_us(e.time_generated), e.operation_name, e.status_text, e.caller_ip_raw,
@@ -109,9 +110,12 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
                 AND e.object_path = f.object_path
                 AND e.time_generated BETWEEN f.first_time AND f.upload_time
                 AND (e.caller_ip IS NOT DISTINCT FROM f.caller_ip OR f.upload_kind IN ('block-upload', 'datalake-upload'))
-                AND lower(e.operation_name) IN ('putblock', 'putblockfromurl', 'createpathfile', 'appendfile',
-                                                'createfile', 'putrange', 'putrangefromurl', 'write', 'nfs4write'))
-         ORDER BY e.time_generated, e.record_no",
+                AND (lower(e.operation_name) IN ('putblock', 'putblockfromurl', 'createpathfile', 'appendfile',
+                                                 'createfile', 'putrange', 'putrangefromurl', 'write', 'nfs4write')
+                     OR (f.upload_kind IN ('put-page', 'append-block')
+                         AND (lower(e.operation_name) IN ('putpage', 'putpagefromurl', 'appendblock', 'appendblockfromurl')
+                              OR (lower(e.operation_name) = 'putblob' AND e.request_body_size = 0)))))
+         ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.record_no",
     )?;
     let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
         let record: i64 = r.get(6)?;
