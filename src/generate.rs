@@ -3754,13 +3754,21 @@ const TRUTH_HEADER: &str = "object_path,upload_time,upload_kind,true_account,att
 /// Tells whether `path` is the ground-truth file that `generate` writes beside its logs: named
 /// `truth.csv` and starting with its header. Importing a generated folder leaves it out.
 pub fn is_truth_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()) == Some(TRUTH_FILE)
+        && File::open(path).is_ok_and(|file| starts_with_truth_header(file))
+}
+
+/// Tells whether a zip member is the ground-truth file: named `truth.csv` in any folder of the
+/// archive and starting with its header. `open` opens the member for reading.
+pub fn is_truth_member<R: std::io::Read>(name: &str, open: impl FnOnce() -> Option<R>) -> bool {
+    name.rsplit(['/', '\\']).next() == Some(TRUTH_FILE) && open().is_some_and(starts_with_truth_header)
+}
+
+fn starts_with_truth_header(reader: impl std::io::Read) -> bool {
     use std::io::Read;
-    if path.file_name().and_then(|n| n.to_str()) != Some(TRUTH_FILE) {
-        return false;
-    }
     let mut start = Vec::new();
     let limit = (UTF8_BOM.len() + TRUTH_HEADER.len()) as u64;
-    if File::open(path).and_then(|f| f.take(limit).read_to_end(&mut start)).is_err() {
+    if reader.take(limit).read_to_end(&mut start).is_err() {
         return false;
     }
     let start = start.strip_prefix(UTF8_BOM.as_bytes()).unwrap_or(&start);

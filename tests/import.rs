@@ -160,6 +160,44 @@ fn zip_members_sharing_a_name_fail_the_archive() {
     assert_eq!(case.count("sources"), 0);
 }
 
+/// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
+/// while a member of the same name that holds a log export is imported.
+#[test]
+fn zip_leaves_out_the_generated_truth_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("generated.zip");
+    let truth = "object_path,upload_time,upload_kind,true_account,attributable,scenario\n\
+                 /acct/c/a.bin,2026-03-10T12:00:00.000Z,put-blob,dana@example.com,true,portal-upload\n";
+    let script = "import sys, zipfile\n\
+                  with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+                  \x20   z.writestr('run/truth.csv', sys.argv[2])\n\
+                  \x20   z.writestr('run/api_blob.json', open(sys.argv[3]).read())\n\
+                  \x20   z.writestr('other/truth.csv', open(sys.argv[4]).read())";
+    let made = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&archive)
+        .arg(truth)
+        .args([fixture("api_blob.json"), fixture("portal_signin.csv")])
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let case = TestCase::new();
+    let output = case.import(&[archive], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("generated.zip!/run/truth.csv`: it is the ground-truth file"),
+        "{}",
+        stderr(&output)
+    );
+    let paths: Vec<String> = case
+        .query("SELECT path FROM sources ORDER BY source_id")
+        .iter()
+        .map(|row| row["path"].as_str().unwrap().rsplit('!').next().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, ["/run/api_blob.json", "/other/truth.csv"]);
+}
+
 #[test]
 fn invalid_json_leaves_case_unchanged() {
     let dir = tempfile::tempdir().unwrap();

@@ -126,6 +126,28 @@ fn overlapping_exports_are_stored_once() {
     assert_eq!(sources[1]["duplicates"], 1);
 }
 
+/// Zero bytes after the last gzip member, as block-sized copies leave them, are ignored as
+/// GNU gzip ignores them. Other bytes there fail the file with their offset.
+#[test]
+fn gzip_zero_padding_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let compressed = std::fs::read(fixture("diag_storage.jsonl.gz")).unwrap();
+    let padded = dir.path().join("padded.jsonl.gz");
+    std::fs::write(&padded, [compressed.as_slice(), &[0u8; 4096]].concat()).unwrap();
+    let damaged = dir.path().join("damaged.jsonl.gz");
+    std::fs::write(&damaged, [compressed.as_slice(), b"\0\0junk"].concat()).unwrap();
+
+    let case = TestCase::new();
+    let output = case.import(&[padded], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(counts(&summary(&output)[0]).3, 2);
+
+    let output = case.import(&[damaged], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("from byte offset {} on", compressed.len() + 2);
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
 #[test]
 fn damaged_json_lines_keep_what_is_sound() {
     let (shape, _, read, imported, rejected, _) = one("damaged_lines.jsonl");

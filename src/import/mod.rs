@@ -7,6 +7,7 @@
 
 pub mod bulk;
 pub mod csv_reader;
+pub mod gzip;
 pub mod header;
 pub mod json_documents;
 pub mod json_reader;
@@ -246,6 +247,14 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
     let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
     let mut reports = Vec::new();
     for index in 0..archive.len() {
+        let name = archive.name_for_index(index).unwrap_or_default().to_string();
+        if crate::generate::is_truth_member(&name, || archive.by_index(index).ok()) {
+            eprintln!(
+                "note: leaving out `{}!/{name}`: it is the ground-truth file of `blobtrail generate`, not a log",
+                path.display()
+            );
+            continue;
+        }
         let entry = match archive.by_index(index) {
             Ok(entry) => entry,
             Err(err) => {
@@ -507,7 +516,7 @@ pub fn hash_reader(reader: &mut impl Read) -> std::io::Result<String> {
 fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
     let head = input.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        let mut decoded = BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(input));
+        let mut decoded = BufReader::with_capacity(1 << 20, gzip::GzipMembers::new(input));
         let shape = read_records(&mut decoded, emit).context("inside the gzip stream")?;
         return Ok(format!("gzip {}", shape.as_str()));
     }
