@@ -160,6 +160,62 @@ fn zip_members_sharing_a_name_fail_the_archive() {
     assert_eq!(case.count("sources"), 0);
 }
 
+/// A sign-in's result can be only in `Status`: as a JSON object with `errorCode` where a Log
+/// Analytics query projected it (also split into `Status_dynamic`), or as the Entra admin
+/// center's word. Each failed sign-in here must stay out of the candidates. A file with no
+/// result at all imports with a warning that the hunt takes its sign-ins as successful.
+#[test]
+fn signin_status_column_gives_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = "AzCopy/10.27.0 Azure-Storage/0.15 (go1.22.5; Windows_NT)";
+    let storage = dir.path().join("StorageBlobLogs.jsonl");
+    let upload = serde_json::json!({
+        "TimeGenerated": "2026-04-12T15:05:01.1234567Z", "AccountName": "fabrikamdata", "OperationName": "PutBlob",
+        "AuthenticationType": "SAS", "StatusCode": "201", "StatusText": "Success",
+        "Uri": "https://fabrikamdata.blob.core.windows.net/staging/dump.7z", "CallerIpAddress": "198.51.100.50:50123",
+        "UserAgentHeader": agent, "Type": "StorageBlobLogs",
+    });
+    std::fs::write(&storage, format!("{upload}\n")).unwrap();
+    let status = r#""{""errorCode"":50126,""failureReason"":""Invalid username or password.""}""#;
+    let common = format!("\"4/12/2026, 3:02:30.000 PM\",bob@contoso.com,198.51.100.50,{agent}");
+    let files = [
+        ("projected.csv", format!("TimeGenerated [UTC],UserPrincipalName,IPAddress,UserAgent,Status,Type\n{common},{status},SigninLogs\n")),
+        ("split.csv", format!("TimeGenerated [UTC],UserPrincipalName,IPAddress,UserAgent,Status_dynamic,Status_string,Type\n{common},{status},,SigninLogs\n")),
+        ("InteractiveSignIns_2026-04-12_2026-04-13.csv", format!(
+            "\"Date (UTC)\",\"Request ID\",\"User agent\",\"Username\",\"IP address\",\"Status\"\n\
+             \"2026-04-12T15:02:30Z\",\"r-1\",\"{agent}\",\"bob@contoso.com\",\"198.51.100.50\",\"Failure\"\n"
+        )),
+    ];
+    for (name, text) in &files {
+        let case = TestCase::new();
+        let signins = dir.path().join(name);
+        std::fs::write(&signins, text).unwrap();
+        let output = case.import(&[storage.clone(), signins], &[]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("without a result"), "{name}: {}", stderr(&output));
+        let stored = case.query("SELECT result_type, result_description FROM signin_events");
+        let expected = if name.starts_with("Interactive") { "Failure" } else { "50126" };
+        assert_eq!(stored[0]["result_type"], expected, "{name}");
+        if !name.starts_with("Interactive") {
+            assert_eq!(stored[0]["result_description"], "Invalid username or password.", "{name}");
+        }
+        case.ok(&["hunt", "--quiet"]);
+        let findings = case.query("SELECT confidence, candidate_count FROM findings");
+        assert_eq!(findings[0]["confidence"], "none", "{name}");
+        assert_eq!(findings[0]["candidate_count"], 0, "{name}");
+    }
+
+    let case = TestCase::new();
+    let signins = dir.path().join("no_status.csv");
+    std::fs::write(&signins, format!("TimeGenerated [UTC],UserPrincipalName,IPAddress,UserAgent,Type\n{common},SigninLogs\n")).unwrap();
+    let output = case.import(&[storage, signins], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("sign-ins without a result: 1 ("), "{}", stderr(&output));
+    let rows = summary(&output);
+    assert_eq!(rows[1]["notes"].as_array().unwrap().len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["notes"].as_array().unwrap().len(), 0, "{rows:?}");
+}
+
 /// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
 /// while a member of the same name that holds a log export is imported.
 #[test]

@@ -80,6 +80,9 @@ fn print_summary(reports: &[FileReport], format: SummaryFormat, quiet: bool) -> 
         if let Some(warning) = &report.warning {
             eprintln!("error: {}", output::terminal_safe(warning));
         }
+        for note in &report.notes {
+            eprintln!("warning: `{}`: {}", output::terminal_safe(&report.path.display().to_string()), output::terminal_safe(note));
+        }
         match &report.outcome {
             Outcome::Failed(message) => eprintln!("error: {}", output::terminal_safe(message)),
             Outcome::Skipped { .. } if quiet => {}
@@ -163,5 +166,6 @@ fn summary_json(report: &FileReport) -> serde_json::Value {
         "reader": report.reader,
         "reader_note": report.reader_note,
         "warning": report.warning,
+        "notes": report.notes,
     })
 }

@@ -73,6 +73,9 @@ pub struct FileReport {
     /// A problem found after the file's rows were committed, such as the file growing while
     /// it was read.
     pub warning: Option<String>,
+    /// Something about the imported rows that the examiner should know, which does not make
+    /// the import fail.
+    pub notes: Vec<String>,
 }
 
 /// Expands folders into the files below them, sorted, and keeps files as given.
@@ -140,6 +143,7 @@ fn new_report(path: PathBuf) -> FileReport {
         reader: STREAMING,
         reader_note: None,
         warning: None,
+        notes: Vec::new(),
     }
 }
 
@@ -347,6 +351,20 @@ fn finish_file(
         })
         .with_context(|| format!("`{display_path}`"))?;
     report.outcome = Outcome::Imported(counts);
+    if report.tables.iter().any(|table| table.family() == Family::Signin) {
+        let without_result: i64 = conn.query_row(
+            "SELECT count(*) FROM signin_events
+             WHERE source_id = (SELECT source_id FROM sources WHERE sha256 = ?) AND result_type IS NULL",
+            [&sha],
+            |row| row.get(0),
+        )?;
+        if without_result > 0 {
+            report.notes.push(format!(
+                "sign-ins without a result: {without_result} (no ResultType, error code or Status value that reads as \
+                 one); the hunt takes them as successful, so if the export left out those columns, export again with `ResultType`"
+            ));
+        }
+    }
     Ok(())
 }
 

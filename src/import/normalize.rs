@@ -471,6 +471,9 @@ pub struct SigninColumns {
     user_agent: Field,
     result_type: Field,
     result_description: Field,
+    /// `Status`: a JSON object with `errorCode` in Log Analytics exports that project it, or
+    /// a word (Success, Failure, Interrupted) in the Entra admin center's downloads.
+    status: Field,
     interactive: Field,
     client_app: Field,
     correlation: Field,
@@ -479,6 +482,35 @@ pub struct SigninColumns {
     default_table: LogTable,
     /// The default table comes from the file's name, so it outranks `IsInteractive`.
     hinted: bool,
+}
+
+/// Reads a sign-in's result from a `Status` value when the file has no `ResultType` or error
+/// code column: the `errorCode` of a JSON object (`0` is success), or the Entra admin center's
+/// word, where `Success` becomes `0` and `Failure` or `Interrupted` is kept as written. Any
+/// other value gives no result.
+fn status_result(status: &str) -> Option<String> {
+    let status = status.trim();
+    if status.starts_with('{') {
+        return status_member(status, "errorcode");
+    }
+    if status.eq_ignore_ascii_case("success") {
+        Some("0".to_string())
+    } else if ["failure", "failed", "interrupted"].iter().any(|word| status.eq_ignore_ascii_case(word)) {
+        Some(status.to_string())
+    } else {
+        None
+    }
+}
+
+/// Returns a member of a JSON object written as text, found by its lower-case name, as text.
+fn status_member(status: &str, lower_name: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(status.trim()).ok()?;
+    let (_, member) = value.as_object()?.iter().find(|(name, _)| name.to_ascii_lowercase() == lower_name)?;
+    match member {
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+        _ => None,
+    }
 }
 
 impl SigninColumns {
@@ -514,6 +546,7 @@ impl SigninColumns {
                 "status.failurereason",
                 "failure reason",
             ]),
+            status: field(&["status", "status_dynamic", "status_string", "properties.status"]),
             interactive: field(&["isinteractive", "properties.isinteractive"]),
             client_app: field(&["clientappused", "properties.clientappused", "client app"]),
             correlation: field(&["correlationid", "properties.correlationid", "correlation id"]),
@@ -524,7 +557,8 @@ impl SigninColumns {
     }
 
     fn map(&self, row: &Row) -> Result<Mapped> {
-        let key_fields = [&self.time_generated.field, &self.created.field, &self.address, &self.upn, &self.result_type];
+        let key_fields =
+            [&self.time_generated.field, &self.created.field, &self.address, &self.upn, &self.result_type, &self.status];
         if let Err(reject) = key_fields.iter().try_for_each(|field| field.check_agreement(row)) {
             return Ok(Mapped::Rejected(reject));
         }
@@ -569,8 +603,11 @@ impl SigninColumns {
             service_principal_name: self.sp_name.text(row),
             address: Address::parse(self.address.get(row)),
             user_agent: self.user_agent.text(row),
-            result_type: self.result_type.text(row),
-            result_description: self.result_description.text(row),
+            result_type: self.result_type.text(row).or_else(|| self.status.get(row).and_then(status_result)),
+            result_description: self
+                .result_description
+                .text(row)
+                .or_else(|| self.status.get(row).and_then(|status| status_member(status, "failurereason"))),
             is_interactive,
             client_app_used: self.client_app.text(row),
             correlation_id: self.correlation.text(row),
