@@ -216,6 +216,37 @@ fn signin_status_column_gives_the_result() {
     assert_eq!(rows[0]["notes"].as_array().unwrap().len(), 0, "{rows:?}");
 }
 
+/// Invalid JSON in the middle of an array fails the whole file with the line and column (both
+/// checked against Python's `json` module), where keeping the records before it would leave
+/// the rest out unseen. The same error in the first record gives the same message.
+#[test]
+fn invalid_json_mid_array_fails_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |name: &str, colon: &str| {
+        format!(
+            "  {{\n    \"TimeGenerated\": \"2026-04-12T14:00:02Z\",\n    \"OperationName\"{colon} \"PutBlob\",\n    \
+             \"StatusText\": \"Success\",\n    \"CallerIpAddress\": \"203.0.113.9:1234\",\n    \
+             \"Uri\": \"https://acct.blob.core.windows.net/c/{name}\",\n    \"Type\": \"StorageBlobLogs\"\n  }}"
+        )
+    };
+    let middle = dir.path().join("middle.json");
+    std::fs::write(&middle, format!("[\n{},\n{},\n{}\n]\n", record("a", ":"), record("b", ""), record("c", ":"))).unwrap();
+    let first = dir.path().join("first.json");
+    std::fs::write(&first, format!("[\n{},\n{}\n]\n", record("a", ""), record("b", ":"))).unwrap();
+
+    let case = TestCase::new();
+    let output = case.import(&[middle], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("invalid JSON at line 12, column 21: expected `:`"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("nothing from this file was imported"), "{}", stderr(&output));
+    assert_eq!(case.count("sources"), 0);
+    assert_eq!(case.count("storage_events"), 0);
+
+    let output = case.import(&[first], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("invalid JSON at line 4, column 21: expected `:`"), "{}", stderr(&output));
+}
+
 /// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
 /// while a member of the same name that holds a log export is imported.
 #[test]

@@ -130,12 +130,7 @@ pub fn read(bytes: &[u8], lines_before: u64, emit: &mut dyn FnMut(Item) -> Resul
                     }
                 }
             }
-            Some(_) => {
-                let position = cursor.next_position();
-                let raw = cursor.rest_text();
-                emit(Item::Broken(Broken { position, reason: "unexpected text between JSON documents; the rest of the file is not read".into(), raw }))?;
-                break;
-            }
+            Some(_) => return Err(invalid_json(&mut cursor, "unexpected text after a JSON document")),
         }
     }
     columns.finish()?;
@@ -244,23 +239,20 @@ fn stream_array(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut dyn
         match cursor.value::<Value>() {
             Ok(Value::Object(object)) => columns.emit_object(object, None, position, emit)?,
             Ok(other) => emit(Item::Broken(Broken { position, reason: "the array element is not a JSON object".into(), raw: other.to_string() }))?,
-            Err(err) => {
-                let reason = if err.is_eof() {
-                    "the file ends in the middle of this record: it was cut off".to_string()
-                } else {
-                    format!("invalid JSON: {err}; the rest of the file is not read")
-                };
+            Err(err) if err.is_eof() => {
+                let reason = "the file ends in the middle of this record: it was cut off".to_string();
                 let raw = String::from_utf8_lossy(&cursor.bytes[element_start..(element_start + 2000).min(cursor.bytes.len())]).into_owned();
                 emit(Item::Broken(Broken { position, reason, raw }))?;
                 return Ok(false);
             }
+            Err(err) => return Err(invalid_json_value(cursor, &err)),
         }
         cursor.skip_whitespace();
         match cursor.peek() {
             Some(b',') => cursor.pos += 1,
             Some(b']') => {}
             None => return cut_off(cursor, emit, "the file ends inside an array: it was cut off after the last complete record"),
-            Some(_) => return cut_off(cursor, emit, "expected `,` or `]` after an array element; the rest of the file is not read"),
+            Some(_) => return Err(invalid_json(cursor, "expected `,` or `]` after an array element")),
         }
     }
 }
@@ -275,12 +267,13 @@ fn read_one_object(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut 
             Ok(true)
         }
         Ok(_) => unreachable!("the value starts with `{{`"),
-        Err(err) => {
-            let reason = if err.is_eof() { "the file ends in the middle of this record: it was cut off".to_string() } else { format!("invalid JSON: {err}") };
+        Err(err) if err.is_eof() => {
+            let reason = "the file ends in the middle of this record: it was cut off".to_string();
             let raw = String::from_utf8_lossy(&cursor.bytes[start..(start + 2000).min(cursor.bytes.len())]).into_owned();
             emit(Item::Broken(Broken { position, reason, raw }))?;
             Ok(false)
         }
+        Err(err) => Err(invalid_json_value(cursor, &err)),
     }
 }
 
@@ -374,6 +367,38 @@ fn read_api_rows(cursor: &mut Cursor, names: &[String], emit: &mut dyn FnMut(Ite
             return Ok(false);
         }
     }
+}
+
+/// Stops the file at invalid JSON before its end. A file cut off at its end keeps the records
+/// before the cut, but after an error in the middle no later record can be found for sure, so
+/// keeping the ones before it would leave the rest out unseen.
+fn invalid_json(cursor: &mut Cursor, problem: &str) -> anyhow::Error {
+    let line = cursor.line();
+    let line_start = cursor.bytes[..cursor.pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = cursor.pos - line_start + 1;
+    invalid_json_at(line, column, problem)
+}
+
+/// Stops the file at the error serde_json found in the value that starts at the cursor; its
+/// line and column count from the value's start.
+fn invalid_json_value(cursor: &mut Cursor, err: &serde_json::Error) -> anyhow::Error {
+    let start_line = cursor.line();
+    let line_start = cursor.bytes[..cursor.pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let (line, column) = if err.line() <= 1 {
+        (start_line, cursor.pos - line_start + err.column())
+    } else {
+        (start_line + err.line() as u64 - 1, err.column())
+    };
+    let text = err.to_string();
+    let problem = text.rsplit_once(" at line ").map_or(text.as_str(), |(problem, _)| problem);
+    invalid_json_at(line, column, problem)
+}
+
+fn invalid_json_at(line: u64, column: usize, problem: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "invalid JSON at line {line}, column {column}: {problem}; the records after it cannot be found for sure, \
+         so nothing from this file was imported: repair the JSON there (`jq . FILE` points at it) and import the file again"
+    )
 }
 
 fn cut_off(cursor: &mut Cursor, emit: &mut dyn FnMut(Item) -> Result<()>, reason: &str) -> Result<bool> {
