@@ -126,6 +126,35 @@ fn overlapping_exports_are_stored_once() {
     assert_eq!(sources[1]["duplicates"], 1);
 }
 
+/// An export of a period with no records is valid: an empty JSON array, an empty Graph page
+/// (the last page of a listing often is) and an Event Hub capture with no records each import
+/// as a source with no rows.
+#[test]
+fn empty_json_exports_import_no_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("array.json", "[]\n"),
+        ("graph.json", r#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns","value":[]}"#),
+        ("eventhub.json", r#"{"records": []}"#),
+    ];
+    let paths: Vec<_> = files
+        .iter()
+        .map(|(name, text)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let case = TestCase::new();
+    let output = case.import(&paths, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = summary(&output);
+    let shapes: Vec<&str> = rows.iter().map(|row| row["shape"].as_str().unwrap()).collect();
+    assert_eq!(shapes, ["json-array", "graph-pages", "resource-log-records"]);
+    assert!(rows.iter().all(|row| row["records"] == 0), "{rows:?}");
+    assert_eq!(case.count("sources"), 3);
+}
+
 /// Zero bytes after the last gzip member, as block-sized copies leave them, are ignored as
 /// GNU gzip ignores them. Other bytes there fail the file with their offset.
 #[test]

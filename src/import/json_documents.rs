@@ -133,7 +133,8 @@ pub fn read(bytes: &[u8], lines_before: u64, emit: &mut dyn FnMut(Item) -> Resul
             Some(_) => return Err(invalid_json(&mut cursor, "unexpected text after a JSON document")),
         }
     }
-    columns.finish()?;
+    // An empty array (`[]`, `{"value": []}`, `{"records": []}`) is a valid export of a period
+    // with no records, such as the last page of a Graph listing, so it imports no rows.
     Ok(Some(match seen {
         Seen { records: true, .. } => Shape::ResourceLogRecords,
         Seen { graph: true, .. } => Shape::GraphPages,
