@@ -247,6 +247,46 @@ fn invalid_json_mid_array_fails_the_file() {
     assert!(stderr(&output).contains("invalid JSON at line 4, column 21: expected `:`"), "{}", stderr(&output));
 }
 
+/// Excel drops the seconds when it saves a CSV export again (`4/12/2026 15:05`). Such times
+/// read as the start of their minute, the import warns with their count, and the hunt still
+/// pairs the upload with the sign-in four minutes before it.
+#[test]
+fn times_without_seconds_import_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("StorageBlobLogs.csv");
+    std::fs::write(
+        &storage,
+        "TimeGenerated [UTC],AccountName,OperationName,StatusText,Uri,CallerIpAddress,Type\n\
+         4/12/2026 15:05,acct,PutBlob,Success,https://acct.blob.core.windows.net/c/dump.7z,198.51.100.50:50123,StorageBlobLogs\n\
+         4/12/2026 15:06:30,acct,PutBlob,Success,https://acct.blob.core.windows.net/c/other.7z,198.51.100.50:50124,StorageBlobLogs\n",
+    )
+    .unwrap();
+    let signins = dir.path().join("SigninLogs.csv");
+    std::fs::write(
+        &signins,
+        "TimeGenerated [UTC],UserPrincipalName,IPAddress,ResultType,Type\n\
+         2026-04-12 15:01,mallory@contoso.com,198.51.100.50,0,SigninLogs\n",
+    )
+    .unwrap();
+
+    let case = TestCase::new();
+    let output = case.import(&[storage, signins], &["--date-order", "mdy"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = summary(&output);
+    assert_eq!(rows[0]["notes"][0].as_str().unwrap().split(',').next().unwrap(), "times without seconds: 1");
+    assert_eq!(rows[1]["notes"][0].as_str().unwrap().split(',').next().unwrap(), "times without seconds: 1");
+    assert!(stderr(&output).contains("StorageBlobLogs.csv`: times without seconds: 1"), "{}", stderr(&output));
+
+    case.ok(&["hunt", "--quiet"]);
+    let findings = case.query(
+        "SELECT file_name, strftime(upload_time, '%H:%M:%S') AS at, confidence, attributed_account FROM findings ORDER BY upload_time",
+    );
+    assert_eq!(findings[0]["file_name"], "dump.7z");
+    assert_eq!(findings[0]["at"], "15:05:00");
+    assert_eq!(findings[0]["attributed_account"], "mallory@contoso.com");
+    assert_eq!(findings[1]["at"], "15:06:30");
+}
+
 /// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
 /// while a member of the same name that holds a log export is imported.
 #[test]

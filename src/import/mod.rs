@@ -351,21 +351,45 @@ fn finish_file(
         })
         .with_context(|| format!("`{display_path}`"))?;
     report.outcome = Outcome::Imported(counts);
-    if report.tables.iter().any(|table| table.family() == Family::Signin) {
-        let without_result: i64 = conn.query_row(
-            "SELECT count(*) FROM signin_events
-             WHERE source_id = (SELECT source_id FROM sources WHERE sha256 = ?) AND result_type IS NULL",
-            [&sha],
-            |row| row.get(0),
-        )?;
+    report.notes = file_notes(conn, &sha, &report.tables)?;
+    Ok(())
+}
+
+/// Checks the committed rows of one file for what the examiner should know about them: times
+/// without seconds, and sign-ins that state no result.
+fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let source = "(SELECT source_id FROM sources WHERE sha256 = ?)";
+    // A time with seconds has `:MM:SS` somewhere; a zone offset such as `+02:00` does not.
+    let without_seconds = "count(*) FILTER (time_raw NOT LIKE '%:__:__%')";
+    let has_family = |family: Family| tables.iter().any(|table| table.family() == family);
+    let mut times_without_seconds = 0i64;
+    if has_family(Family::Storage) {
+        let sql = format!("SELECT {without_seconds} FROM storage_events WHERE source_id = {source}");
+        times_without_seconds += conn.query_row(&sql, [sha], |row| row.get::<_, i64>(0))?;
+    }
+    if has_family(Family::Signin) {
+        let sql = format!(
+            "SELECT {without_seconds}, count(*) FILTER (result_type IS NULL) FROM signin_events WHERE source_id = {source}"
+        );
+        let (times, without_result) =
+            conn.query_row(&sql, [sha], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?;
+        times_without_seconds += times;
         if without_result > 0 {
-            report.notes.push(format!(
+            notes.push(format!(
                 "sign-ins without a result: {without_result} (no ResultType, error code or Status value that reads as \
                  one); the hunt takes them as successful, so if the export left out those columns, export again with `ResultType`"
             ));
         }
     }
-    Ok(())
+    if times_without_seconds > 0 {
+        notes.push(format!(
+            "times without seconds: {times_without_seconds}, such as Excel writes when it saves a CSV export again; \
+             they are read as the start of their minute, so each can be up to 59 seconds early; \
+             export again from Log Analytics for full precision"
+        ));
+    }
+    Ok(notes)
 }
 
 /// Shortens the fast path's error to a note: its first line, at most 300 characters. DuckDB's

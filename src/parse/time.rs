@@ -86,8 +86,9 @@ const DAYS_BEFORE_MONTH: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 27
 /// - Dots, day first: `16.7.2026, 20:26:12.030` and `16.07.2026 20:26:12`.
 /// - Slashes, year last, 24-hour clock: `16/07/2026 20:26:12.030` (en-GB portal).
 ///
-/// Seconds are required. Fractions may have up to 9 digits, and digits after the sixth are
-/// truncated, not rounded, because the result has microsecond precision.
+/// A time without seconds (`2026-03-14T14:00Z`, `3/14/2026 2:00 PM`) is read as second 0; the
+/// import warns about such values. Fractions may have up to 9 digits, and digits after the
+/// sixth are truncated, not rounded, because the result has microsecond precision.
 ///
 /// For slash dates with the year last, `date_order` decides the order when given. Otherwise a
 /// value with AM/PM is month first, and a 24-hour value is day first if its first number is
@@ -261,8 +262,10 @@ fn parse_clock(cursor: &mut Cursor<'_>, min_hour_digits: usize) -> Option<Clock>
         return None;
     }
     let (minute, _) = cursor.number(2, 2)?;
+    // Excel's default date format (`m/d/yyyy h:mm`) drops the seconds when a CSV export is
+    // saved again, so a clock without seconds reads as the start of its minute.
     if !cursor.eat(b':') {
-        return None;
+        return Some(Clock { hour, minute, second: 0, microsecond: 0 });
     }
     let (second, _) = cursor.number(2, 2)?;
 
@@ -874,7 +877,7 @@ mod tests {
             "2026-03-14T24:00:00Z",
             "2026-03-14T14:60:00Z",
             "2026-03-14T14:00:60Z",
-            "2026-03-14T14:00Z",
+            "2026-03-14T14:00.5Z",
             "2026-03-14",
             "2026-3-14T14:00:30Z",
             "2026-03-14T4:00:30Z",
@@ -884,6 +887,15 @@ mod tests {
         ] {
             assert_eq!(error(raw), TimeError::Invalid, "value {raw}");
         }
+    }
+
+    #[test]
+    fn clock_without_seconds_is_second_zero() {
+        assert_eq!(iso("2026-03-14T14:05Z"), "2026-03-14T14:05:00.000000Z");
+        assert_eq!(iso("2026-03-14 14:05+02:00"), "2026-03-14T12:05:00.000000Z");
+        assert_eq!(iso("3/14/2026, 2:05 PM"), "2026-03-14T14:05:00.000000Z");
+        assert_eq!(iso("3/14/2026 14:05"), "2026-03-14T14:05:00.000000Z");
+        assert_eq!(iso("16.07.2026 20:26"), "2026-07-16T20:26:00.000000Z");
     }
 
     #[test]
@@ -1084,7 +1096,7 @@ mod tests {
         for raw in [
             "3/14/2026",
             "3/14/2026,",
-            "3/14/2026, 2:00 PM",
+            "3/14/2026, 2:0 PM",
             "3/14/2026,2:00:30 PM",
             "3/14/26, 2:00:30 PM",
             "3-14-2026 2:00:30 PM",
