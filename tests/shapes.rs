@@ -126,6 +126,35 @@ fn overlapping_exports_are_stored_once() {
     assert_eq!(sources[1]["duplicates"], 1);
 }
 
+/// A gzip file cut off in the middle, as an interrupted download leaves it, keeps the records
+/// decompressed before the cut, and one rejected record states the cut.
+#[test]
+fn cut_off_gzip_keeps_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.jsonl.gz");
+    let script = "import gzip, json, random, sys\n\
+                  random.seed(7)\n\
+                  lines = ''.join(json.dumps({'TimeGenerated': '2026-04-12T15:%02d:%02dZ' % (n // 60 % 60, n % 60),\n\
+                  \x20   'OperationName': 'PutBlob', 'StatusText': 'Success', 'Type': 'StorageBlobLogs',\n\
+                  \x20   'Uri': 'https://acct.blob.core.windows.net/c/%d-%x.bin' % (n, random.getrandbits(64)),\n\
+                  \x20   'CallerIpAddress': '203.0.113.9:%d' % (1000 + n)}) + '\\n' for n in range(3000))\n\
+                  data = gzip.compress(lines.encode())\n\
+                  open(sys.argv[1], 'wb').write(data[: len(data) // 2])";
+    let made = std::process::Command::new("python3").args(["-c", script]).arg(&path).status().unwrap();
+    assert!(made.success());
+
+    let case = TestCase::new();
+    let output = case.import(&[path], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let imported = case.count("storage_events");
+    assert!(imported > 500 && imported < 3000, "{imported} imported");
+    let reasons = case.query("SELECT reason FROM rejects ORDER BY record_no");
+    assert!(
+        reasons.iter().any(|r| r["reason"].as_str().unwrap().starts_with("the gzip data ends inside a compressed block")),
+        "{reasons:?}"
+    );
+}
+
 /// An export of a period with no records is valid: an empty JSON array, an empty Graph page
 /// (the last page of a listing often is) and an Event Hub capture with no records each import
 /// as a source with no rows.

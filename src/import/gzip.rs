@@ -9,11 +9,19 @@ use flate2::bufread::GzDecoder;
 /// The decompressed bytes of every member of a gzip stream.
 pub struct GzipMembers<R: BufRead> {
     decoder: Option<GzDecoder<Counting<R>>>,
+    /// Set when the input ended inside a member, as a cut-off download or copy does.
+    cut_off: bool,
 }
 
 impl<R: BufRead> GzipMembers<R> {
     pub fn new(input: R) -> Self {
-        GzipMembers { decoder: Some(GzDecoder::new(Counting::new(input))) }
+        GzipMembers { decoder: Some(GzDecoder::new(Counting::new(input))), cut_off: false }
+    }
+
+    /// Tells whether the compressed input ended inside a member. The bytes decompressed
+    /// before the cut were returned; what followed them is missing.
+    pub fn was_cut_off(&self) -> bool {
+        self.cut_off
     }
 }
 
@@ -21,7 +29,15 @@ impl<R: BufRead> Read for GzipMembers<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let Some(decoder) = self.decoder.as_mut() else { return Ok(0) };
-            let n = decoder.read(buf)?;
+            let n = match decoder.read(buf) {
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.cut_off = true;
+                    self.decoder = None;
+                    return Ok(0);
+                }
+                Err(err) => return Err(err),
+            };
             if n > 0 || buf.is_empty() {
                 return Ok(n);
             }
@@ -155,6 +171,21 @@ mod tests {
         for buffer in 1..40 {
             assert_eq!(decompress(&bytes, buffer).unwrap(), "first line\nsecond line\n", "buffer {buffer}");
         }
+    }
+
+    #[test]
+    fn cut_off_member_keeps_what_came_before() {
+        let text: String = (0..2000).map(|n| format!("line {n}\n")).collect();
+        let bytes = compressed(&text);
+        let mut reader = GzipMembers::new(io::BufReader::new(&bytes[..bytes.len() / 2]));
+        let mut read = String::new();
+        reader.read_to_string(&mut read).unwrap();
+        assert!(reader.was_cut_off());
+        assert!(read.len() > 1000 && text.starts_with(&read), "{} bytes", read.len());
+
+        let mut whole = GzipMembers::new(io::BufReader::new(&bytes[..]));
+        whole.read_to_string(&mut read).unwrap();
+        assert!(!whole.was_cut_off());
     }
 
     #[test]

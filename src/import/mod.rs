@@ -560,6 +560,17 @@ fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>)
     if head.starts_with(&[0x1f, 0x8b]) {
         let mut decoded = BufReader::with_capacity(1 << 20, gzip::GzipMembers::new(input));
         let shape = read_records(&mut decoded, emit).context("inside the gzip stream")?;
+        if decoded.get_ref().was_cut_off() {
+            // Kept as a rejected record, so the count and the exit code show the loss even
+            // when the cut fell between two records.
+            emit(Item::Broken(record::Broken {
+                position: Position { record_no: 0, line: None },
+                reason: "the gzip data ends inside a compressed block: the file was cut off, so the records \
+                         after the last complete one are missing; import a complete copy if there is one"
+                    .into(),
+                raw: String::new(),
+            }))?;
+        }
         return Ok(format!("gzip {}", shape.as_str()));
     }
     if head.starts_with(b"PK\x03\x04") {
