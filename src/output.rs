@@ -136,17 +136,9 @@ impl PrettyArray {
     /// Appends `value` as one element: a separator, then the value indented by two spaces.
     /// Pretty JSON has no line breaks inside strings, so indenting each line nests the value.
     pub fn element(value: &impl serde::Serialize, bytes: &mut Vec<u8>) -> serde_json::Result<()> {
-        let text = serde_json::to_vec_pretty(value)?;
-        bytes.extend_from_slice(b",\n");
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', &text) {
-            bytes.extend_from_slice(b"  ");
-            bytes.extend_from_slice(&text[start..=end]);
-            start = end + 1;
-        }
-        bytes.extend_from_slice(b"  ");
-        bytes.extend_from_slice(&text[start..]);
-        Ok(())
+        bytes.extend_from_slice(b",\n  ");
+        let mut serializer = serde_json::Serializer::with_formatter(bytes, NestedPretty::default());
+        value.serialize(&mut serializer)
     }
 
     /// Writes a run of `count` elements made by `element`; the array's first separator
@@ -164,6 +156,84 @@ impl PrettyArray {
     /// Closes the array and ends the line.
     pub fn finish(&self, out: &mut dyn Write) -> std::io::Result<()> {
         out.write_all(if self.elements == 0 { b"[]\n" } else { b"\n]\n" })
+    }
+}
+
+/// serde_json's pretty layout (two spaces per level) for a value that sits one level deep in
+/// an array, written straight into the output instead of indenting a finished copy.
+#[derive(Default)]
+struct NestedPretty {
+    /// Levels of the value being written, counted from the enclosing array.
+    depth: usize,
+    has_value: bool,
+}
+
+impl NestedPretty {
+    fn indent<W: ?Sized + Write>(writer: &mut W, depth: usize) -> std::io::Result<()> {
+        for _ in 0..=depth {
+            writer.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn begin<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(bracket)
+    }
+
+    fn end<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            Self::indent(writer, self.depth)?;
+        }
+        writer.write_all(bracket)
+    }
+
+    fn begin_item<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        Self::indent(writer, self.depth)
+    }
+}
+
+impl serde_json::ser::Formatter for NestedPretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.begin(writer, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.end(writer, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        self.begin_item(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.begin(writer, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.end(writer, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        self.begin_item(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -214,5 +284,26 @@ mod tests {
         assert_eq!(spreadsheet_safe("-1073741536"), "-1073741536");
         assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(spreadsheet_safe("Mozilla/5.0"), "Mozilla/5.0");
+    }
+
+    /// The elements must read as serde_json's own pretty layout of the whole array, with empty
+    /// and nested arrays and objects.
+    #[test]
+    fn pretty_array_matches_serde_json() {
+        let values = [
+            serde_json::json!({"a": [], "b": {}, "c": [1, [2, {"d": null}]], "e": "x\ny", "f": {"g": [true]}}),
+            serde_json::json!([]),
+            serde_json::json!({"only": "one"}),
+        ];
+        let mut bytes = Vec::new();
+        for value in &values {
+            PrettyArray::element(value, &mut bytes).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut array = PrettyArray { elements: 0 };
+        array.write(&mut out, &bytes, values.len()).unwrap();
+        array.finish(&mut out).unwrap();
+        let expected = serde_json::to_string_pretty(&values).unwrap() + "\n";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }
