@@ -205,7 +205,76 @@ pub fn record_problems(conn: &Connection, records: &[Stored]) -> Result<Vec<Stri
             "the rows imported from source {source_id} `{path}` changed outside blobtrail: they no longer match the digest made when the file was imported"
         ));
     }
+    problems.extend(changed_definitions(conn)?);
     Ok(problems)
+}
+
+/// Returns a problem for each view or macro of the case that differs from the definition in
+/// blobtrail's embedded SQL files, is missing, or is not one of theirs. Hunts and digests run
+/// these definitions, so an edited view would change every later finding, and an edited
+/// digest macro could hide an edit of the rows.
+pub fn changed_definitions(conn: &Connection) -> Result<Vec<String>> {
+    let reference = Connection::open_in_memory()?;
+    for file in crate::sql::FILES {
+        reference.execute_batch(file.text).with_context(|| format!("cannot apply `sql/{}` to compare definitions", file.name))?;
+    }
+    let (expected, actual) = (definitions(&reference)?, definitions(conn)?);
+    let mut problems = Vec::new();
+    for (name, definition) in &expected {
+        match actual.get(name) {
+            None => problems.push(format!("{name} is missing from the case; blobtrail's `sql/` files define it")),
+            Some(found) if found != definition => problems.push(format!(
+                "{name} in the case differs from its definition in blobtrail's `sql/` files: it was changed outside blobtrail"
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in actual.keys().filter(|name| !expected.contains_key(*name)) {
+        problems.push(format!("{name} in the case is not defined by blobtrail's `sql/` files: it was added outside blobtrail"));
+    }
+    Ok(problems)
+}
+
+/// Reads the SQL text of every view and macro of a database, by kind and name. A macro with
+/// several overloads gets its definitions in order.
+fn definitions(conn: &Connection) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut stmt = conn.prepare(
+        "SELECT 'view `' || view_name || '`', sql FROM duckdb_views()
+         WHERE NOT internal AND database_name = current_database()
+         UNION ALL
+         SELECT replace(function_type, '_', ' ') || ' `' || function_name || '`', coalesce(macro_definition, '')
+         FROM duckdb_functions()
+         WHERE function_type IN ('macro', 'table_macro') AND NOT internal AND database_name = current_database()
+         ORDER BY 1, 2",
+    )?;
+    let mut found = std::collections::BTreeMap::<String, String>::new();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (name, definition) = row?;
+        found.entry(name).or_default().push_str(&sorted_exclude_lists(&definition));
+    }
+    Ok(found)
+}
+
+/// Sorts the column names of each `EXCLUDE (...)` list in a definition. DuckDB 2.0.0 writes
+/// those names in no fixed order, so the same macro read from two databases can differ there.
+fn sorted_exclude_lists(definition: &str) -> String {
+    const KEYWORD: &str = "EXCLUDE (";
+    let mut out = String::with_capacity(definition.len());
+    let mut rest = definition;
+    while let Some(start) = rest.find(KEYWORD) {
+        let (before, after) = rest.split_at(start + KEYWORD.len());
+        out.push_str(before);
+        let Some(end) = after.find(')') else {
+            rest = after;
+            break;
+        };
+        let mut names: Vec<&str> = after[..end].split(", ").collect();
+        names.sort_unstable();
+        out.push_str(&names.join(", "));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Returns the sources whose stored rows no longer match the digest made at import.
@@ -341,6 +410,14 @@ fn stopped_edit(stopped: &Stored, when: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exclude_lists_sort() {
+        assert_eq!(
+            sorted_exclude_lists("SELECT * EXCLUDE (b, a) FROM t, (SELECT u.* EXCLUDE (z, \"y\", x) FROM u)"),
+            "SELECT * EXCLUDE (a, b) FROM t, (SELECT u.* EXCLUDE (\"y\", x, z) FROM u)"
+        );
+    }
+
     use super::*;
 
     fn entry(command: &str) -> Entry {

@@ -257,6 +257,22 @@ fn changed_candidate_fails_verify() {
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
 }
 
+/// A view or macro replaced inside the case would change every later hunt, or hide an edit
+/// of the rows: the uploads view here drops every upload of one account, the digest macro
+/// returns a constant, and one view is added.
+#[test]
+fn changed_view_or_macro_fails_verify() {
+    let (_root, case) = demo_case();
+    let edit = "CREATE OR REPLACE VIEW full_uploads_v2 AS SELECT * FROM full_uploads_v1 WHERE account_name <> 'contosofinance';
+                CREATE OR REPLACE MACRO source_rows_digest(id) AS 'constant';
+                CREATE VIEW helper AS SELECT 1 AS one";
+    let Some(text) = verify_after_edit(&case, edit) else { return };
+    assert!(text.contains("view `full_uploads_v2` in the case differs from its definition"), "{text}");
+    assert!(text.contains("macro `source_rows_digest` in the case differs from its definition"), "{text}");
+    assert!(text.contains("view `helper` in the case is not defined by blobtrail's `sql/` files"), "{text}");
+    assert!(!text.contains("full_uploads_v1"), "{text}");
+}
+
 /// Reads `report.html` and the case integrity of `parameters.json` from a bundle folder.
 fn bundle_integrity(case: &TestCase, name: &str) -> (String, Value, String) {
     let folder = case.root.path().join(name);
