@@ -2,6 +2,25 @@
 //! that imports storage and Entra ID sign-in log exports into a case (one DuckDB file) and
 //! correlates uploads with sign-ins through versioned SQL views.
 
+/// Writes a line to stderr like `eprintln!`, but ignores a failed write (stderr closed or a
+/// broken pipe) instead of panicking: a panic after a command committed its change would skip
+/// the command's audit record.
+macro_rules! print_stderr {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Writes a line to stdout like `println!`, but ignores a failed write, for the same reason as
+/// `print_stderr!`.
+macro_rules! print_stdout {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod annotations;
 mod audit;
 mod bundle;
@@ -33,7 +52,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("error: {}", output::terminal_safe(&format!("{err:#}")));
+            print_stderr!("error: {}", output::terminal_safe(&format!("{err:#}")));
             exit::Exit::Failure.into()
         }
     }

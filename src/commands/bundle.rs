@@ -38,17 +38,17 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
     let count = writer.len() + 1;
     let manifest_hash = writer.finish()?;
     spinner.finish_and_clear();
-    println!("bundle `{}`: {count} files, hunt {hunt_id}", args.out.display());
-    println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
+    print_stdout!("bundle `{}`: {count} files, hunt {hunt_id}", args.out.display());
+    print_stdout!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
     for problem in &integrity.problems {
-        eprintln!("warning: {}", crate::output::terminal_safe(problem));
+        print_stderr!("warning: {}", crate::output::terminal_safe(problem));
     }
     if !integrity.problems.is_empty() {
-        eprintln!(
+        print_stderr!(
             "warning: the case's record was changed outside blobtrail; the bundle says so in report.html and parameters.json. Run `blobtrail verify` for details"
         );
     }
-    eprintln!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());
+    print_stderr!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());
     Ok(Report::success(json!({
         "hunt_id": hunt_id, "files": count, "manifest_sha256": manifest_hash, "integrity_problems": integrity.problems.len(),
     })))
@@ -57,15 +57,15 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
 /// `verify-bundle`: needs no case.
 pub fn verify(path: &Path) -> Result<Exit> {
     let (manifest_hash, problems) = bundle::verify(path)?;
-    println!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
+    print_stdout!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
     for problem in &problems {
-        println!("MISMATCH: {problem}");
+        print_stdout!("MISMATCH: {problem}");
     }
     if problems.is_empty() {
-        println!("verify-bundle: OK, every file matches the manifest");
+        print_stdout!("verify-bundle: OK, every file matches the manifest");
         Ok(Exit::Success)
     } else {
-        println!("verify-bundle: FAILED, {} problem(s)", problems.len());
+        print_stdout!("verify-bundle: FAILED, {} problem(s)", problems.len());
         Ok(Exit::Failure)
     }
 }

@@ -16,7 +16,7 @@ pub fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
     let new = NewCase { name: &args.name, title: args.title.as_deref(), examiner: global.examiner.as_deref() };
     let case = case::create(&args.cases_dir, &new, &global.engine)?;
     if !global.quiet {
-        eprintln!("created case `{}`", case.dir.display());
+        print_stderr!("created case `{}`", case.dir.display());
     }
     output::to_stdout(|out| writeln!(out, "{}", case.dir.display()))?;
     let report = Report::success(json!({ "case": case.name }));

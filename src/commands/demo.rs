@@ -65,7 +65,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     };
     let summary = hunt::run(&case.conn, &hunt_plan)?;
     if !global.quiet {
-        eprintln!(
+        print_stderr!(
             "demo case `{}`: {} imported; full hunt {}: {}, {} with candidate sign-ins",
             dir.display(),
             crate::output::count(reports.len() as i64, "file", "files"),
@@ -77,7 +77,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     let list = findings::load(&case.conn, summary.hunt_id)?;
     super::findings::print(&list, args.format)?;
     if !global.quiet && args.format == OutputFormat::Table {
-        eprintln!("next: `blobtrail --case {} findings --format json`", dir.display());
+        print_stderr!("next: `blobtrail --case {} findings --format json`", dir.display());
     }
     let report = super::Report::success(serde_json::json!({
         "files": reports.len(),

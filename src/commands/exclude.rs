@@ -18,7 +18,7 @@ pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Repor
         ExcludeCommand::List(args) => list(case, args),
         ExcludeCommand::Disable { rule_id } => {
             exclusions::disable(&case.conn, rule_id, global.examiner_for(case).as_deref())?;
-            eprintln!("disabled exclusion rule {rule_id}; it stays on record");
+            print_stderr!("disabled exclusion rule {rule_id}; it stays on record");
             Ok(Report::success(json!({ "disabled": rule_id })))
         }
     }
@@ -51,20 +51,20 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     let rule_id = exclusions::add(&case.conn, &reason, preset.map(|p| p.name), &conditions, examiner.as_deref())?;
     let matches = matches_per_rule(case)?.and_then(|mut counts| counts.remove(&rule_id)).unwrap_or_default();
     let matched = matches.matched;
-    eprintln!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
-    eprintln!("reason: {}", output::terminal_safe(&reason));
-    eprintln!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
+    print_stderr!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
+    print_stderr!("reason: {}", output::terminal_safe(&reason));
+    print_stderr!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
     let narrowed = [&conditions.account, &conditions.ip, &conditions.user_agent_contains, &conditions.container, &conditions.path_prefix]
         .iter()
         .any(|values| !values.is_empty());
     if !narrowed {
-        eprintln!(
+        print_stderr!(
             "warning: the rule names no account, address, user agent, container or path, so it sets aside any upload with \
              such a name or operation, an intruder's too; narrow it with `--account`, `--ip`, `--container` or `--path-prefix`"
         );
     }
     if !matches.flagged.is_empty() {
-        eprintln!(
+        print_stderr!(
             "warning: the rule sets aside {} finding(s) an examiner marked confirmed-malicious or needs-review: {}. \
              They stay in the case and in the report's count of confirmed malicious uploads; if that is not intended, \
              run `blobtrail exclude disable {rule_id}` and add a narrower rule",

@@ -51,7 +51,7 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
 
     let [findings, excluded, candidates] =
         [&totals.findings, &totals.excluded, &totals.candidates].map(|n| n.load(Ordering::Relaxed));
-    eprintln!(
+    print_stderr!(
         "wrote {findings} findings ({excluded} excluded, marked), {candidates} candidates, {rows} rows/records to `{}`",
         args.out.display()
     );

@@ -74,7 +74,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         // The reader closed the pipe early, so the counts cover only what was read.
         return Ok(Report::success(serde_json::json!({ "hunt_id": hunt_id, "output": "stopped by a closed pipe" })));
     }
-    eprintln!(
+    print_stderr!(
         "hunt {hunt_id}: {total} findings, {excluded} excluded by rules{}; {shown} shown",
         if args.include_excluded || excluded == 0 { "" } else { " (hidden; add --include-excluded)" },
     );

@@ -33,7 +33,7 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         )
     })?;
     if !global.quiet {
-        eprintln!("see them with `blobtrail --case {} findings`", case.dir.display());
+        print_stderr!("see them with `blobtrail --case {} findings`", case.dir.display());
     }
     Ok(Report::success(serde_json::json!({
         "hunt_id": summary.hunt_id,

@@ -78,21 +78,21 @@ fn exit_for(reports: &[FileReport]) -> Exit {
 fn print_summary(reports: &[FileReport], format: SummaryFormat, quiet: bool) -> Result<()> {
     for report in reports {
         if let Some(warning) = &report.warning {
-            eprintln!("error: {}", output::terminal_safe(warning));
+            print_stderr!("error: {}", output::terminal_safe(warning));
         }
         for note in &report.notes {
-            eprintln!("warning: `{}`: {}", output::terminal_safe(&report.path.display().to_string()), output::terminal_safe(note));
+            print_stderr!("warning: `{}`: {}", output::terminal_safe(&report.path.display().to_string()), output::terminal_safe(note));
         }
         match &report.outcome {
-            Outcome::Failed(message) => eprintln!("error: {}", output::terminal_safe(message)),
+            Outcome::Failed(message) => print_stderr!("error: {}", output::terminal_safe(message)),
             Outcome::Skipped { .. } if quiet => {}
-            Outcome::Skipped { earlier_path } => eprintln!(
+            Outcome::Skipped { earlier_path } => print_stderr!(
                 "note: skipped `{}`: the same bytes (SHA-256 {}) were imported before from `{}`",
                 output::terminal_safe(&report.path.display().to_string()),
                 report.sha256.as_deref().unwrap_or("?"),
                 output::terminal_safe(earlier_path)
             ),
-            Outcome::Imported(counts) if counts.rejected > 0 => eprintln!(
+            Outcome::Imported(counts) if counts.rejected > 0 => print_stderr!(
                 "warning: `{}`: {} rejected; see them with `blobtrail query` on the `rejects` table, or re-export the file",
                 output::terminal_safe(&report.path.display().to_string()),
                 output::count(counts.rejected as i64, "record", "records")

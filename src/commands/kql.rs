@@ -161,7 +161,7 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
         bail!("`{}` already exists; pass `--force` to overwrite it", path.display());
     }
     std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
-    eprintln!("wrote `{}`", path.display());
+    print_stderr!("wrote `{}`", path.display());
     Ok(())
 }
 

@@ -104,7 +104,7 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
     result.hunt_id = hunt_id;
     result.mode = list.first().map(|f| f.mode.clone()).unwrap_or_default();
     if !truth.is_empty() && result.findings_without_truth == list.len() {
-        eprintln!(
+        print_stderr!(
             "warning: no finding of hunt {hunt_id} matches a row of `{}`; is it the truth file of the data this case imported?",
             args.truth.display()
         );

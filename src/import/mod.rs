@@ -100,17 +100,17 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry.path();
         // A linked folder is not followed, so a link loop cannot make the walk endless.
         if entry.file_type()?.is_symlink() && path.is_dir() {
-            eprintln!("note: not following the linked folder `{}`", path.display());
+            print_stderr!("note: not following the linked folder `{}`", path.display());
             continue;
         }
         if path.is_dir() {
             walk(&path, found)?;
         } else if !path.is_file() {
-            eprintln!("note: leaving out `{}`: not a regular file (a named pipe, socket or device)", path.display());
+            print_stderr!("note: leaving out `{}`: not a regular file (a named pipe, socket or device)", path.display());
         } else if is_system_file(&path.to_string_lossy()) {
-            eprintln!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
+            print_stderr!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
         } else if crate::generate::is_truth_file(&path) {
-            eprintln!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
+            print_stderr!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
             found.push(path);
         }
@@ -253,7 +253,7 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
     for index in 0..archive.len() {
         let name = archive.name_for_index(index).unwrap_or_default().to_string();
         if crate::generate::is_truth_member(&name, || archive.by_index(index).ok()) {
-            eprintln!(
+            print_stderr!(
                 "note: leaving out `{}!/{name}`: it is the ground-truth file of `blobtrail generate`, not a log",
                 path.display()
             );
@@ -272,7 +272,7 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
             continue;
         }
         if is_system_file(entry.name()) {
-            eprintln!("note: leaving out `{}!/{}`: a file the operating system keeps, not a log", path.display(), entry.name());
+            print_stderr!("note: leaving out `{}!/{}`: a file the operating system keeps, not a log", path.display(), entry.name());
             continue;
         }
         let display = format!("{base}!/{}", entry.name());
