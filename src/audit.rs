@@ -152,42 +152,63 @@ pub fn read_all(conn: &Connection) -> Result<Vec<Stored>> {
 }
 
 /// Digests the examiner's record as it is now: the imported sources, every hunt with its
-/// findings, the annotations and the exclusion rules. Each part is canonical JSON in a fixed order.
+/// findings, the annotations, the exclusion rules and the case's own details. Each part is
+/// canonical JSON in a fixed order.
 /// A hunt's findings enter through the digest stored with the hunt when it committed
 /// (`hunts.findings_digest`), so the cost does not grow with the number of findings. `verify`
 /// compares those stored digests with the findings (`changed_hunts`).
 ///
-/// Each part is hashed on its own and the digest lists the four hashes, sources first, so that
-/// the state after an import that was stopped can still be compared on everything but the
-/// sources, which only an import changes.
+/// Each part is hashed on its own and the digest lists the hashes in `PARTS` order, so that the
+/// state after a command that was stopped can still be compared on every part but the one
+/// that command changes. The columns are named, so that a later SQL file that adds a column
+/// does not change the digest of a case that it upgrades.
 pub fn state_digest(conn: &Connection) -> Result<String> {
-    let parts: [String; 4] = conn.query_row(
+    let parts: [String; 5] = conn.query_row(
         "SELECT coalesce((SELECT string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY source_id)
-                          FROM (SELECT source_id, path, sha256, records_read, imported, rejected, duplicates, rows_digest FROM sources) s), ''),
+                          FROM (SELECT source_id, path, sha256, size_bytes, shape, tables, imported_at, examiner,
+                                       options, records_read, imported, rejected, duplicates, first_time,
+                                       last_time, rows_digest, rows_digest_engine FROM sources) s), ''),
                 coalesce((SELECT string_agg(to_json(h)::VARCHAR, chr(10) ORDER BY hunt_id) FROM hunts h), ''),
                 coalesce((SELECT string_agg(to_json(a)::VARCHAR, chr(10) ORDER BY annotation_id) FROM annotations a), ''),
-                coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), '')",
+                coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), ''),
+                coalesce((SELECT string_agg(to_json(c)::VARCHAR, chr(10) ORDER BY c.name, c.created_at)
+                          FROM (SELECT name, title, examiner, created_at, blobtrail_version, duckdb_version
+                                FROM case_info) c), '')",
         [],
-        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]),
     )?;
     let hashes: Vec<String> = parts.iter().map(|part| crate::sql::hex(&Sha256::digest(part.as_bytes()))).collect();
     Ok(format!("{STATE_SCHEME}:{}", hashes.join(".")))
 }
 
-/// The scheme of state digests made of one hash per part. Earlier digests are `v2:` and one
-/// hash of all parts, or bare hex covering every finding row; digests of different schemes
-/// cannot be compared.
-const STATE_SCHEME: &str = "v3";
+/// The scheme of state digests: one hash per part of `PARTS`. Digests of different schemes
+/// cannot be compared. Earlier schemes: `v3:` (the first four parts, fewer columns of
+/// `sources`), `v2:` (one hash of all parts) and bare hex (every finding row).
+const STATE_SCHEME: &str = "v4";
+
+/// The parts of a state digest, in order, with the command that changes each one.
+const PARTS: [(&str, Option<&str>); 5] = [
+    ("sources", Some("import")),
+    ("hunts", Some("hunt")),
+    ("annotations", Some("annotate")),
+    ("exclusion rules", Some("exclude")),
+    ("case details", None),
+];
 
 /// Returns the scheme of a state digest: the text before `:`, or empty for bare hex.
 fn scheme_of(state: &str) -> &str {
     state.split_once(':').map_or("", |(scheme, _)| scheme)
 }
 
-/// Returns the hashes of a state digest of the current scheme other than that of the sources.
-fn all_but_sources(state: &str) -> Option<&str> {
-    let hashes = state.strip_prefix(STATE_SCHEME)?.strip_prefix(':')?;
-    hashes.split_once('.').map(|(_, others)| others)
+/// Returns the part hashes of a state digest of the current scheme.
+fn part_hashes(state: &str) -> Option<Vec<&str>> {
+    let hashes: Vec<&str> = state.strip_prefix(STATE_SCHEME)?.strip_prefix(':')?.split('.').collect();
+    (hashes.len() == PARTS.len()).then_some(hashes)
+}
+
+/// Returns the name of the part of the state that `command` changes, if it changes one.
+pub fn changed_part(command: &str) -> Option<&'static str> {
+    PARTS.iter().find(|(_, changer)| *changer == Some(command)).map(|(name, _)| *name)
 }
 
 /// Checks the examiner's record inside the case: the audit chain, the state between and after
@@ -307,20 +328,23 @@ pub fn changed_hunts(conn: &Connection) -> Result<Vec<i64>> {
 /// Tells whether a record's state after can be compared with the state that followed it.
 ///
 /// NOTE: two cases are not compared whole. A command that never finished (exit code -1 with no
-/// record of its end, an import stopped by a signal) changed the sources after its record was
-/// written, by the files it committed. Only the other parts are then compared
-/// (`stopped_import_agrees`), so an outside edit of `sources` goes unseen. And where the
-/// digest scheme changed (the first command after an upgrade), the digests were made differently.
+/// record of its end, such as an import or hunt stopped by a signal) may have committed its
+/// change after its record was written. Only the other parts are then compared
+/// (`stopped_command_agrees`), so an outside edit of the part it changes goes unseen. And where
+/// the digest scheme changed (the first command after an upgrade), the digests were made differently.
 fn comparable(record: &Stored, following_state: &str, finished_by_following: bool) -> bool {
     (record.exit_code != UNFINISHED || finished_by_following) && scheme_of(&record.state_after) == scheme_of(following_state)
 }
 
-/// Compares the state a stopped import left (its record's state after, taken when it started)
-/// with the state that followed, on everything an import does not change. Returns false when
-/// they differ; true when they agree or cannot be compared (an earlier digest scheme).
-fn stopped_import_agrees(record: &Stored, following_state: &str) -> bool {
-    match (all_but_sources(&record.state_after), all_but_sources(following_state)) {
-        (Some(before), Some(after)) => before == after,
+/// Compares the state a stopped command left (its record's state after, taken when it
+/// started) with the state that followed, on every part the command does not change. Returns
+/// false when they differ; true when they agree or cannot be compared (an earlier digest scheme).
+fn stopped_command_agrees(record: &Stored, following_state: &str) -> bool {
+    let changed = changed_part(&record.command);
+    match (part_hashes(&record.state_after), part_hashes(following_state)) {
+        (Some(before), Some(after)) => {
+            PARTS.iter().zip(before.iter().zip(&after)).all(|((name, _), (b, a))| Some(*name) == changed || b == a)
+        }
         _ => true,
     }
 }
@@ -360,12 +384,13 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
             if comparable(previous, &record.state_before, finishes_previous) {
                 if previous.state_after != record.state_before {
                     problems.push(format!(
-                        "the case's sources, findings, annotations or exclusion rules changed outside blobtrail between record {} and record {}",
+                        "the case's {} changed outside blobtrail between record {} and record {}",
+                        differing_parts(&previous.state_after, &record.state_before),
                         previous.seq,
                         record.seq
                     ));
                 }
-            } else if previous.exit_code == UNFINISHED && !finishes_previous && !stopped_import_agrees(previous, &record.state_before) {
+            } else if previous.exit_code == UNFINISHED && !finishes_previous && !stopped_command_agrees(previous, &record.state_before) {
                 problems.push(stopped_edit(previous, &format!("before record {}", record.seq)));
             }
         }
@@ -389,22 +414,43 @@ pub fn check_chain(records: &[Stored], current_state: &str) -> Vec<String> {
         if comparable(last, current_state, false) {
             if last.state_after != current_state {
                 problems.push(format!(
-                    "the case's sources, findings, annotations or exclusion rules changed outside blobtrail after record {}",
+                    "the case's {} changed outside blobtrail after record {}",
+                    differing_parts(&last.state_after, current_state),
                     last.seq
                 ));
             }
-        } else if last.exit_code == UNFINISHED && !stopped_import_agrees(last, current_state) {
+        } else if last.exit_code == UNFINISHED && !stopped_command_agrees(last, current_state) {
             problems.push(stopped_edit(last, "since"));
         }
     }
     problems
 }
 
+/// Names the parts in which two state digests differ, or every part when the digests are of an
+/// earlier scheme that cannot tell them apart.
+fn differing_parts(before: &str, after: &str) -> String {
+    let names: Vec<&str> = match (part_hashes(before), part_hashes(after)) {
+        (Some(before), Some(after)) => {
+            PARTS.iter().zip(before.iter().zip(&after)).filter(|(_, (b, a))| b != a).map(|((name, _), _)| *name).collect()
+        }
+        _ => Vec::new(),
+    };
+    if names.is_empty() {
+        PARTS.map(|(name, _)| name).join(", ")
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Describes an outside edit found after a command that was stopped; `when` ends the sentence.
 fn stopped_edit(stopped: &Stored, when: &str) -> String {
+    let others: Vec<&str> =
+        PARTS.iter().map(|(name, _)| *name).filter(|name| Some(*name) != changed_part(&stopped.command)).collect();
     format!(
-        "the case's findings, annotations or exclusion rules changed outside blobtrail after record {} ({}, which was stopped) and {when}",
-        stopped.seq, stopped.command
+        "the case's {} changed outside blobtrail after record {} ({}, which was stopped) and {when}",
+        others.join(", "),
+        stopped.seq,
+        stopped.command
     )
 }
 
@@ -440,6 +486,8 @@ mod tests {
         conn.execute_batch(include_str!("../sql/004_case_work_v1.sql")).unwrap();
         conn.execute_batch(include_str!("../sql/007_hunt_digests.sql")).unwrap();
         conn.execute_batch(include_str!("../sql/008_source_rows_digests.sql")).unwrap();
+        conn.execute("INSERT INTO case_info VALUES ('t', 'Test case', 'tester', now()::TIMESTAMP, 'test', 'v2.0.0')", [])
+            .unwrap();
         conn
     }
 
@@ -635,6 +683,43 @@ mod tests {
         conn.execute("UPDATE findings SET confidence = 'strong' WHERE hunt_id = 2 AND finding_id = 'F-1'", []).unwrap();
         assert_eq!(changed_hunts(&conn).unwrap(), vec![2]);
         assert_eq!(state_digest(&conn).unwrap(), before, "the state reads the stored digests only");
+    }
+
+    /// An annotate stopped after it committed: the annotations part may differ from the
+    /// started record, every other part may not.
+    #[test]
+    fn stopped_annotate_leaves_only_annotations_open() {
+        let conn = conn_with_log();
+        let mut started = entry("annotate");
+        started.exit_code = UNFINISHED;
+        started.state_before = state_digest(&conn).unwrap();
+        append(&conn, &started).unwrap();
+        annotate_outside(&conn);
+        assert!(problems_now(&conn).is_empty(), "the annotation the stopped command may have made");
+
+        conn.execute("UPDATE case_info SET title = 'another case'", []).unwrap();
+        let problems = problems_now(&conn);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("the case's sources, hunts, exclusion rules, case details changed outside blobtrail after record 1 (annotate, which was stopped)"),
+            "{problems:?}"
+        );
+    }
+
+    /// A problem names the parts that changed: here the case's details and sources, which
+    /// the report shows but no command after `case new` changes.
+    #[test]
+    fn outside_edit_names_the_parts() {
+        let conn = conn_with_log();
+        append_now(&conn, "findings");
+        conn.execute_batch(
+            "UPDATE case_info SET examiner = 'mallory';
+             INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
+             VALUES ('a.csv', 'aa', 1, 'portal-csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0)",
+        )
+        .unwrap();
+        let problems = problems_now(&conn);
+        assert_eq!(problems, ["the case's sources, case details changed outside blobtrail after record 1"]);
     }
 
     #[test]

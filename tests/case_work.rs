@@ -257,6 +257,20 @@ fn changed_candidate_fails_verify() {
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
 }
 
+/// Edits that keep `verify`'s own checks quiet still change the state digest: who signed in
+/// is changed together with the DuckDB version recorded for the rows digest, so the rows are
+/// not compared, and the case's title is changed, which the report shows.
+#[test]
+fn edits_that_skip_row_digests_fail_verify() {
+    let (_root, case) = demo_case();
+    let edit = "UPDATE signin_events SET user_principal_name = 'framed@contoso.com' WHERE user_principal_name = 'alice@contoso.com';
+                UPDATE sources SET rows_digest_engine = 'v1.4.0';
+                UPDATE case_info SET title = 'another case'";
+    let Some(text) = verify_after_edit(&case, edit) else { return };
+    assert!(text.contains("MISMATCH: the case's sources, case details changed outside blobtrail after record"), "{text}");
+    assert!(text.contains("were not compared: its digest was made by DuckDB v1.4.0"), "{text}");
+}
+
 /// A view or macro replaced inside the case would change every later hunt, or hide an edit
 /// of the rows: the uploads view here drops every upload of one account, the digest macro
 /// returns a constant, and one view is added.

@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::audit;
 use crate::case::{self, Case, EngineSettings};
-use crate::cli::{CaseCommand, Cli, Command};
+use crate::cli::{CaseCommand, Cli, Command, ExcludeCommand};
 use crate::exit::Exit;
 
 /// Settings every command shares, resolved from global flags and the environment.
@@ -92,9 +92,17 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
     let started = now_iso();
     let state_before = audit::state_digest(&case.conn)?;
     let name = command_name(&command);
-    if matches!(command, Command::Import(_)) && !case.read_only {
-        // An import commits file by file, so a run stopped by a signal still changes the case:
-        // a record written first keeps such a run on the trail.
+    let changes_case = matches!(
+        command,
+        Command::Import(_)
+            | Command::Hunt(_)
+            | Command::Annotate(_)
+            | Command::Exclude(ExcludeCommand::Add(_) | ExcludeCommand::Disable { .. })
+    );
+    if changes_case && !case.read_only {
+        // A command commits its change before its own record is written (an import commits
+        // file by file), so a run stopped by a signal in between still changes the case: a
+        // record written first keeps such a run on the trail.
         // Its exit code is -1: the command had not finished when it was written.
         let entry = audit::Entry {
             finished_at: started.clone(),

@@ -20,26 +20,53 @@ fn hash_zip_member(archive: &str, member: &str) -> Option<Result<String>> {
     Some(hash_reader(&mut entry).map_err(anyhow::Error::from))
 }
 
-/// Describes each command that started and never finished (an import stopped by a signal) with
-/// the files it committed before it stopped.
+/// Describes each command that started and never finished (an import or hunt stopped by a
+/// signal): what it may have committed, and, for an import, the files it committed.
 fn unfinished_notes(case: &Case, records: &[audit::Stored]) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     for (record, next_start) in audit::unfinished(records) {
-        // Record times are ISO 8601 UTC as blobtrail writes them; an unreadable one bounds nothing.
-        let micros = |text: &str| parse_timestamp(text, 0, None).ok();
-        let from = micros(&record.started_at).unwrap_or(i64::MIN);
-        let until = next_start.and_then(micros).unwrap_or(i64::MAX);
-        let mut stmt = case.conn.prepare(
-            "SELECT path FROM sources WHERE epoch_us(imported_at) BETWEEN ? AND ? - 1 ORDER BY source_id",
-        )?;
-        let paths = stmt.query_map(duckdb::params![from, until], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        let committed = if paths.is_empty() { "none".to_string() } else { paths.join(", ") };
+        let committed = if record.command == "import" {
+            // Record times are ISO 8601 UTC as blobtrail writes them; an unreadable one bounds nothing.
+            let micros = |text: &str| parse_timestamp(text, 0, None).ok();
+            let from = micros(&record.started_at).unwrap_or(i64::MIN);
+            let until = next_start.and_then(micros).unwrap_or(i64::MAX);
+            let mut stmt = case.conn.prepare(
+                "SELECT path FROM sources WHERE epoch_us(imported_at) BETWEEN ? AND ? - 1 ORDER BY source_id",
+            )?;
+            let paths =
+                stmt.query_map(duckdb::params![from, until], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            format!(" Files it imported: {}.", if paths.is_empty() { "none".to_string() } else { paths.join(", ") })
+        } else {
+            String::new()
+        };
+        let part = audit::changed_part(&record.command).unwrap_or("record");
         notes.push(format!(
-            "record {} ({}, started {}) has no record of its end: it was stopped before it finished. \
-             Files it imported: {committed}. The case's sources changed after that record, so they are not compared with the next one; \
-             its findings, annotations and exclusion rules are",
+            "record {} ({}, started {}) has no record of its end: it was stopped before it finished.{committed} \
+             It may have changed the case's {part} after that record, so those are not compared with the next record; \
+             everything else is",
             record.seq, record.command, record.started_at
         ));
+    }
+    Ok(notes)
+}
+
+/// Names the sources whose stored rows `verify` cannot compare with a digest made at import:
+/// imported before digests were stored, or digested under another DuckDB version.
+fn uncompared_rows_notes(case: &Case) -> Result<Vec<String>> {
+    let mut stmt = case.conn.prepare(
+        "SELECT source_id, path, rows_digest_engine FROM sources
+         WHERE rows_digest IS NULL OR rows_digest_engine IS DISTINCT FROM version()
+         ORDER BY source_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;
+    let mut notes = Vec::new();
+    for row in rows {
+        let (source_id, path, engine) = row?;
+        let reason = match engine {
+            Some(engine) => format!("its digest was made by DuckDB {engine}, whose hash may differ from this build's"),
+            None => "it has no digest".to_string(),
+        };
+        notes.push(format!("the rows imported from source {source_id} `{path}` were not compared: {reason}"));
     }
     Ok(notes)
 }
@@ -74,7 +101,8 @@ pub fn run(case: &Case) -> Result<Report> {
         }
     }
 
-    let notes = unfinished_notes(case, &records)?;
+    let mut notes = unfinished_notes(case, &records)?;
+    notes.extend(uncompared_rows_notes(case)?);
 
     output::to_stdout(|out| {
         writeln!(out, "audit trail: {} records, {}", records.len(), if problems.iter().any(|p| p.starts_with("record") || p.starts_with("the case")) { "BROKEN" } else { "chain intact" })?;
