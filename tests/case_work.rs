@@ -354,6 +354,28 @@ fn missing_evidence_file_leaves_verify_incomplete() {
     assert!(text.contains("verify: INCOMPLETE, 1 imported file(s) not checked"), "{text}");
 }
 
+/// A folder whose name ends in `!` looks like the `archive.zip!/member` form of a zip member,
+/// but a path that names a file is that file: it is re-hashed, and a change to it is found.
+#[test]
+fn file_under_a_folder_ending_in_bang_is_rehashed() {
+    let case = TestCase::new();
+    let folder = case.root.path().join("evidence!");
+    std::fs::create_dir(&folder).unwrap();
+    let file = folder.join("api_blob.json");
+    std::fs::copy(common::fixture("api_blob.json"), &file).unwrap();
+    assert!(case.import(&[file.clone()], &[]).status.success());
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported files: 1 checked, 0 not checked"));
+
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(&file, bytes).unwrap();
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("api_blob.json` has changed since import"));
+}
+
 #[test]
 fn exclusion_of_confirmed_finding_is_flagged() {
     let (_root, case) = demo_case();

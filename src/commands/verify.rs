@@ -12,12 +12,56 @@ use crate::import::{hash_file, hash_reader};
 use crate::output;
 use crate::parse::time::parse_timestamp;
 
+/// What re-hashing an imported file gave.
+enum Rehash {
+    Hashed(String),
+    /// Not checked, with the reason.
+    NotChecked(String),
+    /// The file is there and could be opened, but reading it failed.
+    Failed(String),
+}
+
+/// Re-hashes an imported file at its recorded path. A path that names no file but has a file
+/// before one of its `!/` is a zip member as the import recorded it (`archive.zip!/member`);
+/// a folder whose name ends in `!` is therefore no problem.
+fn rehash(path: &str) -> Rehash {
+    let whole = std::path::Path::new(path);
+    if whole.is_file() {
+        return match std::fs::File::open(whole) {
+            Err(err) => Rehash::NotChecked(format!("cannot be opened: {err}")),
+            Ok(_) => match hash_file(whole) {
+                Ok(hash) => Rehash::Hashed(hash),
+                Err(err) => Rehash::Failed(format!("{err:#}")),
+            },
+        };
+    }
+    for (index, _) in path.match_indices("!/") {
+        let (archive, member) = (&path[..index], &path[index + 2..]);
+        if std::path::Path::new(archive).is_file() {
+            return hash_zip_member(archive, member);
+        }
+    }
+    Rehash::NotChecked("no longer at its recorded path".to_string())
+}
+
 /// Hashes one member of a zip archive, as the import recorded it.
-fn hash_zip_member(archive: &str, member: &str) -> Option<Result<String>> {
-    let file = std::fs::File::open(archive).ok()?;
-    let mut zip = zip::ZipArchive::new(file).ok()?;
-    let mut entry = zip.by_name(member).ok()?;
-    Some(hash_reader(&mut entry).map_err(anyhow::Error::from))
+fn hash_zip_member(archive: &str, member: &str) -> Rehash {
+    let file = match std::fs::File::open(archive) {
+        Ok(file) => file,
+        Err(err) => return Rehash::NotChecked(format!("the zip file cannot be opened: {err}")),
+    };
+    let mut zip = match zip::ZipArchive::new(file) {
+        Ok(zip) => zip,
+        Err(err) => return Rehash::Failed(format!("the file at the zip's path is not a readable zip: {err}")),
+    };
+    let mut entry = match zip.by_name(member) {
+        Ok(entry) => entry,
+        Err(_) => return Rehash::Failed("the zip at its path has no member of this name".to_string()),
+    };
+    match hash_reader(&mut entry) {
+        Ok(hash) => Rehash::Hashed(hash),
+        Err(err) => Rehash::Failed(format!("{err:#}")),
+    }
 }
 
 /// Describes each command that started and never finished (an import or hunt stopped by a
@@ -81,23 +125,17 @@ pub fn run(case: &Case) -> Result<Report> {
         .collect::<Result<Vec<_>, _>>()?;
     let (mut checked, mut missing) = (0, Vec::new());
     for (source_id, path, recorded) in &sources {
-        let hashed = match path.split_once("!/") {
-            Some((archive, member)) if std::path::Path::new(archive).is_file() => hash_zip_member(archive, member),
-            Some(_) => None,
-            None if std::path::Path::new(path).is_file() => Some(hash_file(std::path::Path::new(path))),
-            None => None,
-        };
-        let Some(hashed) = hashed else {
-            missing.push(path.clone());
-            continue;
-        };
-        checked += 1;
-        match hashed {
-            Ok(actual) if &actual == recorded => {}
-            Ok(actual) => problems.push(format!(
-                "source {source_id} `{path}` has changed since import: SHA-256 {actual}, recorded {recorded}"
-            )),
-            Err(err) => problems.push(format!("source {source_id} `{path}` cannot be read: {err:#}")),
+        match rehash(path) {
+            Rehash::NotChecked(reason) => missing.push(format!("{path}: {reason}")),
+            Rehash::Hashed(actual) if &actual == recorded => checked += 1,
+            Rehash::Hashed(actual) => {
+                checked += 1;
+                problems.push(format!("source {source_id} `{path}` has changed since import: SHA-256 {actual}, recorded {recorded}"));
+            }
+            Rehash::Failed(reason) => {
+                checked += 1;
+                problems.push(format!("source {source_id} `{path}` cannot be read whole: {reason}"));
+            }
         }
     }
 
@@ -109,9 +147,9 @@ pub fn run(case: &Case) -> Result<Report> {
         if let Some(last) = records.last() {
             writeln!(out, "last record: {} ({}), hash {}; note it: a trail cut back to before this record no longer contains it", last.seq, last.command, last.record_hash)?;
         }
-        writeln!(out, "imported files: {checked} checked, {} no longer at their recorded path (not checked)", missing.len())?;
-        for path in &missing {
-            writeln!(out, "  not checked: {}", output::terminal_safe(path))?;
+        writeln!(out, "imported files: {checked} checked, {} not checked", missing.len())?;
+        for path_and_reason in &missing {
+            writeln!(out, "  not checked: {}", output::terminal_safe(path_and_reason))?;
         }
         for note in &notes {
             writeln!(out, "note: {}", output::terminal_safe(note))?;
@@ -124,8 +162,9 @@ pub fn run(case: &Case) -> Result<Report> {
         } else if !missing.is_empty() {
             writeln!(
                 out,
-                "verify: INCOMPLETE, {} imported file(s) not checked because they are no longer at their recorded path; \
-                 nothing that was checked has changed. Put them back, or verify the copies where they are now with sha256sum",
+                "verify: INCOMPLETE, {} imported file(s) not checked because they are no longer at their recorded path \
+                 or cannot be opened; nothing that was checked has changed. Put them back or make them readable, \
+                 or verify the copies where they are now with sha256sum",
                 missing.len()
             )
         } else {
