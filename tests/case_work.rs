@@ -425,12 +425,17 @@ fn query_rejects_writes() {
     for sql in ["DELETE FROM findings", "DROP TABLE sources", "INSERT INTO annotations VALUES (1)", "COPY findings TO 'x.csv'",
                 "SELECT 1; DELETE FROM findings", "SELECT nextval('source_id_seq')", "SELECT * FROM checkpoint()",
                 "SELECT \"setval\"('hunt_id_seq', 100)", "SELECT \"NEXTVAL\"('annotation_id_seq')", "SELECT nextval /* x */ ('source_id_seq')",
-                "SELECT * FROM read_text('/etc/hostname')"] {
+                "SELECT * FROM read_text('/etc/hostname')",
+                "SELECT * FROM query('SELECT nextval(''annotation_id_seq'')')", "SELECT * FROM query_table('findings')",
+                "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT nextval(''source_id_seq'')'))"] {
         let output = case.run(&["query", sql]);
         assert_eq!(output.status.code(), Some(1), "{sql}");
     }
     let rows = case.query("SELECT count(*) AS n FROM findings");
     assert!(rows[0]["n"].as_i64().unwrap() > 0);
+    // No sequence advanced: the next annotation is the first.
+    case.ok(&["annotate", "f-4ED054E5C17C2505", "--note", "first"]);
+    assert_eq!(case.query("SELECT annotation_id FROM annotations")[0]["annotation_id"], 1);
 }
 
 #[test]
