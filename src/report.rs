@@ -196,6 +196,12 @@ fn active(findings: &[ReportFinding]) -> impl Iterator<Item = &ReportFinding> {
     findings.iter().filter(|f| f.excluded_by.is_empty())
 }
 
+/// The findings the timeline may draw: those no rule excludes, and every one confirmed
+/// malicious, which a rule does not clear.
+fn timeline_candidates(findings: &[ReportFinding]) -> impl Iterator<Item = &ReportFinding> {
+    findings.iter().filter(|f| f.excluded_by.is_empty() || f.status.as_deref() == Some("confirmed-malicious"))
+}
+
 fn summary(html: &mut String, input: &ReportInput) {
     let findings = input.findings;
     // An exclusion rule does not clear what an examiner confirmed, so these count whether or not one matches.
@@ -336,11 +342,11 @@ fn accounts_by_uploads(findings: &[ReportFinding]) -> String {
     named.join(", ")
 }
 
-/// Chooses at most `limit` uploads, of those that no rule excludes, for the timeline: those
-/// confirmed malicious or needing review first, then the others spread evenly over time.
+/// Chooses at most `limit` uploads of `timeline_candidates` for the timeline: those confirmed
+/// malicious or needing review first, then the others spread evenly over time.
 fn timeline_points(findings: &[ReportFinding], limit: usize) -> Vec<&ReportFinding> {
     let (mut chosen, mut others): (Vec<&ReportFinding>, Vec<&ReportFinding>) =
-        active(findings).partition(|f| matches!(f.status.as_deref(), Some("confirmed-malicious" | "needs-review")));
+        timeline_candidates(findings).partition(|f| matches!(f.status.as_deref(), Some("confirmed-malicious" | "needs-review")));
     if chosen.len() + others.len() <= limit {
         chosen.extend(others);
         return chosen;
@@ -358,7 +364,7 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
     const WIDTH: f64 = 1000.0;
     const LEFT: f64 = 40.0;
     const RIGHT: f64 = 20.0;
-    let times: Vec<i64> = active(findings).filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok()).collect();
+    let times: Vec<i64> = timeline_candidates(findings).filter_map(|f| parse_timestamp(&f.upload_time, 0, None).ok()).collect();
     html.push_str("<h2>Timeline of uploads and attributed sign-ins</h2>\n");
     if times.is_empty() {
         html.push_str("<p>No uploads to show.</p>\n");
@@ -422,8 +428,8 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
     if times.len() > points.len() {
         let _ = write!(
             html,
-            " The timeline draws {} of the {} uploads that no rule excludes: every one confirmed malicious or needing review, \
-             and the others spread evenly over time.",
+            " The timeline draws {} of the {} uploads that no rule excludes or that are confirmed malicious: \
+             every one confirmed malicious or needing review, and the others spread evenly over time.",
             thousands(points.len() as i64),
             thousands(times.len() as i64)
         );
@@ -635,5 +641,23 @@ mod tests {
         assert_eq!(drawn[TIMELINE_LIMIT - 1].upload_time, findings[4_997].upload_time, "index 1,999 × 5,000 / 2,000");
         // The axis still spans every upload, not only those drawn.
         assert!(html.contains(&crate::parse::time::format_iso(1_700_000_000_000_000 + 4_999 * 1_000_000)[..16].replace('T', " ")));
+    }
+
+    /// A rule does not clear a confirmed-malicious upload, so the timeline still draws it in red;
+    /// the other excluded uploads are left out.
+    #[test]
+    fn timeline_draws_confirmed_uploads_a_rule_matches() {
+        let findings: Vec<ReportFinding> = (0..3)
+            .map(|second| ReportFinding {
+                upload_time: crate::parse::time::format_iso(1_700_000_000_000_000 + second * 1_000_000),
+                status: (second == 0).then(|| "confirmed-malicious".to_string()),
+                excluded_by: if second < 2 { vec![1] } else { vec![] },
+                ..ReportFinding::default()
+            })
+            .collect();
+        let mut html = String::new();
+        timeline(&mut html, &findings);
+        assert_eq!(html.matches("<circle").count(), 2, "{html}");
+        assert_eq!(html.matches("fill=\"#b00020\"").count(), 1, "{html}");
     }
 }
