@@ -27,6 +27,8 @@ pub struct ReportInput<'a> {
     pub hunt_started: &'a str,
     pub sources: &'a [SourceLine],
     pub findings: &'a [ReportFinding],
+    /// Every annotated finding's history, by finding ID.
+    pub annotations: &'a [(String, Vec<crate::annotations::Annotation>)],
     pub rules: &'a [Rule],
     pub integrity: &'a Integrity,
 }
@@ -184,6 +186,7 @@ pub fn render(input: &ReportInput) -> String {
     summary(&mut html, input);
     timeline(&mut html, input.findings);
     findings_table(&mut html, input.findings);
+    annotations_table(&mut html, input.annotations);
     sources_table(&mut html, input.sources);
     method(&mut html, input);
     integrity(&mut html, input.integrity);
@@ -471,6 +474,43 @@ fn findings_table(html: &mut String, findings: &[ReportFinding]) {
             escape(&who),
             escape(crate::findings::status_or_open(f.status.as_deref())),
             escape(&f.excluded_by.iter().map(|id| format!("rule {id}")).collect::<Vec<_>>().join(", "))
+        );
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+/// Lists who recorded each status, tag and note, and when, so that a reader can see on whose
+/// word a finding is confirmed.
+fn annotations_table(html: &mut String, annotations: &[(String, Vec<crate::annotations::Annotation>)]) {
+    html.push_str("<h2>Examiners' annotations</h2>\n");
+    let total: usize = annotations.iter().map(|(_, history)| history.len()).sum();
+    if total == 0 {
+        html.push_str("<p>No finding has been annotated.</p>\n");
+        return;
+    }
+    if total > TABLE_LIMIT {
+        let _ = writeln!(
+            html,
+            "<p>The table lists the first {} of {} annotations by finding. \
+             <span class=\"mono\">annotations.json</span> in this bundle holds every one.</p>",
+            thousands(TABLE_LIMIT as i64),
+            thousands(total as i64)
+        );
+    }
+    html.push_str("<table><thead><tr><th>Finding</th><th>Recorded (UTC)</th><th>Examiner</th><th>Status</th><th>Tags</th><th>Note</th></tr></thead><tbody>\n");
+    let rows = annotations.iter().flat_map(|(finding_id, history)| history.iter().map(move |a| (finding_id, a)));
+    for (finding_id, a) in rows.take(TABLE_LIMIT) {
+        let tags: Vec<String> =
+            a.tags_added.iter().map(|t| format!("+{t}")).chain(a.tags_removed.iter().map(|t| format!("-{t}"))).collect();
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"mono nowrap\">{}</td><td class=\"mono nowrap\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td></tr>",
+            escape(finding_id),
+            escape(&a.created_at),
+            escape(a.examiner.as_deref().unwrap_or("")),
+            escape(a.status.as_deref().unwrap_or("")),
+            escape(&tags.join(" ")),
+            escape(a.note.as_deref().unwrap_or(""))
         );
     }
     html.push_str("</tbody></table>\n");

@@ -125,6 +125,22 @@ fn hostile_name_is_text_in_report() {
     assert!(html.contains("=HYPERLINK(&quot;http://x.invalid&quot;") || !html.contains("HYPERLINK(\""));
 }
 
+/// The report names who recorded each status and note, and when: legal readers see on whose
+/// word a finding is confirmed.
+#[test]
+fn report_lists_who_annotated() {
+    let (_root, case) = demo_case();
+    case.ok(&["--examiner", "jo", "annotate", "f-4ED054E5C17C2505", "--status", "confirmed-malicious", "--note", "dumper <b>"]);
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let html = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    let section = &html[html.find("<h2>Examiners' annotations</h2>").expect("the annotations section")..];
+    let row = &section[section.find("<tr><td").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.starts_with("<tr><td class=\"mono nowrap\">F-4ed054e5c17c2505</td>"), "{row}");
+    assert!(row.contains("<td>jo</td><td class=\"nowrap\">confirmed-malicious</td><td></td><td>dumper &lt;b&gt;</td>"), "{row}");
+}
+
 #[test]
 fn every_export_format_writes() {
     let (_root, case) = demo_case();

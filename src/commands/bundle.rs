@@ -170,6 +170,10 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         case.conn.query_row("SELECT name, title, examiner FROM case_info LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let source_lines = sources(case)?;
     let generated_at = super::now_iso();
+    let mut states: Vec<(String, annotations::State)> = annotations::load_states(&case.conn)?.into_iter().collect();
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    let histories: Vec<(String, Vec<annotations::Annotation>)> =
+        states.iter().map(|(finding_id, state)| (finding_id.clone(), state.history.clone())).collect();
 
     let mut shown = Vec::new();
     writer.add_with("findings.json", |out| {
@@ -212,18 +216,18 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         hunt_started: &hunt.started,
         sources: &source_lines,
         findings: &shown,
+        annotations: &histories,
         rules: &rules,
         integrity,
     });
     drop(shown);
     writer.add("report.html", html.as_bytes())?;
 
-    let mut histories: Vec<_> = annotations::load_states(&case.conn)?
+    let annotated: Vec<_> = states
         .into_iter()
         .map(|(finding_id, state)| json!({ "finding_id": finding_id, "status": state.status, "tags": state.tags, "history": state.history }))
         .collect();
-    histories.sort_by_key(|v| v["finding_id"].as_str().unwrap_or_default().to_string());
-    writer.add("annotations.json", &serde_json::to_vec_pretty(&histories)?)?;
+    writer.add("annotations.json", &serde_json::to_vec_pretty(&annotated)?)?;
     writer.add("exclusions.json", &serde_json::to_vec_pretty(&rules)?)?;
     writer.add("audit_log.json", &serde_json::to_vec_pretty(&audit::read_all(&case.conn)?)?)?;
     writer.add("sources.csv", &sources_csv(case)?)?;
