@@ -147,12 +147,16 @@ fn is_zip(path: &Path) -> bool {
 struct ReadBack {
     hashes: BTreeMap<String, String>,
     manifest: Option<Vec<u8>>,
+    /// Whether the zip's directory lists more entries than it has names: members that share a
+    /// name, of which the zip crate reads one.
+    shadowed_members: bool,
 }
 
 /// Reads and hashes every file of a bundle folder or zip.
 fn hash_all(path: &Path) -> Result<ReadBack> {
     let mut hashes = BTreeMap::new();
     let mut manifest = None;
+    let mut shadowed_members = false;
     let mut take = |name: String, reader: &mut dyn Read| -> Result<()> {
         if name == MANIFEST {
             let mut bytes = Vec::new();
@@ -175,6 +179,8 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     } else if path.is_file() {
         let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
         let mut archive = zip::ZipArchive::new(file).with_context(|| format!("`{}` is not a readable zip file", path.display()))?;
+        // Both counts include directory entries, which zip tools write for each folder.
+        shadowed_members = crate::import::zip_listed_members(path).is_some_and(|listed| listed != archive.len() as u64);
         for index in 0..archive.len() {
             let mut entry = archive.by_index(index)?;
             if entry.is_dir() {
@@ -186,7 +192,7 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     } else {
         bail!("bundle `{}` not found", path.display());
     }
-    Ok(ReadBack { hashes, manifest })
+    Ok(ReadBack { hashes, manifest, shadowed_members })
 }
 
 /// Lists the files below `dir` with their names relative to `root`, in forward slashes.
@@ -206,7 +212,7 @@ fn collect_folder(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -
 /// Checks a bundle against its manifest. Returns the manifest's hash and one message per
 /// changed, added or removed file.
 pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
-    let ReadBack { hashes, manifest } = hash_all(path)?;
+    let ReadBack { hashes, manifest, shadowed_members } = hash_all(path)?;
     let Some(manifest) = manifest else {
         bail!("`{}` has no {MANIFEST}: not a blobtrail bundle, or the manifest was removed", path.display());
     };
@@ -214,7 +220,7 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
     let text = String::from_utf8(manifest).context("the manifest is not UTF-8 text")?;
 
     let mut problems = Vec::new();
-    if path.is_file() && crate::import::zip_listed_members(path).is_some_and(|listed| listed != hashes.len() as u64 + 1) {
+    if shadowed_members {
         problems.push("the zip has members that share a name: a reader may take another one than the one checked".to_string());
     }
     let mut listed = BTreeMap::new();
@@ -223,7 +229,9 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
             problems.push(format!("{MANIFEST} line {} is malformed: `{line}`", number + 1));
             continue;
         };
-        listed.insert(name.to_string(), hash.to_string());
+        if listed.insert(name.to_string(), hash.to_string()).is_some_and(|earlier| earlier != hash) {
+            problems.push(format!("`{name}` is listed twice in the manifest with different hashes"));
+        }
     }
     for (name, hash) in &listed {
         match hashes.get(name) {

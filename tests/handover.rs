@@ -46,6 +46,36 @@ fn zip_bundle_with_a_shadowing_member_fails() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("members that share a name"));
 }
 
+/// A folder bundle zipped again with the usual tools gets a directory entry for `sql/`; that
+/// is no repeated name, and every file still matches. A manifest that lists a file twice with
+/// different hashes fails, as `sha256sum --check` would.
+#[test]
+fn rezipped_bundle_verifies() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let zipped = case.root.path().join("rezipped.zip");
+    let script = "import os, sys, zipfile\n\
+                  with zipfile.ZipFile(sys.argv[2], 'w') as z:\n\
+                  \x20   for folder, dirs, files in os.walk(sys.argv[1]):\n\
+                  \x20       rel = os.path.relpath(folder, sys.argv[1])\n\
+                  \x20       if rel != '.': z.write(folder, rel + '/')\n\
+                  \x20       for f in files: z.write(os.path.join(folder, f), os.path.normpath(os.path.join(rel, f)))";
+    let made = std::process::Command::new("python3").args(["-c", script]).arg(&bundle).arg(&zipped).status().unwrap();
+    assert!(made.success());
+    let output = verify_bundle(&case, &zipped);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+
+    let manifest = bundle.join("MANIFEST.sha256");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let line = text.lines().find(|line| line.ends_with("  report.html")).unwrap().to_string();
+    std::fs::write(&manifest, format!("{text}{}  report.html\n", "0".repeat(64))).unwrap();
+    assert!(line.len() > 64);
+    let output = verify_bundle(&case, &bundle);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("`report.html` is listed twice in the manifest"));
+}
+
 #[test]
 fn demo_bundle_verifies_and_detects_tampering() {
     let (_root, case) = demo_case();
