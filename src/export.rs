@@ -190,7 +190,9 @@ pub fn write_csv_rows(out: &mut dyn Write, finding: &Finding) -> std::io::Result
 
 /// Writes Parquet through DuckDB's writer, with typed columns. `produce` passes runs of rows
 /// to the sink it is given, so that the rows of all findings are never held at once. The
-/// staging table lives in a transaction that is rolled back, so the case is not changed.
+/// staging table is a temporary one, which a read-only case also allows; it is created
+/// outside any transaction because DuckDB 2.0.0 returned no rows from column scans of a
+/// temporary table created inside one once it held more than one row group.
 /// Returns the number of rows.
 pub fn write_parquet(
     conn: &Connection,
@@ -201,10 +203,9 @@ pub fn write_parquet(
     let schema = Arc::new(Schema::new(
         COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.arrow_type(), true)).collect::<Vec<_>>(),
     ));
-    conn.execute_batch("BEGIN TRANSACTION")?;
     let result = (|| -> Result<usize> {
-        conn.execute_batch(&format!("CREATE TABLE export_stage ({})", columns.join(", ")))?;
-        let mut appender = conn.appender("export_stage")?;
+        conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE export_stage ({})", columns.join(", ")))?;
+        let mut appender = conn.appender_to_catalog_and_db("export_stage", "temp", "main")?;
         let mut count = 0;
         produce(&mut |rows| {
             count += rows.len();
@@ -214,11 +215,11 @@ pub fn write_parquet(
         appender.flush()?;
         drop(appender);
         let target = crate::sql::quote_literal(&path.to_string_lossy());
-        conn.execute_batch(&format!("COPY export_stage TO {target} (FORMAT parquet)"))
+        conn.execute_batch(&format!("COPY temp.export_stage TO {target} (FORMAT parquet)"))
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         Ok(count)
     })();
-    let _ = conn.execute_batch("ROLLBACK");
+    let _ = conn.execute_batch("DROP TABLE IF EXISTS temp.export_stage");
     result
 }
 

@@ -521,6 +521,18 @@ fn unwritable_case_opens_read_only() {
 
     let write = run(&["hunt"]);
     assert_eq!(write.status.code(), Some(1), "a change fails on a read-only case");
+    assert!(stderr(&write).contains("`hunt` changes the case, but"), "{}", stderr(&write));
+    assert!(stderr(&write).contains("copy the case folder to writable storage"), "{}", stderr(&write));
+
+    // Exports stage nothing in the case, so every format works.
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let status = std::process::Command::new("chmod").arg("777").arg(&out).status().unwrap();
+    assert!(status.success());
+    let parquet = out.join("findings.parquet");
+    let export = run(&["export", "--format", "parquet", "--out", parquet.to_str().unwrap()]);
+    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+    assert!(std::fs::metadata(&parquet).unwrap().len() > 0);
 }
 
 #[test]

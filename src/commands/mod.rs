@@ -99,7 +99,14 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
             | Command::Annotate(_)
             | Command::Exclude(ExcludeCommand::Add(_) | ExcludeCommand::Disable { .. })
     );
-    if changes_case && !case.read_only {
+    if changes_case && case.read_only {
+        anyhow::bail!(
+            "`{name}` changes the case, but `{}` cannot be written, so it is open read-only; \
+             copy the case folder to writable storage to work on it there",
+            case.dir.display()
+        );
+    }
+    if changes_case {
         // A command commits its change before its own record is written (an import commits
         // file by file), so a run stopped by a signal in between still changes the case: a
         // record written first keeps such a run on the trail.
