@@ -192,7 +192,7 @@ pub struct FindingsArgs {
     /// Only findings with this tag (repeatable: all must be present)
     #[arg(long, value_name = "T")]
     pub tag: Vec<String>,
-    /// Also show findings that exclusion rules set aside
+    /// Also show findings that exclusion rules set aside (confirmed-malicious ones are always shown)
     #[arg(long)]
     pub include_excluded: bool,
     /// A hunt ID other than the latest

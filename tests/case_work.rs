@@ -393,6 +393,13 @@ fn exclusion_of_confirmed_finding_is_flagged() {
     let report = std::fs::read_to_string(folder.join("report.html")).unwrap();
     assert!(report.contains("<b>1 upload(s) confirmed malicious</b>"), "{report}");
     assert!(report.contains("1 of them also match an exclusion rule"), "{report}");
+
+    // `findings` shows it too, marked with the rule, and counts it as excluded but not hidden.
+    let output = case.run(&["findings", "--format", "json", "--status", "confirmed-malicious"]);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["excluded_by"], serde_json::json!([1]));
+    assert!(stderr(&output).contains("1 excluded by rules; 1 shown"), "{}", stderr(&output));
 }
 
 #[test]

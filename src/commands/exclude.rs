@@ -65,9 +65,9 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     }
     if !matches.flagged.is_empty() {
         print_stderr!(
-            "warning: the rule sets aside {} finding(s) an examiner marked confirmed-malicious or needs-review: {}. \
-             They stay in the case and in the report's count of confirmed malicious uploads; if that is not intended, \
-             run `blobtrail exclude disable {rule_id}` and add a narrower rule",
+            "warning: the rule matches {} finding(s) an examiner marked confirmed-malicious or needs-review: {}. \
+             Confirmed-malicious ones stay shown and counted, because a rule does not clear them; needs-review ones are \
+             set aside. If that is not intended, run `blobtrail exclude disable {rule_id}` and add a narrower rule",
             matches.flagged.len(),
             matches.flagged.join(", ")
         );

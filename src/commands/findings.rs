@@ -23,8 +23,13 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         None => findings::latest_hunt(&case.conn)?,
     };
     let only = annotated_only(case, &args)?;
+    // A rule does not clear what an examiner confirmed, so a confirmed-malicious finding is
+    // shown even when a rule matches it, as the report counts it.
+    let hidden_by_rules = |f: &Finding| {
+        !args.include_excluded && !f.excluded_by.is_empty() && f.status.as_deref() != Some("confirmed-malicious")
+    };
     let shown_by_filters = |f: &Finding| {
-        (args.include_excluded || f.excluded_by.is_empty())
+        !hidden_by_rules(f)
             && args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
             && args.tag.iter().all(|t| f.tags.contains(t))
     };
@@ -34,6 +39,7 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         let shown = shown_by_filters(f);
         counts.total.fetch_add(1, Ordering::Relaxed);
         counts.excluded.fetch_add(usize::from(!f.excluded_by.is_empty()), Ordering::Relaxed);
+        counts.hidden.fetch_add(usize::from(hidden_by_rules(f)), Ordering::Relaxed);
         counts.shown.fetch_add(usize::from(shown), Ordering::Relaxed);
         shown
     };
@@ -63,7 +69,8 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
             output::to_stdout(|out| print_table(out, rows, attributed))?;
         }
     }
-    let [mut total, excluded, shown] = [&counts.total, &counts.excluded, &counts.shown].map(|n| n.load(Ordering::Relaxed));
+    let [mut total, excluded, hidden, shown] =
+        [&counts.total, &counts.excluded, &counts.hidden, &counts.shown].map(|n| n.load(Ordering::Relaxed));
     if only.is_some() {
         // Only annotated findings were read; no rule is enabled, so none is excluded.
         total = case.conn.query_row("SELECT count(*) FROM findings WHERE hunt_id = ?", [hunt_id], |r| {
@@ -74,10 +81,12 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         // The reader closed the pipe early, so the counts cover only what was read.
         return Ok(Report::success(serde_json::json!({ "hunt_id": hunt_id, "output": "stopped by a closed pipe" })));
     }
-    print_stderr!(
-        "hunt {hunt_id}: {total} findings, {excluded} excluded by rules{}; {shown} shown",
-        if args.include_excluded || excluded == 0 { "" } else { " (hidden; add --include-excluded)" },
-    );
+    let hidden_note = match (hidden, excluded) {
+        (0, _) => String::new(),
+        (hidden, excluded) if hidden == excluded => " (hidden; add --include-excluded)".to_string(),
+        (hidden, _) => format!(" ({hidden} hidden, confirmed-malicious ones shown; add --include-excluded)"),
+    };
+    print_stderr!("hunt {hunt_id}: {total} findings, {excluded} excluded by rules{hidden_note}; {shown} shown");
     Ok(Report::success(serde_json::json!({
         "hunt_id": hunt_id, "findings": total, "excluded": excluded, "shown": shown
     })))
@@ -108,6 +117,8 @@ fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>
 struct Counts {
     total: AtomicUsize,
     excluded: AtomicUsize,
+    /// Excluded and not shown: all excluded ones but those confirmed malicious.
+    hidden: AtomicUsize,
     shown: AtomicUsize,
 }
 
