@@ -52,6 +52,14 @@ pub fn add(conn: &Connection, change: &Change) -> Result<i64> {
         if tag.trim().is_empty() || tag.contains(';') || tag.chars().any(char::is_control) {
             bail!("invalid tag `{}`: a tag is a word or phrase without `;` or line breaks", crate::output::terminal_safe(tag));
         }
+        // ` incident-42` would be a tag of its own beside `incident-42`, and an invisible or
+        // reordering character would make two tags look alike.
+        if tag.trim() != tag || tag.chars().any(crate::output::is_bidi_control) {
+            bail!(
+                "invalid tag `{}`: remove the spaces around it and any invisible or direction-changing characters",
+                crate::output::terminal_safe(tag)
+            );
+        }
     }
     if change.note.is_some_and(|note| note.trim().is_empty()) {
         bail!("the note is empty; give the text to record with `--note`");
@@ -62,6 +70,17 @@ pub fn add(conn: &Connection, change: &Change) -> Result<i64> {
     let known: i64 = conn.query_row("SELECT count(*) FROM findings WHERE finding_id = ?", [change.finding_id], |r| r.get(0))?;
     if known == 0 {
         bail!("finding `{}` not found in any hunt; list them with `blobtrail findings`", change.finding_id);
+    }
+    if !change.tags_removed.is_empty() {
+        let current = load_states(conn)?.remove(change.finding_id).unwrap_or_default().tags;
+        if let Some(absent) = change.tags_removed.iter().find(|tag| !current.contains(tag)) {
+            bail!(
+                "finding `{}` has no tag `{}` to remove; its tags: {}",
+                change.finding_id,
+                crate::output::terminal_safe(absent),
+                if current.is_empty() { "none".to_string() } else { crate::output::terminal_safe(&current.join(", ")) }
+            );
+        }
     }
     Ok(conn.query_row(
         "INSERT INTO annotations (finding_id, status, tags_added, tags_removed, note, examiner, created_at)

@@ -472,11 +472,14 @@ fn exclude_warns_about_a_rule_on_names_alone() {
 #[test]
 fn annotate_rejects_tags_that_exports_cannot_keep_apart() {
     let (_root, case) = demo_case();
-    for args in [["--tag", "a; b"], ["--tag", " "], ["--untag", "x\ny"], ["--note", "  "]] {
+    for args in [["--tag", "a; b"], ["--tag", " "], ["--untag", "x\ny"], ["--note", "  "], ["--tag", " incident-42"],
+                 ["--tag", "incident\u{202e}24"], ["--untag", "never-added"]] {
         let output = case.run(&[&["annotate", "F-4ed054e5c17c2505"][..], &args[..]].concat());
         assert_eq!(output.status.code(), Some(1), "{args:?}");
     }
     assert_eq!(case.query("SELECT count(*) AS n FROM annotations")[0]["n"], 0);
+    let output = case.run(&["annotate", "F-4ed054e5c17c2505", "--untag", "never-added"]);
+    assert!(stderr(&output).contains("has no tag `never-added` to remove; its tags: none"), "{}", stderr(&output));
 }
 
 #[test]
