@@ -582,14 +582,20 @@ mod tests {
         check_chain(&read_all(conn).unwrap(), &state_digest(conn).unwrap())
     }
 
+    /// Appends the record a command writes when it starts, with exit code -1.
+    fn append_started(conn: &Connection, command: &str) -> Entry {
+        let mut started = entry(command);
+        started.exit_code = UNFINISHED;
+        started.state_before = state_digest(conn).unwrap();
+        append(conn, &started).unwrap();
+        started
+    }
+
     /// Returns a case whose import was stopped after it committed a file: a record with exit
     /// code -1 and the file's row in `sources`, written after that record.
     fn stopped_import() -> Connection {
         let conn = conn_with_log();
-        let mut started = entry("import");
-        started.exit_code = UNFINISHED;
-        started.state_before = state_digest(&conn).unwrap();
-        append(&conn, &started).unwrap();
+        append_started(&conn, "import");
         conn.execute(
             "INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
              VALUES ('a.csv', 'aa', 1, 'portal-csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0)",
@@ -643,10 +649,7 @@ mod tests {
     #[test]
     fn finished_import_is_compared() {
         let conn = conn_with_log();
-        let mut started = entry("import");
-        started.exit_code = UNFINISHED;
-        started.state_before = state_digest(&conn).unwrap();
-        append(&conn, &started).unwrap();
+        let started = append_started(&conn, "import");
         let mut finished = entry("import");
         finished.state_before = started.state_before.clone();
         append(&conn, &finished).unwrap();
@@ -690,10 +693,7 @@ mod tests {
     #[test]
     fn stopped_annotate_leaves_only_annotations_open() {
         let conn = conn_with_log();
-        let mut started = entry("annotate");
-        started.exit_code = UNFINISHED;
-        started.state_before = state_digest(&conn).unwrap();
-        append(&conn, &started).unwrap();
+        append_started(&conn, "annotate");
         annotate_outside(&conn);
         assert!(problems_now(&conn).is_empty(), "the annotation the stopped command may have made");
 

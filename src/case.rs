@@ -251,12 +251,39 @@ fn migrate(conn: &Connection, dir: &Path) -> Result<()> {
     )?;
     let applied = applied_migrations(conn)?;
     check_applied(&applied, dir)?;
+    // Each file is applied after the ones before it, so the record is 1, 2, ... with no gap,
+    // and a case with tables has a record. Anything else was edited outside blobtrail, and
+    // applying files again would fail on objects that exist.
+    let has_tables: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() AND table_name = 'sources'",
+        [],
+        |r| r.get(0),
+    )?;
+    let contiguous = applied.iter().enumerate().all(|(index, (version, _))| *version == index as i32 + 1);
+    if !contiguous || (has_tables && applied.is_empty()) {
+        bail!(
+            "case `{}` has blobtrail's tables but its record of the SQL files applied to it (`schema_migrations`) \
+             is missing entries: it was changed outside blobtrail. Work on a copy made before that change",
+            dir.display()
+        );
+    }
 
     for file in sql::FILES.iter().filter(|f| !applied.iter().any(|(v, _)| *v == f.version)) {
         if !applied.is_empty() {
             print_stderr!("note: upgrading case `{}` with `{}`", dir.display(), file.name);
         }
-        apply(conn, file).with_context(|| format!("cannot apply `sql/{}`", file.name))?;
+        if let Err(err) = apply(conn, file) {
+            if format!("{err:#}").contains("already exists") {
+                bail!(
+                    "case `{}` already has objects that `sql/{}` creates, but its record of the SQL files applied to it \
+                     (`schema_migrations`) is missing entries: it was changed outside blobtrail. \
+                     Work on a copy made before that change",
+                    dir.display(),
+                    file.name
+                );
+            }
+            return Err(err.context(format!("cannot apply `sql/{}`", file.name)));
+        }
     }
     Ok(())
 }

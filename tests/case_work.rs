@@ -271,6 +271,22 @@ fn edits_that_skip_row_digests_fail_verify() {
     assert!(text.contains("were not compared: its digest was made by DuckDB v1.4.0"), "{text}");
 }
 
+/// A case whose record of applied SQL files was emptied fails to open with what happened,
+/// instead of failing on the first object that already exists.
+#[test]
+fn emptied_schema_record_names_the_problem() {
+    let (_root, case) = demo_case();
+    if !edit_outside(&case, "DELETE FROM schema_migrations WHERE version > 1") {
+        return;
+    }
+    let output = case.run(&["findings"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("(`schema_migrations`) is missing entries: it was changed outside blobtrail"), "{}", stderr(&output));
+    assert!(edit_outside(&case, "DELETE FROM schema_migrations"));
+    let output = case.run(&["findings"]);
+    assert!(stderr(&output).contains("is missing entries"), "{}", stderr(&output));
+}
+
 /// A view or macro replaced inside the case would change every later hunt, or hide an edit
 /// of the rows: the uploads view here drops every upload of one account, the digest macro
 /// returns a constant, and one view is added.
