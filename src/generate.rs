@@ -3755,7 +3755,7 @@ const TRUTH_HEADER: &str = "object_path,upload_time,upload_kind,true_account,att
 /// `truth.csv` and starting with its header. Importing a generated folder leaves it out.
 pub fn is_truth_file(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()) == Some(TRUTH_FILE)
-        && File::open(path).is_ok_and(|file| starts_with_truth_header(file))
+        && File::open(path).is_ok_and(starts_with_truth_header)
 }
 
 /// Tells whether a zip member is the ground-truth file: named `truth.csv` in any folder of the

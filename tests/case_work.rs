@@ -379,7 +379,7 @@ fn file_under_a_folder_ending_in_bang_is_rehashed() {
     std::fs::create_dir(&folder).unwrap();
     let file = folder.join("api_blob.json");
     std::fs::copy(common::fixture("api_blob.json"), &file).unwrap();
-    assert!(case.import(&[file.clone()], &[]).status.success());
+    assert!(case.import(std::slice::from_ref(&file), &[]).status.success());
     let output = case.run(&["verify"]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
     assert!(String::from_utf8_lossy(&output.stdout).contains("imported files: 1 checked, 0 not checked"));
