@@ -122,7 +122,7 @@ pub fn rows_of(f: &Finding) -> Vec<Vec<Cell>> {
         text(&f.reason),
         Cell::Text(Some(findings::status_or_open(f.status.as_deref()).to_string())),
         Cell::Text(Some(f.tags.join("; "))),
-        Cell::Text(Some(f.notes.join(" | "))),
+        Cell::Text(Some(joined_notes(&f.notes))),
         Cell::Text(Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; "))),
         owned(&f.source_table),
         owned(&f.source_file),
@@ -221,6 +221,13 @@ pub fn write_parquet(
     })();
     let _ = conn.execute_batch("DROP TABLE IF EXISTS temp.export_stage");
     result
+}
+
+/// Joins notes with ` | ` for one cell. A `\` or `|` inside a note is written `\\` or `\|`, so
+/// an unescaped ` | ` in the cell always separates two notes.
+pub fn joined_notes(notes: &[String]) -> String {
+    let escaped: Vec<String> = notes.iter().map(|note| note.replace('\\', "\\\\").replace('|', "\\|")).collect();
+    escaped.join(" | ")
 }
 
 impl Kind {
@@ -347,7 +354,7 @@ pub fn write_xlsx(
                 f.reason.clone(),
                 Some(findings::status_or_open(f.status.as_deref()).to_string()),
                 Some(f.tags.join("; ")),
-                Some(f.notes.join(" | ")),
+                Some(joined_notes(&f.notes)),
                 Some(f.excluded_by.iter().map(|id| id.to_string()).collect::<Vec<_>>().join("; ")),
             ];
             for (col, value) in cells.iter().enumerate() {
@@ -455,6 +462,13 @@ pub fn write_timesketch(out: &mut dyn Write, f: &Finding) -> std::io::Result<usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_keep_their_separator_apart() {
+        let notes = ["seen on host A | B".to_string(), r"path C:\temp".to_string(), "plain".to_string()];
+        assert_eq!(joined_notes(&notes), r"seen on host A \| B | path C:\\temp | plain");
+        assert_eq!(joined_notes(&[]), "");
+    }
 
     #[test]
     fn long_text_fits_an_excel_cell() {
