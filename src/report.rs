@@ -270,6 +270,48 @@ fn summary(html: &mut String, input: &ReportInput) {
         escape(&last),
         accounts_by_uploads(findings)
     );
+    if input.hunt_mode != "sentinel" {
+        confidence_legend(html, findings);
+    }
+}
+
+/// Counts the uploads no rule excludes by confidence and says in plain words what each level
+/// means, and that an account is not a person.
+fn confidence_legend(html: &mut String, findings: &[ReportFinding]) {
+    const LEVELS: [(&str, &str); 5] = [
+        ("direct", "the storage log itself names the signed-in account or application that made the request"),
+        (
+            "strong",
+            "exactly one account signed in successfully from the upload's public address in the window, within 30 minutes \
+             before to 5 minutes after the upload or with the same user agent",
+        ),
+        (
+            "probable",
+            "one account signed in from the address in the window, but not that close in time; or several did, and one \
+             scores clearly above the others",
+        ),
+        ("ambiguous", "several accounts signed in from the address in the window and none stands out; all are listed"),
+        (
+            "none",
+            "no account could be matched, for the reason the finding gives: no successful sign-in from the address in the \
+             window, a private address, or a write (SMB, NFS) that Entra ID sign-ins cannot explain",
+        ),
+    ];
+    html.push_str("<h3>How to read the confidence</h3>\n<table><thead><tr><th>Confidence</th><th>Uploads</th><th>Meaning</th></tr></thead><tbody>\n");
+    for (level, meaning) in LEVELS {
+        let count = active(findings).filter(|f| f.confidence.as_deref() == Some(level)).count();
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"nowrap {level}\">{level}</td><td>{}</td><td>{meaning}</td></tr>",
+            thousands(count as i64)
+        );
+    }
+    html.push_str(
+        "</tbody></table>\n<p class=\"sub\">Counts are of the uploads that no rule excludes. An attributed account is the \
+         account whose sign-in session or token most likely made the upload, not necessarily the person it belongs to: \
+         someone with a stolen password or token signs in as that account. Every level but direct is an inference from \
+         addresses and times.</p>\n",
+    );
 }
 
 /// Maximum rows of the findings table and maximum uploads on the timeline. A big case would
@@ -464,7 +506,7 @@ fn findings_table(html: &mut String, findings: &[ReportFinding]) {
         };
         let _ = writeln!(
             html,
-            "<tr><td class=\"mono nowrap\">{}</td><td class=\"mono nowrap\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"nowrap {}\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"mono nowrap\">{}</td><td class=\"mono nowrap\">{}</td><td>{}</td><td class=\"mono nowrap\">{}</td><td class=\"nowrap {}\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
             escape(&f.finding_id),
             escape(&f.upload_time),
             escape(f.object_path.as_deref().unwrap_or("")),
@@ -549,13 +591,24 @@ fn method(html: &mut String, input: &ReportInput) {
         escape(input.view_checksum),
         escape(input.hunt_parameters)
     );
-    html.push_str(
-        "<p>Uploads are read from the storage logs. An upload whose storage log names the OAuth requester is attributed \
-         directly. Otherwise the accounts that signed in successfully from the caller's public address around the upload \
-         are ranked by the time between sign-in and upload, how many accounts used the address, user-agent agreement and \
-         the sign-in table. That is an inference, and the report says so with a confidence for each finding: direct, \
-         strong, probable, ambiguous or none.</p>\n",
-    );
+    if input.hunt_mode == "sentinel" {
+        html.push_str(
+            "<p>This hunt reproduces the reference Sentinel hunting query, with its defects fixed: it reads only successful \
+             <span class=\"mono\">PutBlob</span> and <span class=\"mono\">PutRange</span> requests, so uploads made in \
+             blocks, pages or appends are not among its findings, and it lists every sign-in in SigninLogs (interactive \
+             sign-ins only, failed ones included, as the reference query does) from the caller's address in the lookback \
+             before the upload. It names candidates and gives no confidence: the first candidate is not more likely than the \
+             others. A full hunt of the same case reads every kind of upload and every sign-in table.</p>\n",
+        );
+    } else {
+        html.push_str(
+            "<p>Uploads are read from the storage logs. An upload whose storage log names the OAuth requester is attributed \
+             directly. Otherwise the accounts that signed in successfully from the caller's public address around the upload \
+             are ranked by the time between sign-in and upload, how many accounts used the address, user-agent agreement and \
+             the sign-in table. That is an inference, and the report says so with a confidence for each finding, explained \
+             in the summary.</p>\n",
+        );
+    }
     html.push_str("<h3>Exclusions</h3>\n");
     if input.rules.is_empty() {
         html.push_str("<p>No exclusion rules.</p>\n");
