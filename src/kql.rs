@@ -261,12 +261,11 @@ fn condition(c: &Conditions, full: bool) -> String {
     });
     any(&c.file_contains, &|v| format!("FileName contains {}", quote(v)));
     any(&c.extension, &|v| format!("FileName endswith {}", quote(&format!(".{}", v.trim_start_matches('.')))));
+    // Both functions return null for an address they cannot read (ipv4_is_in_range for an
+    // IPv6 caller), and `where not(null)` drops the row, so null counts as not in the range.
     any(&c.ip, &|v| {
-        if v.contains(':') {
-            format!("ipv6_is_in_range(CallerIp, {})", quote(v))
-        } else {
-            format!("ipv4_is_in_range(CallerIp, {})", quote(v))
-        }
+        let function = if v.contains(':') { "ipv6_is_in_range" } else { "ipv4_is_in_range" };
+        format!("coalesce({function}(CallerIp, {}), false)", quote(v))
     });
     any(&c.user_agent_contains, &|v| format!("UserAgentHeader contains {}", quote(v)));
     any(&c.operation, &|v| format!("OperationName =~ {}", quote(v)));
@@ -372,7 +371,7 @@ mod tests {
         };
         assert_eq!(
             condition(&conditions, true),
-            "(FileName contains \"backup\" or FileName contains \"restore\") and (ipv4_is_in_range(CallerIp, \"10.0.0.0/8\"))"
+            "(FileName contains \"backup\" or FileName contains \"restore\") and (coalesce(ipv4_is_in_range(CallerIp, \"10.0.0.0/8\"), false))"
         );
     }
 }

@@ -199,7 +199,7 @@ fn active(findings: &[ReportFinding]) -> impl Iterator<Item = &ReportFinding> {
     findings.iter().filter(|f| f.excluded_by.is_empty())
 }
 
-/// The findings the timeline may draw: those no rule excludes, and every one confirmed
+/// Returns the findings the timeline may draw: those no rule excludes, and every one confirmed
 /// malicious, which a rule does not clear.
 fn timeline_candidates(findings: &[ReportFinding]) -> impl Iterator<Item = &ReportFinding> {
     findings.iter().filter(|f| f.excluded_by.is_empty() || f.status.as_deref() == Some("confirmed-malicious"))
@@ -275,8 +275,8 @@ fn summary(html: &mut String, input: &ReportInput) {
     }
 }
 
-/// Counts the uploads no rule excludes by confidence and says in plain words what each level
-/// means, and that an account is not a person.
+/// Writes the count of uploads no rule excludes at each confidence, what each level means in
+/// plain words, and that an account is not a person.
 fn confidence_legend(html: &mut String, findings: &[ReportFinding]) {
     const LEVELS: [(&str, &str); 5] = [
         ("direct", "the storage log itself names the signed-in account or application that made the request"),
