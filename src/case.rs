@@ -134,7 +134,7 @@ pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
     let conn = connect(&db, &dir, engine, read_only)?;
     ensure_blobtrail_case(&conn, &db)?;
     if read_only {
-        print_stderr!(
+        print_note!(
             "note: case `{}` cannot be written, so it is open read-only: reading commands work, changes fail, and this run is not recorded in its audit trail",
             dir.display()
         );
@@ -270,7 +270,7 @@ fn migrate(conn: &Connection, dir: &Path) -> Result<()> {
 
     for file in sql::FILES.iter().filter(|f| !applied.iter().any(|(v, _)| *v == f.version)) {
         if !applied.is_empty() {
-            print_stderr!("note: upgrading case `{}` with `{}`", dir.display(), file.name);
+            print_note!("note: upgrading case `{}` with `{}`", dir.display(), file.name);
         }
         if let Err(err) = apply(conn, file) {
             if format!("{err:#}").contains("already exists") {

@@ -21,6 +21,15 @@ macro_rules! print_stdout {
     }};
 }
 
+/// Writes a note to stderr like `print_stderr!`, unless `--quiet` was given.
+macro_rules! print_note {
+    ($($arg:tt)*) => {{
+        if !crate::output::quiet() {
+            print_stderr!($($arg)*);
+        }
+    }};
+}
+
 mod annotations;
 mod audit;
 mod bundle;

@@ -237,6 +237,19 @@ impl serde_json::ser::Formatter for NestedPretty {
     }
 }
 
+/// Whether `--quiet` was given: notes on stderr are then left out.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records whether `--quiet` was given, for `print_note!`.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Tells whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Creates a progress bar on stderr by bytes, hidden when stderr is not a terminal or `quiet`
 /// is set.
 pub fn byte_progress(total: u64, quiet: bool) -> ProgressBar {

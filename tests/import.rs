@@ -287,6 +287,31 @@ fn times_without_seconds_import_with_a_warning() {
     assert_eq!(findings[1]["at"], "15:06:30");
 }
 
+/// A folder walk leaves out the generated truth file and documents beside the logs with a
+/// note, which `--quiet` hides.
+#[test]
+fn folder_truth_file_note_follows_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("truth.csv"),
+        "object_path,upload_time,upload_kind,true_account,attributable,scenario\n",
+    )
+    .unwrap();
+    std::fs::copy(fixture("api_blob.json"), dir.path().join("api_blob.json")).unwrap();
+    std::fs::write(dir.path().join("README.md"), "# Exports from the tenant, 2026-03-14\n").unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[dir.path().to_path_buf()], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("truth.csv`: it is the ground-truth file of `blobtrail generate`"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("README.md`: a .md document or picture, not a log export"), "{}", stderr(&output));
+
+    let case = TestCase::new();
+    let output = case.import(&[dir.path().to_path_buf()], &["--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    assert_eq!(case.count("sources"), 1);
+}
+
 /// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
 /// while a member of the same name that holds a log export is imported.
 #[test]

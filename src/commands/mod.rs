@@ -71,6 +71,7 @@ impl Report {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Exit> {
+    crate::output::set_quiet(cli.quiet);
     let global = Global {
         case: cli.case,
         examiner: cli.examiner.filter(|e| !e.trim().is_empty()),

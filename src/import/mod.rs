@@ -100,17 +100,19 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry.path();
         // A linked folder is not followed, so a link loop cannot make the walk endless.
         if entry.file_type()?.is_symlink() && path.is_dir() {
-            print_stderr!("note: not following the linked folder `{}`", path.display());
+            print_note!("note: not following the linked folder `{}`", path.display());
             continue;
         }
         if path.is_dir() {
             walk(&path, found)?;
         } else if !path.is_file() {
-            print_stderr!("note: leaving out `{}`: not a regular file (a named pipe, socket or device)", path.display());
+            print_note!("note: leaving out `{}`: not a regular file (a named pipe, socket or device)", path.display());
         } else if is_system_file(&path.to_string_lossy()) {
-            print_stderr!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
+            print_note!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
+        } else if let Some(extension) = document_extension(&path) {
+            print_note!("note: leaving out `{}`: a .{extension} document or picture, not a log export", path.display());
         } else if crate::generate::is_truth_file(&path) {
-            print_stderr!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
+            print_note!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
             found.push(path);
         }
@@ -216,6 +218,16 @@ pub fn zip_listed_members(path: &Path) -> Option<u64> {
     (entries != u16::MAX).then_some(u64::from(entries))
 }
 
+/// Returns the extension of a file that a folder of exports often holds beside the logs (a
+/// README, a chain-of-custody form, a screenshot) and that no log export uses. `.txt` is not
+/// among them: PowerShell writes exports to such files.
+fn document_extension(path: &Path) -> Option<String> {
+    const DOCUMENTS: [&str; 13] =
+        ["md", "pdf", "doc", "docx", "rtf", "odt", "html", "htm", "png", "jpg", "jpeg", "gif", "msg"];
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    DOCUMENTS.contains(&extension.as_str()).then_some(extension)
+}
+
 /// Tells whether a path inside a folder or zip is one that macOS or Windows keeps beside files:
 /// `.DS_Store`, `._` resource forks, anything under `__MACOSX/`, `desktop.ini`, `Thumbs.db`.
 fn is_system_file(path: &str) -> bool {
@@ -272,7 +284,7 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
             continue;
         }
         if is_system_file(entry.name()) {
-            print_stderr!("note: leaving out `{}!/{}`: a file the operating system keeps, not a log", path.display(), entry.name());
+            print_note!("note: leaving out `{}!/{}`: a file the operating system keeps, not a log", path.display(), entry.name());
             continue;
         }
         let display = format!("{base}!/{}", entry.name());
