@@ -61,7 +61,14 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            print_stderr!("error: {}", output::terminal_safe(&format!("{err:#}")));
+            // duckdb-rs ends DuckDB's messages with the C API's error code, which says nothing
+            // more, and DuckDB's own messages can span lines (the statement, a caret).
+            let text = format!("{err:#}").replace(": Error code 1: Unknown error code", "");
+            let mut lines = text.lines();
+            print_stderr!("error: {}", output::terminal_safe(lines.next().unwrap_or_default()));
+            for line in lines.filter(|line| !line.trim().is_empty()) {
+                print_stderr!("  {}", output::terminal_safe(line));
+            }
             exit::Exit::Failure.into()
         }
     }

@@ -456,6 +456,11 @@ fn query_rejects_writes() {
     }
     let rows = case.query("SELECT count(*) AS n FROM findings");
     assert!(rows[0]["n"].as_i64().unwrap() > 0);
+    let output = case.run(&["query", "SELECT * FROM read_text('/etc/hostname')"]);
+    assert!(stderr(&output).starts_with("error: `query` reads only the case, never files"), "{}", stderr(&output));
+    let output = case.run(&["query", "SELECT nosuchcol FROM findings"]);
+    assert!(!stderr(&output).contains("Unknown error code"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("\n  LINE 1: SELECT nosuchcol FROM findings\n"), "{}", stderr(&output));
     // No sequence advanced: the next annotation is the first.
     case.ok(&["annotate", "f-4ED054E5C17C2505", "--note", "first"]);
     assert_eq!(case.query("SELECT annotation_id FROM annotations")[0]["annotation_id"], 1);

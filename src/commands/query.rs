@@ -24,7 +24,16 @@ pub fn run(case: &Case, args: QueryArgs) -> Result<Report> {
     case.conn.execute_batch("BEGIN TRANSACTION")?;
     let result = fetch(case, sql);
     let _ = case.conn.execute_batch("ROLLBACK");
-    let (columns, rows) = result?;
+    let (columns, rows) = result.map_err(|err| {
+        if format!("{err:#}").contains("disabled by configuration") {
+            anyhow::anyhow!(
+                "`query` reads only the case, never files on this computer, so functions such as read_csv, read_parquet \
+                 and glob are turned off; import the file into a case instead"
+            )
+        } else {
+            err
+        }
+    })?;
 
     output::to_stdout(|out| match args.format {
         OutputFormat::Json => {
