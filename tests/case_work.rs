@@ -630,6 +630,11 @@ fn explain_marks_innerunique_join_at_risk() {
     assert_eq!(join["uncertain"], true);
     let union = &explained["upload_steps"][0];
     assert!(union.get("uncertain").is_none(), "{union}");
+    assert!(text.contains("=> the reference does not reliably show this upload"), "{text}");
+
+    // A block upload is certainly dropped, at the step that drops it.
+    let text = case.ok(&["explain", "F-b97bc373eaab0a6b"]);
+    assert!(text.contains("=> the reference drops this upload at `where OperationName =~ \"PutBlob\" or =~ \"PutRange\"`"), "{text}");
 }
 
 #[test]

@@ -323,11 +323,13 @@ fn print_text(out: &mut dyn Write, e: &Explanation) -> std::io::Result<()> {
         e.settings.from
     )?;
     print_steps(out, &e.upload_steps, "  ")?;
-    writeln!(
-        out,
-        "  => the reference {} this upload",
-        if e.reference_keeps_upload { "keeps" } else { "does not reliably show" }
-    )?;
+    // A step that certainly drops the upload outranks one that only puts it at risk.
+    let verdict = match e.upload_steps.iter().find(|s| !s.kept && !s.uncertain) {
+        _ if e.reference_keeps_upload => "keeps this upload".to_string(),
+        Some(dropped) => format!("drops this upload at `{}`", dropped.step),
+        None => "does not reliably show this upload".to_string(),
+    };
+    writeln!(out, "  => the reference {verdict}")?;
     for c in &e.candidates {
         writeln!(out, "\ncandidate {} (signed in {}):", terminal_safe(c.account.as_deref().unwrap_or("(no account)")), c.signin_time)?;
         print_steps(out, &c.steps, "  ")?;
