@@ -637,6 +637,16 @@ fn explain_marks_innerunique_join_at_risk() {
     assert!(text.contains("=> the reference drops this upload at `where OperationName =~ \"PutBlob\" or =~ \"PutRange\"`"), "{text}");
 }
 
+/// A block upload's part count leaves out its commit request, and `show` says so beside the
+/// list of every request: the demo's board deck is 4 `PutBlock` requests and a `PutBlockList`.
+#[test]
+fn show_counts_parts_and_the_commit() {
+    let (_root, case) = demo_case();
+    let text = case.ok(&["show", "F-b97bc373eaab0a6b"]);
+    assert!(text.contains("block-upload (4 parts and the commit request)"), "{text}");
+    assert!(text.contains("storage requests (5):"), "{text}");
+}
+
 #[test]
 fn explain_applies_the_sentinel_hunts_settings() {
     let (_root, case) = demo_case();

@@ -166,7 +166,12 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
     let f = shown.finding;
     writeln!(out, "finding {} (hunt {}, {} mode)", f.finding_id, f.hunt_id, f.mode)?;
     field(out, "upload time (UTC)", Some(&f.upload_time))?;
-    let requests = if f.part_count == 1 { "1 request".to_string() } else { format!("{} requests", f.part_count) };
+    // A block or Data Lake upload counts the parts before its commit request.
+    let requests = if matches!(f.upload_kind.as_str(), "block-upload" | "datalake-upload") {
+        format!("{} and the commit request", output::count(f.part_count, "part", "parts"))
+    } else {
+        output::count(f.part_count, "request", "requests")
+    };
     field(out, "kind", Some(&format!("{} ({requests})", f.upload_kind)))?;
     field(out, "storage account", f.storage_account.as_deref())?;
     field(out, "object", f.object_path.as_deref())?;
