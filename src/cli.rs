@@ -348,10 +348,10 @@ pub struct KqlArgs {
     /// Overwrite an existing output file
     #[arg(long)]
     pub force: bool,
-    /// Start of the time bounds, ISO 8601 (default: the case's first day, or 7 days before today)
+    /// Start of the time bounds, ISO 8601 date or time in UTC (default: the case's first day, or 7 days before today)
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
-    /// End of the time bounds, ISO 8601 (default: the day after the case's last, or today)
+    /// End of the time bounds, ISO 8601 date or time in UTC (default: the day after the case's last, or today)
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
     /// Only uploads of this file name, ignoring case

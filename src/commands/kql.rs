@@ -71,9 +71,17 @@ fn case_bounds(case: &Case) -> Result<Option<(i64, i64)>> {
     })
 }
 
+/// Reads a time bound in UTC. A date alone (`2026-03-14`, ISO 8601's calendar date) is the
+/// start of that day.
 fn bound(text: &Option<String>, flag: &str) -> Result<Option<i64>> {
     text.as_deref()
-        .map(|t| parse_timestamp(t, 0, None).map_err(|err| anyhow::anyhow!("invalid `{flag}` `{t}`: {}; use ISO 8601 such as 2026-03-14T00:00:00Z", err.reason())))
+        .map(|t| {
+            let is_date = t.len() == 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-';
+            let full = if is_date { format!("{t}T00:00:00Z") } else { t.to_string() };
+            parse_timestamp(&full, 0, None).map_err(|err| {
+                anyhow::anyhow!("invalid `{flag}` `{t}`: {}; use ISO 8601 such as 2026-03-14 or 2026-03-14T00:00:00Z", err.reason())
+            })
+        })
         .transpose()
 }
 
