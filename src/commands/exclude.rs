@@ -27,6 +27,7 @@ pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Repor
 fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     let preset = args.preset.as_deref().map(exclusions::preset).transpose()?;
     let mut conditions = preset.map(|p| (p.conditions)()).unwrap_or_default();
+    let before_flags = conditions.clone();
     conditions.extend(Conditions {
         account: args.account,
         file_contains: args.file_contains,
@@ -43,6 +44,11 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     conditions.validate()?;
     let reason = match (args.reason, preset) {
         (Some(reason), _) if !reason.trim().is_empty() => reason,
+        // The preset's hint on how to narrow it (`(add --account ...)`) is left out once
+        // flags have narrowed it.
+        (_, Some(preset)) if conditions != before_flags => {
+            preset.reason.split(" (add ").next().unwrap_or(preset.reason).to_string()
+        }
         (_, Some(preset)) => preset.reason.to_string(),
         _ => bail!("`--reason` is required: say why these findings are set aside"),
     };
