@@ -26,6 +26,9 @@ pub struct ReportInput<'a> {
     pub view_checksum: &'a str,
     pub hunt_started: &'a str,
     pub sources: &'a [SourceLine],
+    /// Per log table: name, records, first and last time, and its gaps of whole hours, as
+    /// `blobtrail sources` prints them.
+    pub coverage: &'a [Vec<String>],
     pub findings: &'a [ReportFinding],
     /// Every annotated finding's history, by finding ID.
     pub annotations: &'a [(String, Vec<crate::annotations::Annotation>)],
@@ -188,6 +191,7 @@ pub fn render(input: &ReportInput) -> String {
     findings_table(&mut html, input.findings);
     annotations_table(&mut html, input.annotations);
     sources_table(&mut html, input.sources);
+    coverage_table(&mut html, input.coverage);
     method(&mut html, input);
     integrity(&mut html, input.integrity);
     limitations(&mut html);
@@ -572,6 +576,30 @@ fn sources_table(html: &mut String, sources: &[SourceLine]) {
             escape(s.first_time.as_deref().unwrap_or("")),
             escape(s.last_time.as_deref().unwrap_or("")),
             escape(&s.sha256)
+        );
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+/// Lists the time each log table covers and its gaps, so that a reader sees where "no sign-in"
+/// means missing data rather than no one signing in.
+fn coverage_table(html: &mut String, coverage: &[Vec<String>]) {
+    html.push_str(
+        "<h3>Time each table covers</h3>\n<p class=\"sub\">A gap is a whole hour (UTC) with no record in that table. \
+         An upload in or near a gap of the sign-in tables can show no candidate because the sign-in data is missing, \
+         not because no one signed in; such findings say so in their reason.</p>\n\
+         <table><thead><tr><th>Table</th><th>Records</th><th>First (UTC)</th><th>Last (UTC)</th><th>Gaps</th></tr></thead><tbody>\n",
+    );
+    for row in coverage {
+        let cell = |index: usize| escape(row.get(index).map_or("", String::as_str));
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td class=\"mono nowrap\">{}</td><td class=\"mono nowrap\">{}</td><td>{}</td></tr>",
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3),
+            cell(4)
         );
     }
     html.push_str("</tbody></table>\n");

@@ -179,6 +179,14 @@ fn report_lists_who_annotated() {
         assert!(html.contains(&format!("<tr><td class=\"nowrap {level}\">{level}</td><td>{count}</td>")), "{level}");
     }
     assert!(html.contains("not necessarily the person it belongs to"));
+
+    // The time each table covers, with the demo's two overnight gaps in SigninLogs.
+    assert!(html.contains("<h3>Time each table covers</h3>"));
+    assert!(html.contains(
+        "<tr><td>SigninLogs</td><td>32</td><td class=\"mono nowrap\">2026-03-12T08:29:47.056000Z</td>\
+         <td class=\"mono nowrap\">2026-03-14T14:04:58.757000Z</td><td>2026-03-12T18:00:00.000000Z to \
+         2026-03-13T08:00:00.000000Z (14 h); 2026-03-13T18:00:00.000000Z to 2026-03-14T14:00:00.000000Z (20 h)</td></tr>"
+    ));
 }
 
 /// A sentinel hunt's report describes that mode, not the full hunt's confidence levels.

@@ -169,6 +169,7 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
     let (name, title, examiner): (String, Option<String>, Option<String>) =
         case.conn.query_row("SELECT name, title, examiner FROM case_info LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let source_lines = sources(case)?;
+    let coverage = super::sources::coverage_rows(&super::sources::coverage(case)?, true);
     let generated_at = super::now_iso();
     let mut states: Vec<(String, annotations::State)> = annotations::load_states(&case.conn)?.into_iter().collect();
     states.sort_by(|a, b| a.0.cmp(&b.0));
@@ -215,6 +216,7 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         view_checksum: &hunt.view_checksum,
         hunt_started: &hunt.started,
         sources: &source_lines,
+        coverage: &coverage,
         findings: &shown,
         annotations: &histories,
         rules: &rules,

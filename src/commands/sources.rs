@@ -15,7 +15,7 @@ const COVERAGE_HEADER: [&str; 5] = ["table", "records", "first", "last", "gaps"]
 
 /// Builds the coverage rows. A table for reading (`for_reading`) lists the first five gaps of
 /// each log table and how many more there are; CSV lists every gap, separated by `; `.
-fn coverage_rows(tables: &[Coverage], for_reading: bool) -> Vec<Vec<String>> {
+pub(crate) fn coverage_rows(tables: &[Coverage], for_reading: bool) -> Vec<Vec<String>> {
     const SHOWN: usize = 5;
     tables
         .iter()
@@ -24,7 +24,7 @@ fn coverage_rows(tables: &[Coverage], for_reading: bool) -> Vec<Vec<String>> {
             let mut gaps: Vec<String> =
                 t.gaps.iter().take(shown).map(|g| format!("{} to {} ({} h)", g.from, g.to, g.hours)).collect();
             if t.gaps.len() > shown {
-                gaps.push(format!("and {} more (see --coverage --format json)", t.gaps.len() - shown));
+                gaps.push(format!("and {} more (see `blobtrail sources --coverage --format json`)", t.gaps.len() - shown));
             }
             let none = if for_reading { "none" } else { "" };
             vec![
@@ -58,7 +58,7 @@ struct Source {
 
 /// The time one table's records cover, with the whole hours inside that span that have none.
 #[derive(Serialize)]
-struct Coverage {
+pub(crate) struct Coverage {
     table: String,
     records: i64,
     first_time: String,
@@ -73,7 +73,7 @@ struct Gap {
     hours: i64,
 }
 
-fn coverage(case: &Case) -> Result<Vec<Coverage>> {
+pub(crate) fn coverage(case: &Case) -> Result<Vec<Coverage>> {
     let mut stmt = case.conn.prepare(
         "WITH events AS (
              SELECT source_table, time_generated AS t FROM storage_events
