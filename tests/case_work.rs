@@ -647,6 +647,23 @@ fn show_counts_parts_and_the_commit() {
     assert!(text.contains("storage requests (5):"), "{text}");
 }
 
+/// A truth file of other data matches no finding; scoring against it fails instead of
+/// reporting a hunt that is wrong about everything.
+#[test]
+fn score_rejects_a_truth_file_of_other_data() {
+    let (root, case) = demo_case();
+    let truth = root.path().join("truth.csv");
+    std::fs::write(
+        &truth,
+        "object_path,upload_time,upload_kind,true_account,attributable,scenario\n\
+         /elsewhere/c/x.bin,2026-03-12T10:00:00.000Z,put-blob,someone@example.com,true,portal-upload\n",
+    )
+    .unwrap();
+    let output = case.run(&["score", "--truth", truth.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("so it is not the truth file of the data this case imported"), "{}", stderr(&output));
+}
+
 #[test]
 fn explain_applies_the_sentinel_hunts_settings() {
     let (_root, case) = demo_case();

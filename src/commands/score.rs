@@ -103,9 +103,11 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
     let mut result = score(&list, &truth);
     result.hunt_id = hunt_id;
     result.mode = list.first().map(|f| f.mode.clone()).unwrap_or_default();
-    if !truth.is_empty() && result.findings_without_truth == list.len() {
-        print_stderr!(
-            "warning: no finding of hunt {hunt_id} matches a row of `{}`; is it the truth file of the data this case imported?",
+    if !truth.is_empty() && !list.is_empty() && result.findings_without_truth == list.len() {
+        // A score against a truth file of other data would read as a very poor hunt.
+        anyhow::bail!(
+            "no finding of hunt {hunt_id} matches a row of `{}`, so it is not the truth file of the data this case imported; \
+             give the `truth.csv` that `blobtrail generate` wrote beside those exports",
             args.truth.display()
         );
     }
