@@ -23,7 +23,7 @@ pub struct KqlInput<'a> {
     pub end: &'a str,
     pub target_file: &'a str,
     pub case_name: Option<&'a str>,
-    /// Time bounds relative to the run, for a scheduled rule: its query period.
+    /// Time bounds relative to the run, for a scheduled rule: the span of uploads it examines.
     pub rule_period: Option<&'a str>,
     pub view: &'a str,
     pub rules: &'a [Rule],
@@ -71,7 +71,7 @@ fn header(out: &mut String, input: &KqlInput) {
     }
     match input.rule_period {
         Some(period) => {
-            let _ = writeln!(out, "// A scheduled rule looks back over its query period from each run.");
+            let _ = writeln!(out, "// A scheduled rule examines the uploads since its previous run, and the sign-ins before them.");
             let _ = writeln!(out, "let EndTime = now();");
             let _ = writeln!(out, "let StartTime = EndTime - {period};");
         }
@@ -284,11 +284,20 @@ fn condition(c: &Conditions, full: bool) -> String {
     }
 }
 
-/// The query period of an exported rule; the query's time bounds follow it.
-pub const RULE_PERIOD: &str = "1d";
+/// How often an exported rule runs, and so the span of uploads each run examines: every upload
+/// is examined, and can alert, once.
+pub const RULE_FREQUENCY: &str = "1h";
+
+/// Returns the query period of an exported rule: the data each run may read, which must reach
+/// back from the run over the uploads' hour and then the window before the earliest of them,
+/// in whole hours.
+pub fn rule_query_period(window_before_seconds: u64) -> String {
+    let hours = (3_600 + window_before_seconds).div_ceil(3_600);
+    format!("{hours}h")
+}
 
 /// Wraps the query as a Sentinel analytics rule in the YAML shape of the content hub's rules.
-pub fn as_rule(query: &str, id: &str, case_name: Option<&str>) -> String {
+pub fn as_rule(query: &str, id: &str, case_name: Option<&str>, query_period: &str) -> String {
     let mut yaml = String::new();
     let _ = writeln!(yaml, "id: {id}");
     let _ = writeln!(yaml, "name: Account linked to a storage upload (blobtrail)");
@@ -301,7 +310,7 @@ pub fn as_rule(query: &str, id: &str, case_name: Option<&str>) -> String {
         crate::VERSION,
         case_name.map(|n| format!(" from case {}", comment(n).replace('\'', "''"))).unwrap_or_default()
     );
-    yaml.push_str(
+    yaml.push_str(&format!(
         "severity: Medium\n\
          requiredDataConnectors:\n\
          \x20 - connectorId: AzureActiveDirectory\n\
@@ -314,8 +323,8 @@ pub fn as_rule(query: &str, id: &str, case_name: Option<&str>) -> String {
          \x20   dataTypes:\n\
          \x20     - StorageBlobLogs\n\
          \x20     - StorageFileLogs\n\
-         queryFrequency: 1h\n\
-         queryPeriod: 1d\n\
+         queryFrequency: {RULE_FREQUENCY}\n\
+         queryPeriod: {query_period}\n\
          triggerOperator: gt\n\
          triggerThreshold: 0\n\
          tactics:\n\
@@ -323,7 +332,7 @@ pub fn as_rule(query: &str, id: &str, case_name: Option<&str>) -> String {
          relevantTechniques:\n\
          \x20 - T1528\n\
          query: |\n",
-    );
+    ));
     for line in query.lines() {
         let _ = writeln!(yaml, "  {line}");
     }

@@ -127,6 +127,10 @@ fn rule_yaml_wraps_a_valid_query() {
                 "entityType: IP", "entityType: File"] {
         assert!(text.contains(key), "missing `{key}`");
     }
+    // Each hourly run examines the last hour's uploads once, and reads back far enough for
+    // the sign-ins 90 minutes before the earliest of them: 2.5 hours, rounded up.
+    assert!(text.contains("\nqueryFrequency: 1h\nqueryPeriod: 3h\n"), "{text}");
+    assert!(text.contains("  let StartTime = EndTime - 1h;\n"), "{text}");
     let dir = tempfile::tempdir().unwrap();
     assert_valid(&[&write_temp(&dir, "rule.yaml", &text)]);
 }

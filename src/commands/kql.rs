@@ -141,13 +141,14 @@ fn write(case: Option<&Case>, args: &KqlArgs) -> Result<Report> {
         end: &end_text,
         target_file: &target,
         case_name: case_name.as_deref(),
-        rule_period: args.as_rule.then_some(kql::RULE_PERIOD),
+        rule_period: args.as_rule.then_some(kql::RULE_FREQUENCY),
         view: &view,
         rules: &rules,
     });
     let text = if args.as_rule {
         let seed = format!("{}|{}|{}", case_name.as_deref().unwrap_or(""), query, crate::VERSION);
-        kql::as_rule(&query, &uuid_from(&seed), case_name.as_deref())
+        let reach_back = if args.mode == HuntMode::Full { window.before } else { window.lookback };
+        kql::as_rule(&query, &uuid_from(&seed), case_name.as_deref(), &kql::rule_query_period(reach_back))
     } else {
         query
     };
