@@ -157,13 +157,13 @@ pub struct HuntArgs {
     #[arg(long, value_enum, default_value_t = HuntMode::Full)]
     pub mode: HuntMode,
     /// Full mode: window before each upload in which sign-ins count, such as 90s, 5min or 2h [default: 90min]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub before: Option<String>,
     /// Full mode: window after each upload, for clock skew and logging delay [default: 5min]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub after: Option<String>,
     /// Sentinel mode: window before each upload, such as 90s, 5min or 2h [default: 1min]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lookback: Option<String>,
     /// Only uploads of this file name, ignoring case (as the reference query's TargetFile)
     #[arg(long, value_name = "NAME")]

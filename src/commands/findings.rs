@@ -86,7 +86,10 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
         (hidden, excluded) if hidden == excluded => " (hidden; add --include-excluded)".to_string(),
         (hidden, _) => format!(" ({hidden} hidden, confirmed-malicious ones shown; add --include-excluded)"),
     };
-    print_stderr!("hunt {hunt_id}: {total} findings, {excluded} excluded by rules{hidden_note}; {shown} shown");
+    print_stderr!(
+        "hunt {hunt_id}: {}, {excluded} excluded by rules{hidden_note}; {shown} shown",
+        output::count(total as i64, "finding", "findings")
+    );
     Ok(Report::success(serde_json::json!({
         "hunt_id": hunt_id, "findings": total, "excluded": excluded, "shown": shown
     })))

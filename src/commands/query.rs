@@ -53,7 +53,7 @@ pub fn run(case: &Case, args: QueryArgs) -> Result<Report> {
             let header: Vec<&str> = columns.iter().map(String::as_str).collect();
             let text: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(to_text).collect()).collect();
             writeln!(out, "{}", output::table(&header, text))?;
-            writeln!(out, "{} rows", rows.len())
+            writeln!(out, "{}", output::count(rows.len() as i64, "row", "rows"))
         }
     })?;
     Ok(Report::success(json!({ "rows": rows.len() })))
