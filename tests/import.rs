@@ -312,6 +312,21 @@ fn folder_truth_file_note_follows_quiet() {
     assert_eq!(case.count("sources"), 1);
 }
 
+/// A file whose name is not UTF-8 cannot be recorded by its path, so it fails with what to do
+/// and leaves the case as it was.
+#[test]
+fn non_utf8_file_name_fails_clearly() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(b"exports-\xff.json"));
+    std::fs::copy(fixture("api_blob.json"), &path).unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[path], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("is not valid UTF-8"), "{}", stderr(&output));
+    assert_eq!(case.count("sources"), 0);
+}
+
 /// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
 /// while a member of the same name that holds a log export is imported.
 #[test]

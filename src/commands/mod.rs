@@ -213,7 +213,7 @@ fn audit_entry(global: &Global, case: &Case, command: &str, started: &str, state
         started_at: started.to_string(),
         finished_at: now_iso(),
         command: command.to_string(),
-        arguments: std::env::args().collect(),
+        arguments: std::env::args_os().map(|argument| argument.to_string_lossy().into_owned()).collect(),
         examiner: global.examiner_for(case),
         exit_code: 0,
         counts: Value::Null,

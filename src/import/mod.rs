@@ -164,6 +164,15 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
         if !metadata.is_file() {
             bail!("`{}` is not a regular file", path.display());
         }
+        // The case records the path as text, and `verify` opens the file by it again.
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if absolute.to_str().is_none() {
+            bail!(
+                "the path `{}` is not valid UTF-8, so the case could not record it for `verify` to find the file again; \
+                 copy the file to a name in UTF-8 and import the copy",
+                path.display()
+            );
+        }
         report.size = metadata.len();
 
         // A file of a size already seen is hashed first, so a repeated import costs one read.
