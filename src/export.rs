@@ -190,9 +190,9 @@ pub fn write_csv_rows(out: &mut dyn Write, finding: &Finding) -> std::io::Result
 
 /// Writes Parquet through DuckDB's writer, with typed columns. `produce` passes runs of rows
 /// to the sink it is given, so that the rows of all findings are never held at once. The
-/// staging table is a temporary one, which a read-only case also allows; it is created
-/// outside any transaction because DuckDB 2.0.0 returned no rows from column scans of a
-/// temporary table created inside one once it held more than one row group.
+/// staging table is a temporary one, which a read-only case also allows. It is created
+/// outside any transaction: DuckDB 2.0.0 returned no rows from column scans of a temporary
+/// table created inside one once it held more than one row group.
 /// Returns the number of rows.
 pub fn write_parquet(
     conn: &Connection,

@@ -61,8 +61,8 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            // duckdb-rs ends DuckDB's messages with the C API's error code, which says nothing
-            // more, and DuckDB's own messages can span lines (the statement, a caret).
+            // duckdb-rs ends DuckDB's messages with the C API's error code, which adds nothing,
+            // and DuckDB's own messages can span lines (the statement, a caret).
             let text = format!("{err:#}").replace(": Error code 1: Unknown error code", "");
             let mut lines = text.lines();
             print_stderr!("error: {}", output::terminal_safe(lines.next().unwrap_or_default()));
