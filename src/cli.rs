@@ -391,7 +391,7 @@ pub struct ScoreArgs {
 pub struct SourcesArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// With csv or json: print the time each table covers and its gaps instead of the files
+    /// Print only the time each table covers and its gaps, not the files (the table format shows both without it)
     #[arg(long)]
     pub coverage: bool,
 }

@@ -173,8 +173,10 @@ pub fn run(case: &Case, args: SourcesArgs) -> Result<Report> {
         }
         (OutputFormat::Csv, false) => output::write_csv(out, &header, &rows),
         (OutputFormat::Csv, true) => output::write_csv(out, &COVERAGE_HEADER, &coverage_rows(&tables, false)),
-        (OutputFormat::Table, _) => {
-            writeln!(out, "{}", output::table(&header, rows))?;
+        (OutputFormat::Table, coverage_only) => {
+            if !coverage_only {
+                writeln!(out, "{}", output::table(&header, rows))?;
+            }
             writeln!(out, "time covered by table (UTC); gaps are whole hours with no record:")?;
             writeln!(out, "{}", output::table(&COVERAGE_HEADER, coverage_rows(&tables, true)))
         }
