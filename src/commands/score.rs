@@ -116,19 +116,34 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
         if args.format == SummaryFormat::Json {
             return writeln!(out, "{}", json!(result));
         }
+        // A sentinel hunt gives no confidence, so it can never claim an unattributable upload.
+        let overclaimed = if result.mode == "sentinel" {
+            "no confidence in sentinel mode, so no count of unattributable uploads given a strong or direct answer".to_string()
+        } else {
+            format!(
+                "{} of {} unattributable uploads given a strong or direct answer",
+                result.unattributable_overclaimed, result.unattributable
+            )
+        };
+        let unmatched = output::count(result.findings_without_truth as i64, "finding", "findings");
+        let unmatched = if result.mode == "sentinel" {
+            format!(
+                "{unmatched} match no truth row, because the sentinel mode counts each PutRange request of a file-share \
+                 upload and the empty PutBlob that creates a page or append blob"
+            )
+        } else {
+            format!("{unmatched} match no truth row")
+        };
         writeln!(
             out,
             "hunt {} ({}): top answer right for {} of {} attributable uploads ({:.1}%), {} of them without a finding; \
-             {} of {} unattributable uploads given a strong or direct answer; {} findings match no truth row",
+             {overclaimed}; {unmatched}",
             result.hunt_id,
             result.mode,
             result.attributable_right,
             result.attributable,
             result.accuracy * 100.0,
             result.attributable_missing,
-            result.unattributable_overclaimed,
-            result.unattributable,
-            result.findings_without_truth
         )
     })?;
     Ok(Report::success(json!(result)))
