@@ -189,6 +189,20 @@ fn page_and_append_blob_series_are_one_upload() {
     assert_eq!(operations, ["PutBlob", "PutPage", "PutPage", "PutPage"], "{shown}");
 }
 
+/// A sentinel hunt gives no confidence, so `score` does not count strong or direct answers for
+/// it, and says why some of its findings match no truth row.
+#[test]
+fn sentinel_score_explains_its_counts() {
+    let (case, truth) = generated_case("1", "1", false);
+    case.ok(&["hunt", "--quiet", "--mode", "sentinel"]);
+    let text = case.ok(&["score", "--truth", truth.to_str().unwrap()]);
+    assert!(text.contains("no confidence in sentinel mode, so no count of unattributable uploads"), "{text}");
+    assert!(text.contains("match no truth row, because the sentinel mode counts each PutRange request"), "{text}");
+    let score = case.json(&["score", "--truth", truth.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(score["unattributable_overclaimed"], 0);
+    assert!(score["findings_without_truth"].as_u64().unwrap() > 0, "{score}");
+}
+
 /// Writes one JSON object per line.
 fn write_lines(path: &std::path::Path, rows: &[Value]) {
     let text: String = rows.iter().map(|row| format!("{row}\n")).collect();
