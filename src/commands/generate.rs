@@ -19,6 +19,7 @@ pub fn run(global: &Global, args: GenerateArgs) -> Result<Exit> {
     spinner.finish_and_clear();
 
     output::to_stdout(|out| {
+        writeln!(out, "{:>10}  file", "records")?;
         for (path, records) in &summary.files {
             writeln!(out, "{:>10}  {}", records, path.display())?;
         }
