@@ -4,12 +4,23 @@
 -- PutPage and AppendBlock request as an upload of its own, so a virtual disk written in 14
 -- pages gave 14 findings, and the empty PutBlob that created the blob a fifteenth. Version 3
 -- groups these requests as version 1 groups file-share writes: PutPage and AppendBlock requests
--- (and their FromURL forms) on one object from one caller with gaps under 5 minutes are one
--- upload, and a PutBlob without a body (which creates a page or append blob) starts a new one.
+-- (and their FromURL forms) on one object from one caller with gaps of 5 minutes or less are one
+-- upload, and a PutBlob starts a new one: a successful PutPage or AppendBlock after it on the
+-- same object shows that it created a page or append blob, and a PutBlob alone is an upload of
+-- its own. Requests made with different OAuth requesters are never one upload.
 -- The last request of the group completes the upload and gives its time.
 -- Requests with the same time sort a starting request (PutBlob, CreateFile) first, so a group
--- never splits on a tie. Everything else is version 2 (006_full_hunt_v2.sql) reading
--- full_uploads_v2 in place of full_uploads_v1.
+-- never splits on a tie. A block or Data Lake upload whose commit request names no OAuth
+-- requester takes the one requester its parts name, if they name exactly one.
+-- Further changes from version 2 (006_full_hunt_v2.sql), which it otherwise repeats reading
+-- full_uploads_v2 in place of full_uploads_v1:
+--   * a candidate account is a user (UserPrincipalName, else UserId) in the user sign-in
+--     tables, and an application (ServicePrincipalName, else its IDs) only in the service
+--     principal and managed identity tables, so a user sign-in that names neither user nor ID
+--     is no candidate, where version 2 named its client application;
+--   * a direct attribution names the requester's UPN, else the name sign-ins give its object
+--     ID, else the object ID. Version 2 fell back to the name of the client application,
+--     which can be another principal than the user whose token made the request.
 -- Inputs: storage_events, signin_events, and full_write_requests_v1 and bt_duration_words from
 -- 003_full_hunt_v1.sql.
 -- Parameters of the macros: before_us and after_us, the window before and after the upload in
@@ -24,11 +35,11 @@ WITH requests AS (
     SELECT *,
            -- Requests that have no commit request and are grouped by caller and time gaps.
            CASE
-               WHEN upload_kind IN ('append-block', 'put-page')
-                    OR (upload_kind = 'put-blob' AND request_body_size = 0) THEN 'blob-series'
+               WHEN upload_kind IN ('append-block', 'put-page', 'put-blob') THEN 'blob-series'
                WHEN upload_kind IN ('file-upload', 'smb-write', 'nfs-write') THEN upload_kind
            END AS series_kind,
-           lower(operation_name) IN ('putblob', 'createfile') AS starts_series
+           lower(operation_name) IN ('putblob', 'createfile') AS starts_series,
+           coalesce(lower(requester_object_id), lower(requester_upn), '') AS requester_key
     FROM full_write_requests_v1
 ),
 committed AS (
@@ -44,7 +55,14 @@ committed_groups AS (
     SELECT any_value(event_key) FILTER (WHERE is_commit) AS upload_event_key,
            count(*) FILTER (WHERE NOT is_commit) AS part_count,
            sum(request_body_size) AS bytes,
-           min(time_generated) AS first_time
+           min(time_generated) AS first_time,
+           -- The parts' requester, when they name exactly one.
+           CASE WHEN count(DISTINCT requester_key) FILTER (WHERE NOT is_commit AND requester_key <> '') = 1
+                THEN min(requester_upn) FILTER (WHERE NOT is_commit) END AS part_requester_upn,
+           CASE WHEN count(DISTINCT requester_key) FILTER (WHERE NOT is_commit AND requester_key <> '') = 1
+                THEN min(requester_object_id) FILTER (WHERE NOT is_commit) END AS part_requester_object_id,
+           CASE WHEN count(DISTINCT requester_key) FILTER (WHERE NOT is_commit AND requester_key <> '') = 1
+                THEN min(requester_app_id) FILTER (WHERE NOT is_commit) END AS part_requester_app_id
     FROM committed
     GROUP BY source_table, object_path, upload_kind, grp
     HAVING count(*) FILTER (WHERE is_commit) = 1
@@ -56,7 +74,7 @@ series_rows AS (
     FROM requests
     WHERE series_kind IS NOT NULL
     WINDOW caller_order AS (
-        PARTITION BY source_table, object_path, series_kind, coalesce(caller_ip, caller_ip_raw, '')
+        PARTITION BY source_table, object_path, series_kind, coalesce(caller_ip, caller_ip_raw, ''), requester_key
         ORDER BY time_generated, NOT starts_series, record_no, event_key)
 ),
 series AS (
@@ -64,7 +82,7 @@ series AS (
            sum((previous_time IS NULL
                 OR time_generated - previous_time > INTERVAL 5 MINUTE
                 OR starts_series)::INTEGER) OVER (
-               PARTITION BY source_table, object_path, series_kind, caller_key
+               PARTITION BY source_table, object_path, series_kind, caller_key, requester_key
                ORDER BY time_generated, NOT starts_series, record_no, event_key
                ROWS UNBOUNDED PRECEDING) AS grp
     FROM series_rows
@@ -73,15 +91,17 @@ series_groups AS (
     SELECT arg_max(event_key, (time_generated, NOT starts_series, record_no, event_key)) AS upload_event_key,
            count(*) AS part_count,
            sum(request_body_size) AS bytes,
-           min(time_generated) AS first_time
+           min(time_generated) AS first_time,
+           NULL AS part_requester_upn, NULL AS part_requester_object_id, NULL AS part_requester_app_id
     FROM series
-    GROUP BY source_table, object_path, series_kind, caller_key, grp
+    GROUP BY source_table, object_path, series_kind, caller_key, requester_key, grp
 ),
 singles AS (
     SELECT event_key AS upload_event_key,
            1::BIGINT AS part_count,
            request_body_size AS bytes,
-           time_generated AS first_time
+           time_generated AS first_time,
+           NULL AS part_requester_upn, NULL AS part_requester_object_id, NULL AS part_requester_app_id
     FROM requests
     WHERE series_kind IS NULL
       AND upload_kind NOT IN ('block-upload', 'datalake-upload')
@@ -91,7 +111,14 @@ uploads AS (
     UNION ALL SELECT * FROM series_groups
     UNION ALL SELECT * FROM singles
 )
-SELECT u.upload_event_key, u.part_count, u.bytes, u.first_time, w.*
+SELECT u.upload_event_key, u.part_count, u.bytes, u.first_time,
+       w.* REPLACE (
+           CASE WHEN w.requester_upn IS NULL AND w.requester_object_id IS NULL
+                THEN u.part_requester_upn ELSE w.requester_upn END AS requester_upn,
+           CASE WHEN w.requester_upn IS NULL AND w.requester_object_id IS NULL
+                THEN u.part_requester_object_id ELSE w.requester_object_id END AS requester_object_id,
+           CASE WHEN w.requester_upn IS NULL AND w.requester_object_id IS NULL
+                THEN coalesce(u.part_requester_app_id, w.requester_app_id) ELSE w.requester_app_id END AS requester_app_id)
 FROM uploads u
 JOIN full_write_requests_v1 w ON w.event_key = u.upload_event_key;
 
@@ -114,10 +141,12 @@ WITH uploads AS MATERIALIZED (
 signins AS NOT MATERIALIZED (
     SELECT * EXCLUDE (raw),
            coalesce(created_time, time_generated) AS signin_time,
-           coalesce(lower(user_principal_name), lower(service_principal_name), lower(user_id),
-                    lower(service_principal_id), lower(app_id)) AS account_key,
-           coalesce(user_principal_name, service_principal_name, user_id, service_principal_id,
-                    app_id) AS account
+           CASE WHEN source_table IN ('AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs')
+                THEN coalesce(lower(service_principal_name), lower(service_principal_id), lower(app_id))
+                ELSE coalesce(lower(user_principal_name), lower(user_id)) END AS account_key,
+           CASE WHEN source_table IN ('AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs')
+                THEN coalesce(service_principal_name, service_principal_id, app_id)
+                ELSE coalesce(user_principal_name, user_id) END AS account
     FROM signin_events
     WHERE ip IS NOT NULL
       AND coalesce(result_type, '0') = '0'
@@ -279,14 +308,15 @@ SELECT confidence,
            WHEN 'direct' THEN coalesce(
                requester_upn,
                (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_object_id)),
-               (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_app_id)),
                requester_object_id)
            WHEN 'strong' THEN top_account
            WHEN 'probable' THEN top_account
        END AS attributed_account,
        CASE
            WHEN confidence = 'direct' THEN format('the storage log names the OAuth requester ({})',
-               concat_ws(', ', requester_upn, 'object ' || requester_object_id, 'app ' || requester_app_id))
+               concat_ws(', ', requester_upn, 'object ' || requester_object_id,
+                         'app ' || requester_app_id || coalesce(' ' || (SELECT min(n.name) FROM identity_names n
+                                                                         WHERE n.id = lower(requester_app_id)), '')))
            WHEN confidence = 'ambiguous' THEN 'several accounts signed in from this address in the window with no clear leader; see the candidates'
            WHEN confidence <> 'none' THEN NULL
            WHEN upload_kind IN ('smb-write', 'nfs-write') THEN

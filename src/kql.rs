@@ -117,10 +117,12 @@ fn full(out: &mut String, input: &KqlInput) {
         out,
         r#"// Successful writes. A block upload (PutBlock ... PutBlockList) and a Data Lake upload
 // (CreatePathFile, AppendFile ... FlushFile) count once, at the request that commits them.
-// Writes with no commit request count once per object, caller and 5-minute bin: file-share
-// REST, SMB and NFS writes, and page or append blob series (PutPage or AppendBlock requests and
-// the empty PutBlob that creates the blob). The case's SQL splits a series only at a gap over
-// 5 minutes, so a series that crosses a bin boundary counts once there and twice here.
+// Writes with no commit request count once per object, caller, OAuth requester and 5-minute
+// bin: file-share REST, SMB and NFS writes, and page or append blob series (PutPage or
+// AppendBlock requests and the empty PutBlob that creates the blob). The case's SQL splits a
+// series only at a gap over 5 minutes, so a series that crosses a bin boundary counts once
+// there and twice here. The case also takes a block upload's requester from its blocks when
+// the commit names none; this query reads only the commit.
 let Uploads = union StorageBlobLogs, StorageFileLogs
 | where TimeGenerated between (StartTime .. EndTime)
 | where StatusText in~ ("Success", "SASSuccess", "AnonymousSuccess", "OAuthSuccess")
@@ -145,7 +147,7 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     UploadKind in ("append-block", "put-page") or (UploadKind == "put-blob" and RequestBodySize == 0), "blob-series",
     UploadKind)
 | extend Island = iff(GroupKind in ("blob-series", "file-upload", "smb-write", "nfs-write"), bin(TimeGenerated, 5m), TimeGenerated)
-| summarize arg_max(TimeGenerated, *) by ObjectPath, GroupKind, CallerKey, Island
+| summarize arg_max(TimeGenerated, *) by ObjectPath, GroupKind, CallerKey, Requester, Island
 | extend UploadTime = TimeGenerated
 | extend UploadId = strcat(CorrelationId, "|", OperationName, "|", tostring(UploadTime));
 // Successful sign-ins of every kind, timed by CreatedDateTime where the table has it.
@@ -153,7 +155,13 @@ let Signins = union withsource=SigninTable SigninLogs, AADNonInteractiveUserSign
 | where TimeGenerated between ((StartTime - Before) .. (EndTime + After + 1h))
 | where ResultType == "0"
 | extend SigninTime = iff(isnotempty(CreatedDateTime), CreatedDateTime, TimeGenerated)
-| extend Account = case(isnotempty(UserPrincipalName), UserPrincipalName, isnotempty(ServicePrincipalName), ServicePrincipalName, isnotempty(UserId), UserId, ServicePrincipalId)
+| extend IsApplication = SigninTable in ("AADServicePrincipalSignInLogs", "AADManagedIdentitySignInLogs")
+| extend Account = case(
+    IsApplication and isnotempty(ServicePrincipalName), ServicePrincipalName,
+    IsApplication and isnotempty(ServicePrincipalId), ServicePrincipalId,
+    IsApplication, AppId,
+    isnotempty(UserPrincipalName), UserPrincipalName,
+    UserId)
 | extend SigninKey = parse_ipv6(IPAddress)
 | where isnotempty(SigninKey) and isnotempty(Account)
 | project SigninTime, Account, SigninKey, SigninIp = IPAddress, SigninUserAgent = UserAgent, SigninTable;

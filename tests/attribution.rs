@@ -85,7 +85,9 @@ fn full_hunt_versions_agree() {
         "SELECT count(*) AS n FROM full_findings_v1({window}) WHERE NOT ({not_series})"
     ));
     assert!(series[0]["n"].as_i64().unwrap() > 50, "the generated case has page and append blobs: {series:?}");
-    let columns = "upload_event_key, confidence, attributed_account, reason, part_count, bytes, first_time";
+    // A direct finding's reason also names the requester's application in version 3.
+    let columns = "upload_event_key, confidence, attributed_account, part_count, bytes, first_time,
+                   CASE WHEN confidence = 'direct' THEN NULL ELSE reason END";
     let latest = "(SELECT max(hunt_id) FROM hunts)";
     let stored = format!("SELECT {columns} FROM findings WHERE hunt_id = {latest} AND {not_series}");
     let v1_findings = format!("SELECT {columns} FROM full_findings_v1({window}) WHERE {not_series}");
@@ -143,9 +145,12 @@ fn page_and_append_blob_series_are_one_upload() {
         request("2026-03-10T13:03:00.000Z", "AppendBlock", "203.0.113.50:50012", "app.log", 2000),
         request("2026-03-10T13:04:00.000Z", "PutBlob", "203.0.113.50:50013", "app.log", 0),
         request("2026-03-10T13:04:01.000Z", "AppendBlock", "203.0.113.50:50014", "app.log", 500),
-        // A PutBlob with a body is an upload of its own, even right before a page.
+        // A PutBlob right before a page created the page blob, whatever body size the export
+        // gives it; and one 10 minutes before is an upload of its own.
         request("2026-03-10T14:00:00.000Z", "PutBlob", "203.0.113.50:50020", "tool.exe", 7),
         request("2026-03-10T14:00:01.000Z", "PutPage", "203.0.113.50:50021", "tool.exe", page),
+        request("2026-03-10T14:20:00.000Z", "PutBlob", "203.0.113.50:50022", "other.bin", 9),
+        request("2026-03-10T14:30:00.000Z", "PutPage", "203.0.113.50:50023", "other.bin", page),
         // An empty PutBlob alone stays a put-blob upload.
         request("2026-03-10T15:00:00.000Z", "PutBlob", "203.0.113.50:50030", "empty.txt", 0),
     ]);
@@ -174,8 +179,9 @@ fn page_and_append_blob_series_are_one_upload() {
         "disk.vhd put-page 1 4194304 12:14:59.001-12:14:59.001 203.0.113.50".to_string(),
         "app.log append-block 3 3000 13:00:00.000-13:03:00.000 203.0.113.50".to_string(),
         "app.log append-block 2 500 13:04:00.000-13:04:01.000 203.0.113.50".to_string(),
-        "tool.exe put-blob 1 7 14:00:00.000-14:00:00.000 203.0.113.50".to_string(),
-        "tool.exe put-page 1 4194304 14:00:01.000-14:00:01.000 203.0.113.50".to_string(),
+        "tool.exe put-page 2 4194311 14:00:00.000-14:00:01.000 203.0.113.50".to_string(),
+        "other.bin put-blob 1 9 14:20:00.000-14:20:00.000 203.0.113.50".to_string(),
+        "other.bin put-page 1 4194304 14:30:00.000-14:30:00.000 203.0.113.50".to_string(),
         "empty.txt put-blob 1 0 15:00:00.000-15:00:00.000 203.0.113.50".to_string(),
     ]);
 
@@ -201,6 +207,71 @@ fn sentinel_score_explains_its_counts() {
     let score = case.json(&["score", "--truth", truth.to_str().unwrap(), "--format", "json"]);
     assert_eq!(score["unattributable_overclaimed"], 0);
     assert!(score["findings_without_truth"].as_u64().unwrap() > 0, "{score}");
+}
+
+/// Who a direct attribution names, and which sign-ins are candidates. Each expected answer
+/// was worked out by hand from the records below.
+#[test]
+fn direct_attribution_names_the_requester() {
+    let case = TestCase::new();
+    let request = |time: &str, operation: &str, name: &str, auth: serde_json::Value| {
+        let mut row = serde_json::json!({
+            "Type": "StorageBlobLogs", "TimeGenerated": time, "AccountName": "acct",
+            "OperationName": operation, "StatusText": "Success", "StatusCode": "201",
+            "CallerIpAddress": "203.0.113.70:50000", "RequestBodySize": 100,
+            "Uri": format!("https://acct.blob.core.windows.net/c/{name}"),
+            "CorrelationId": format!("corr-{name}-{time}-{operation}"),
+        });
+        row.as_object_mut().unwrap().extend(auth.as_object().unwrap().clone());
+        row
+    };
+    let sas = serde_json::json!({ "AuthenticationType": "SAS" });
+    let oauth = |upn: &str| serde_json::json!({ "AuthenticationType": "OAuth", "RequesterUpn": upn });
+    let storage = case.root.path().join("StorageBlobLogs.jsonl");
+    write_lines(&storage, &[
+        // A user's token with no UPN in the log: the object ID is named, not the application
+        // whose service principal signs in elsewhere.
+        request("2026-03-10T12:00:00Z", "PutBlob", "guest.bin", serde_json::json!({
+            "AuthenticationType": "OAuth", "RequesterObjectId": "22222222-0000-0000-0000-000000000002",
+            "RequesterAppId": "aaaaaaaa-0000-0000-0000-00000000000a" })),
+        // Blocks staged with anna's token, committed with a SAS: anna is named.
+        request("2026-03-10T13:00:00Z", "PutBlock", "staged.zip", oauth("anna@contoso.com")),
+        request("2026-03-10T13:00:05Z", "PutBlockList", "staged.zip", sas.clone()),
+        // anna creates and appends, ben appends a minute later from the same address.
+        request("2026-03-10T14:00:00Z", "PutBlob", "shared.log", oauth("anna@contoso.com")),
+        request("2026-03-10T14:00:01Z", "AppendBlock", "shared.log", oauth("anna@contoso.com")),
+        request("2026-03-10T14:01:00Z", "AppendBlock", "shared.log", oauth("ben@contoso.com")),
+        // A SAS upload whose only sign-in from the address names no user.
+        request("2026-03-10T15:00:00Z", "PutBlob", "sas.bin", sas),
+    ]);
+    let signins = case.root.path().join("signins.jsonl");
+    write_lines(&signins, &[
+        serde_json::json!({ "Type": "AADServicePrincipalSignInLogs", "TimeGenerated": "2026-03-10T08:00:00Z",
+            "ServicePrincipalName": "ci-pipeline", "ServicePrincipalId": "bbbbbbbb-0000-0000-0000-00000000000b",
+            "AppId": "aaaaaaaa-0000-0000-0000-00000000000a", "IPAddress": "198.51.100.1", "ResultType": "0", "Id": "sp1" }),
+        serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T14:58:00Z",
+            "AppId": "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "AppDisplayName": "Azure Portal",
+            "IPAddress": "203.0.113.70", "ResultType": "0", "Id": "u1" }),
+    ]);
+    let output = case.import(&[storage, signins], &["--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    case.ok(&["hunt", "--quiet"]);
+    let rows = case.query(
+        "SELECT file_name, part_count, confidence, coalesce(attributed_account, '-') AS who, reason
+         FROM findings ORDER BY upload_time, file_name",
+    );
+    let summary: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} {} {} {}", r["file_name"].as_str().unwrap(), r["part_count"], r["confidence"].as_str().unwrap(), r["who"].as_str().unwrap()))
+        .collect();
+    assert_eq!(summary, [
+        "guest.bin 1 direct 22222222-0000-0000-0000-000000000002",
+        "staged.zip 1 direct anna@contoso.com",
+        "shared.log 2 direct anna@contoso.com",
+        "shared.log 1 direct ben@contoso.com",
+        "sas.bin 1 none -",
+    ]);
+    assert!(rows[0]["reason"].as_str().unwrap().ends_with("app aaaaaaaa-0000-0000-0000-00000000000a ci-pipeline)"), "{}", rows[0]["reason"]);
 }
 
 /// Writes one JSON object per line.

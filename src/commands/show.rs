@@ -113,8 +113,9 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
                 AND (lower(e.operation_name) IN ('putblock', 'putblockfromurl', 'createpathfile', 'appendfile',
                                                  'createfile', 'putrange', 'putrangefromurl', 'write', 'nfs4write')
                      OR (f.upload_kind IN ('put-page', 'append-block')
-                         AND (lower(e.operation_name) IN ('putpage', 'putpagefromurl', 'appendblock', 'appendblockfromurl')
-                              OR (lower(e.operation_name) = 'putblob' AND e.request_body_size = 0)))))
+                         AND lower(e.operation_name) IN ('putpage', 'putpagefromurl', 'appendblock', 'appendblockfromurl', 'putblob')
+                         AND coalesce(lower(e.requester_object_id), lower(e.requester_upn), '')
+                             = coalesce(lower(f.requester_object_id), lower(f.requester_upn), ''))))
          ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.record_no",
     )?;
     let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
