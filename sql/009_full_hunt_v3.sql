@@ -3,11 +3,11 @@
 -- Purpose: one finding per page blob or append blob upload. Versions 1 and 2 counted every
 -- PutPage and AppendBlock request as an upload of its own, so a virtual disk written in 14
 -- pages gave 14 findings, and the empty PutBlob that created the blob a fifteenth. Version 3
--- groups these requests as version 1 groups file-share writes: PutPage and AppendBlock requests
+-- groups these requests as version 1 groups file-share writes. PutPage and AppendBlock requests
 -- (and their FromURL forms) on one object from one caller with gaps of 5 minutes or less are one
--- upload, and a PutBlob starts a new one: a successful PutPage or AppendBlock after it on the
--- same object shows that it created a page or append blob, and a PutBlob alone is an upload of
--- its own. Requests made with different OAuth requesters are never one upload.
+-- upload, and a PutBlob starts a new one. A successful PutPage or AppendBlock after a PutBlob on
+-- the same object shows that the PutBlob created a page or append blob, and a PutBlob alone is
+-- an upload of its own. Requests made with different OAuth requesters are never one upload.
 -- The last request of the group completes the upload and gives its time.
 -- Requests with the same time sort a starting request (PutBlob, CreateFile) first, so a group
 -- never splits on a tie. A block or Data Lake upload whose commit request names no OAuth
