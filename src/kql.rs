@@ -84,13 +84,14 @@ fn header(out: &mut String, input: &KqlInput) {
     let _ = writeln!(out, "let TargetFile = {}; // empty: every file", quote(input.target_file));
 }
 
-/// The caller address as `parse_ipv6` canonicalises it: brackets and ports removed first.
+/// The caller address as `parse_ipv6` canonicalises it: brackets and ports removed first. An
+/// upload whose address does not parse keeps its finding (an OAuth requester still names it)
+/// and matches no sign-in.
 const CALLER_KEY: &str = r#"| extend CallerIp = case(
     CallerIpAddress startswith "[", extract(@"^\[([^\]]+)\]", 1, CallerIpAddress),
     countof(CallerIpAddress, ":") == 1, tostring(split(CallerIpAddress, ":")[0]),
     CallerIpAddress)
-| extend CallerKey = parse_ipv6(CallerIp)
-| where isnotempty(CallerKey)"#;
+| extend CallerKey = parse_ipv6(CallerIp)"#;
 
 /// The decoded object path and file name.
 const OBJECT_PATH: &str = r#"| extend ObjectPath = iff(isnotempty(ObjectKey), ObjectKey, strcat("/", AccountName, url_decode(tostring(parse_url(Uri).Path))))
@@ -143,6 +144,12 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     "nfs-write")
 | extend Requester = iff(isnotempty(RequesterUpn), RequesterUpn, RequesterObjectId)
 {CALLER_KEY}
+// Private, loopback, link-local and reserved callers keep their finding but get no candidates:
+// Entra ID records the public address a client signs in from.
+| extend IsPublic = iff(CallerIp contains ":",
+    not(ipv6_is_in_any_range(CallerIp, "::1/128", "::/128", "ff00::/8", "fe80::/10", "fc00::/7")),
+    not(ipv4_is_in_any_range(CallerIp, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+        "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8", "224.0.0.0/3")))
 | extend GroupKind = case(
     UploadKind in ("append-block", "put-page") or (UploadKind == "put-blob" and RequestBodySize == 0), "blob-series",
     UploadKind)
@@ -164,22 +171,25 @@ let Signins = union withsource=SigninTable SigninLogs, AADNonInteractiveUserSign
     UserId)
 | extend SigninKey = parse_ipv6(IPAddress)
 | where isnotempty(SigninKey) and isnotempty(Account)
-| project SigninTime, Account, SigninKey, SigninIp = IPAddress, SigninUserAgent = UserAgent, SigninTable;
+| extend AccountKey = tolower(Account)
+| project SigninTime, Account, AccountKey, SigninKey, SigninIp = IPAddress, SigninUserAgent = UserAgent, SigninTable;
 // Every sign-in from the caller's address in the window; one candidate per account, its
 // closest sign-in before the upload (else after), scored as the case's view scores it.
 let Candidates = Uploads
+| where IsPublic and isnotempty(CallerKey)
 | project UploadId, UploadTime, CallerKey, UserAgentHeader
 | join kind=inner (Signins) on $left.CallerKey == $right.SigninKey
 | where SigninTime between ((UploadTime - Before) .. (UploadTime + After))
 | extend DeltaSeconds = datetime_diff("millisecond", UploadTime, SigninTime) / 1000.0
 | extend UaEqual = isnotempty(UserAgentHeader) and SigninUserAgent =~ UserAgentHeader
 | extend Closeness = iff(DeltaSeconds < 0, 1000000000.0, 0.0) + abs(DeltaSeconds)
-| summarize arg_min(Closeness, *), SigninCount = count(), AnyUaEqual = max(toint(UaEqual)) by UploadId, Account
+| summarize arg_min(Closeness, *), SigninCount = count(), AnyUaEqual = max(toint(UaEqual)) by UploadId, AccountKey
 | join kind=inner (
     Signins
-    | join kind=inner (Uploads | project UploadId, UploadTime, CallerKey) on $left.SigninKey == $right.CallerKey
+    | join kind=inner (Uploads | where IsPublic and isnotempty(CallerKey) | project UploadId, UploadTime, CallerKey)
+        on $left.SigninKey == $right.CallerKey
     | where SigninTime between ((UploadTime - Before) .. (UploadTime + After))
-    | summarize AccountsInWindow = dcount(Account) by UploadId
+    | summarize AccountsInWindow = dcount(AccountKey) by UploadId
   ) on UploadId
 | extend Score = round(
     iff(DeltaSeconds >= 0, 40.0 * exp(-DeltaSeconds / 900.0), 30.0 * exp(DeltaSeconds / 120.0))
