@@ -20,7 +20,9 @@
 --     is no candidate, where version 2 named its client application;
 --   * a direct attribution names the requester's UPN, else the name sign-ins give its object
 --     ID, else the object ID. Version 2 fell back to the name of the client application,
---     which can be another principal than the user whose token made the request.
+--     which can be another principal than the user whose token made the request;
+--   * a sign-in less than a millisecond from the upload reads "within a millisecond", where
+--     version 2 called it 0 s before.
 -- Inputs: storage_events, signin_events, and full_write_requests_v1 and bt_duration_words from
 -- 003_full_hunt_v1.sql.
 -- Parameters of the macros: before_us and after_us, the window before and after the upload in
@@ -212,7 +214,10 @@ SELECT row_number() OVER (
            ORDER BY raw_score DESC, abs(delta_seconds), account_key) AS rank,
        round(raw_score, 1) AS score,
        [
-           CASE WHEN delta_seconds >= 0
+           -- delta_seconds counts whole milliseconds, so 0 is less than a millisecond either way.
+           CASE WHEN delta_seconds = 0
+                THEN 'signed in within a millisecond of the upload'
+                WHEN delta_seconds > 0
                 THEN format('signed in {} before the upload', bt_duration_words(delta_seconds))
                 ELSE format('signed in {} after the upload, within the allowance for clock skew and logging delay',
                             bt_duration_words(-delta_seconds)) END,

@@ -242,7 +242,13 @@ fn direct_attribution_names_the_requester() {
         request("2026-03-10T14:00:01Z", "AppendBlock", "shared.log", oauth("anna@contoso.com")),
         request("2026-03-10T14:01:00Z", "AppendBlock", "shared.log", oauth("ben@contoso.com")),
         // A SAS upload whose only sign-in from the address names no user.
-        request("2026-03-10T15:00:00Z", "PutBlob", "sas.bin", sas),
+        request("2026-03-10T15:00:00Z", "PutBlob", "sas.bin", sas.clone()),
+        // A SAS upload half a millisecond before carol's sign-in from another address.
+        {
+            let mut row = request("2026-03-10T16:00:00.000Z", "PutBlob", "near.bin", sas);
+            row["CallerIpAddress"] = serde_json::json!("198.51.100.80:50000");
+            row
+        },
     ]);
     let signins = case.root.path().join("signins.jsonl");
     write_lines(&signins, &[
@@ -252,6 +258,8 @@ fn direct_attribution_names_the_requester() {
         serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T14:58:00Z",
             "AppId": "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "AppDisplayName": "Azure Portal",
             "IPAddress": "203.0.113.70", "ResultType": "0", "Id": "u1" }),
+        serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T16:00:00.0005Z",
+            "UserPrincipalName": "carol@contoso.com", "IPAddress": "198.51.100.80", "ResultType": "0", "Id": "u2" }),
     ]);
     let output = case.import(&[storage, signins], &["--quiet"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -270,8 +278,11 @@ fn direct_attribution_names_the_requester() {
         "shared.log 2 direct anna@contoso.com",
         "shared.log 1 direct ben@contoso.com",
         "sas.bin 1 none -",
+        "near.bin 1 strong carol@contoso.com",
     ]);
     assert!(rows[0]["reason"].as_str().unwrap().ends_with("app aaaaaaaa-0000-0000-0000-00000000000a ci-pipeline)"), "{}", rows[0]["reason"]);
+    let reasons = case.query("SELECT c.reasons FROM finding_candidates c WHERE c.account = 'carol@contoso.com'");
+    assert!(reasons[0]["reasons"].as_str().unwrap().starts_with("[\"signed in within a millisecond of the upload\""), "{reasons:?}");
 }
 
 /// Writes one JSON object per line.
