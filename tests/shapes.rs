@@ -155,6 +155,36 @@ fn cut_off_gzip_keeps_what_came_before() {
     );
 }
 
+/// One SAS request exported by resource logs (`Success`) and by classic Storage Analytics
+/// logging (`SASSuccess`) is one storage event: the second copy counts as a duplicate.
+#[test]
+fn classic_and_resource_log_copies_are_one_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let resource = dir.path().join("resource.jsonl");
+    std::fs::write(
+        &resource,
+        r#"{"Type": "StorageBlobLogs", "TimeGenerated": "2026-03-14T12:00:00.4617505Z", "AccountName": "acct", "OperationName": "PutBlob", "AuthenticationType": "SAS", "StatusCode": "201", "StatusText": "Success", "Uri": "https://acct.blob.core.windows.net/b8/x.exe?sig=XXXXX", "CallerIpAddress": "198.51.100.121:50001", "CorrelationId": "cd86c75d-8279-597a-8afd-de4eddd60017", "UserAgentHeader": "AzCopy/10.0", "ServiceType": "blob", "RequestBodySize": 100, "ObjectKey": "/acct/b8/x.exe", "ClientRequestId": "4bc3aaea-c496-5197-a6ce-142ef06f801c"}
+"#,
+    )
+    .unwrap();
+    let classic = dir.path().join("000000.log");
+    std::fs::write(
+        &classic,
+        "2.0;2026-03-14T12:00:00.4617505Z;PutBlob;SASSuccess;201;26;22;sas;;acct;blob;\
+         \"https://acct.blob.core.windows.net/b8/x.exe?sig=XXXXX\";\"/acct/b8/x.exe\";cd86c75d-8279-597a-8afd-de4eddd60017;0;\
+         198.51.100.121:50001;2021-06-08;500;100;300;0;100;;\"md5==\";\"0x8D0000\";Saturday, 14-Mar-26 12:00:00 GMT;;\
+         \"AzCopy/10.0\";;4bc3aaea-c496-5197-a6ce-142ef06f801c;;;;;;;;\n",
+    )
+    .unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[resource, classic], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = summary(&output);
+    assert_eq!(rows[1]["shape"], "storage-analytics-log");
+    assert_eq!((counts(&rows[1]).3, counts(&rows[1]).5), (0, 1), "{rows:?}");
+    assert_eq!(case.count("storage_events"), 1);
+}
+
 /// An export of a period with no records is valid: an empty JSON array, an empty Graph page
 /// (the last page of a listing often is) and an Event Hub capture with no records each import
 /// as a source with no rows.
