@@ -14,10 +14,12 @@
 -- requester takes the one requester its parts name, if they name exactly one.
 -- Further changes from version 2 (006_full_hunt_v2.sql), which it otherwise repeats reading
 -- full_uploads_v2 in place of full_uploads_v1:
---   * a candidate account is a user (UserPrincipalName, else UserId) in the user sign-in
---     tables, and an application (ServicePrincipalName, else its IDs) only in the service
---     principal and managed identity tables, so a user sign-in that names neither user nor ID
---     is no candidate, where version 2 named its client application;
+--   * a candidate account is a user in the user sign-in tables, told apart by UserId (else
+--     UserPrincipalName) so that a renamed user is one account, and named by the
+--     UserPrincipalName of its closest sign-in. It is an application (ServicePrincipalName,
+--     else its IDs) only in the service principal and managed identity tables, so a user
+--     sign-in that names neither user nor ID is no candidate, where version 2 named its
+--     client application;
 --   * a direct attribution names the requester's UPN, else the name sign-ins give its object
 --     ID, else the object ID. Version 2 fell back to the name of the client application,
 --     which can be another principal than the user whose token made the request;
@@ -145,7 +147,7 @@ signins AS NOT MATERIALIZED (
            coalesce(created_time, time_generated) AS signin_time,
            CASE WHEN source_table IN ('AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs')
                 THEN coalesce(lower(service_principal_name), lower(service_principal_id), lower(app_id))
-                ELSE coalesce(lower(user_principal_name), lower(user_id)) END AS account_key,
+                ELSE coalesce(lower(user_id), lower(user_principal_name)) END AS account_key,
            CASE WHEN source_table IN ('AADServicePrincipalSignInLogs', 'AADManagedIdentitySignInLogs')
                 THEN coalesce(service_principal_name, service_principal_id, app_id)
                 ELSE coalesce(user_principal_name, user_id) END AS account

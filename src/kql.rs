@@ -171,7 +171,7 @@ let Signins = union withsource=SigninTable SigninLogs, AADNonInteractiveUserSign
     UserId)
 | extend SigninKey = parse_ipv6(IPAddress)
 | where isnotempty(SigninKey) and isnotempty(Account)
-| extend AccountKey = tolower(Account)
+| extend AccountKey = tolower(iff(not(IsApplication) and isnotempty(UserId), UserId, Account))
 | project SigninTime, Account, AccountKey, SigninKey, SigninIp = IPAddress, SigninUserAgent = UserAgent, SigninTable;
 // Every sign-in from the caller's address in the window; one candidate per account, its
 // closest sign-in before the upload (else after), scored as the case's view scores it.

@@ -245,8 +245,14 @@ fn direct_attribution_names_the_requester() {
         request("2026-03-10T15:00:00Z", "PutBlob", "sas.bin", sas.clone()),
         // A SAS upload half a millisecond before carol's sign-in from another address.
         {
-            let mut row = request("2026-03-10T16:00:00.000Z", "PutBlob", "near.bin", sas);
+            let mut row = request("2026-03-10T16:00:00.000Z", "PutBlob", "near.bin", sas.clone());
             row["CallerIpAddress"] = serde_json::json!("198.51.100.80:50000");
+            row
+        },
+        // dora signs in under her old and her new UPN, with one UserId: one account.
+        {
+            let mut row = request("2026-03-10T17:00:00.000Z", "PutBlob", "renamed.bin", sas);
+            row["CallerIpAddress"] = serde_json::json!("198.51.100.90:50000");
             row
         },
     ]);
@@ -260,6 +266,10 @@ fn direct_attribution_names_the_requester() {
             "IPAddress": "203.0.113.70", "ResultType": "0", "Id": "u1" }),
         serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T16:00:00.0005Z",
             "UserPrincipalName": "carol@contoso.com", "IPAddress": "198.51.100.80", "ResultType": "0", "Id": "u2" }),
+        serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T16:40:00Z", "UserPrincipalName": "dora.old@contoso.com",
+            "UserId": "dddddddd-0000-0000-0000-00000000000d", "IPAddress": "198.51.100.90", "ResultType": "0", "Id": "u3" }),
+        serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T16:50:00Z", "UserPrincipalName": "dora@contoso.com",
+            "UserId": "DDDDDDDD-0000-0000-0000-00000000000D", "IPAddress": "198.51.100.90", "ResultType": "0", "Id": "u4" }),
     ]);
     let output = case.import(&[storage, signins], &["--quiet"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -279,6 +289,7 @@ fn direct_attribution_names_the_requester() {
         "shared.log 1 direct ben@contoso.com",
         "sas.bin 1 none -",
         "near.bin 1 strong carol@contoso.com",
+        "renamed.bin 1 strong dora@contoso.com",
     ]);
     assert!(rows[0]["reason"].as_str().unwrap().ends_with("app aaaaaaaa-0000-0000-0000-00000000000a ci-pipeline)"), "{}", rows[0]["reason"]);
     let reasons = case.query("SELECT c.reasons FROM finding_candidates c WHERE c.account = 'carol@contoso.com'");
