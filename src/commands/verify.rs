@@ -8,11 +8,11 @@ use super::Report;
 use crate::audit;
 use crate::case::Case;
 use crate::exit::Exit;
-use crate::import::{hash_file, hash_reader};
+use crate::import::hash_reader;
 use crate::output;
 use crate::parse::time::parse_timestamp;
 
-/// What re-hashing an imported file gave.
+/// The result of re-hashing an imported file.
 enum Rehash {
     Hashed(String),
     /// Not checked, with the reason.
@@ -21,17 +21,17 @@ enum Rehash {
     Failed(String),
 }
 
-/// Re-hashes an imported file at its recorded path. A path that names no file but has a file
-/// before one of its `!/` is a zip member as the import recorded it (`archive.zip!/member`);
-/// a folder whose name ends in `!` is therefore no problem.
+/// Re-hashes an imported file at its recorded path. A path that names no file, but has a file
+/// before one of its `!/`, is a zip member as the import recorded it (`archive.zip!/member`).
+/// A path that names a file is that file, even under a folder whose name ends in `!`.
 fn rehash(path: &str) -> Rehash {
     let whole = std::path::Path::new(path);
     if whole.is_file() {
         return match std::fs::File::open(whole) {
             Err(err) => Rehash::NotChecked(format!("cannot be opened: {err}")),
-            Ok(_) => match hash_file(whole) {
+            Ok(mut file) => match hash_reader(&mut file) {
                 Ok(hash) => Rehash::Hashed(hash),
-                Err(err) => Rehash::Failed(format!("{err:#}")),
+                Err(err) => Rehash::Failed(err.to_string()),
             },
         };
     }

@@ -166,13 +166,13 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
         }
         // The case records the path as text, and `verify` opens the file by it again.
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if absolute.to_str().is_none() {
+        let Some(display) = absolute.to_str().map(str::to_string) else {
             bail!(
                 "the path `{}` is not valid UTF-8, so the case could not record it for `verify` to find the file again; \
                  copy the file to a name in UTF-8 and import the copy",
                 path.display()
             );
-        }
+        };
         report.size = metadata.len();
 
         // A file of a size already seen is hashed first, so a repeated import costs one read.
@@ -185,7 +185,6 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
                 return Ok(());
             }
         }
-        let display = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
         if !import_bulk(conn, &display, plan, &mut report, progress)? {
             let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
             import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
@@ -418,7 +417,7 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
 /// the C API's error code, which adds nothing here.
 fn short_note(error: &str) -> String {
     let first_line = error.lines().next().unwrap_or_default();
-    let text = first_line.split(": Error code ").next().unwrap_or_default();
+    let text = crate::output::without_error_code(first_line);
     match text.char_indices().nth(300) {
         Some((end, _)) => format!("{}...", &text[..end]),
         None => text.to_string(),

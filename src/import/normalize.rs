@@ -484,33 +484,34 @@ pub struct SigninColumns {
     hinted: bool,
 }
 
-/// Reads a sign-in's result from a `Status` value when the file has no `ResultType` or error
-/// code column: the `errorCode` of a JSON object (`0` is success), or the Entra admin center's
-/// word, where `Success` becomes `0` and `Failure` or `Interrupted` is kept as written. Any
-/// other value gives no result.
-fn status_result(status: &str) -> Option<String> {
+/// Reads a sign-in's result and failure reason from a `Status` value, for files with no
+/// `ResultType`, error code or failure reason column. A JSON object gives its `errorCode`
+/// (`0` is success) and `failureReason`. The Entra admin center's word gives `0` for `Success`
+/// and is kept as written for `Failure` or `Interrupted`. Any other value gives neither.
+fn read_status(status: &str) -> (Option<String>, Option<String>) {
     let status = status.trim();
     if status.starts_with('{') {
-        return status_member(status, "errorcode");
+        let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(status) else {
+            return (None, None);
+        };
+        let member = |lower_name: &str| {
+            let (_, value) = object.iter().find(|(name, _)| name.to_ascii_lowercase() == lower_name)?;
+            match value {
+                serde_json::Value::Number(number) => Some(number.to_string()),
+                serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+                _ => None,
+            }
+        };
+        return (member("errorcode"), member("failurereason"));
     }
-    if status.eq_ignore_ascii_case("success") {
+    let result = if status.eq_ignore_ascii_case("success") {
         Some("0".to_string())
     } else if ["failure", "failed", "interrupted"].iter().any(|word| status.eq_ignore_ascii_case(word)) {
         Some(status.to_string())
     } else {
         None
-    }
-}
-
-/// Returns a member of a JSON object written as text, found by its lower-case name, as text.
-fn status_member(status: &str, lower_name: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(status.trim()).ok()?;
-    let (_, member) = value.as_object()?.iter().find(|(name, _)| name.to_ascii_lowercase() == lower_name)?;
-    match member {
-        serde_json::Value::Number(number) => Some(number.to_string()),
-        serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
-        _ => None,
-    }
+    };
+    (result, None)
 }
 
 /// Returns the status text as the storage event key reads it. Classic Storage Analytics logs
@@ -603,6 +604,13 @@ impl SigninColumns {
             Err(reject) => return Ok(Mapped::Rejected(reject)),
         };
 
+        let (result_type, result_description) = match (self.result_type.text(row), self.result_description.text(row)) {
+            (Some(result), Some(reason)) => (Some(result), Some(reason)),
+            (result, reason) => {
+                let (status_result, status_reason) = self.status.get(row).map(read_status).unwrap_or_default();
+                (result.or(status_result), reason.or(status_reason))
+            }
+        };
         let mut out = SigninRow {
             event_key: String::new(),
             table,
@@ -618,11 +626,8 @@ impl SigninColumns {
             service_principal_name: self.sp_name.text(row),
             address: Address::parse(self.address.get(row)),
             user_agent: self.user_agent.text(row),
-            result_type: self.result_type.text(row).or_else(|| self.status.get(row).and_then(status_result)),
-            result_description: self
-                .result_description
-                .text(row)
-                .or_else(|| self.status.get(row).and_then(|status| status_member(status, "failurereason"))),
+            result_type,
+            result_description,
             is_interactive,
             client_app_used: self.client_app.text(row),
             correlation_id: self.correlation.text(row),
