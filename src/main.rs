@@ -61,10 +61,9 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            // duckdb-rs ends DuckDB's messages with the C API's error code, which adds nothing,
-            // and DuckDB's own messages can span lines (the statement, a caret).
-            let text = format!("{err:#}").replace(": Error code 1: Unknown error code", "");
-            let mut lines = text.lines();
+            // DuckDB's messages can span lines (the statement, a caret).
+            let text = format!("{err:#}");
+            let mut lines = output::without_error_code(&text).lines();
             print_stderr!("error: {}", output::terminal_safe(lines.next().unwrap_or_default()));
             for line in lines.filter(|line| !line.trim().is_empty()) {
                 print_stderr!("  {}", output::terminal_safe(line));

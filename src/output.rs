@@ -237,6 +237,21 @@ impl serde_json::ser::Formatter for NestedPretty {
     }
 }
 
+/// Returns an error message without the `: Error code N: ...` that duckdb-rs appends to the
+/// end of DuckDB's messages, which adds nothing to them.
+pub fn without_error_code(message: &str) -> &str {
+    const SUFFIX: &str = ": Error code ";
+    match message.rfind(SUFFIX) {
+        Some(start)
+            if message[start + SUFFIX.len()..].starts_with(|c: char| c.is_ascii_digit())
+                && !message[start..].contains('\n') =>
+        {
+            &message[..start]
+        }
+        _ => message,
+    }
+}
+
 /// Whether `--quiet` was given: notes on stderr are then left out.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -297,6 +312,14 @@ mod tests {
         assert_eq!(spreadsheet_safe("-1073741536"), "-1073741536");
         assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(spreadsheet_safe("Mozilla/5.0"), "Mozilla/5.0");
+    }
+
+    #[test]
+    fn duckdb_error_code_is_dropped() {
+        assert_eq!(without_error_code("Binder Error: x\nLINE 1: y: Error code 1: Unknown error code"), "Binder Error: x\nLINE 1: y");
+        assert_eq!(without_error_code("line 3: Error code 1"), "line 3");
+        assert_eq!(without_error_code("see: Error code list"), "see: Error code list");
+        assert_eq!(without_error_code("a: Error code 1: b\nmore"), "a: Error code 1: b\nmore");
     }
 
     /// The elements must read as serde_json's own pretty layout of the whole array, with empty

@@ -27,8 +27,7 @@ pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Repor
 fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     let preset = args.preset.as_deref().map(exclusions::preset).transpose()?;
     let mut conditions = preset.map(|p| (p.conditions)()).unwrap_or_default();
-    let before_flags = conditions.clone();
-    conditions.extend(Conditions {
+    let flags = Conditions {
         account: args.account,
         file_contains: args.file_contains,
         extension: args.extension,
@@ -37,7 +36,9 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
         operation: args.operation,
         container: args.container,
         path_prefix: args.path_prefix,
-    });
+    };
+    let narrowed_by_flags = !flags.is_empty();
+    conditions.extend(flags);
     if conditions.is_empty() {
         bail!("a rule needs at least one condition (such as `--file-contains backup`) or a `--preset`");
     }
@@ -46,7 +47,7 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
         (Some(reason), _) if !reason.trim().is_empty() => reason,
         // The preset's hint on how to narrow it (`(add --account ...)`) is left out once
         // flags have narrowed it.
-        (_, Some(preset)) if conditions != before_flags => {
+        (_, Some(preset)) if narrowed_by_flags => {
             preset.reason.split(" (add ").next().unwrap_or(preset.reason).to_string()
         }
         (_, Some(preset)) => preset.reason.to_string(),
