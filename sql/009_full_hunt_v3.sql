@@ -14,7 +14,7 @@
 -- requester takes the one requester its parts name, if they name exactly one.
 -- Further changes from version 2 (006_full_hunt_v2.sql), which it otherwise repeats reading
 -- full_uploads_v2 in place of full_uploads_v1:
---   * a candidate account is a user in the user sign-in tables, told apart by UserId (else
+--   * a candidate account is a user in the user sign-in tables, identified by UserId (else
 --     UserPrincipalName) so that a renamed user is one account, and named by the
 --     UserPrincipalName of its closest sign-in. It is an application (ServicePrincipalName,
 --     else its IDs) only in the service principal and managed identity tables, so a user

@@ -146,7 +146,7 @@ fn page_and_append_blob_series_are_one_upload() {
         request("2026-03-10T13:04:00.000Z", "PutBlob", "203.0.113.50:50013", "app.log", 0),
         request("2026-03-10T13:04:01.000Z", "AppendBlock", "203.0.113.50:50014", "app.log", 500),
         // A PutBlob right before a page created the page blob, whatever body size the export
-        // gives it; and one 10 minutes before is an upload of its own.
+        // gives it. A PutBlob 10 minutes before a page is an upload of its own.
         request("2026-03-10T14:00:00.000Z", "PutBlob", "203.0.113.50:50020", "tool.exe", 7),
         request("2026-03-10T14:00:01.000Z", "PutPage", "203.0.113.50:50021", "tool.exe", page),
         request("2026-03-10T14:20:00.000Z", "PutBlob", "203.0.113.50:50022", "other.bin", 9),
@@ -195,8 +195,8 @@ fn page_and_append_blob_series_are_one_upload() {
     assert_eq!(operations, ["PutBlob", "PutPage", "PutPage", "PutPage"], "{shown}");
 }
 
-/// A sentinel hunt gives no confidence, so `score` does not count strong or direct answers for
-/// it, and says why some of its findings match no truth row.
+/// A sentinel hunt gives no confidence, so `score` counts no strong or direct attribution for
+/// it, and explains why some of its findings match no truth row.
 #[test]
 fn sentinel_score_explains_its_counts() {
     let (case, truth) = generated_case("1", "1", false);
@@ -209,7 +209,7 @@ fn sentinel_score_explains_its_counts() {
     assert!(score["findings_without_truth"].as_u64().unwrap() > 0, "{score}");
 }
 
-/// Who a direct attribution names, and which sign-ins are candidates. Each expected answer
+/// Who a direct attribution names, and which sign-ins are candidates. Each expected value
 /// was worked out by hand from the records below.
 #[test]
 fn direct_attribution_names_the_requester() {
@@ -225,8 +225,10 @@ fn direct_attribution_names_the_requester() {
         row.as_object_mut().unwrap().extend(auth.as_object().unwrap().clone());
         row
     };
+
     let sas = serde_json::json!({ "AuthenticationType": "SAS" });
     let oauth = |upn: &str| serde_json::json!({ "AuthenticationType": "OAuth", "RequesterUpn": upn });
+
     let storage = case.root.path().join("StorageBlobLogs.jsonl");
     write_lines(&storage, &[
         // A user's token with no UPN in the log: the object ID is named, not the application
@@ -256,6 +258,7 @@ fn direct_attribution_names_the_requester() {
             row
         },
     ]);
+
     let signins = case.root.path().join("signins.jsonl");
     write_lines(&signins, &[
         serde_json::json!({ "Type": "AADServicePrincipalSignInLogs", "TimeGenerated": "2026-03-10T08:00:00Z",
@@ -271,9 +274,11 @@ fn direct_attribution_names_the_requester() {
         serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": "2026-03-10T16:50:00Z", "UserPrincipalName": "dora@contoso.com",
             "UserId": "DDDDDDDD-0000-0000-0000-00000000000D", "IPAddress": "198.51.100.90", "ResultType": "0", "Id": "u4" }),
     ]);
+
     let output = case.import(&[storage, signins], &["--quiet"]);
     assert!(output.status.success(), "{}", stderr(&output));
     case.ok(&["hunt", "--quiet"]);
+
     let rows = case.query(
         "SELECT file_name, part_count, confidence, coalesce(attributed_account, '-') AS who, reason
          FROM findings ORDER BY upload_time, file_name",

@@ -257,9 +257,9 @@ fn changed_candidate_fails_verify() {
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
 }
 
-/// Edits that keep `verify`'s own checks quiet still change the state digest: who signed in
-/// is changed together with the DuckDB version recorded for the rows digest, so the rows are
-/// not compared, and the case's title is changed, which the report shows.
+/// Edits that keep `verify`'s own checks quiet still change the state digest. Who signed in is
+/// changed together with the DuckDB version recorded for the rows digest, so the rows are not
+/// compared. The case's title, which the report shows, is changed too.
 #[test]
 fn edits_that_skip_row_digests_fail_verify() {
     let (_root, case) = demo_case();
@@ -288,7 +288,7 @@ fn emptied_schema_record_names_the_problem() {
 }
 
 /// A view or macro replaced inside the case would change every later hunt, or hide an edit
-/// of the rows: the uploads view here drops every upload of one account, the digest macro
+/// of the rows. Here the uploads view drops every upload of one account, the digest macro
 /// returns a constant, and one view is added.
 #[test]
 fn changed_view_or_macro_fails_verify() {
@@ -637,7 +637,7 @@ fn explain_marks_innerunique_join_at_risk() {
     assert!(text.contains("=> the reference drops this upload at `where OperationName =~ \"PutBlob\" or =~ \"PutRange\"`"), "{text}");
 }
 
-/// A block upload's part count leaves out its commit request, and `show` says so beside the
+/// A block upload's part count leaves out its commit request, and `show` states that beside the
 /// list of every request: the demo's board deck is 4 `PutBlock` requests and a `PutBlockList`.
 #[test]
 fn show_counts_parts_and_the_commit() {

@@ -170,8 +170,8 @@ fn report_lists_who_annotated() {
     assert!(row.starts_with("<tr><td class=\"mono nowrap\">F-4ed054e5c17c2505</td>"), "{row}");
     assert!(row.contains("<td>jo</td><td class=\"nowrap\">confirmed-malicious</td><td></td><td>dumper &lt;b&gt;</td>"), "{row}");
 
-    // The confidence levels are counted and explained; the demo's 45 uploads are 1 direct,
-    // 10 strong, 15 probable, 9 ambiguous and 10 with none, as `findings` gives them.
+    // The confidence levels are counted and explained. As `findings` gives them, the demo's
+    // 45 uploads are 1 direct, 10 strong, 15 probable, 9 ambiguous and 10 with none.
     let findings = case.json(&["findings", "--format", "json"]);
     for (level, count) in [("direct", 1), ("strong", 10), ("probable", 15), ("ambiguous", 9), ("none", 10)] {
         let listed = findings.as_array().unwrap().iter().filter(|f| f["confidence"] == level).count();

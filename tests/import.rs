@@ -328,7 +328,7 @@ fn non_utf8_file_name_fails_clearly() {
 }
 
 /// The ground-truth file of `generate` inside a zip is left out with a note, as in a folder,
-/// while a member of the same name that holds a log export is imported.
+/// while a member of the same name that contains a log export is imported.
 #[test]
 fn zip_leaves_out_the_generated_truth_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -109,7 +109,7 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
     }
     if changes_case {
         // A command commits its change before its own record is written (an import commits
-        // file by file), so a run stopped by a signal in between still changes the case: a
+        // file by file). A run stopped by a signal in between still changed the case, so a
         // record written first keeps such a run on the trail.
         // Its exit code is -1: the command had not finished when it was written.
         let entry = audit::Entry {

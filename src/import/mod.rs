@@ -226,7 +226,7 @@ pub fn zip_listed_members(path: &Path) -> Option<u64> {
     (entries != u16::MAX).then_some(u64::from(entries))
 }
 
-/// Returns the extension of a file that a folder of exports often holds beside the logs (a
+/// Returns the extension of a file that a folder of exports often contains beside the logs (a
 /// README, a chain-of-custody form, a screenshot) and that no log export uses. `.txt` is not
 /// among them: PowerShell writes exports to such files.
 fn document_extension(path: &Path) -> Option<String> {
