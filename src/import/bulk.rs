@@ -31,10 +31,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use anyhow::{bail, Context, Result};
-use duckdb::arrow::array::{Array, ArrayRef, StringArray, StructArray};
-use duckdb::arrow::datatypes::{DataType, Fields};
-use duckdb::arrow::record_batch::RecordBatch;
-use duckdb::vscalar::{ArrowFunctionSignature, VArrowScalar};
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::ffi::duckdb_string_t;
+use duckdb::types::DuckString;
+use duckdb::vscalar::{ScalarFunctionSignature, VScalar};
+use duckdb::vtab::arrow::WritableVector;
 use duckdb::Connection;
 use indicatif::ProgressBar;
 use serde_json::Value;
@@ -45,7 +46,7 @@ use super::header::Header;
 use super::json_reader;
 use super::normalize::{Mapped, Mapper};
 use super::record::{Item, Position, Row, Shape};
-use super::row_batch::{Kind, RowBatch, SIGNIN_COLUMNS, STORAGE_COLUMNS};
+use super::row_batch::{struct_type, Kind, VectorRows, SIGNIN_COLUMNS, STORAGE_COLUMNS};
 use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
 use super::ImportPlan;
@@ -581,69 +582,76 @@ impl<'c> LineReader<'c> {
     }
 }
 
-/// Maps one chunk of lines to rows of the family's table, as a struct column with the
-/// table's columns. Any line that the streaming path would read otherwise, reject, or stop the
-/// file at fails the chunk and so the statement.
-fn map_chunk(state: &MapState, input: &RecordBatch, columns: &[(&str, Kind)]) -> Result<ArrayRef, Box<dyn Error>> {
+/// Maps one chunk of lines to rows of the family's table, written into `output`, a struct
+/// vector with the table's columns. Any line that the streaming path would read otherwise,
+/// reject, or stop the file at fails the chunk and so the statement.
+fn map_chunk(
+    state: &MapState,
+    input: &DataChunkHandle,
+    output: &mut dyn WritableVector,
+    columns: &[(&str, Kind)],
+) -> Result<(), Box<dyn Error>> {
     let slot = state.0.read().map_err(|_| "a thread failed while it held the mapping function's state")?;
     let context = slot.as_ref().ok_or("the mapping function has no file to map")?;
-    let lines = input
-        .column(0)
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or("the mapping function was given a column that is not text")?;
+    let count = input.len();
+    let lines = input.flat_vector(0);
+    // SAFETY: the function's one parameter is VARCHAR, and DuckDB flattens the input chunk
+    // before it calls a function of the C API, so the vector holds `count` strings.
+    let strings = unsafe { lines.as_slice_with_len::<duckdb_string_t>(count) };
+    let output = output.struct_vector();
+    let mut rows = VectorRows::new(&output, columns, count);
     let mut reader = LineReader::new(&context.layout);
-    let mut batch = RowBatch::new(columns);
     let mut bytes = 0u64;
     let mut row = Row { position: Position { record_no: 0, line: None }, values: Vec::new(), raw: String::new() };
-    for index in 0..input.num_rows() {
-        let line = if lines.is_null(index) { "" } else { lines.value(index) };
+    for (index, string) in strings.iter().enumerate() {
+        let mut string = *string;
+        let line = if lines.row_is_null(index as u64) { &b""[..] } else { DuckString::new(&mut string).as_bytes() };
         bytes += line.len() as u64 + 1;
-        let number = context.index.take(line.as_bytes())?;
+        let number = context.index.take(line)?;
+        let line = std::str::from_utf8(line).map_err(|err| format!("line {number}: {err}"))?;
         reader.read(line, &mut row).map_err(|reason| format!("line {number}: {reason}"))?;
         let position = Position { record_no: number - context.layout.header_lines(), line: Some(number) };
         row.position = position;
         match context.mapper.map(&row).map_err(|err| format!("line {number}: {err:#}"))? {
-            Mapped::Storage(out) => push_storage(&mut batch, context.source_id, position, out, &row.raw),
-            Mapped::Signin(out) => push_signin(&mut batch, context.source_id, position, out, &row.raw),
+            Mapped::Storage(out) => push_storage(&mut rows, context.source_id, position, out, &row.raw),
+            Mapped::Signin(out) => push_signin(&mut rows, context.source_id, position, out, &row.raw),
             Mapped::Rejected(reject) => return Err(format!("line {number} is rejected: {}", reject.reason).into()),
         }
     }
     context.progress.inc(bytes);
-    Ok(Arc::new(StructArray::from(batch.finish()?)))
+    Ok(())
 }
 
-fn struct_type(columns: &[(&str, Kind)]) -> DataType {
-    let schema = RowBatch::new(columns).schema();
-    DataType::Struct(Fields::from(schema.fields().to_vec()))
+fn signature(columns: &[(&str, Kind)]) -> Vec<ScalarFunctionSignature> {
+    vec![ScalarFunctionSignature::exact(vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)], struct_type(columns))]
 }
 
 /// The mapping function for storage records.
 struct MapStorage;
 
-impl VArrowScalar for MapStorage {
+impl VScalar for MapStorage {
     type State = MapState;
 
-    fn invoke(state: &MapState, input: RecordBatch) -> Result<ArrayRef, Box<dyn Error>> {
-        map_chunk(state, &input, STORAGE_COLUMNS)
+    fn invoke(state: &MapState, input: &mut DataChunkHandle, output: &mut dyn WritableVector) -> Result<(), Box<dyn Error>> {
+        map_chunk(state, input, output, STORAGE_COLUMNS)
     }
 
-    fn signatures() -> Vec<ArrowFunctionSignature> {
-        vec![ArrowFunctionSignature::exact(vec![DataType::Utf8], struct_type(STORAGE_COLUMNS))]
+    fn signatures() -> Vec<ScalarFunctionSignature> {
+        signature(STORAGE_COLUMNS)
     }
 }
 
 /// The mapping function for sign-in records.
 struct MapSignin;
 
-impl VArrowScalar for MapSignin {
+impl VScalar for MapSignin {
     type State = MapState;
 
-    fn invoke(state: &MapState, input: RecordBatch) -> Result<ArrayRef, Box<dyn Error>> {
-        map_chunk(state, &input, SIGNIN_COLUMNS)
+    fn invoke(state: &MapState, input: &mut DataChunkHandle, output: &mut dyn WritableVector) -> Result<(), Box<dyn Error>> {
+        map_chunk(state, input, output, SIGNIN_COLUMNS)
     }
 
-    fn signatures() -> Vec<ArrowFunctionSignature> {
-        vec![ArrowFunctionSignature::exact(vec![DataType::Utf8], struct_type(SIGNIN_COLUMNS))]
+    fn signatures() -> Vec<ScalarFunctionSignature> {
+        signature(SIGNIN_COLUMNS)
     }
 }

@@ -1,4 +1,5 @@
-//! Column-wise batches of imported rows, handed to DuckDB's appender as Arrow record batches.
+//! Column-wise rows of the case tables: Arrow record batches for DuckDB's appender (the
+//! streaming path), and the output vectors of the fast path's mapping function.
 //!
 //! A batch fills one DuckDB vector per column at a time, which is cheaper than binding each
 //! value through the appender's generic row interface.
@@ -11,6 +12,7 @@ use duckdb::arrow::array::{
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::core::{FlatVector, Inserter, LogicalTypeHandle, LogicalTypeId, StructVector};
 
 /// The DuckDB type of a staged column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +32,16 @@ impl Kind {
             Kind::Varchar => DataType::Utf8,
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::Boolean => DataType::Boolean,
+        }
+    }
+
+    fn type_id(self) -> LogicalTypeId {
+        match self {
+            Kind::Integer => LogicalTypeId::Integer,
+            Kind::BigInt => LogicalTypeId::Bigint,
+            Kind::Varchar => LogicalTypeId::Varchar,
+            Kind::Timestamp => LogicalTypeId::Timestamp,
+            Kind::Boolean => LogicalTypeId::Boolean,
         }
     }
 
@@ -162,10 +174,6 @@ impl RowBatch {
         RowBatch { schema: Arc::new(Schema::new(fields)), builders, next: 0, rows: 0 }
     }
 
-    pub fn schema(&self) -> Arc<Schema> {
-        Arc::clone(&self.schema)
-    }
-
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -177,48 +185,6 @@ impl RowBatch {
         self.next += 1;
         let count = self.builders.len();
         self.builders.get_mut(column).unwrap_or_else(|| panic!("a row has more values than its {count} columns"))
-    }
-
-    pub fn int(&mut self, value: Option<i32>) {
-        match self.next_builder() {
-            Builder::Integer(builder) => builder.append_option(value),
-            _ => panic!("an INTEGER value was pushed for a column of another type"),
-        }
-    }
-
-    pub fn bigint(&mut self, value: Option<i64>) {
-        match self.next_builder() {
-            Builder::BigInt(builder) => builder.append_option(value),
-            _ => panic!("a BIGINT value was pushed for a column of another type"),
-        }
-    }
-
-    pub fn text(&mut self, value: Option<&str>) {
-        match self.next_builder() {
-            Builder::Varchar(builder) => builder.append_option(value),
-            _ => panic!("a VARCHAR value was pushed for a column of another type"),
-        }
-    }
-
-    /// Appends a timestamp in microseconds since the Unix epoch, UTC.
-    pub fn timestamp(&mut self, micros: Option<i64>) {
-        match self.next_builder() {
-            Builder::Timestamp(builder) => builder.append_option(micros),
-            _ => panic!("a TIMESTAMP value was pushed for a column of another type"),
-        }
-    }
-
-    pub fn boolean(&mut self, value: Option<bool>) {
-        match self.next_builder() {
-            Builder::Boolean(builder) => builder.append_option(value),
-            _ => panic!("a BOOLEAN value was pushed for a column of another type"),
-        }
-    }
-
-    pub fn end_row(&mut self) {
-        assert_eq!(self.next, self.builders.len(), "a row has fewer values than columns");
-        self.next = 0;
-        self.rows += 1;
     }
 
     /// Takes the finished rows as a record batch and leaves the batch empty.
@@ -237,6 +203,140 @@ impl RowBatch {
         self.rows = 0;
         RecordBatch::try_new(Arc::clone(&self.schema), arrays).context("cannot build a batch of staged rows")
     }
+}
+
+/// Takes a row's values in column order, then `end_row`. The streaming path's batches and the
+/// fast path's output vectors both take rows this way, so one function per table fills either.
+pub trait RowWriter {
+    fn int(&mut self, value: Option<i32>);
+    fn bigint(&mut self, value: Option<i64>);
+    fn text(&mut self, value: Option<&str>);
+    /// Takes a timestamp in microseconds since the Unix epoch, UTC.
+    fn timestamp(&mut self, micros: Option<i64>);
+    fn boolean(&mut self, value: Option<bool>);
+    fn end_row(&mut self);
+}
+
+impl RowWriter for RowBatch {
+    fn int(&mut self, value: Option<i32>) {
+        match self.next_builder() {
+            Builder::Integer(builder) => builder.append_option(value),
+            _ => panic!("an INTEGER value was pushed for a column of another type"),
+        }
+    }
+
+    fn bigint(&mut self, value: Option<i64>) {
+        match self.next_builder() {
+            Builder::BigInt(builder) => builder.append_option(value),
+            _ => panic!("a BIGINT value was pushed for a column of another type"),
+        }
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        match self.next_builder() {
+            Builder::Varchar(builder) => builder.append_option(value),
+            _ => panic!("a VARCHAR value was pushed for a column of another type"),
+        }
+    }
+
+    fn timestamp(&mut self, micros: Option<i64>) {
+        match self.next_builder() {
+            Builder::Timestamp(builder) => builder.append_option(micros),
+            _ => panic!("a TIMESTAMP value was pushed for a column of another type"),
+        }
+    }
+
+    fn boolean(&mut self, value: Option<bool>) {
+        match self.next_builder() {
+            Builder::Boolean(builder) => builder.append_option(value),
+            _ => panic!("a BOOLEAN value was pushed for a column of another type"),
+        }
+    }
+
+    fn end_row(&mut self) {
+        assert_eq!(self.next, self.builders.len(), "a row has fewer values than columns");
+        self.next = 0;
+        self.rows += 1;
+    }
+}
+
+/// Rows written straight into the output of a DuckDB scalar function whose result is a struct
+/// with the given columns: one child vector per column, filled row by row.
+pub struct VectorRows<'a> {
+    columns: Vec<(Kind, FlatVector<'a>)>,
+    next: usize,
+    row: usize,
+}
+
+impl<'a> VectorRows<'a> {
+    /// Writes into the children of `output`, which must be a struct vector of `columns` with
+    /// room for `rows` rows.
+    pub fn new(output: &StructVector<'a>, columns: &[(&str, Kind)], rows: usize) -> VectorRows<'a> {
+        let columns = columns.iter().enumerate().map(|(index, (_, kind))| (*kind, output.child(index, rows))).collect();
+        VectorRows { columns, next: 0, row: 0 }
+    }
+
+    /// Returns the vector of the next column. Panics when the values pushed do not follow the
+    /// column list, as `RowBatch` does.
+    fn next_vector(&mut self, kind: Kind) -> (&mut FlatVector<'a>, usize) {
+        let column = self.next;
+        self.next += 1;
+        let count = self.columns.len();
+        let (found, vector) =
+            self.columns.get_mut(column).unwrap_or_else(|| panic!("a row has more values than its {count} columns"));
+        assert_eq!(*found, kind, "a value of another type was pushed for column {column}");
+        (vector, self.row)
+    }
+
+    /// Writes a fixed-size value, or marks the row's value NULL.
+    fn fixed<T: Copy>(&mut self, kind: Kind, value: Option<T>) {
+        let (vector, row) = self.next_vector(kind);
+        match value {
+            // SAFETY: `kind` was checked against the column list, whose kinds are the struct's
+            // child types, and `row` is below the capacity the children were taken with.
+            Some(value) => unsafe { vector.as_mut_slice_with_len::<T>(row + 1)[row] = value },
+            None => vector.set_null(row),
+        }
+    }
+}
+
+impl RowWriter for VectorRows<'_> {
+    fn int(&mut self, value: Option<i32>) {
+        self.fixed(Kind::Integer, value);
+    }
+
+    fn bigint(&mut self, value: Option<i64>) {
+        self.fixed(Kind::BigInt, value);
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        let (vector, row) = self.next_vector(Kind::Varchar);
+        match value {
+            Some(text) => vector.insert(row, text),
+            None => vector.set_null(row),
+        }
+    }
+
+    fn timestamp(&mut self, micros: Option<i64>) {
+        self.fixed(Kind::Timestamp, micros);
+    }
+
+    fn boolean(&mut self, value: Option<bool>) {
+        self.fixed(Kind::Boolean, value);
+    }
+
+    fn end_row(&mut self) {
+        assert_eq!(self.next, self.columns.len(), "a row has fewer values than columns");
+        self.next = 0;
+        self.row += 1;
+    }
+}
+
+/// Returns the DuckDB type of a struct with the given columns.
+pub fn struct_type(columns: &[(&str, Kind)]) -> LogicalTypeHandle {
+    let fields: Vec<(&str, LogicalTypeHandle)> =
+        columns.iter().map(|(name, kind)| (*name, LogicalTypeHandle::from(kind.type_id()))).collect();
+    LogicalTypeHandle::struct_type(&fields)
 }
 
 #[cfg(test)]

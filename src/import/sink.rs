@@ -12,7 +12,7 @@ use duckdb::{params, Appender, Connection};
 use super::normalize::{Reject, SigninRow, StorageRow};
 use super::record::Position;
 use super::tables::Family;
-use super::row_batch::{RowBatch, REJECT_COLUMNS, SIGNIN_COLUMNS, STORAGE_COLUMNS};
+use super::row_batch::{RowBatch, RowWriter, REJECT_COLUMNS, SIGNIN_COLUMNS, STORAGE_COLUMNS};
 
 /// Record counts of one imported file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -289,7 +289,7 @@ impl<'c> Sink<'c> {
 }
 
 /// Pushes one row of `storage_events`, in table order.
-pub fn push_storage(b: &mut RowBatch, source_id: i32, position: Position, row: StorageRow, raw: &str) {
+pub fn push_storage(b: &mut impl RowWriter, source_id: i32, position: Position, row: StorageRow, raw: &str) {
     let caller = row.caller;
     b.int(Some(source_id));
     b.bigint(Some(position.record_no as i64));
@@ -330,7 +330,7 @@ pub fn push_storage(b: &mut RowBatch, source_id: i32, position: Position, row: S
 }
 
 /// Pushes one row of `signin_events`, in table order.
-pub fn push_signin(b: &mut RowBatch, source_id: i32, position: Position, row: SigninRow, raw: &str) {
+pub fn push_signin(b: &mut impl RowWriter, source_id: i32, position: Position, row: SigninRow, raw: &str) {
     let address = row.address;
     b.int(Some(source_id));
     b.bigint(Some(position.record_no as i64));
