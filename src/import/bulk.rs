@@ -41,8 +41,9 @@ use indicatif::ProgressBar;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::csv_reader::{raw_keys, raw_object};
+use super::csv_reader::{raw_keys, write_raw_object};
 use super::header::Header;
+use super::json_line::{Columns, LineWalker, Walked};
 use super::json_reader;
 use super::normalize::{Mapped, Mapper};
 use super::record::{Item, Position, Row, Shape};
@@ -85,7 +86,7 @@ enum Layout {
     /// JSON lines: one row object per line. `columns` are the first line's keys, flattened.
     /// A later line with another key would change the streaming reader's header, so such a
     /// line makes the fast path give up.
-    JsonLines { columns: HashMap<String, usize> },
+    JsonLines { columns: Columns },
 }
 
 impl Layout {
@@ -192,7 +193,7 @@ fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>)
         })
         .ok()?;
     let (header, values) = (header?, values?);
-    let columns = header.names().iter().enumerate().map(|(column, name)| (name.clone(), column)).collect();
+    let columns = Columns::new(header.names());
     let type_value = header.find("type").first().map(|&column| values[column].clone());
     let family = tables::recognise(&header, type_value.as_deref()).ok()?;
     let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
@@ -538,11 +539,18 @@ struct LineReader<'c> {
     parser: csv_core::Reader,
     fields: Vec<u8>,
     ends: Vec<usize>,
+    walker: LineWalker,
 }
 
 impl<'c> LineReader<'c> {
     fn new(layout: &'c Layout) -> Self {
-        LineReader { layout, parser: csv_core::Reader::new(), fields: Vec::new(), ends: Vec::new() }
+        LineReader {
+            layout,
+            parser: csv_core::Reader::new(),
+            fields: Vec::new(),
+            ends: Vec::new(),
+            walker: LineWalker::default(),
+        }
     }
 
     /// Reads a line into `row`'s values and raw JSON, reusing the row's buffers.
@@ -559,19 +567,14 @@ impl<'c> LineReader<'c> {
                     value.clear();
                     value.push_str(field.map_err(|err| err.to_string())?);
                 }
-                row.raw = raw_object(keys, &row.values);
+                write_raw_object(keys, &row.values, &mut row.raw);
             }
             Layout::JsonLines { columns } => {
-                let object = match serde_json::from_str::<Value>(json_reader::line_text(line)) {
-                    Ok(Value::Object(object)) => object,
-                    Ok(_) => return Err("the line is JSON but not an object".into()),
-                    Err(err) => return Err(format!("invalid JSON: {err}")),
-                };
-                row.values.clear();
+                let text = json_reader::line_text(line);
                 row.values.resize_with(columns.len(), String::new);
-                for (key, value) in json_reader::flat_values(&object) {
-                    let column = columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?;
-                    row.values[*column] = value;
+                let walked = self.walker.walk(text, columns, &mut row.values)?;
+                if walked == Walked::KeyRepeats {
+                    read_object(text, columns, &mut row.values)?;
                 }
                 // As the streaming reader does, `raw` is the line as written.
                 row.raw.clear();
@@ -580,6 +583,22 @@ impl<'c> LineReader<'c> {
         }
         Ok(())
     }
+}
+
+/// Reads a JSON line the streaming reader's way: parsed into an object, then flattened.
+fn read_object(text: &str, columns: &Columns, values: &mut [String]) -> Result<(), String> {
+    let object = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err("the line is JSON but not an object".into()),
+        Err(err) => return Err(format!("invalid JSON: {err}")),
+    };
+    for value in values.iter_mut() {
+        value.clear();
+    }
+    for (key, value) in json_reader::flat_values(&object) {
+        values[columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?] = value;
+    }
+    Ok(())
 }
 
 /// Maps one chunk of lines to rows of the family's table, written into `output`, a struct

@@ -187,19 +187,31 @@ pub fn raw_keys(header: &Header) -> Vec<String> {
 /// Builds the JSON object that keeps the original record: column name to cell text, in column
 /// order. `keys` comes from `raw_keys`; the text is what serde_json writes for the same object.
 pub fn raw_object(keys: &[String], values: &[String]) -> String {
-    let length: usize = keys.iter().zip(values).map(|(key, value)| key.len() + value.len() + 4).sum();
-    let mut out = Vec::with_capacity(length + 2);
-    out.push(b'{');
+    let mut out = String::new();
+    write_raw_object(keys, values, &mut out);
+    out
+}
+
+/// Writes `raw_object` of a record into `out`, replacing what it held and reusing its memory.
+pub fn write_raw_object(keys: &[String], values: &[String], out: &mut String) {
+    out.clear();
+    out.push('{');
     for (index, (key, value)) in keys.iter().zip(values).enumerate() {
         if index > 0 {
-            out.push(b',');
+            out.push(',');
         }
-        out.extend_from_slice(key.as_bytes());
-        out.push(b':');
-        serde_json::to_writer(&mut out, value).expect("writing JSON to memory cannot fail");
+        out.push_str(key);
+        out.push(':');
+        // serde_json escapes only these; most cells have none of them.
+        if value.bytes().any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\') {
+            out.push_str(&serde_json::Value::from(value.as_str()).to_string());
+        } else {
+            out.push('"');
+            out.push_str(value);
+            out.push('"');
+        }
     }
-    out.push(b'}');
-    String::from_utf8(out).expect("JSON written from strings is UTF-8")
+    out.push('}');
 }
 
 fn lossy_raw(record: &csv::ByteRecord) -> String {
@@ -310,6 +322,12 @@ mod tests {
         });
         let written = raw_object(&raw_keys(&header), &values);
         assert_eq!(written, expected.to_string());
+        // A reused buffer holds only the new object; a cell without escapes is written as is.
+        let mut reused = written.clone();
+        let plain: Vec<String> = ["a", "b c", "ü", "DEL \u{7f}"].iter().map(|v| v.to_string()).collect();
+        write_raw_object(&raw_keys(&header), &plain, &mut reused);
+        let expected_plain = serde_json::json!({ "A": "a", "A (2)": "b c", "A (3)": "ü", "q\"uote": "DEL \u{7f}" });
+        assert_eq!(reused, expected_plain.to_string());
         let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
         assert_eq!(parsed, expected);
     }

@@ -219,16 +219,29 @@ impl ObjectColumns {
 pub fn flat_values(object: &Map<String, Value>) -> Vec<(String, String)> {
     let mut flat = Vec::with_capacity(object.len());
     flatten("", object, &mut flat);
-    // `az monitor log-analytics query` writes every null as the text `None` and marks its
-    // rows with `TableName`. In such a row `None` is a missing value, never a name.
     if object.contains_key("TableName") {
-        for (_, value) in &mut flat {
-            if value == "None" {
-                value.clear();
-            }
-        }
+        clear_none_values(flat.iter_mut().map(|(_, value)| value));
     }
     flat
+}
+
+/// Returns the values of a nested object under the key `prefix`, flattened as `flat_values`
+/// flattens them.
+pub fn flat_values_under(prefix: &str, object: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut flat = Vec::with_capacity(object.len());
+    flatten(prefix, object, &mut flat);
+    flat
+}
+
+/// Empties the values that read `None` in a row with a top-level `TableName` key:
+/// `az monitor log-analytics query` writes every null as the text `None` and marks its rows
+/// with `TableName`. In such a row `None` is a missing value, never a name.
+pub fn clear_none_values<'v>(values: impl Iterator<Item = &'v mut String>) {
+    for value in values {
+        if value == "None" {
+            value.clear();
+        }
+    }
 }
 
 /// Flattens nested objects into dotted keys (`properties.userAgentHeader`), as the archived

@@ -10,6 +10,7 @@ pub mod csv_reader;
 pub mod gzip;
 pub mod header;
 pub mod json_documents;
+pub mod json_line;
 pub mod json_reader;
 pub mod normalize;
 pub mod record;
