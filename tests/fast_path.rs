@@ -323,3 +323,26 @@ fn powershell_export_csv_is_read() {
     assert_eq!(ours[0]["first"].as_i64().unwrap(), theirs[0]["first"].as_i64().unwrap() + 1);
     assert_eq!(ours[0]["last"].as_i64().unwrap(), theirs[0]["last"].as_i64().unwrap() + 1);
 }
+
+#[test]
+fn first_line_with_no_break_space_reads_alike() {
+    // Rust's `trim` removes U+00A0 and form feeds, but JSON does not count them as white space.
+    // The streaming reader decides the shape from the first line as it is. The fast path must
+    // not trim that line either.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("lines_blob.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (name, around) in [("nbsp", ("", "\u{a0}")), ("form_feed", ("\u{c}", ""))] {
+        lines[0] = format!("{}{}{}", around.0, text.lines().next().unwrap(), around.1);
+        let file = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let (fast, streaming) = (TestCase::new(), TestCase::new());
+        let fast_row = import(&fast, &file, "auto");
+        let streaming_row = import(&streaming, &file, "streaming");
+        assert_eq!(fast_row["reader"], "streaming", "{name}: {fast_row}");
+        for field in ["status", "error", "shape", "imported"] {
+            assert_eq!(fast_row[field], streaming_row[field], "{name}: {field}");
+        }
+        assert_eq!(stored(&fast, "storage_events"), stored(&streaming, "storage_events"), "{name}");
+    }
+}

@@ -171,7 +171,9 @@ fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<Lo
 
 fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
     let text = std::str::from_utf8(first).ok()?;
-    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(json_reader::line_text(text)) else {
+    // The streaming reader recognises JSON lines by the first line as it is, so white space
+    // that JSON does not allow around it (a no-break space) is not trimmed here either.
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
         return None;
     };
     // Wrapped documents (`tables`, `records`, `value`) are other shapes.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::Value;
@@ -38,13 +38,9 @@ impl Columns {
         self.numbers.get(key).copied()
     }
 
-    /// Returns the column of `key`, or an error that names the key.
-    fn number<E: de::Error>(&self, key: &str) -> Result<usize, E> {
-        self.numbers.get(key).copied().ok_or_else(|| E::custom(format!("the key `{key}` is not on the first line")))
-    }
 }
 
-/// What walking a line found.
+/// The outcome of walking a line.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Walked {
     /// Every value is in its column.
@@ -70,19 +66,23 @@ impl LineWalker {
         for value in values.iter_mut() {
             value.clear();
         }
-        let mut walk = Walk { columns, values, named_on: &mut self.named_on, line: self.line, table_name: false, repeats: false };
+        let mut walk = Walk { columns, values, named_on: &mut self.named_on, line: self.line, table_name: false, repeats: false, unknown: None };
         let mut parser = serde_json::Deserializer::from_str(text);
         let parsed = (&mut parser).deserialize_map(&mut walk).and_then(|()| parser.end());
         if let Err(err) = parsed {
-            // A key without a column is reported without the parser's position, which counts
-            // from the start of the line's text, not of the file.
+            // The parser's position counts from the start of the line's text; its line is 1.
+            let message = err.to_string();
             return Err(match err.classify() {
-                Category::Data => strip_position(&err.to_string()).to_string(),
-                _ => format!("invalid JSON: {err}"),
+                Category::Eof if text.is_empty() => "the line is blank".to_string(),
+                Category::Data => strip_position(&message).to_string(),
+                _ => format!("invalid JSON at column {} of the line: {}", err.column(), strip_position(&message)),
             });
         }
         if walk.repeats {
             return Ok(Walked::KeyRepeats);
+        }
+        if let Some(key) = walk.unknown {
+            return Err(format!("the key `{key}` is not on the first line"));
         }
         if walk.table_name {
             json_reader::clear_none_values(values.iter_mut());
@@ -105,6 +105,8 @@ struct Walk<'w> {
     /// The line has a top-level `TableName` key (`az monitor log-analytics query` output).
     table_name: bool,
     repeats: bool,
+    /// The first key that has no column.
+    unknown: Option<String>,
 }
 
 impl<'de> Visitor<'de> for &mut Walk<'_> {
@@ -115,15 +117,22 @@ impl<'de> Visitor<'de> for &mut Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(column) = map.next_key_seed(KeyColumn(self.columns))? {
-            let (column, kind) = column;
+        while let Some(key) = map.next_key_seed(KeyColumn(self.columns))? {
+            let column = match key {
+                Key::Column(column, kind) => {
+                    self.table_name |= kind == KeyKind::TableName;
+                    column
+                }
+                Key::Unknown(key) => {
+                    self.note_unknown(key);
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
             if self.named_on[column] == self.line {
                 self.repeats = true;
             }
             self.named_on[column] = self.line;
-            if kind == KeyKind::TableName {
-                self.table_name = true;
-            }
             // A flattened key of an earlier nested object may have filled the column.
             self.values[column].clear();
             match map.next_value_seed(Cell(&mut self.values[column]))? {
@@ -132,7 +141,10 @@ impl<'de> Visitor<'de> for &mut Walk<'_> {
                 // object itself is the key's text, as `flat_values` lists them.
                 Some(Value::Object(object)) => {
                     for (inner, text) in json_reader::flat_values_under(&self.columns.names[column], &object) {
-                        self.values[self.columns.number::<A::Error>(&inner)?] = text;
+                        match self.columns.get(&inner) {
+                            Some(inner) => self.values[inner] = text,
+                            None => self.note_unknown(inner),
+                        }
                     }
                     self.values[column] = Value::Object(object).to_string();
                 }
@@ -143,17 +155,31 @@ impl<'de> Visitor<'de> for &mut Walk<'_> {
     }
 }
 
+impl Walk<'_> {
+    /// Keeps the first key without a column. It fails the line only when no top-level key
+    /// repeats: after a repeat, the key may belong to a value that a later one replaced.
+    fn note_unknown(&mut self, key: String) {
+        self.unknown.get_or_insert(key);
+    }
+}
+
 #[derive(PartialEq, Eq)]
 enum KeyKind {
     TableName,
     Other,
 }
 
+/// A top-level key: its column, or the key itself when it has none.
+enum Key {
+    Column(usize, KeyKind),
+    Unknown(String),
+}
+
 /// Reads a key and returns its column, without copying the key.
 struct KeyColumn<'c>(&'c Columns);
 
 impl<'de> DeserializeSeed<'de> for KeyColumn<'_> {
-    type Value = (usize, KeyKind);
+    type Value = Key;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
@@ -161,15 +187,17 @@ impl<'de> DeserializeSeed<'de> for KeyColumn<'_> {
 }
 
 impl<'de> Visitor<'de> for KeyColumn<'_> {
-    type Value = (usize, KeyKind);
+    type Value = Key;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a key")
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        let column = self.0.number(key)?;
-        Ok((column, if key == "TableName" { KeyKind::TableName } else { KeyKind::Other }))
+        Ok(match self.0.get(key) {
+            Some(column) => Key::Column(column, if key == "TableName" { KeyKind::TableName } else { KeyKind::Other }),
+            None => Key::Unknown(key.to_string()),
+        })
     }
 }
 
@@ -335,6 +363,19 @@ mod tests {
             let (result, _) = walked(line, &columns);
             assert!(result.is_err(), "{line}");
         }
-        assert!(walked(r#"{"a":"1""#, &columns).0.unwrap_err().starts_with("invalid JSON: "));
+        assert_eq!(
+            walked(r#"{"a":1x}"#, &columns).0,
+            Err("invalid JSON at column 7 of the line: expected `,` or `}`".to_string())
+        );
+        assert_eq!(walked("", &columns).0, Err("the line is blank".to_string()));
+    }
+
+    #[test]
+    fn key_of_a_replaced_value_is_no_failure() {
+        // The object's `b` has no column, but the string that replaces the object wins.
+        let columns = columns_of(r#"{"a":"1"}"#);
+        let line = r#"{"a":{"b":1},"a":"2"}"#;
+        assert_eq!(walked(line, &columns).0, Ok(Walked::KeyRepeats));
+        assert_eq!(streaming_values(line, &columns), ["2"]);
     }
 }
