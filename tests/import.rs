@@ -66,6 +66,29 @@ fn reimport_is_skipped() {
 }
 
 #[test]
+fn record_repeated_within_a_file_is_stored_once() {
+    // The first record again at the end, and the second one twice in a row: the rows of
+    // lines 2 and 3 stay, their repeats on lines 4 and 11 are duplicates.
+    let text = std::fs::read_to_string(fixture("portal_blob.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut repeated = vec![lines[0], lines[1], lines[2], lines[2]];
+    repeated.extend(&lines[3..]);
+    repeated.push(lines[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("StorageBlobLogs.csv");
+    std::fs::write(&file, repeated.join("\n") + "\n").unwrap();
+    for reader in ["auto", "streaming"] {
+        let case = TestCase::new();
+        let row = &summary(&case.import(&[file.clone()], &["--reader", reader]))[0];
+        assert_eq!(row["reader"], if reader == "auto" { "duckdb" } else { "streaming" }, "{row}");
+        assert_eq!((row["records"].as_i64(), row["imported"].as_i64()), (Some(10), Some(8)), "{reader}: {row}");
+        assert_eq!(row["duplicates"], 2, "{reader}: {row}");
+        let kept = case.query("SELECT list(line ORDER BY line) AS lines FROM storage_events");
+        assert_eq!(kept[0]["lines"], serde_json::json!([2, 3, 5, 6, 7, 8, 9, 10]), "{reader}");
+    }
+}
+
+#[test]
 fn overlapping_record_is_stored_once() {
     let case = TestCase::new();
     import_one(&case, "portal_blob.csv");
