@@ -83,8 +83,8 @@ fn record_repeated_within_a_file_is_stored_once() {
         assert_eq!(row["reader"], if reader == "auto" { "duckdb" } else { "streaming" }, "{row}");
         assert_eq!((row["records"].as_i64(), row["imported"].as_i64()), (Some(10), Some(8)), "{reader}: {row}");
         assert_eq!(row["duplicates"], 2, "{reader}: {row}");
-        let kept = case.query("SELECT list(line ORDER BY line) AS lines FROM storage_events");
-        assert_eq!(kept[0]["lines"], serde_json::json!([2, 3, 5, 6, 7, 8, 9, 10]), "{reader}");
+        let stored = case.query("SELECT list(line ORDER BY line) AS lines FROM storage_events");
+        assert_eq!(stored[0]["lines"], serde_json::json!([2, 3, 5, 6, 7, 8, 9, 10]), "{reader}");
     }
 }
 

@@ -270,9 +270,9 @@ impl<'c> Sink<'c> {
                    AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
             }
         };
-        // Most files repeat no key and share none with the case. Counting that is one scan
-        // of the file's keys; the statement that finds which rows to delete took several
-        // times as long for a file of 9.3 million rows (1.2 s against 3.8 to 7.3 s).
+        // Most files repeat no key and share none with the case, and counting that takes one
+        // scan of the file's keys. The statement that finds which rows to delete took several
+        // times as long for a file of 9.3 million rows: 3.8 to 7.3 s against 1.2 s.
         let (repeats, shared): (i64, i64) = self.conn.query_row(
             &format!(
                 "SELECT count(*) - count(DISTINCT event_key), count(*) FILTER (WHERE event_key IN ({earlier}))
