@@ -346,3 +346,26 @@ fn first_line_with_no_break_space_reads_alike() {
         assert_eq!(stored(&fast, "storage_events"), stored(&streaming, "storage_events"), "{name}");
     }
 }
+
+#[test]
+fn file_read_again_keeps_its_source_id() {
+    // A blank last line makes the fast path give up; the streaming reader's rows take the ID
+    // of the rolled-back try, so the first file of a case is source 1 either way.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("StorageBlobLogs.csv");
+    let mut text = std::fs::read(fixture("portal_blob.csv")).unwrap();
+    text.extend(b"\n");
+    std::fs::write(&file, text).unwrap();
+    let case = TestCase::new();
+    let row = import(&case, &file, "auto");
+    assert_eq!(row["reader"], "streaming", "{row}");
+    assert!(row["reader_note"].is_string(), "{row}");
+    let ids = case.query("SELECT (SELECT list(source_id) FROM sources) AS sources, (SELECT list(DISTINCT source_id) FROM storage_events) AS rows");
+    assert_eq!(ids[0]["sources"], serde_json::json!([1]));
+    assert_eq!(ids[0]["rows"], serde_json::json!([1]));
+    // The next file takes the next ID.
+    let row = import(&case, &fixture("lines_signin.jsonl"), "auto");
+    assert_eq!(row["reader"], "duckdb", "{row}");
+    let ids = case.query("SELECT list(source_id ORDER BY source_id) AS sources FROM sources");
+    assert_eq!(ids[0]["sources"], serde_json::json!([1, 2]));
+}

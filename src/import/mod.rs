@@ -186,9 +186,9 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
                 return Ok(());
             }
         }
-        if !import_bulk(conn, &display, plan, &mut report, progress)? {
+        if let FastPath::Declined { source_id } = import_bulk(conn, &display, plan, &mut report, progress)? {
             let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-            import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report)?;
+            import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report, source_id)?;
         }
         let after = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if after != report.size && matches!(report.outcome, Outcome::Imported(_)) {
@@ -299,7 +299,7 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
         let display = format!("{base}!/{}", entry.name());
         let mut report = new_report(PathBuf::from(&display));
         report.size = entry.size();
-        if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report) {
+        if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report, None) {
             report.outcome = Outcome::Failed(format!("{err:#}"));
         }
         reports.push(report);
@@ -318,11 +318,12 @@ fn import_stream<R: Read + Send>(
     reader: HashingReader<R>,
     plan: &ImportPlan,
     report: &mut FileReport,
+    source_id: Option<i32>,
 ) -> Result<()> {
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
     let hint = LogTable::from_download_name(file_name);
     let in_file = || format!("`{display_path}`");
-    let mut sink = Sink::begin(conn).with_context(in_file)?;
+    let mut sink = Sink::begin(conn, source_id).with_context(in_file)?;
     let (sender, receiver) = mpsc::sync_channel::<Vec<Staged>>(BATCHES_IN_FLIGHT);
 
     let (read, stored) = std::thread::scope(|scope| {
@@ -429,14 +430,22 @@ fn short_note(error: &str) -> String {
 const STREAMING: &str = "streaming";
 const DUCKDB: &str = "duckdb";
 
+/// What the fast path did with a file.
+enum FastPath {
+    /// The fast path read the file: it imported it, or found that the case holds it already.
+    Taken,
+    /// The file is not for the fast path, or the fast path gave up: its transaction was rolled
+    /// back and the progress set back, so the streaming reader can read the file. `source_id`
+    /// is the ID the rolled-back try took, which the streaming reader gives the file's rows,
+    /// so that the sources of a case are numbered alike whichever reader took each file.
+    Declined { source_id: Option<i32> },
+}
+
 /// Imports a portal CSV or JSON lines file on disk through the fast path (see `bulk`).
-/// Returns false when the file is not for the fast path or the fast path gave up. The
-/// transaction is then rolled back and the progress set back, so the streaming reader can
-/// read the file.
-fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<bool> {
+fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<FastPath> {
     if plan.streaming_only {
         report.reader_note = Some("`--reader streaming` was given".into());
-        return Ok(false);
+        return Ok(FastPath::Declined { source_id: None });
     }
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
     let Some(candidate) = bulk::candidate(Path::new(display_path), plan, LogTable::from_download_name(file_name)) else {
@@ -445,11 +454,11 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
         } else {
             "the fast path takes portal CSV storage logs and JSON lines files whose first two lines it recognises; not this one".into()
         });
-        return Ok(false);
+        return Ok(FastPath::Declined { source_id: None });
     };
     let start = progress.position();
     let shape = candidate.shape();
-    let mut sink = Sink::begin(conn).with_context(|| format!("`{display_path}`"))?;
+    let mut sink = Sink::begin(conn, None).with_context(|| format!("`{display_path}`"))?;
     match bulk::read(conn, &mut sink, Path::new(display_path), candidate, progress) {
         Ok(read) => {
             report.reader = DUCKDB;
@@ -457,13 +466,14 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
             report.tables = read.tables;
             finish_file(conn, sink, display_path, read.sha256, plan, report)?;
             progress.set_position(start + report.size);
-            Ok(true)
+            Ok(FastPath::Taken)
         }
         Err(err) => {
+            let source_id = sink.source_id();
             drop(sink);
             report.reader_note = Some(short_note(&format!("{err:#}")));
             progress.set_position(start);
-            Ok(false)
+            Ok(FastPath::Declined { source_id: Some(source_id) })
         }
     }
 }

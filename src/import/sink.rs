@@ -90,11 +90,15 @@ impl Appenders<'_> {
 }
 
 impl<'c> Sink<'c> {
-    /// Opens the transaction and the appenders.
-    pub fn begin(conn: &'c Connection) -> Result<Sink<'c>> {
+    /// Opens the transaction and the appenders. The file's rows carry `source_id` when given
+    /// (the ID of a rolled-back try at the same file), else the sequence's next value.
+    pub fn begin(conn: &'c Connection, source_id: Option<i32>) -> Result<Sink<'c>> {
         conn.execute_batch("BEGIN TRANSACTION")?;
         let opened = (|| -> Result<Sink<'c>> {
-            let source_id: i32 = conn.query_row("SELECT nextval('source_id_seq')::INTEGER", [], |r| r.get(0))?;
+            let source_id: i32 = match source_id {
+                Some(id) => id,
+                None => conn.query_row("SELECT nextval('source_id_seq')::INTEGER", [], |r| r.get(0))?,
+            };
             let appenders = Appenders {
                 storage: TableAppender {
                     appender: conn.appender("storage_events")?,
