@@ -349,7 +349,7 @@ fn first_line_with_no_break_space_reads_alike() {
 
 #[test]
 fn file_read_again_keeps_its_source_id() {
-    // A blank last line makes the fast path give up; the streaming reader's rows take the ID
+    // A blank last line makes the fast path give up. The streaming reader's rows take the ID
     // of the rolled-back try, so the first file of a case is source 1 either way.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("StorageBlobLogs.csv");

@@ -79,7 +79,7 @@ fn record_repeated_within_a_file_is_stored_once() {
     std::fs::write(&file, repeated.join("\n") + "\n").unwrap();
     for reader in ["auto", "streaming"] {
         let case = TestCase::new();
-        let row = &summary(&case.import(&[file.clone()], &["--reader", reader]))[0];
+        let row = &summary(&case.import(std::slice::from_ref(&file), &["--reader", reader]))[0];
         assert_eq!(row["reader"], if reader == "auto" { "duckdb" } else { "streaming" }, "{row}");
         assert_eq!((row["records"].as_i64(), row["imported"].as_i64()), (Some(10), Some(8)), "{reader}: {row}");
         assert_eq!(row["duplicates"], 2, "{reader}: {row}");

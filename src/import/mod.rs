@@ -430,9 +430,9 @@ fn short_note(error: &str) -> String {
 const STREAMING: &str = "streaming";
 const DUCKDB: &str = "duckdb";
 
-/// What the fast path did with a file.
+/// The fast path's outcome for one file.
 enum FastPath {
-    /// The fast path read the file: it imported it, or found that the case holds it already.
+    /// The fast path read the file: it imported it, or found the same file imported before.
     Taken,
     /// The file is not for the fast path, or the fast path gave up: its transaction was rolled
     /// back and the progress set back, so the streaming reader can read the file. `source_id`
