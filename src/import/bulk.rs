@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 
 use super::csv_reader::{raw_keys, write_raw_object};
 use super::header::Header;
-use super::json_line::{Columns, LineWalker, Walked};
+use super::json_line::{Columns, LineWalker};
 use super::json_reader;
 use super::normalize::{Mapped, Mapper};
 use super::record::{Item, Position, Row, Shape};
@@ -574,10 +574,7 @@ impl<'c> LineReader<'c> {
             Layout::JsonLines { columns } => {
                 let text = json_reader::line_text(line);
                 row.values.resize_with(columns.len(), String::new);
-                let walked = self.walker.walk(text, columns, &mut row.values)?;
-                if walked == Walked::KeyRepeats {
-                    read_object(text, columns, &mut row.values)?;
-                }
+                self.walker.walk(text, columns, &mut row.values)?;
                 // As the streaming reader does, `raw` is the line as written.
                 row.raw.clear();
                 row.raw.push_str(json_reader::line_text(line));
@@ -585,22 +582,6 @@ impl<'c> LineReader<'c> {
         }
         Ok(())
     }
-}
-
-/// Reads a JSON line the streaming reader's way: parsed into an object, then flattened.
-fn read_object(text: &str, columns: &Columns, values: &mut [String]) -> Result<(), String> {
-    let object = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => return Err("the line is JSON but not an object".into()),
-        Err(err) => return Err(format!("invalid JSON: {err}")),
-    };
-    for value in values.iter_mut() {
-        value.clear();
-    }
-    for (key, value) in json_reader::flat_values(&object) {
-        values[columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?] = value;
-    }
-    Ok(())
 }
 
 /// Maps one chunk of lines to rows of the family's table, written into `output`, a struct
@@ -617,7 +598,7 @@ fn map_chunk(
     let count = input.len();
     let lines = input.flat_vector(0);
     // SAFETY: the function's one parameter is VARCHAR, and DuckDB flattens the input chunk
-    // before it calls a function of the C API, so the vector holds `count` strings.
+    // before it calls a function of the C API, so the vector contains `count` strings.
     let strings = unsafe { lines.as_slice_with_len::<duckdb_string_t>(count) };
     let output = output.struct_vector();
     let mut rows = VectorRows::new(&output, columns, count);

@@ -192,7 +192,7 @@ pub fn raw_object(keys: &[String], values: &[String]) -> String {
     out
 }
 
-/// Writes `raw_object` of a record into `out`, replacing what it held and reusing its memory.
+/// Writes `raw_object` of a record into `out`, replacing its text and reusing its memory.
 pub fn write_raw_object(keys: &[String], values: &[String], out: &mut String) {
     out.clear();
     out.push('{');
@@ -202,7 +202,7 @@ pub fn write_raw_object(keys: &[String], values: &[String], out: &mut String) {
         }
         out.push_str(key);
         out.push(':');
-        // serde_json escapes only these; most cells have none of them.
+        // serde_json escapes only these bytes, and most cells have none of them.
         if value.bytes().any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\') {
             out.push_str(&serde_json::Value::from(value.as_str()).to_string());
         } else {
@@ -322,7 +322,7 @@ mod tests {
         });
         let written = raw_object(&raw_keys(&header), &values);
         assert_eq!(written, expected.to_string());
-        // A reused buffer holds only the new object; a cell without escapes is written as is.
+        // A reused buffer contains only the new object. A cell without escapes is written as is.
         let mut reused = written.clone();
         let plain: Vec<String> = ["a", "b c", "ü", "DEL \u{7f}"].iter().map(|v| v.to_string()).collect();
         write_raw_object(&raw_keys(&header), &plain, &mut reused);

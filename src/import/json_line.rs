@@ -4,8 +4,8 @@
 //! The streaming reader parses a line into a JSON object, flattens it (`json_reader::flat_values`)
 //! and fills the columns from that list, so a later entry of the list wins. Walking the line in
 //! the order it is written gives the same list in the same order, as long as no top-level key
-//! repeats: the parsed object then keeps the last value at the place of the first. Such a line,
-//! rare in real exports, is read the streaming reader's way (`Walked::KeyRepeats`).
+//! repeats: the parsed object then keeps the last value at the place of the first. The walker
+//! reads such a line, rare in real exports, the streaming reader's way (`Walked::KeyRepeats`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,19 +37,19 @@ impl Columns {
     pub fn get(&self, key: &str) -> Option<usize> {
         self.numbers.get(key).copied()
     }
-
 }
 
 /// The outcome of walking a line.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Walked {
-    /// Every value is in its column.
+    /// The walk put every value in its column.
     Read,
-    /// A top-level key is written twice; the columns hold no usable values.
+    /// A top-level key is written twice, so the line was parsed into an object and flattened,
+    /// as the streaming reader does.
     KeyRepeats,
 }
 
-/// Reuses its buffers from line to line.
+/// A reader of JSON lines that keeps its buffers from line to line.
 #[derive(Default)]
 pub struct LineWalker {
     /// For each column, the number of the line whose top-level key last named it.
@@ -58,19 +58,28 @@ pub struct LineWalker {
 }
 
 impl LineWalker {
-    /// Walks `text`, a JSON object on one line, into `values`, one per column. A key without a
-    /// column fails, as does text that is not exactly one JSON object.
+    /// Reads `text`, a JSON object on one line, into `values`, one per column, as the streaming
+    /// reader would. A key without a column fails, as does text that is not exactly one JSON
+    /// object.
     pub fn walk(&mut self, text: &str, columns: &Columns, values: &mut [String]) -> Result<Walked, String> {
         self.line += 1;
         self.named_on.resize(values.len(), 0);
         for value in values.iter_mut() {
             value.clear();
         }
-        let mut walk = Walk { columns, values, named_on: &mut self.named_on, line: self.line, table_name: false, repeats: false, unknown: None };
+        let mut walk = Walk {
+            columns,
+            values,
+            named_on: &mut self.named_on,
+            line: self.line,
+            table_name: false,
+            repeats: false,
+            unknown: None,
+        };
         let mut parser = serde_json::Deserializer::from_str(text);
         let parsed = (&mut parser).deserialize_map(&mut walk).and_then(|()| parser.end());
         if let Err(err) = parsed {
-            // The parser's position counts from the start of the line's text; its line is 1.
+            // The parser's position counts from the start of the line's text, so its line is 1.
             let message = err.to_string();
             return Err(match err.classify() {
                 Category::Eof if text.is_empty() => "the line is blank".to_string(),
@@ -79,6 +88,7 @@ impl LineWalker {
             });
         }
         if walk.repeats {
+            read_parsed(text, columns, values)?;
             return Ok(Walked::KeyRepeats);
         }
         if let Some(key) = walk.unknown {
@@ -89,6 +99,22 @@ impl LineWalker {
         }
         Ok(Walked::Read)
     }
+}
+
+/// Reads a JSON line the streaming reader's way: parsed into an object, then flattened.
+fn read_parsed(text: &str, columns: &Columns, values: &mut [String]) -> Result<(), String> {
+    let object = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err("the line is JSON but not an object".into()),
+        Err(err) => return Err(format!("invalid JSON: {err}")),
+    };
+    for value in values.iter_mut() {
+        value.clear();
+    }
+    for (key, value) in json_reader::flat_values(&object) {
+        values[columns.get(&key).ok_or_else(|| format!("the key `{key}` is not on the first line"))?] = value;
+    }
+    Ok(())
 }
 
 /// Returns a serde_json error message without the position it appends.
@@ -345,11 +371,14 @@ mod tests {
     #[test]
     fn repeated_top_level_key_is_reported() {
         let columns = columns_of(r#"{"a":"1","b":"2"}"#);
-        assert_eq!(walked(r#"{"a":"1","b":"2","a":"3"}"#, &columns).0, Ok(Walked::KeyRepeats));
+        let (result, values) = walked(r#"{"a":"1","b":"2","a":"3"}"#, &columns);
+        assert_eq!(result, Ok(Walked::KeyRepeats));
+        assert_eq!(values, ["3", "2"]);
         // A repeat on one line does not carry over to the next line of the same walker.
         let mut walker = LineWalker::default();
         let mut values = vec![String::new(); 2];
         assert_eq!(walker.walk(r#"{"a":"1","a":"3"}"#, &columns, &mut values), Ok(Walked::KeyRepeats));
+        assert_eq!(values, ["3", ""]);
         assert_eq!(walker.walk(r#"{"a":"1","b":"2"}"#, &columns, &mut values), Ok(Walked::Read));
         assert_eq!(values, ["1", "2"]);
     }
@@ -377,5 +406,6 @@ mod tests {
         let line = r#"{"a":{"b":1},"a":"2"}"#;
         assert_eq!(walked(line, &columns).0, Ok(Walked::KeyRepeats));
         assert_eq!(streaming_values(line, &columns), ["2"]);
+        assert_eq!(walked(line, &columns).1, ["2"]);
     }
 }
