@@ -1,8 +1,7 @@
 //! Reading stored findings back, in the shape `findings --format json` prints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{bail, Context, Result};
@@ -143,6 +142,10 @@ pub fn for_each_of(
 /// of a run of findings, in upload-time order, with how many findings wrote some. Building and
 /// rendering the findings costs more than the queries, so splitting that work nearly halves
 /// the time on two cores.
+///
+/// The calling thread fetches the findings query's batches from DuckDB while the two threads
+/// render the batches fetched before, so handing the result over to Arrow overlaps with the
+/// rendering instead of coming first.
 pub fn render_of<T: Send>(
     conn: &Connection,
     hunt_id: i64,
@@ -150,55 +153,105 @@ pub fn render_of<T: Send>(
     render: impl Fn(&Finding, &mut Vec<T>) -> Result<bool> + Sync,
     mut write: impl FnMut(Vec<T>, usize) -> Result<()>,
 ) -> Result<()> {
-    /// Rendered batches that may wait for the writer, so that memory stays bounded.
+    /// Batches fetched or rendered but not yet written, so that memory stays bounded.
     const AHEAD: usize = 8;
-    let (reader, batches) = Reader::open_and_query(conn, hunt_id, only)?;
-    let next = AtomicUsize::new(0);
-    let shared = Mutex::new(Progress::<T> { rendered: BTreeMap::new(), written: 0, stopped: false });
+    let candidate_conn = conn.try_clone()?;
+    let mode = Reader::mode(conn, hunt_id)?;
+    let mut stmt = Reader::prepare(conn, only)?;
+    let shared = Mutex::new(Progress::<T> {
+        fetched: VecDeque::new(),
+        fetched_count: 0,
+        all_fetched: false,
+        rendered: BTreeMap::new(),
+        stopped: false,
+    });
     let changed = Condvar::new();
     let lock = || shared.lock().expect("no thread panics while it holds the lock");
-    let work = || loop {
-        let number = next.fetch_add(1, Ordering::SeqCst);
-        let mut progress = lock();
-        while number >= progress.written + AHEAD && !progress.stopped {
-            progress = changed.wait(progress).expect("no thread panics while it holds the lock");
-        }
-        if number >= batches.len() || progress.stopped {
-            return;
-        }
-        drop(progress);
-        let batch = &batches[number];
-        // A panic must still deliver a result, or the writer would wait for it for ever.
-        let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut output = Vec::new();
-            let mut count = 0;
-            for row in 0..batch.num_rows() {
-                count += usize::from(render(&reader.build(batch, row)?, &mut output)?);
-            }
-            Ok((output, count))
-        }))
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("a thread that renders findings panicked; please report this as a bug")));
-        lock().rendered.insert(number, rendered);
-        changed.notify_all();
-    };
+    // Set once the candidates are read. It lives outside the scope, so the rendering threads
+    // can borrow it.
+    let reader_slot = std::sync::OnceLock::new();
     std::thread::scope(|scope| {
-        scope.spawn(work);
-        scope.spawn(work);
-        let result = (0..batches.len()).try_for_each(|number| {
+        // DuckDB hands a result over to Arrow on the thread that fetches it, so the candidates
+        // are read on a second connection while this thread fetches the findings.
+        let candidates = scope.spawn(move || CandidateIndex::load(&candidate_conn, hunt_id, only));
+        let mut stream = stmt.stream_arrow(params![hunt_id])?;
+        // Fetches the next batch unless the writer is too far behind; returns whether it did.
+        let mut fetch = |written: usize| -> Result<bool> {
+            let progress = lock();
+            if progress.all_fetched || progress.fetched_count >= written + AHEAD {
+                return Ok(false);
+            }
+            drop(progress);
+            let batch = stream.next().transpose()?;
             let mut progress = lock();
-            let rendered = loop {
-                match progress.rendered.remove(&number) {
-                    Some(rendered) => break rendered,
+            match batch {
+                Some(batch) => {
+                    let number = progress.fetched_count;
+                    progress.fetched.push_back((number, batch));
+                    progress.fetched_count += 1;
+                }
+                None => progress.all_fetched = true,
+            }
+            drop(progress);
+            changed.notify_all();
+            Ok(true)
+        };
+        // Batches wait here until the candidates are read.
+        while fetch(0)? {}
+        let candidates = candidates.join().map_err(|_| anyhow::anyhow!("the thread that reads candidates panicked"))??;
+        let reader = Reader::open_with(conn, hunt_id, mode, only, candidates)?;
+        let reader = reader_slot.get_or_init(|| reader);
+        let work = || loop {
+            let mut progress = lock();
+            let (number, batch) = loop {
+                if progress.stopped {
+                    return;
+                }
+                match progress.fetched.pop_front() {
+                    Some(next) => break next,
+                    None if progress.all_fetched => return,
                     None => progress = changed.wait(progress).expect("no thread panics while it holds the lock"),
                 }
             };
             drop(progress);
-            let (output, count) = rendered?;
-            write(output, count)?;
-            lock().written = number + 1;
+            // A panic must still deliver a result, or the writer would wait for it for ever.
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut output = Vec::new();
+                let mut count = 0;
+                for row in 0..batch.num_rows() {
+                    count += usize::from(render(&reader.build(&batch, row)?, &mut output)?);
+                }
+                Ok((output, count))
+            }))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("a thread that renders findings panicked; please report this as a bug")));
+            lock().rendered.insert(number, rendered);
             changed.notify_all();
-            Ok(())
-        });
+        };
+        scope.spawn(work);
+        scope.spawn(work);
+        let result = (|| -> Result<()> {
+            let mut written = 0;
+            loop {
+                let mut progress = lock();
+                if let Some(rendered) = progress.rendered.remove(&written) {
+                    drop(progress);
+                    let (output, count) = rendered?;
+                    write(output, count)?;
+                    written += 1;
+                    continue;
+                }
+                if progress.all_fetched && written == progress.fetched_count {
+                    return Ok(());
+                }
+                drop(progress);
+                if !fetch(written)? {
+                    let progress = lock();
+                    if !progress.rendered.contains_key(&written) {
+                        drop(changed.wait(progress).expect("no thread panics while it holds the lock"));
+                    }
+                }
+            }
+        })();
         if result.is_err() {
             lock().stopped = true;
             changed.notify_all();
@@ -207,11 +260,14 @@ pub fn render_of<T: Send>(
     })
 }
 
-/// The state `render_of` shares between its threads: batches rendered and not yet written,
-/// how many were written, and whether the writer gave up.
+/// The state `render_of` shares between its threads: batches fetched and not yet rendered,
+/// how many were fetched and whether the query has no more, batches rendered and not yet
+/// written, and whether the writer gave up.
 struct Progress<T> {
+    fetched: VecDeque<(usize, RecordBatch)>,
+    fetched_count: usize,
+    all_fetched: bool,
     rendered: BTreeMap<usize, Result<(Vec<T>, usize)>>,
-    written: usize,
     stopped: bool,
 }
 
@@ -229,28 +285,19 @@ struct Reader<'o> {
 impl<'o> Reader<'o> {
     fn open(conn: &Connection, hunt_id: i64, only: Option<&'o [String]>) -> Result<Self> {
         let candidates = CandidateIndex::load(conn, hunt_id, only)?;
-        Self::open_with(conn, hunt_id, only, candidates)
+        Self::open_with(conn, hunt_id, Self::mode(conn, hunt_id)?, only, candidates)
     }
 
-    /// Opens a reader and runs its findings query while a second connection reads the
-    /// candidates: DuckDB hands each result over to Arrow on one thread, so the two queries
-    /// overlap.
-    fn open_and_query(conn: &Connection, hunt_id: i64, only: Option<&'o [String]>) -> Result<(Self, Vec<RecordBatch>)> {
-        let candidate_conn = conn.try_clone()?;
-        std::thread::scope(|scope| {
-            let candidates = scope.spawn(move || CandidateIndex::load(&candidate_conn, hunt_id, only));
-            let mode = Self::mode(conn, hunt_id);
-            let batches = mode.and_then(|_| Self::query_with(conn, hunt_id, only));
-            let candidates = candidates.join().map_err(|_| anyhow::anyhow!("the thread that reads candidates panicked"))?;
-            let reader = Self::open_with(conn, hunt_id, only, candidates?)?;
-            Ok((reader, batches?))
-        })
-    }
-
-    fn open_with(conn: &Connection, hunt_id: i64, only: Option<&'o [String]>, candidates: CandidateIndex) -> Result<Self> {
+    fn open_with(
+        conn: &Connection,
+        hunt_id: i64,
+        mode: String,
+        only: Option<&'o [String]>,
+        candidates: CandidateIndex,
+    ) -> Result<Self> {
         Ok(Reader {
             hunt_id,
-            mode: Self::mode(conn, hunt_id)?,
+            mode,
             only,
             states: annotations::load_states(conn)?,
             rules: exclusions::load_enabled(conn)?,
@@ -266,11 +313,13 @@ impl<'o> Reader<'o> {
 
     /// Runs the findings query; `build` reads its rows.
     fn query(&self, conn: &Connection) -> Result<Vec<RecordBatch>> {
-        Self::query_with(conn, self.hunt_id, self.only)
+        let mut stmt = Self::prepare(conn, self.only)?;
+        Ok(stmt.stream_arrow(params![self.hunt_id])?.collect::<duckdb::Result<_>>()?)
     }
 
-    fn query_with(conn: &Connection, hunt_id: i64, only: Option<&[String]>) -> Result<Vec<RecordBatch>> {
-        let mut stmt = conn.prepare(&format!(
+    /// Prepares the findings query, whose one parameter is the hunt ID.
+    fn prepare<'c>(conn: &'c Connection, only: Option<&[String]>) -> Result<duckdb::Statement<'c>> {
+        Ok(conn.prepare(&format!(
             "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, f.status_text, f.storage_account,
                     f.object_path, f.file_name, f.caller_ip, f.caller_ip_raw, f.address_problem,
                     f.upload_user_agent, f.authentication_type, f.requester_upn, f.source_table,
@@ -282,8 +331,7 @@ impl<'o> Reader<'o> {
              WHERE f.hunt_id = ? {narrow}
              ORDER BY f.upload_time, f.finding_id",
             narrow = id_filter("f.finding_id", only),
-        ))?;
-        Ok(stmt.stream_arrow(params![hunt_id])?.collect::<duckdb::Result<_>>()?)
+        ))?)
     }
 
     /// Builds the finding in one row of the findings query, with its candidates, the
