@@ -5,11 +5,11 @@
 //! streaming path's CSV or JSON parser and normalises the values with the same mapper. So every
 //! worker thread parses, normalises and stores its share of the file.
 //!
-//! DuckDB numbers the lines it reads (`WITH ORDINALITY`), and the function gets each line with
-//! its number. While the statement runs, a thread of ours reads the file too: it computes the
-//! file's SHA-256 and sums a hash of every line with its number. The function sums the same
-//! hash of every line DuckDB gives it. Equal sums and counts show that DuckDB read the bytes
-//! that were hashed, each line once and with its own number; otherwise the fast path gives up.
+//! DuckDB does not tell the function which line of the file a row came from, and the rows of
+//! one statement reach it in no fixed order. Before the statement, one read of the file
+//! therefore indexes every line by a 96-bit hash of its bytes, and the function looks each
+//! line up to learn its line number. Identical lines are interchangeable, so they take their
+//! numbers in any order. The same read computes the file's SHA-256 on another thread.
 //!
 //! NOTE: the fast path reads lines, so a CSV whose cells run over several lines goes to the
 //! streaming reader whole. Portal exports of sign-in tables do that (pretty-printed JSON in
@@ -21,12 +21,14 @@
 //! so the transaction is rolled back and the streaming path reads the file again. That path
 //! keeps each bad record with its line and reason, so a file reads the same either way.
 
+use std::collections::HashMap;
 use std::error::Error;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use anyhow::{bail, Context, Result};
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
@@ -219,16 +221,22 @@ fn field_texts<'a>(fields: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = 
 pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, progress: &ProgressBar) -> Result<BulkRead> {
     let Candidate { layout, family, mapper, .. } = file;
     let skip = layout.header_lines();
+    // The hash and the index come from one read of the file, so they describe the same
+    // bytes. If DuckDB then reads other bytes, its lines do not match the index and the
+    // fast path gives up.
+    progress.set_message("indexing lines");
+    let built = LineIndex::build(path, skip);
     progress.set_message("importing");
-    // The file is hashed while DuckDB reads it; the sums of its lines tell whether both reads
-    // saw the same bytes. The read stops early when this function returns before its end.
-    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
-    let scan = {
-        let (path, stop) = (path.to_path_buf(), Arc::clone(&stop.0));
-        std::thread::spawn(move || scan_file(&path, skip, &stop))
-    };
-    let (table, inserted, sha256) = {
-        let context = Arc::new(MapContext { mapper, layout, source_id: sink.source_id(), progress: progress.clone(), sums: SharedSum::default() });
+    let (index, sha256) = built.with_context(|| format!("cannot read `{}`", path.display()))?;
+
+    let (table, inserted) = {
+        let context = Arc::new(MapContext {
+            mapper,
+            layout,
+            source_id: sink.source_id(),
+            progress: progress.clone(),
+            index,
+        });
         let function = format!("blobtrail_map_{}", FUNCTION_NUMBER.fetch_add(1, Ordering::Relaxed));
         let state = MapState(Arc::new(RwLock::new(Some(Arc::clone(&context)))));
         let table = match family {
@@ -243,38 +251,25 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
         };
         // Each line is one text value because there is no quote character and the delimiter
         // is byte 1, which log exports do not contain. A line that does fails the statement.
-        // `ordinality` numbers the lines after the skipped ones from 1.
         let sql = format!(
             "INSERT INTO {table}
-             SELECT unnest({function}(line, ordinality + {skip}))
+             SELECT unnest({function}(line))
              FROM read_csv($1, columns = {{'line': 'VARCHAR'}}, header = false, skip = {skip},
                            auto_detect = false, delim = chr(1), quote = '', escape = '',
-                           strict_mode = true) WITH ORDINALITY"
+                           strict_mode = true)"
         );
         let inserted = conn.execute(&sql, [path.to_string_lossy()]).map_err(anyhow::Error::from).and_then(|rows| {
             context.mapper.check_date_order()?;
             Ok(rows)
         });
         // The function stays registered until the connection closes, so it lets go of the
-        // file's state now.
+        // index now.
         if let Ok(mut slot) = state.0.write() {
             *slot = None;
         }
-        // A failed statement needs no hash: the streaming reader reads the file again.
-        if inserted.is_err() {
-            stop.0.store(true, Ordering::Relaxed);
-        }
-        let scanned = scan.join().map_err(|_| anyhow::anyhow!("the thread that hashes `{}` panicked", path.display()))?;
         let inserted = inserted.context("DuckDB's reader did not take the file")? as u64;
-        let scanned = scanned.with_context(|| format!("cannot read `{}`", path.display()))?;
-        let read = context.sums.total();
-        if inserted != scanned.sum.count || read != scanned.sum {
-            bail!(
-                "DuckDB read {inserted} rows from {} lines of records: a record spans lines, a line is blank or the file changed",
-                scanned.sum.count
-            );
-        }
-        (table, inserted, scanned.sha256)
+        context.index.check_all_taken(inserted)?;
+        (table, inserted)
     };
     sink.add_written(inserted);
 
@@ -288,78 +283,61 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
     Ok(BulkRead { sha256, tables: found })
 }
 
-/// Sums of two independent hashes of lines with their line numbers, and the number of
-/// lines. Sums do not depend on the order in which the lines come, so DuckDB's threads can
-/// add them in any order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct LineSum {
-    count: u64,
-    first: u64,
-    second: u64,
+/// Two independent hashes of a line without its line break: 96 bits in all.
+#[derive(Clone, Copy)]
+struct LineHash {
+    key: u64,
+    check: u32,
 }
 
-impl LineSum {
-    /// Adds a line, without its line break, with its number in the file.
-    fn add(&mut self, number: u64, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        self.count += 1;
-        self.first = self.first.wrapping_add(LINE_HASHERS.0.hash_one((number, line)));
-        self.second = self.second.wrapping_add(LINE_HASHERS.1.hash_one((number, line)));
-    }
+/// Hashers with fixed seeds, so that the index and the mapping function agree.
+struct LineHasher {
+    key: ahash::RandomState,
+    check: ahash::RandomState,
 }
 
-/// Hashers with fixed seeds, so that the file's read and the mapping function agree.
-static LINE_HASHERS: std::sync::LazyLock<(ahash::RandomState, ahash::RandomState)> = std::sync::LazyLock::new(|| {
-    (
-        ahash::RandomState::with_seeds(0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a),
-        ahash::RandomState::with_seeds(0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19),
-    )
-});
-
-/// A `LineSum` that the mapping function's calls add to from DuckDB's threads.
-#[derive(Default)]
-struct SharedSum {
-    count: AtomicU64,
-    first: AtomicU64,
-    second: AtomicU64,
-}
-
-impl SharedSum {
-    fn add(&self, sum: LineSum) {
-        // `fetch_add` wraps around on overflow, as the sums do.
-        self.count.fetch_add(sum.count, Ordering::Relaxed);
-        self.first.fetch_add(sum.first, Ordering::Relaxed);
-        self.second.fetch_add(sum.second, Ordering::Relaxed);
-    }
-
-    fn total(&self) -> LineSum {
-        LineSum {
-            count: self.count.load(Ordering::Relaxed),
-            first: self.first.load(Ordering::Relaxed),
-            second: self.second.load(Ordering::Relaxed),
+impl LineHasher {
+    fn new() -> Self {
+        LineHasher {
+            key: ahash::RandomState::with_seeds(0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a),
+            check: ahash::RandomState::with_seeds(0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19),
         }
     }
-}
 
-/// Sets its flag when dropped, to stop the read of a file that is no longer needed.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+    fn hash(&self, line: &[u8]) -> LineHash {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Keeping the low 32 bits of the second hash is intended.
+        LineHash { key: self.key.hash_one(line), check: self.check.hash_one(line) as u32 }
     }
 }
 
-/// The result of one read of a file: its SHA-256 and the sum of its lines after the header lines.
-struct Scanned {
-    sha256: String,
-    sum: LineSum,
+/// A map whose keys are hashes already, so it uses them as they are.
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+/// Passes a `u64` key through: hashing it again would only cost time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
-/// Reads a file once: hashes every byte with SHA-256 on a thread of its own and sums every
-/// line after the first `skip` lines with its number. A last line without a line break counts
-/// as a line. Stops early, with an error, when `stop` is set.
-fn scan_file(path: &Path, skip: u64, stop: &AtomicBool) -> std::io::Result<Scanned> {
+/// Reads a file once: hashes every byte with SHA-256 on a thread of its own, and calls
+/// `each` with every line in order, without its line break. A last line without a line break
+/// counts as a line. Returns the hash.
+fn scan_file(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<String> {
     const BLOCK: usize = 4 << 20;
     let mut file = File::open(path)?;
     let (full, blocks) = mpsc::sync_channel::<Vec<u8>>(2);
@@ -374,23 +352,9 @@ fn scan_file(path: &Path, skip: u64, stop: &AtomicBool) -> std::io::Result<Scann
         crate::sql::hex(&hasher.finalize())
     });
 
-    let mut sum = LineSum::default();
-    let mut number = 0u64;
-    let mut each = |line: &[u8]| {
-        number += 1;
-        if number <= skip {
-            return;
-        }
-        // DuckDB's reader drops a byte order mark at the start of the file.
-        let line = if number == 1 { line.strip_prefix(BOM).unwrap_or(line) } else { line };
-        sum.add(number, line);
-    };
     let mut carry = Vec::new();
     let read = (|| -> std::io::Result<()> {
         loop {
-            if stop.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("the read was stopped"));
-            }
             let mut block = returned.try_recv().unwrap_or_default();
             block.resize(BLOCK, 0);
             let count = file.read(&mut block)?;
@@ -420,20 +384,104 @@ fn scan_file(path: &Path, skip: u64, stop: &AtomicBool) -> std::io::Result<Scann
     })();
     drop(full);
     let sha256 = hashing.join().map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
-    read.map(|()| Scanned { sha256, sum })
+    read.map(|()| sha256)
+}
+
+/// Every line after the header lines, by hash: the line number it has in the file. A line whose
+/// bytes occur more than once keeps the list of its line numbers, taken one at a time.
+struct LineIndex {
+    hasher: LineHasher,
+    /// Lines that occur once: key hash to (check hash, line number).
+    single: KeyMap<(u32, u32)>,
+    /// Key hashes that more than one line has: (check hash, line number) of each, not yet taken.
+    shared: KeyMap<Mutex<Vec<(u32, u32)>>>,
+    /// One bit per line after the header lines, set when its number is taken.
+    taken: Vec<AtomicU64>,
+    /// Lines before the first record.
+    skip: u64,
+    /// Lines after the header lines.
+    lines: u64,
+}
+
+impl LineIndex {
+    /// Reads the file once and returns the index of its lines and the file's SHA-256.
+    fn build(path: &Path, skip: u64) -> std::io::Result<(LineIndex, String)> {
+        let hasher = LineHasher::new();
+        let mut single: KeyMap<(u32, u32)> = KeyMap::default();
+        let mut shared: KeyMap<Vec<(u32, u32)>> = KeyMap::default();
+        let mut number = 0u64;
+        let mut too_many = false;
+        let sha256 = scan_file(path, |line| {
+            number += 1;
+            if number <= skip {
+                return;
+            }
+            let Ok(number) = u32::try_from(number) else {
+                too_many = true;
+                return;
+            };
+            // DuckDB's reader drops a byte order mark at the start of the file.
+            let line = if number == 1 { line.strip_prefix(BOM).unwrap_or(line) } else { line };
+            let hash = hasher.hash(line);
+            if let Some(lines) = shared.get_mut(&hash.key) {
+                lines.push((hash.check, number));
+            } else if let Some(first) = single.remove(&hash.key) {
+                shared.insert(hash.key, vec![first, (hash.check, number)]);
+            } else {
+                single.insert(hash.key, (hash.check, number));
+            }
+        })?;
+        if too_many {
+            return Err(std::io::Error::other("the file has more lines than the line index takes (4,294,967,295)"));
+        }
+        let lines = number.saturating_sub(skip);
+        let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
+        Ok((LineIndex { hasher, single, shared, taken, skip, lines }, sha256))
+    }
+
+    /// Returns the line number of a line read by DuckDB and marks it taken.
+    fn take(&self, line: &[u8]) -> Result<u64, String> {
+        let hash = self.hasher.hash(line);
+        let number = if let Some(lines) = self.shared.get(&hash.key) {
+            let mut lines = lines.lock().map_err(|_| "a thread failed while it held the line index")?;
+            let found = lines.iter().position(|&(check, _)| check == hash.check);
+            found.map(|position| lines.swap_remove(position).1)
+        } else {
+            self.single.get(&hash.key).filter(|(check, _)| *check == hash.check).map(|&(_, number)| number)
+        };
+        let number = number.map(u64::from);
+        let number = number.ok_or("DuckDB read a line that the index of the file does not hold")?;
+        let bit = number - self.skip - 1;
+        let previous = self.taken[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
+        if previous & (1 << (bit % 64)) != 0 {
+            return Err(format!("line {number} was read twice"));
+        }
+        Ok(number)
+    }
+
+    /// Fails unless DuckDB read every line after the header lines exactly once. Otherwise a
+    /// record spans lines or a line is blank, and line numbers would be wrong.
+    fn check_all_taken(&self, rows: u64) -> Result<()> {
+        let taken: u64 = self.taken.iter().map(|word| u64::from(word.load(Ordering::Relaxed).count_ones())).sum();
+        if rows != self.lines || taken != self.lines {
+            bail!("DuckDB read {rows} rows from {} lines of records: a record spans lines or a line is blank", self.lines);
+        }
+        Ok(())
+    }
 }
 
 /// Numbers the mapping functions registered in this process, so that each file gets its own.
 static FUNCTION_NUMBER: AtomicU64 = AtomicU64::new(0);
 
-/// The mapping function's state: the file's mapper, the layout of its lines and the sum of the
-/// lines mapped so far.
+/// The mapping function's state: the file's mapper, the layout of its lines and the index of
+/// its lines.
 struct MapContext {
     mapper: Mapper,
     layout: Layout,
     source_id: i32,
     progress: ProgressBar,
-    sums: SharedSum,
+    index: LineIndex,
 }
 
 #[derive(Clone, Default)]
@@ -549,23 +597,19 @@ fn map_chunk(
     let context = slot.as_ref().ok_or("the mapping function has no file to map")?;
     let count = input.len();
     let lines = input.flat_vector(0);
-    let numbers = input.flat_vector(1);
-    // SAFETY: the function's parameters are VARCHAR and BIGINT, and DuckDB flattens the input
-    // chunk before it calls a function of the C API, so the vectors contain `count` values each.
+    // SAFETY: the function's one parameter is VARCHAR, and DuckDB flattens the input chunk
+    // before it calls a function of the C API, so the vector contains `count` strings.
     let strings = unsafe { lines.as_slice_with_len::<duckdb_string_t>(count) };
-    let numbers = unsafe { numbers.as_slice_with_len::<i64>(count) };
     let output = output.struct_vector();
     let mut rows = VectorRows::new(&output, columns, count);
     let mut reader = LineReader::new(&context.layout);
     let mut bytes = 0u64;
-    let mut sum = LineSum::default();
     let mut row = Row { position: Position { record_no: 0, line: None }, values: Vec::new(), raw: String::new() };
-    for (index, (string, &number)) in strings.iter().zip(numbers).enumerate() {
+    for (index, string) in strings.iter().enumerate() {
         let mut string = *string;
         let line = if lines.row_is_null(index as u64) { &b""[..] } else { DuckString::new(&mut string).as_bytes() };
         bytes += line.len() as u64 + 1;
-        let number = u64::try_from(number).map_err(|_| format!("DuckDB numbered a line {number}"))?;
-        sum.add(number, line);
+        let number = context.index.take(line)?;
         let line = std::str::from_utf8(line).map_err(|err| format!("line {number}: {err}"))?;
         reader.read(line, &mut row).map_err(|reason| format!("line {number}: {reason}"))?;
         let position = Position { record_no: number - context.layout.header_lines(), line: Some(number) };
@@ -576,14 +620,12 @@ fn map_chunk(
             Mapped::Rejected(reject) => return Err(format!("line {number} is rejected: {}", reject.reason).into()),
         }
     }
-    context.sums.add(sum);
     context.progress.inc(bytes);
     Ok(())
 }
 
 fn signature(columns: &[(&str, Kind)]) -> Vec<ScalarFunctionSignature> {
-    let parameters = vec![LogicalTypeHandle::from(LogicalTypeId::Varchar), LogicalTypeHandle::from(LogicalTypeId::Bigint)];
-    vec![ScalarFunctionSignature::exact(parameters, struct_type(columns))]
+    vec![ScalarFunctionSignature::exact(vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)], struct_type(columns))]
 }
 
 /// The mapping function for storage records.
@@ -613,79 +655,5 @@ impl VScalar for MapSignin {
 
     fn signatures() -> Vec<ScalarFunctionSignature> {
         signature(SIGNIN_COLUMNS)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sum_of(lines: &[(u64, &[u8])]) -> LineSum {
-        let mut sum = LineSum::default();
-        for &(number, line) in lines {
-            sum.add(number, line);
-        }
-        sum
-    }
-
-    #[test]
-    fn line_sum_ignores_order() {
-        let forward = sum_of(&[(2, b"a"), (3, b"b")]);
-        assert_eq!(forward, sum_of(&[(3, b"b"), (2, b"a")]));
-        assert_eq!(forward.count, 2);
-    }
-
-    #[test]
-    fn line_sum_ignores_carriage_return() {
-        assert_eq!(sum_of(&[(2, b"a\r"), (3, b"b")]), sum_of(&[(2, b"a"), (3, b"b")]));
-    }
-
-    #[test]
-    fn line_sum_tells_lines_apart() {
-        let file = sum_of(&[(2, b"a"), (3, b"b")]);
-        // Lines that swapped numbers, a line read twice in place of another, a changed line.
-        assert_ne!(file, sum_of(&[(2, b"b"), (3, b"a")]));
-        assert_ne!(file, sum_of(&[(2, b"a"), (3, b"a")]));
-        assert_ne!(file, sum_of(&[(2, b"a"), (3, b"c")]));
-    }
-
-    #[test]
-    fn scan_sums_lines_after_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("export.csv");
-        // A CRLF header, a byte order mark that only the first line may drop, no final break.
-        let bytes = b"\xef\xbb\xbfh1,h2\r\na,1\r\n\xef\xbb\xbfb,2";
-        std::fs::write(&path, bytes).unwrap();
-        let scanned = scan_file(&path, 1, &AtomicBool::new(false)).unwrap();
-        assert_eq!(scanned.sum, sum_of(&[(2, b"a,1"), (3, b"\xef\xbb\xbfb,2")]));
-        // From `sha256sum` of the same bytes.
-        assert_eq!(scanned.sha256, "6bf52945665f084fc97a7c43dba7284673cf05559657c95183324478c4421ee9");
-    }
-
-    #[test]
-    fn scan_drops_bom_of_first_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("signins.jsonl");
-        std::fs::write(&path, b"\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n").unwrap();
-        let scanned = scan_file(&path, 0, &AtomicBool::new(false)).unwrap();
-        assert_eq!(scanned.sum, sum_of(&[(1, b"{\"a\":1}"), (2, b"{\"a\":2}")]));
-    }
-
-    #[test]
-    fn scan_counts_blank_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("blank.csv");
-        std::fs::write(&path, b"h\na\n\nb\n\n").unwrap();
-        let scanned = scan_file(&path, 1, &AtomicBool::new(false)).unwrap();
-        assert_eq!(scanned.sum, sum_of(&[(2, b"a"), (3, b""), (4, b"b"), (5, b"")]));
-    }
-
-    #[test]
-    fn scan_stops_when_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("export.csv");
-        std::fs::write(&path, b"h\na\n").unwrap();
-        let error = scan_file(&path, 1, &AtomicBool::new(true)).err().unwrap();
-        assert_eq!(error.to_string(), "the read was stopped");
     }
 }
