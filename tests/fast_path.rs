@@ -369,3 +369,32 @@ fn file_read_again_keeps_its_source_id() {
     let ids = case.query("SELECT list(source_id ORDER BY source_id) AS sources FROM sources");
     assert_eq!(ids[0]["sources"], serde_json::json!([1, 2]));
 }
+
+#[test]
+fn reader_notes_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = std::fs::read(fixture("portal_blob.csv")).unwrap();
+    let text = String::from_utf8(blob).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    // Byte 0xFF in place of the `#` that marks its place.
+    let marked = format!("{header}\n{}\n{}\n", lines[0], lines[1].replacen("Mozilla", "Mo#zilla", 1));
+    let not_utf8: Vec<u8> = marked.bytes().map(|byte| if byte == b'#' { 0xff } else { byte }).collect();
+    let lone_cr = format!("{header}\n{}\n{}\n", lines[0].replacen("Mozilla/5.0", "Mozilla/5.0\rsecond", 1), lines[1]);
+    for (name, bytes, note) in [
+        ("not_utf8.csv", not_utf8, "line 3 is not UTF-8"),
+        (
+            "lone_cr.csv",
+            lone_cr.into_bytes(),
+            "DuckDB's reader did not take the file: DuckDB's line reader cannot cut the file into lines: \
+             a carriage return does not end a line (a lone CR, or CR CR LF)",
+        ),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let case = TestCase::new();
+        let row = import(&case, &file, "auto");
+        assert_eq!(row["reader"], "streaming", "{name}: {row}");
+        assert!(row["reader_note"].as_str().unwrap().ends_with(note), "{name}: {row}");
+    }
+}

@@ -50,7 +50,7 @@ use super::record::{Item, Position, Row, Shape};
 use super::row_batch::{struct_type, Kind, VectorRows, SIGNIN_COLUMNS, STORAGE_COLUMNS};
 use super::sink::{push_signin, push_storage, Sink};
 use super::tables::{self, Family, LogTable};
-use super::ImportPlan;
+use super::{Hashed, ImportPlan};
 
 /// Leading white space at which a file is left to the streaming reader, which fails a file
 /// that starts with a whole read buffer (1 MiB) of it.
@@ -65,7 +65,7 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The hash and tables of a file that the fast path imported.
 pub struct BulkRead {
-    pub sha256: String,
+    pub hashed: Hashed,
     pub tables: Vec<LogTable>,
 }
 
@@ -227,7 +227,7 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
     progress.set_message("indexing lines");
     let built = LineIndex::build(path, skip);
     progress.set_message("importing");
-    let (index, sha256) = built.with_context(|| format!("cannot read `{}`", path.display()))?;
+    let (index, hashed) = built.with_context(|| format!("cannot read `{}`", path.display()))?;
 
     let (table, inserted) = {
         let context = Arc::new(MapContext {
@@ -258,7 +258,8 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
                            auto_detect = false, delim = chr(1), quote = '', escape = '',
                            strict_mode = true)"
         );
-        let inserted = conn.execute(&sql, [path.to_string_lossy()]).map_err(anyhow::Error::from).and_then(|rows| {
+        let executed = conn.execute(&sql, [path.to_string_lossy()]);
+        let inserted = executed.map_err(|err| anyhow::anyhow!(plain_reader_error(&err.to_string()))).and_then(|rows| {
             context.mapper.check_date_order()?;
             Ok(rows)
         });
@@ -280,7 +281,31 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
         found.extend(LogTable::from_name(&name?));
     }
     found.sort();
-    Ok(BulkRead { sha256, tables: found })
+    Ok(BulkRead { hashed, tables: found })
+}
+
+/// Returns the message of a failed fast-path statement in plain words when DuckDB's CSV reader
+/// could not cut the file into lines, or the message as it is (the mapping function's own
+/// messages are plain already). Texts are those of DuckDB 2.0.
+fn plain_reader_error(message: &str) -> String {
+    let line = message
+        .split_once("CSV Error on Line: ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|digits| !digits.is_empty());
+    let at_line = |what: &str| match line {
+        Some(line) => format!("line {line} {what}"),
+        None => format!("a line {what}"),
+    };
+    if message.contains("Invalid unicode") {
+        at_line("is not UTF-8")
+    } else if message.contains("Expected Number of Columns: 1") {
+        at_line("contains byte 0x01, which DuckDB's line reader takes for a column delimiter")
+    } else if message.contains("CSV Parser state machine reached an invalid state") {
+        "DuckDB's line reader cannot cut the file into lines: a carriage return does not end a line (a lone CR, or CR CR LF)"
+            .to_string()
+    } else {
+        message.to_string()
+    }
 }
 
 /// Two independent hashes of a line without its line break: 96 bits in all.
@@ -336,8 +361,8 @@ impl Hasher for KeyHasher {
 
 /// Reads a file once: hashes every byte with SHA-256 on a thread of its own, and calls
 /// `each` with every line in order, without its line break. A last line without a line break
-/// counts as a line. Returns the hash.
-fn scan_file(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<String> {
+/// counts as a line. Returns the hash and the number of bytes read.
+fn scan_file(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<Hashed> {
     const BLOCK: usize = 4 << 20;
     let mut file = File::open(path)?;
     let (full, blocks) = mpsc::sync_channel::<Vec<u8>>(2);
@@ -353,12 +378,14 @@ fn scan_file(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<String
     });
 
     let mut carry = Vec::new();
+    let mut size = 0u64;
     let read = (|| -> std::io::Result<()> {
         loop {
             let mut block = returned.try_recv().unwrap_or_default();
             block.resize(BLOCK, 0);
             let count = file.read(&mut block)?;
             block.truncate(count);
+            size += count as u64;
             if count == 0 {
                 if !carry.is_empty() {
                     each(&carry);
@@ -384,7 +411,7 @@ fn scan_file(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<String
     })();
     drop(full);
     let sha256 = hashing.join().map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
-    read.map(|()| sha256)
+    read.map(|()| Hashed { sha256, size })
 }
 
 /// Every line after the header lines, by hash: the line number it has in the file. A line whose
@@ -405,13 +432,13 @@ struct LineIndex {
 
 impl LineIndex {
     /// Reads the file once and returns the index of its lines and the file's SHA-256.
-    fn build(path: &Path, skip: u64) -> std::io::Result<(LineIndex, String)> {
+    fn build(path: &Path, skip: u64) -> std::io::Result<(LineIndex, Hashed)> {
         let hasher = LineHasher::new();
         let mut single: KeyMap<(u32, u32)> = KeyMap::default();
         let mut shared: KeyMap<Vec<(u32, u32)>> = KeyMap::default();
         let mut number = 0u64;
         let mut too_many = false;
-        let sha256 = scan_file(path, |line| {
+        let hashed = scan_file(path, |line| {
             number += 1;
             if number <= skip {
                 return;
@@ -437,7 +464,7 @@ impl LineIndex {
         let lines = number.saturating_sub(skip);
         let taken = (0..lines.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let shared = shared.into_iter().map(|(key, lines)| (key, Mutex::new(lines))).collect();
-        Ok((LineIndex { hasher, single, shared, taken, skip, lines }, sha256))
+        Ok((LineIndex { hasher, single, shared, taken, skip, lines }, hashed))
     }
 
     /// Returns the line number of a line read by DuckDB and marks it taken.
@@ -617,7 +644,7 @@ fn map_chunk(
         match context.mapper.map(&row).map_err(|err| format!("line {number}: {err:#}"))? {
             Mapped::Storage(out) => push_storage(&mut rows, context.source_id, position, out, &row.raw),
             Mapped::Signin(out) => push_signin(&mut rows, context.source_id, position, out, &row.raw),
-            Mapped::Rejected(reject) => return Err(format!("line {number} is rejected: {}", reject.reason).into()),
+            Mapped::Rejected(reject) => return Err(format!("line {number} needs the streaming reader: {}", reject.reason).into()),
         }
     }
     context.progress.inc(bytes);
@@ -655,5 +682,26 @@ impl VScalar for MapSignin {
 
     fn signatures() -> Vec<ScalarFunctionSignature> {
         signature(SIGNIN_COLUMNS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_reader_error;
+
+    #[test]
+    fn reader_errors_read_plainly() {
+        // Messages of DuckDB 2.0's read_csv with this module's options, from the Python package.
+        let not_utf8 = "Invalid Input Error: CSV Error on Line: 3\nOriginal Line: b??\nInvalid unicode (byte sequence mismatch) detected. This file is not utf-8 encoded.";
+        assert_eq!(plain_reader_error(not_utf8), "line 3 is not UTF-8");
+        let delimiter = "Invalid Input Error: CSV Error on Line: 2\nOriginal Line: a\u{1}b\nExpected Number of Columns: 1 Found: 2";
+        assert_eq!(
+            plain_reader_error(delimiter),
+            "line 2 contains byte 0x01, which DuckDB's line reader takes for a column delimiter"
+        );
+        let carriage_return = "Invalid Input Error: The CSV Parser state machine reached an invalid state.\nThis can happen when is not possible to parse your CSV File with the given options";
+        assert!(plain_reader_error(carriage_return).ends_with("a carriage return does not end a line (a lone CR, or CR CR LF)"));
+        let own = "Invalid Input Error: line 9 needs the streaming reader: the time does not parse";
+        assert_eq!(plain_reader_error(own), own);
     }
 }

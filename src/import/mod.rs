@@ -190,15 +190,17 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
             let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
             import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report, source_id)?;
         }
-        let after = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if after != report.size && matches!(report.outcome, Outcome::Imported(_)) {
-            // The transaction is committed by now, so the message states what to do with it.
-            report.warning = Some(format!(
-                "`{}` changed while it was read ({} bytes before, {after} after): it is still being written; \
-                 the rows imported match the recorded hash, which may not match the final file, so import a finished copy into a new case",
-                path.display(),
-                report.size
-            ));
+        if matches!(report.outcome, Outcome::Imported(_)) {
+            let after = std::fs::metadata(path).ok();
+            if let Some(change) = file_change(&metadata, report.size, after.as_ref()) {
+                // The transaction is committed by now, so the message states what to do with it.
+                report.warning = Some(format!(
+                    "`{}` changed while it was read ({change}): it is still being written or was edited; \
+                     the rows imported match the recorded hash and size, which may not match the file on disk now, \
+                     so import a finished copy into a new case",
+                    path.display(),
+                ));
+            }
         }
         Ok(())
     })();
@@ -206,6 +208,23 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
         report.outcome = Outcome::Failed(format!("{err:#}"));
     }
     report
+}
+
+/// Describes how a file changed during its import, from its metadata `before`, the number of
+/// bytes `read` and hashed, and its metadata `after` (None when it is gone). Returns None when
+/// nothing shows a change. A same-size edit shows only in the modification time.
+fn file_change(before: &std::fs::Metadata, read: u64, after: Option<&std::fs::Metadata>) -> Option<String> {
+    let Some(after) = after else {
+        return Some("it is gone".to_string());
+    };
+    let sizes = [before.len(), read, after.len()];
+    if sizes[0] != sizes[1] || sizes[1] != sizes[2] {
+        return Some(format!("{} bytes before, {} bytes read, {} bytes after", sizes[0], sizes[1], sizes[2]));
+    }
+    match (before.modified(), after.modified()) {
+        (Ok(first), Ok(last)) if first != last => Some("its modification time changed".to_string()),
+        _ => None,
+    }
 }
 
 /// Reads the number of members a zip file's end of central directory record lists, or None
@@ -340,8 +359,8 @@ fn import_stream<R: Read + Send>(
     let (shape, tables, hashing) = read.with_context(in_file)?;
     report.shape = Some(shape);
     report.tables = tables.into_iter().collect();
-    let sha = hashing.finish()?;
-    finish_file(conn, sink, display_path, sha, plan, report)
+    let hashed = hashing.finish()?;
+    finish_file(conn, sink, display_path, hashed, plan, report)
 }
 
 /// Records the file and commits its transaction, or rolls back when the same bytes were
@@ -350,11 +369,13 @@ fn finish_file(
     conn: &Connection,
     sink: Sink,
     display_path: &str,
-    sha: String,
+    hashed: Hashed,
     plan: &ImportPlan,
     report: &mut FileReport,
 ) -> Result<()> {
+    let sha = hashed.sha256;
     report.sha256 = Some(sha.clone());
+    report.size = hashed.size;
     if let Some(earlier_path) = earlier_import(conn, &sha, &plan.options_text)? {
         drop(sink);
         report.outcome = Outcome::Skipped { earlier_path };
@@ -464,7 +485,7 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
             report.reader = DUCKDB;
             report.shape = Some(shape.as_str().to_string());
             report.tables = read.tables;
-            finish_file(conn, sink, display_path, read.sha256, plan, report)?;
+            finish_file(conn, sink, display_path, read.hashed, plan, report)?;
             progress.set_position(start + report.size);
             Ok(FastPath::Taken)
         }
@@ -820,18 +841,19 @@ impl<'s> FileState<'s> {
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    size: u64,
     progress: ProgressBar,
 }
 
 impl<R: Read> HashingReader<R> {
     fn new(inner: R, progress: ProgressBar) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), progress }
+        HashingReader { inner, hasher: Sha256::new(), size: 0, progress }
     }
 
     /// Reads what the parser left unread, so that the hash covers the whole file.
-    fn finish(mut self) -> Result<String> {
-        std::io::copy(&mut self.inner, &mut self.hasher)?;
-        Ok(crate::sql::hex(&self.hasher.finalize()))
+    fn finish(mut self) -> Result<Hashed> {
+        self.size += std::io::copy(&mut self.inner, &mut self.hasher)?;
+        Ok(Hashed { sha256: crate::sql::hex(&self.hasher.finalize()), size: self.size })
     }
 }
 
@@ -839,14 +861,62 @@ impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let count = self.inner.read(buf)?;
         self.hasher.update(&buf[..count]);
+        self.size += count as u64;
         self.progress.inc(count as u64);
         Ok(count)
     }
 }
 
+/// The SHA-256 of the bytes an import read, and how many they were. A file that grows or
+/// shrinks while it is read has another size on disk, so the case records this one.
+pub struct Hashed {
+    pub sha256: String,
+    pub size: u64,
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{is_system_file, short_note};
+    use std::io::Read;
+    use std::time::{Duration, SystemTime};
+
+    use super::{file_change, is_system_file, short_note, HashingReader};
+
+    #[test]
+    fn hashing_reader_counts_bytes() {
+        let mut reader = HashingReader::new(&b"a,b\n1,2\n"[..], indicatif::ProgressBar::hidden());
+        let mut first = [0u8; 3];
+        reader.read_exact(&mut first).unwrap();
+        // The rest is read by `finish`; the hash is that of `sha256sum` on the same bytes.
+        let hashed = reader.finish().unwrap();
+        assert_eq!(hashed.size, 8);
+        assert_eq!(hashed.sha256, "492d5ea496056f1a6a6592241032fab764c321596317930b4fa0e1e8bc3b7470");
+    }
+
+    #[test]
+    fn file_change_sees_size_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        let set_time = |seconds: u64| {
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)).unwrap();
+        };
+        std::fs::write(&path, "a,b\n").unwrap();
+        set_time(1_000);
+        let before = std::fs::metadata(&path).unwrap();
+        assert_eq!(file_change(&before, 4, Some(&before)), None);
+
+        // Grown after the read, grown during the read, edited in place, deleted.
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        set_time(1_000);
+        let grown = std::fs::metadata(&path).unwrap();
+        assert_eq!(file_change(&before, 4, Some(&grown)).unwrap(), "4 bytes before, 4 bytes read, 8 bytes after");
+        assert_eq!(file_change(&before, 8, Some(&grown)).unwrap(), "4 bytes before, 8 bytes read, 8 bytes after");
+        std::fs::write(&path, "a,c\n").unwrap();
+        set_time(2_000);
+        let edited = std::fs::metadata(&path).unwrap();
+        assert_eq!(file_change(&before, 4, Some(&edited)).unwrap(), "its modification time changed");
+        assert_eq!(file_change(&before, 4, None).unwrap(), "it is gone");
+    }
 
     #[test]
     fn short_note_keeps_first_line() {
