@@ -155,9 +155,12 @@ pub fn render_of<T: Send>(
 ) -> Result<()> {
     /// Batches fetched or rendered but not yet written, so that memory stays bounded.
     const AHEAD: usize = 8;
+    // The findings stream on a connection of their own, so that the caller's connection stays
+    // free for the reader's queries and for `write` (an export appends to a table on it).
     let candidate_conn = conn.try_clone()?;
+    let findings_conn = conn.try_clone()?;
     let mode = Reader::mode(conn, hunt_id)?;
-    let mut stmt = Reader::prepare(conn, only)?;
+    let mut stmt = Reader::prepare(&findings_conn, only)?;
     let shared = Mutex::new(Progress::<T> {
         fetched: VecDeque::new(),
         fetched_count: 0,
@@ -196,8 +199,8 @@ pub fn render_of<T: Send>(
             changed.notify_all();
             Ok(true)
         };
-        // Batches wait here until the candidates are read.
-        while fetch(0)? {}
+        // The first fetch runs the query (its sort) while the candidates are read.
+        fetch(0)?;
         let candidates = candidates.join().map_err(|_| anyhow::anyhow!("the thread that reads candidates panicked"))??;
         let reader = Reader::open_with(conn, hunt_id, mode, only, candidates)?;
         let reader = reader_slot.get_or_init(|| reader);
