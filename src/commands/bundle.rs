@@ -49,9 +49,15 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
         );
     }
     print_stderr!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());
-    Ok(Report::success(json!({
+    let mut report = Report::success(json!({
         "hunt_id": hunt_id, "files": count, "manifest_sha256": manifest_hash, "integrity_problems": integrity.problems.len(),
-    })))
+    }));
+    // The bundle is complete and states the problems, but a script must not take it for the
+    // bundle of an intact case.
+    if !integrity.problems.is_empty() {
+        report.exit = Exit::Failure;
+    }
+    Ok(report)
 }
 
 /// `verify-bundle`: needs no case.

@@ -182,10 +182,12 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     let op_kept = operation.eq_ignore_ascii_case("PutBlob") || operation.eq_ignore_ascii_case("PutRange");
     let op_detail = if op_kept {
         format!("OperationName is `{operation}`")
-    } else if finding.part_count > 1 {
+    } else if other_requests(finding) > 0 {
+        let others = other_requests(finding);
         format!(
-            "the upload was completed by `{operation}`, which the query does not list; its {} other requests are dropped as well unless they are PutRange",
-            finding.part_count.saturating_sub(1)
+            "the upload was completed by `{operation}`, which the query does not list; its {} {} dropped as well unless they are PutRange",
+            output::count(others, "other request", "other requests"),
+            if others == 1 { "is" } else { "are" }
         )
     } else {
         format!("OperationName is `{operation}`, which the query does not list")
@@ -226,6 +228,16 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
 }
 
 /// Counts other uploads that pass the reference filters with the same split address.
+/// Counts the requests of an upload other than the one that completed it. The part count of a
+/// block or Data Lake upload leaves out the commit, and that of a series of appends or pages
+/// includes its last request.
+fn other_requests(finding: &Finding) -> i64 {
+    match finding.upload_kind.as_str() {
+        "block-upload" | "datalake-upload" => finding.part_count,
+        _ => finding.part_count.saturating_sub(1),
+    }
+}
+
 fn rival_uploads(conn: &Connection, finding: &Finding, split_ip: &str) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT count(*) FROM storage_events e
