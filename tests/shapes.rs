@@ -99,6 +99,14 @@ fn zip_members_are_sources_of_their_own() {
     let member = std::fs::read(fixture("api_blob.json")).unwrap();
     let expected = sha256_hex(&member);
     assert_eq!(sources[0]["sha256"], expected.as_str(), "a member's hash is of its own bytes");
+    // The archive's own hash is in each member's summary and so in the audit trail.
+    let archive = sha256_hex(&std::fs::read(fixture("exports.zip")).unwrap());
+    for row in &rows {
+        assert_eq!(row["container_sha256"], archive.as_str(), "{row}");
+    }
+    let log = case.json(&["log", "--format", "json"]);
+    let recorded = log.as_array().unwrap().iter().any(|record| record.to_string().contains(&archive));
+    assert!(recorded, "{log}");
 }
 
 /// SHA-256 by an independent route: the system's sha256sum.

@@ -167,5 +167,6 @@ fn summary_json(report: &FileReport) -> serde_json::Value {
         "reader_note": report.reader_note,
         "warning": report.warning,
         "notes": report.notes,
+        "container_sha256": report.container_sha256,
     })
 }

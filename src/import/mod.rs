@@ -77,6 +77,8 @@ pub struct FileReport {
     /// Something about the imported rows that the examiner should know, which does not make
     /// the import fail.
     pub notes: Vec<String>,
+    /// The SHA-256 of the zip archive that held the file, as it was handed over.
+    pub container_sha256: Option<String>,
 }
 
 /// Expands folders into the files below them, sorted, and keeps files as given.
@@ -147,6 +149,7 @@ fn new_report(path: PathBuf) -> FileReport {
         reader_note: None,
         warning: None,
         notes: Vec::new(),
+        container_sha256: None,
     }
 }
 
@@ -288,6 +291,16 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
         ));
         return vec![report];
     }
+    // Each member is recorded with its own hash; the archive's hash ties the members to the
+    // file as it was handed over, and goes into each member's summary and the audit trail.
+    let container_sha256 = match hash_file(path) {
+        Ok(sha256) => sha256,
+        Err(err) => {
+            let mut report = new_report(path.to_path_buf());
+            report.outcome = Outcome::Failed(format!("{err:#}"));
+            return vec![report];
+        }
+    };
     let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).to_string_lossy().into_owned();
     let mut reports = Vec::new();
     for index in 0..archive.len() {
@@ -318,6 +331,7 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
         let display = format!("{base}!/{}", entry.name());
         let mut report = new_report(PathBuf::from(&display));
         report.size = entry.size();
+        report.container_sha256 = Some(container_sha256.clone());
         if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report, None) {
             report.outcome = Outcome::Failed(format!("{err:#}"));
         }
