@@ -56,6 +56,8 @@ pub enum Command {
     Hunt(HuntArgs),
     /// Print the findings of the latest hunt
     Findings(FindingsArgs),
+    /// List the case's hunts: mode, times, parameters and counts, and which one is the latest
+    Hunts(FormatArgs),
     /// Show one finding in full: requests, candidates with reasons, failed sign-ins
     Show(ShowArgs),
     /// Explain which step of the reference Sentinel query keeps or drops a finding's upload and candidates

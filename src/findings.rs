@@ -311,7 +311,7 @@ impl<'o> Reader<'o> {
     fn mode(conn: &Connection, hunt_id: i64) -> Result<String> {
         let mode: Option<String> =
             conn.query_row("SELECT max(mode) FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
-        mode.with_context(|| format!("hunt {hunt_id} not found"))
+        mode.with_context(|| format!("hunt {hunt_id} not found; `blobtrail hunts` lists the hunts of the case"))
     }
 
     /// Runs the findings query; `build` reads its rows.

@@ -445,6 +445,31 @@ fn query_prints_null_and_nested_values() {
 }
 
 #[test]
+fn hunts_lists_modes_and_the_latest() {
+    let (_root, case) = demo_case();
+    case.ok(&["hunt", "--quiet", "--mode", "sentinel"]);
+    let hunts = case.json(&["hunts", "--format", "json"]);
+    let hunts = hunts.as_array().unwrap();
+    assert_eq!(hunts.len(), 2, "{hunts:?}");
+    assert_eq!((hunts[0]["hunt_id"].as_i64(), hunts[0]["mode"].as_str()), (Some(1), Some("full")));
+    assert_eq!((hunts[1]["hunt_id"].as_i64(), hunts[1]["mode"].as_str()), (Some(2), Some("sentinel")));
+    assert_eq!(hunts[0]["latest"], false);
+    assert_eq!(hunts[1]["latest"], true);
+    // The demo's full hunt gives each of its 45 uploads a finding.
+    assert_eq!(hunts[0]["uploads"].as_i64(), Some(45));
+    assert!(hunts[0]["parameters"].is_object(), "{}", hunts[0]["parameters"]);
+    let table = case.ok(&["hunts"]);
+    assert!(table.contains("latest"), "{table}");
+
+    let missing = case.run(&["findings", "--hunt", "99"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("hunt 99 not found; `blobtrail hunts` lists the hunts of the case"), "{}", stderr(&missing));
+    let out = case.root.path().join("sentinel.csv");
+    let exported = case.run(&["export", "--format", "csv", "--out", out.to_str().unwrap()]);
+    assert!(stderr(&exported).contains("of hunt 2 (sentinel mode;"), "{}", stderr(&exported));
+}
+
+#[test]
 fn query_keeps_limit_after_subquery_filter() {
     let (_root, case) = demo_case();
     // DuckDB 2.0.0 returns all 45 rows here unless `projection_pullup` is turned off.

@@ -107,7 +107,7 @@ fn hunt_row(case: &Case, hunt_id: i64) -> Result<HuntRow> {
                 })
             },
         )
-        .with_context(|| format!("hunt {hunt_id} not found"))
+        .with_context(|| format!("hunt {hunt_id} not found; `blobtrail hunts` lists the hunts of the case"))
 }
 
 fn sources(case: &Case) -> Result<Vec<SourceLine>> {

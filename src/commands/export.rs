@@ -51,8 +51,10 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
 
     let [findings, excluded, candidates] =
         [&totals.findings, &totals.excluded, &totals.candidates].map(|n| n.load(Ordering::Relaxed));
+    let mode: String = case.conn.query_row("SELECT mode FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
     print_stderr!(
-        "wrote {findings} findings ({excluded} excluded, marked), {candidates} candidates, {rows} rows/records to `{}`",
+        "wrote {findings} findings of hunt {hunt_id} ({mode} mode; {excluded} excluded, marked), {candidates} candidates, \
+         {rows} rows/records to `{}`",
         args.out.display()
     );
     Ok(Report::success(json!({ "hunt_id": hunt_id, "findings": findings, "excluded": excluded, "rows": rows })))

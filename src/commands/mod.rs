@@ -12,6 +12,7 @@ mod export;
 mod findings;
 mod generate;
 mod hunt;
+mod hunts;
 mod import;
 mod kql;
 mod log;
@@ -131,6 +132,7 @@ fn with_case(global: &Global, command: Command) -> Result<Exit> {
         Command::Annotate(args) => annotate::run(global, &case, args),
         Command::Exclude(action) => exclude::run(global, &case, action),
         Command::Log(args) => log::run(&case, args),
+        Command::Hunts(args) => hunts::run(&case, args),
         Command::Verify => verify::run(&case),
         Command::Query(args) => query::run(&case, args),
         Command::Export(args) => export::run(global, &case, args),
@@ -163,6 +165,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Annotate(_) => "annotate",
         Command::Exclude(_) => "exclude",
         Command::Log(_) => "log",
+        Command::Hunts(_) => "hunts",
         Command::Verify => "verify",
         Command::Query(_) => "query",
         Command::Export(_) => "export",
