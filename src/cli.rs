@@ -252,6 +252,9 @@ pub enum ExcludeCommand {
     Disable {
         /// Rule ID, as `exclude list` prints it
         rule_id: i64,
+        /// Why the rule no longer applies; recorded in the audit trail (`log`)
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
 }
 

@@ -518,6 +518,21 @@ fn exclude_needs_reason_and_condition() {
 }
 
 #[test]
+fn exclude_disable_records_its_reason() {
+    let (_root, case) = demo_case();
+    case.ok(&["exclude", "add", "--ip", "192.0.2.250", "--reason", "matches nothing"]);
+    let empty = case.run(&["exclude", "disable", "1", "--reason", " "]);
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(stderr(&empty).contains("`--reason` is empty"), "{}", stderr(&empty));
+    case.ok(&["exclude", "disable", "1", "--reason", "the address belongs to the intruder"]);
+    let log = case.json(&["log", "--format", "json"]);
+    let last = log.as_array().unwrap().last().unwrap();
+    assert_eq!(last["command"], "exclude");
+    assert_eq!(last["counts"]["disabled"], 1);
+    assert_eq!(last["counts"]["reason"], "the address belongs to the intruder");
+}
+
+#[test]
 fn exclude_warns_about_a_rule_on_names_alone() {
     let (_root, case) = demo_case();
     let broad = case.run(&["exclude", "add", "--preset", "backup-jobs"]);

@@ -16,10 +16,14 @@ pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Repor
     match action {
         ExcludeCommand::Add(args) => add(global, case, args),
         ExcludeCommand::List(args) => list(case, args),
-        ExcludeCommand::Disable { rule_id } => {
+        ExcludeCommand::Disable { rule_id, reason } => {
+            if reason.as_deref().is_some_and(|text| text.trim().is_empty()) {
+                bail!("`--reason` is empty; say why the rule no longer applies, or leave the option out");
+            }
             exclusions::disable(&case.conn, rule_id, global.examiner_for(case).as_deref())?;
             print_stderr!("disabled exclusion rule {rule_id}; it stays on record");
-            Ok(Report::success(json!({ "disabled": rule_id })))
+            // The reason goes into the audit record's counts, which `log` and bundles show.
+            Ok(Report::success(json!({ "disabled": rule_id, "reason": reason })))
         }
     }
 }
