@@ -79,12 +79,38 @@ fn graph_and_download_signins_are_normalised() {
 fn storage_analytics_fields_are_decoded() {
     let case = TestCase::new();
     import(&case, &["storage_analytics.log"], &[]);
-    let rows = case.query("SELECT operation_name AS op, status_text AS s, object_path AS p, caller_ip AS ip, line FROM storage_events ORDER BY line");
+    let rows = case.query(
+        "SELECT operation_name AS op, status_text AS s, object_path AS p, caller_ip AS ip, line,
+                authentication_type AS auth, raw->>'$.fields.AuthenticationType' AS raw_auth
+         FROM storage_events ORDER BY line",
+    );
     assert_eq!(rows[0]["op"], "PutBlob");
     assert_eq!(rows[0]["s"], "SASSuccess");
     assert_eq!(rows[0]["p"], "/acct/c/classic one.txt");
     assert_eq!(rows[0]["ip"], "198.51.100.43");
     assert_eq!(rows[1]["line"], 2);
+    // The resource logs' names for `sas` and `authenticated`. `raw` keeps the classic value.
+    assert_eq!(rows[0]["auth"], "SAS");
+    assert_eq!(rows[1]["auth"], "AccountKey");
+    assert_eq!(rows[0]["raw_auth"], "sas");
+}
+
+#[test]
+fn classic_queue_and_table_records_are_rejected() {
+    let case = TestCase::new();
+    let blob = std::fs::read_to_string(fixture("storage_analytics.log")).unwrap();
+    let first = blob.lines().next().unwrap();
+    // The fixture's first request, as the queue and the table services would log it.
+    let text = format!("{first}\n{}\n{}\n", first.replacen(";blob;", ";queue;", 1), first.replacen(";blob;", ";table;", 1));
+    let path = case.root.path().join("000001.log");
+    std::fs::write(&path, text).unwrap();
+    let output = case.import(&[path], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let rejects = case.query("SELECT line, column_name AS c, value AS v, reason FROM rejects ORDER BY line");
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert_eq!((rejects[0]["line"].as_i64(), rejects[0]["c"].as_str(), rejects[0]["v"].as_str()), (Some(2), Some("ServiceType"), Some("queue")));
+    assert_eq!(rejects[1]["reason"], "a table service record: the case holds blob and file service logs");
+    assert_eq!(case.count("storage_events"), 1);
 }
 
 #[test]
@@ -320,7 +346,8 @@ fn every_real_sample_imports_or_is_explained() {
         ("elastic-integrations/test-non-interactive-user-sample.first6.log", Some(6)),
         ("elastic-integrations/test-service-principal-signinlogs-sample.log", Some(7)),
         ("elastic-integrations/test-signinlogs-raw.log", Some(4)),
-        ("microsoft-docs/storage-analytics-logging.examples.log", Some(4)),
+        // Two blob requests; the queue and table requests are rejected with their reason.
+        ("microsoft-docs/storage-analytics-logging.examples.log", Some(2)),
         ("dynatrace-fork/log.json", Some(1)),
         ("azure-sentinel/signinLogs.csv", None),
         ("msticpy/az_mon_raw_query.json", None),

@@ -446,6 +446,15 @@ impl StorageColumns {
             };
         }
         let service = self.service_type.get(row).unwrap_or_default().to_ascii_lowercase();
+        if service == "queue" || service == "table" {
+            // Queue and table requests (classic Storage Analytics logs hold them beside blob
+            // requests) carry no file upload, and no table of the case is theirs.
+            return Err(Reject {
+                column: Some(self.service_type.name.clone()),
+                value: Some(service.clone()),
+                reason: format!("a {service} service record: the case holds blob and file service logs"),
+            });
+        }
         let uri_text = self.uri.get(row).unwrap_or_default().to_ascii_lowercase();
         let resource = self.resource_id.get(row).unwrap_or_default().to_ascii_lowercase();
         let is_file = service == "file"

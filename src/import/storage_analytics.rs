@@ -26,6 +26,22 @@ const COLUMNS: [&str; 38] = [
     "AuthorizationDetails",
 ];
 
+/// Position of `AuthenticationType` in `COLUMNS`.
+const AUTHENTICATION_TYPE: usize = 7;
+
+/// Returns the resource logs' name for a classic log's authentication type (`authenticated`,
+/// `sas`, `anonymous`, `bearer`), so that a filter on `AuthenticationType` finds both kinds
+/// of rows. `raw` keeps the value as written.
+fn resource_log_authentication(classic: &str) -> &str {
+    match classic.to_ascii_lowercase().as_str() {
+        "authenticated" => "AccountKey",
+        "sas" => "SAS",
+        "anonymous" => "Anonymous",
+        "bearer" | "oauth" => "OAuth",
+        _ => classic,
+    }
+}
+
 /// Tells whether a first line looks like a Storage Analytics log line.
 pub fn looks_like(first_line: &[u8]) -> bool {
     first_line.starts_with(b"1.0;") || first_line.starts_with(b"2.0;")
@@ -66,7 +82,9 @@ pub fn read(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>) -> Re
             object.insert(name.to_string(), serde_json::Value::String(value.clone()));
         }
         let raw = serde_json::json!({ "line": text, "fields": object }).to_string();
-        emit(Item::Row(Row { position, values: fields, raw }))?;
+        let mut values = fields;
+        values[AUTHENTICATION_TYPE] = resource_log_authentication(&values[AUTHENTICATION_TYPE]).to_string();
+        emit(Item::Row(Row { position, values, raw }))?;
     }
     if record_no == 0 {
         bail!("the file holds no log lines");
