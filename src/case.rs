@@ -345,7 +345,7 @@ fn check_case_name(name: &str) -> Result<()> {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
         bail!(
-            "invalid case name `{}`: use letters, digits, `-`, `_` and `.` only",
+            "invalid case name `{}`: use letters, digits, `-`, `_` and `.` only, and not `.` or `..` alone",
             name.escape_debug()
         );
     }

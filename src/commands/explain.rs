@@ -343,7 +343,10 @@ fn print_text(out: &mut dyn Write, e: &Explanation) -> std::io::Result<()> {
     };
     writeln!(out, "  => the reference {verdict}")?;
     for c in &e.candidates {
-        writeln!(out, "\ncandidate {} (signed in {}):", terminal_safe(c.account.as_deref().unwrap_or("(no account)")), c.signin_time)?;
+        // The hunt's sign-in time, which may be CreatedDateTime, where the steps below give
+        // the TimeGenerated that the reference query compares.
+        let account = terminal_safe(c.account.as_deref().unwrap_or("(no account)"));
+        writeln!(out, "\ncandidate {account} (sign-in time {} in the hunt):", c.signin_time)?;
         print_steps(out, &c.steps, "  ")?;
     }
     for note in &e.notes {

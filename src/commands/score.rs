@@ -125,14 +125,15 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
                 result.unattributable_overclaimed, result.unattributable
             )
         };
+        let verb = if result.findings_without_truth == 1 { "matches" } else { "match" };
         let unmatched = output::count(result.findings_without_truth as i64, "finding", "findings");
         let unmatched = if result.mode == "sentinel" {
             format!(
-                "{unmatched} match no truth row, because the sentinel mode counts each PutRange request of a file-share \
+                "{unmatched} {verb} no truth row, because the sentinel mode counts each PutRange request of a file-share \
                  upload and the empty PutBlob that creates a page or append blob"
             )
         } else {
-            format!("{unmatched} match no truth row")
+            format!("{unmatched} {verb} no truth row")
         };
         writeln!(
             out,
