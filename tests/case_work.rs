@@ -530,6 +530,11 @@ fn exclude_disable_records_its_reason() {
     assert_eq!(last["command"], "exclude");
     assert_eq!(last["counts"]["disabled"], 1);
     assert_eq!(last["counts"]["reason"], "the address belongs to the intruder");
+    // The report says who disabled the rule: here the demo case's examiner.
+    let folder = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", folder.to_str().unwrap()]);
+    let report = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    assert!(report.contains(" by demo</td>"), "{report}");
 }
 
 #[test]
