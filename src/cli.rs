@@ -200,6 +200,11 @@ pub struct FindingsArgs {
     /// A hunt ID other than the latest
     #[arg(long, value_name = "ID")]
     pub hunt: Option<i64>,
+    /// Only findings with this confidence: direct, strong, probable, ambiguous or none (repeatable)
+    #[arg(long, value_name = "LEVEL")]
+    pub confidence: Vec<String>,
+    #[command(flatten)]
+    pub conditions: ConditionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -252,7 +257,7 @@ pub enum ExcludeCommand {
     Disable {
         /// Rule ID, as `exclude list` prints it
         rule_id: i64,
-        /// Why the rule no longer applies; recorded in the audit trail (`log`)
+        /// Reason the rule no longer applies, recorded in the audit trail (`log`)
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
@@ -266,6 +271,14 @@ pub struct ExcludeAddArgs {
     /// Start from a false-positive scenario of the reference query: backup-jobs, portal-document-uploads, ci-artifacts, log-shipping, azure-file-sync
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
+    #[command(flatten)]
+    pub conditions: ConditionArgs,
+}
+
+/// Conditions on a finding, for `exclude add` and `findings`. Each option may be repeated, and
+/// a finding must meet one value of every option given.
+#[derive(Args, Debug, Default)]
+pub struct ConditionArgs {
     /// Account (UPN) attributed to the upload or named as its OAuth requester; in a sentinel hunt, its only candidate
     #[arg(long, value_name = "UPN")]
     pub account: Vec<String>,

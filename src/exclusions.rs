@@ -88,6 +88,21 @@ pub fn preset(name: &str) -> Result<&'static Preset> {
     }
 }
 
+impl crate::cli::ConditionArgs {
+    pub fn into_conditions(self) -> Conditions {
+        Conditions {
+            account: self.account,
+            file_contains: self.file_contains,
+            extension: self.extension,
+            ip: self.ip,
+            user_agent_contains: self.user_agent_contains,
+            operation: self.operation,
+            container: self.container,
+            path_prefix: self.path_prefix,
+        }
+    }
+}
+
 impl Conditions {
     pub fn is_empty(&self) -> bool {
         self == &Conditions::default()

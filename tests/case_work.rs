@@ -470,6 +470,37 @@ fn hunts_lists_modes_and_the_latest() {
 }
 
 #[test]
+fn findings_filter_by_confidence_and_conditions() {
+    let (_root, case) = demo_case();
+    let shown = |filter: &[&str]| -> Vec<Value> {
+        let text = case.ok(&[&["findings", "--format", "json"][..], filter].concat());
+        serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
+    };
+    let stored = |condition: &str| {
+        case.query(&format!("SELECT count(*) AS n FROM findings WHERE hunt_id = 1 AND {condition}"))[0]["n"].as_u64().unwrap() as usize
+    };
+    let strong_or_direct = shown(&["--confidence", "strong", "--confidence", "direct"]);
+    assert_eq!(strong_or_direct.len(), stored("confidence IN ('strong', 'direct')"));
+    assert!(strong_or_direct.iter().all(|f| f["confidence"] == "strong" || f["confidence"] == "direct"));
+
+    let dumper = shown(&["--file-contains", "MIMIKATZ"]);
+    assert_eq!(dumper.len(), stored("file_name ILIKE '%mimikatz%'"));
+    assert_eq!(dumper[0]["attributed_account"], "dave@contoso.com");
+    let dave = shown(&["--account", "dave@contoso.com", "--extension", "exe"]);
+    assert!(dave.iter().any(|f| f["file_name"] == "mimikatz.exe"), "{dave:?}");
+
+    for (filter, message) in [
+        (&["--confidence", "high"][..], "invalid confidence `high`"),
+        (&["--ip", "10.0.0.0/99"][..], "prefix length"),
+        (&["--file-contains", " "][..], "a condition value is empty"),
+    ] {
+        let output = case.run(&[&["findings"][..], filter].concat());
+        assert_eq!(output.status.code(), Some(1), "{filter:?}");
+        assert!(stderr(&output).contains(message), "{filter:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
 fn query_keeps_limit_after_subquery_filter() {
     let (_root, case) = demo_case();
     // DuckDB 2.0.0 returns all 45 rows here unless `projection_pullup` is turned off.
@@ -530,7 +561,7 @@ fn exclude_disable_records_its_reason() {
     assert_eq!(last["command"], "exclude");
     assert_eq!(last["counts"]["disabled"], 1);
     assert_eq!(last["counts"]["reason"], "the address belongs to the intruder");
-    // The report says who disabled the rule: here the demo case's examiner.
+    // The report names who disabled the rule: here the demo case's examiner.
     let folder = case.root.path().join("bundle");
     case.ok(&["bundle", "--out", folder.to_str().unwrap()]);
     let report = std::fs::read_to_string(folder.join("report.html")).unwrap();

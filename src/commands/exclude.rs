@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Global, Report};
 use crate::case::Case;
 use crate::cli::{ExcludeAddArgs, ExcludeCommand, FormatArgs, OutputFormat};
-use crate::exclusions::{self, Conditions};
+use crate::exclusions;
 use crate::findings;
 use crate::output;
 
@@ -31,16 +31,7 @@ pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Repor
 fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     let preset = args.preset.as_deref().map(exclusions::preset).transpose()?;
     let mut conditions = preset.map(|p| (p.conditions)()).unwrap_or_default();
-    let flags = Conditions {
-        account: args.account,
-        file_contains: args.file_contains,
-        extension: args.extension,
-        ip: args.ip,
-        user_agent_contains: args.user_agent_contains,
-        operation: args.operation,
-        container: args.container,
-        path_prefix: args.path_prefix,
-    };
+    let flags = args.conditions.into_conditions();
     let narrowed_by_flags = !flags.is_empty();
     conditions.extend(flags);
     if conditions.is_empty() {

@@ -12,12 +12,20 @@ use crate::findings::{self, Finding};
 use crate::export;
 use crate::output::{self, PrettyArray};
 
-pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
+/// The confidence levels a full hunt gives; a sentinel hunt gives `none` or none at all.
+const CONFIDENCES: [&str; 5] = ["direct", "strong", "probable", "ambiguous", "none"];
+
+pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
     if let Some(status) = &args.status {
         if !crate::annotations::STATUSES.contains(&status.as_str()) {
             anyhow::bail!("invalid status `{status}`; choose one of: {}", crate::annotations::STATUSES.join(", "));
         }
     }
+    if let Some(level) = args.confidence.iter().find(|level| !CONFIDENCES.contains(&level.as_str())) {
+        anyhow::bail!("invalid confidence `{level}`; choose one of: {}", CONFIDENCES.join(", "));
+    }
+    let conditions = std::mem::take(&mut args.conditions).into_conditions();
+    conditions.validate()?;
     let hunt_id = match args.hunt {
         Some(id) => id,
         None => findings::latest_hunt(&case.conn)?,
@@ -28,10 +36,13 @@ pub fn run(case: &Case, args: FindingsArgs) -> Result<Report> {
     let hidden_by_rules = |f: &Finding| {
         !args.include_excluded && !f.excluded_by.is_empty() && f.status.as_deref() != Some("confirmed-malicious")
     };
+    // A finding without a confidence (a sentinel hunt's) counts as `none`.
     let shown_by_filters = |f: &Finding| {
         !hidden_by_rules(f)
             && args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
             && args.tag.iter().all(|t| f.tags.contains(t))
+            && (args.confidence.is_empty() || args.confidence.iter().any(|c| c == f.confidence.as_deref().unwrap_or("none")))
+            && conditions.matches(f)
     };
     let counts = Counts::default();
     let mut complete = true;
