@@ -460,6 +460,9 @@ fn hunts_lists_modes_and_the_latest() {
     assert!(hunts[0]["parameters"].is_object(), "{}", hunts[0]["parameters"]);
     let table = case.ok(&["hunts"]);
     assert!(table.contains("latest"), "{table}");
+    let empty_file = case.run(&["hunt", "--file", ""]);
+    assert_eq!(empty_file.status.code(), Some(1));
+    assert!(stderr(&empty_file).contains("`--file` is empty"), "{}", stderr(&empty_file));
 
     let missing = case.run(&["findings", "--hunt", "99"]);
     assert_eq!(missing.status.code(), Some(1));
@@ -488,6 +491,14 @@ fn findings_filter_by_confidence_and_conditions() {
     assert_eq!(dumper[0]["attributed_account"], "dave@contoso.com");
     let dave = shown(&["--account", "dave@contoso.com", "--extension", "exe"]);
     assert!(dave.iter().any(|f| f["file_name"] == "mimikatz.exe"), "{dave:?}");
+
+    // A sentinel hunt's findings with candidates have no confidence, so `none` shows only
+    // those without candidates.
+    case.ok(&["hunt", "--quiet", "--mode", "sentinel"]);
+    let none = shown(&["--confidence", "none"]);
+    let stored_none = case.query("SELECT count(*) AS n FROM findings WHERE hunt_id = 2 AND confidence = 'none'");
+    assert_eq!(none.len(), stored_none[0]["n"].as_u64().unwrap() as usize);
+    assert!(none.iter().all(|f| f["candidates"].as_array().unwrap().is_empty()), "{none:?}");
 
     for (filter, message) in [
         (&["--confidence", "high"][..], "invalid confidence `high`"),

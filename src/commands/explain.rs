@@ -185,7 +185,8 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     } else if other_requests(finding) > 0 {
         let others = other_requests(finding);
         format!(
-            "the upload was completed by `{operation}`, which the query does not list; its {} {} dropped as well unless they are PutRange",
+            "the upload was completed by `{operation}`, which the query does not list; its {} {} dropped as well, \
+             except a PutBlob or PutRange request, which the query counts as an upload of its own",
             output::count(others, "other request", "other requests"),
             if others == 1 { "is" } else { "are" }
         )

@@ -12,7 +12,8 @@ use crate::findings::{self, Finding};
 use crate::export;
 use crate::output::{self, PrettyArray};
 
-/// The confidence levels a full hunt gives; a sentinel hunt gives `none` or none at all.
+/// The confidence levels a full hunt gives. A sentinel hunt gives `none` to a finding without
+/// candidates and no confidence to the others.
 const CONFIDENCES: [&str; 5] = ["direct", "strong", "probable", "ambiguous", "none"];
 
 pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
@@ -36,12 +37,13 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
     let hidden_by_rules = |f: &Finding| {
         !args.include_excluded && !f.excluded_by.is_empty() && f.status.as_deref() != Some("confirmed-malicious")
     };
-    // A finding without a confidence (a sentinel hunt's) counts as `none`.
+    // A sentinel hunt gives a confidence only to findings without candidates (`none`), so
+    // its other findings match no `--confidence`.
     let shown_by_filters = |f: &Finding| {
         !hidden_by_rules(f)
             && args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
             && args.tag.iter().all(|t| f.tags.contains(t))
-            && (args.confidence.is_empty() || args.confidence.iter().any(|c| c == f.confidence.as_deref().unwrap_or("none")))
+            && (args.confidence.is_empty() || args.confidence.iter().any(|c| Some(c.as_str()) == f.confidence.as_deref()))
             && conditions.matches(f)
     };
     let counts = Counts::default();

@@ -11,9 +11,12 @@ use crate::parse::duration::{format_duration, parse_duration};
 
 pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
     let mode = resolve_mode(&args)?;
+    if args.file.as_deref().is_some_and(|file| file.trim().is_empty()) {
+        anyhow::bail!("`--file` is empty; give a file name, or leave the option out to hunt every upload");
+    }
     let plan = HuntPlan {
         mode,
-        file: args.file.clone().filter(|f| !f.is_empty()),
+        file: args.file.clone(),
         examiner: global.examiner_for(case),
     };
 

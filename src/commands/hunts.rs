@@ -37,7 +37,7 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
         })?
         .collect::<Result<_, _>>()?;
 
-    let header = ["hunt", "mode", "started (UTC)", "finished (UTC)", "uploads", "with candidates", "examiner", "window and filters", "default"];
+    let header = ["hunt", "mode", "started (UTC)", "finished (UTC)", "uploads", "with candidates", "examiner", "window and filters", "latest"];
     let rows: Vec<Vec<String>> = hunts.iter().map(table_row).collect();
     output::to_stdout(|out| match args.format {
         OutputFormat::Json => {
@@ -47,7 +47,7 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
         OutputFormat::Csv => output::write_csv(out, &header, &rows),
         OutputFormat::Table => {
             writeln!(out, "{}", output::table(&header, rows))?;
-            writeln!(out, "`findings`, `export` and `bundle` read the hunt marked `latest` unless `--hunt ID` names another")
+            writeln!(out, "`findings`, `export` and `bundle` read the latest hunt unless `--hunt ID` names another")
         }
     })?;
     Ok(Report::success(json!({ "hunts": hunts.len() })))
@@ -70,7 +70,7 @@ fn table_row(hunt: &Value) -> Vec<String> {
         text("with_candidates"),
         text("examiner"),
         parameter_summary(&hunt["parameters"]),
-        if hunt["latest"] == true { "latest".to_string() } else { String::new() },
+        if hunt["latest"] == true { "yes".to_string() } else { String::new() },
     ]
 }
 

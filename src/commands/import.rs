@@ -78,7 +78,7 @@ fn exit_for(reports: &[FileReport]) -> Exit {
 fn print_summary(reports: &[FileReport], format: SummaryFormat, quiet: bool) -> Result<()> {
     for report in reports {
         if let Some(warning) = &report.warning {
-            print_stderr!("error: {}", output::terminal_safe(warning));
+            print_stderr!("warning: {}", output::terminal_safe(warning));
         }
         for note in &report.notes {
             print_stderr!("warning: `{}`: {}", output::terminal_safe(&report.path.display().to_string()), output::terminal_safe(note));
