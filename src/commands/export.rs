@@ -53,8 +53,9 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
         [&totals.findings, &totals.excluded, &totals.candidates].map(|n| n.load(Ordering::Relaxed));
     let mode: String = case.conn.query_row("SELECT mode FROM hunts WHERE hunt_id = ?", [hunt_id], |r| r.get(0))?;
     print_stderr!(
-        "wrote {findings} findings of hunt {hunt_id} ({mode} mode; {excluded} excluded, marked), {candidates} candidates, \
-         {rows} rows/records to `{}`",
+        "wrote {} of hunt {hunt_id} ({mode} mode; {excluded} excluded, marked), {}, {rows} rows/records to `{}`",
+        output::count(findings as i64, "finding", "findings"),
+        output::count(candidates as i64, "candidate", "candidates"),
         args.out.display()
     );
     Ok(Report::success(json!({ "hunt_id": hunt_id, "findings": findings, "excluded": excluded, "rows": rows })))
