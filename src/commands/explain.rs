@@ -180,10 +180,10 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
 
     let operation = upload.operation.clone().unwrap_or_default();
     let op_kept = operation.eq_ignore_ascii_case("PutBlob") || operation.eq_ignore_ascii_case("PutRange");
+    let others = other_requests(finding);
     let op_detail = if op_kept {
         format!("OperationName is `{operation}`")
-    } else if other_requests(finding) > 0 {
-        let others = other_requests(finding);
+    } else if others > 0 {
         format!(
             "the upload was completed by `{operation}`, which the query does not list; its {} {} dropped as well, \
              except a PutBlob or PutRange request, which the query counts as an upload of its own",
@@ -228,7 +228,6 @@ fn upload_steps(finding: &Finding, upload: &UploadRow, split_ip: &str) -> Vec<St
     steps
 }
 
-/// Counts other uploads that pass the reference filters with the same split address.
 /// Counts the requests of an upload other than the one that completed it. The part count of a
 /// block or Data Lake upload leaves out the commit, and that of a series of appends or pages
 /// includes its last request.
@@ -239,6 +238,7 @@ fn other_requests(finding: &Finding) -> i64 {
     }
 }
 
+/// Counts other uploads that pass the reference filters with the same split address.
 fn rival_uploads(conn: &Connection, finding: &Finding, split_ip: &str) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT count(*) FROM storage_events e
