@@ -2,12 +2,32 @@
 //! that `findings`, `export` and `bundle` read by default is known.
 
 use anyhow::Result;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::Report;
 use crate::case::Case;
 use crate::cli::{FormatArgs, OutputFormat};
 use crate::output;
+
+/// One hunt as `hunts --format json` prints it.
+#[derive(Serialize)]
+struct HuntListing {
+    hunt_id: i64,
+    mode: String,
+    view_name: String,
+    view_version: i64,
+    /// The stored parameters as JSON, or as text if they do not parse.
+    parameters: Value,
+    started_at: String,
+    finished_at: Option<String>,
+    uploads: Option<i64>,
+    with_candidates: Option<i64>,
+    candidates: Option<i64>,
+    examiner: Option<String>,
+    /// Whether this is the latest finished hunt, which other commands read by default.
+    latest: bool,
+}
 
 pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
     let mut stmt = case.conn.prepare(
@@ -17,23 +37,23 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
                 hunt_id = (SELECT max(hunt_id) FROM hunts WHERE finished_at IS NOT NULL)
          FROM hunts ORDER BY hunt_id",
     )?;
-    let hunts: Vec<Value> = stmt
+    let hunts: Vec<HuntListing> = stmt
         .query_map([], |r| {
             let parameters: String = r.get(4)?;
-            Ok(json!({
-                "hunt_id": r.get::<_, i64>(0)?,
-                "mode": r.get::<_, String>(1)?,
-                "view_name": r.get::<_, String>(2)?,
-                "view_version": r.get::<_, i64>(3)?,
-                "parameters": serde_json::from_str::<Value>(&parameters).unwrap_or(Value::String(parameters)),
-                "started_at": r.get::<_, String>(5)?,
-                "finished_at": r.get::<_, Option<String>>(6)?,
-                "uploads": r.get::<_, Option<i64>>(7)?,
-                "with_candidates": r.get::<_, Option<i64>>(8)?,
-                "candidates": r.get::<_, Option<i64>>(9)?,
-                "examiner": r.get::<_, Option<String>>(10)?,
-                "latest": r.get::<_, Option<bool>>(11)?.unwrap_or(false),
-            }))
+            Ok(HuntListing {
+                hunt_id: r.get(0)?,
+                mode: r.get(1)?,
+                view_name: r.get(2)?,
+                view_version: r.get(3)?,
+                parameters: serde_json::from_str(&parameters).unwrap_or(Value::String(parameters)),
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                uploads: r.get(7)?,
+                with_candidates: r.get(8)?,
+                candidates: r.get(9)?,
+                examiner: r.get(10)?,
+                latest: r.get::<_, Option<bool>>(11)?.unwrap_or(false),
+            })
         })?
         .collect::<Result<_, _>>()?;
 
@@ -54,23 +74,18 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
 }
 
 /// Formats one hunt of `run`'s list as a table or CSV row.
-fn table_row(hunt: &Value) -> Vec<String> {
-    let text = |key: &str| match &hunt[key] {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    let finished = if hunt["finished_at"].is_null() { "not finished".to_string() } else { text("finished_at") };
+fn table_row(hunt: &HuntListing) -> Vec<String> {
+    let number = |value: Option<i64>| value.map(|n| n.to_string()).unwrap_or_default();
     vec![
-        text("hunt_id"),
-        text("mode"),
-        text("started_at"),
-        finished,
-        text("uploads"),
-        text("with_candidates"),
-        text("examiner"),
-        parameter_summary(&hunt["parameters"]),
-        if hunt["latest"] == true { "yes".to_string() } else { String::new() },
+        hunt.hunt_id.to_string(),
+        hunt.mode.clone(),
+        hunt.started_at.clone(),
+        hunt.finished_at.clone().unwrap_or_else(|| "not finished".to_string()),
+        number(hunt.uploads),
+        number(hunt.with_candidates),
+        hunt.examiner.clone().unwrap_or_default(),
+        parameter_summary(&hunt.parameters),
+        if hunt.latest { "yes".to_string() } else { String::new() },
     ]
 }
 
