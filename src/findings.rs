@@ -170,9 +170,6 @@ pub fn render_of<T: Send>(
     });
     let changed = Condvar::new();
     let lock = || shared.lock().expect("no thread panics while it holds the lock");
-    // Set once the candidates are read. It lives outside the scope, so the rendering threads
-    // can borrow it.
-    let reader_slot = std::sync::OnceLock::new();
     std::thread::scope(|scope| {
         // DuckDB hands a result over to Arrow on the thread that fetches it, so the candidates
         // are read on a second connection while this thread fetches the findings.
@@ -203,7 +200,6 @@ pub fn render_of<T: Send>(
         fetch(0)?;
         let candidates = candidates.join().map_err(|_| anyhow::anyhow!("the thread that reads candidates panicked"))??;
         let reader = Reader::open_with(conn, hunt_id, mode, only, candidates)?;
-        let reader = reader_slot.get_or_init(|| reader);
         let work = || loop {
             let mut progress = lock();
             let (number, batch) = loop {
@@ -230,36 +226,39 @@ pub fn render_of<T: Send>(
             lock().rendered.insert(number, rendered);
             changed.notify_all();
         };
-        scope.spawn(work);
-        scope.spawn(work);
-        let result = (|| -> Result<()> {
-            let mut written = 0;
-            loop {
-                let mut progress = lock();
-                if let Some(rendered) = progress.rendered.remove(&written) {
+        // The rendering threads run in a scope of their own, so that they can borrow the reader.
+        std::thread::scope(|workers| {
+            workers.spawn(work);
+            workers.spawn(work);
+            let result = (|| -> Result<()> {
+                let mut written = 0;
+                loop {
+                    let mut progress = lock();
+                    if let Some(rendered) = progress.rendered.remove(&written) {
+                        drop(progress);
+                        let (output, count) = rendered?;
+                        write(output, count)?;
+                        written += 1;
+                        continue;
+                    }
+                    if progress.all_fetched && written == progress.fetched_count {
+                        return Ok(());
+                    }
                     drop(progress);
-                    let (output, count) = rendered?;
-                    write(output, count)?;
-                    written += 1;
-                    continue;
-                }
-                if progress.all_fetched && written == progress.fetched_count {
-                    return Ok(());
-                }
-                drop(progress);
-                if !fetch(written)? {
-                    let progress = lock();
-                    if !progress.rendered.contains_key(&written) {
-                        drop(changed.wait(progress).expect("no thread panics while it holds the lock"));
+                    if !fetch(written)? {
+                        let progress = lock();
+                        if !progress.rendered.contains_key(&written) {
+                            drop(changed.wait(progress).expect("no thread panics while it holds the lock"));
+                        }
                     }
                 }
+            })();
+            if result.is_err() {
+                lock().stopped = true;
+                changed.notify_all();
             }
-        })();
-        if result.is_err() {
-            lock().stopped = true;
-            changed.notify_all();
-        }
-        result
+            result
+        })
     })
 }
 

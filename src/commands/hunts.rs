@@ -25,7 +25,7 @@ struct HuntListing {
     with_candidates: Option<i64>,
     candidates: Option<i64>,
     examiner: Option<String>,
-    /// Whether this is the latest finished hunt, which other commands read by default.
+    /// True for the latest finished hunt, which other commands read by default.
     latest: bool,
 }
 
