@@ -475,27 +475,27 @@ fn hunts_lists_modes_and_the_latest() {
 #[test]
 fn findings_filter_by_confidence_and_conditions() {
     let (_root, case) = demo_case();
-    let shown = |filter: &[&str]| -> Vec<Value> {
+    let findings_shown = |filter: &[&str]| -> Vec<Value> {
         let text = case.ok(&[&["findings", "--format", "json"][..], filter].concat());
         serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
     };
     let stored = |condition: &str| {
         case.query(&format!("SELECT count(*) AS n FROM findings WHERE hunt_id = 1 AND {condition}"))[0]["n"].as_u64().unwrap() as usize
     };
-    let strong_or_direct = shown(&["--confidence", "strong", "--confidence", "direct"]);
+    let strong_or_direct = findings_shown(&["--confidence", "strong", "--confidence", "direct"]);
     assert_eq!(strong_or_direct.len(), stored("confidence IN ('strong', 'direct')"));
     assert!(strong_or_direct.iter().all(|f| f["confidence"] == "strong" || f["confidence"] == "direct"));
 
-    let dumper = shown(&["--file-contains", "MIMIKATZ"]);
+    let dumper = findings_shown(&["--file-contains", "MIMIKATZ"]);
     assert_eq!(dumper.len(), stored("file_name ILIKE '%mimikatz%'"));
     assert_eq!(dumper[0]["attributed_account"], "dave@contoso.com");
-    let dave = shown(&["--account", "dave@contoso.com", "--extension", "exe"]);
+    let dave = findings_shown(&["--account", "dave@contoso.com", "--extension", "exe"]);
     assert!(dave.iter().any(|f| f["file_name"] == "mimikatz.exe"), "{dave:?}");
 
     // A sentinel hunt's findings with candidates have no confidence, so `none` shows only
     // those without candidates.
     case.ok(&["hunt", "--quiet", "--mode", "sentinel"]);
-    let none = shown(&["--confidence", "none"]);
+    let none = findings_shown(&["--confidence", "none"]);
     let stored_none = case.query("SELECT count(*) AS n FROM findings WHERE hunt_id = 2 AND confidence = 'none'");
     assert_eq!(none.len(), stored_none[0]["n"].as_u64().unwrap() as usize);
     assert!(none.iter().all(|f| f["candidates"].as_array().unwrap().is_empty()), "{none:?}");

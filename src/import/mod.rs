@@ -291,8 +291,8 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
         ));
         return vec![report];
     }
-    // Each member is recorded with its own hash; the archive's hash ties the members to the
-    // file as it was handed over, and goes into each member's summary and the audit trail.
+    // Each member is recorded with its own hash. The archive's hash ties the members to the
+    // file as it was handed over, so it goes into each member's summary and the audit trail.
     let container_sha256 = match hash_file(path) {
         Ok(sha256) => sha256,
         Err(err) => {

@@ -447,8 +447,8 @@ impl StorageColumns {
         }
         let service = self.service_type.get(row).unwrap_or_default().to_ascii_lowercase();
         if service == "queue" || service == "table" {
-            // Queue and table requests (classic Storage Analytics logs hold them beside blob
-            // requests) carry no file upload, and no table of the case is theirs.
+            // Queue and table requests carry no file upload, and no table of the case is theirs.
+            // Classic Storage Analytics logs can contain them beside blob requests.
             return Err(Reject {
                 column: Some(self.service_type.name.clone()),
                 value: Some(service.clone()),
