@@ -167,10 +167,13 @@ pub fn state_digest(conn: &Connection) -> Result<String> {
         "SELECT coalesce((SELECT string_agg(to_json(s)::VARCHAR, chr(10) ORDER BY source_id)
                           FROM (SELECT source_id, path, sha256, size_bytes, shape, tables, imported_at, examiner,
                                        options, records_read, imported, rejected, duplicates, first_time,
-                                       last_time, rows_digest, rows_digest_engine FROM sources) s), ''),
+                                       last_time, rows_digest, rows_digest_engine, rejects_digest,
+                                       rejects_digest_engine FROM sources) s), ''),
                 coalesce((SELECT string_agg(to_json(h)::VARCHAR, chr(10) ORDER BY hunt_id) FROM hunts h), ''),
                 coalesce((SELECT string_agg(to_json(a)::VARCHAR, chr(10) ORDER BY annotation_id) FROM annotations a), ''),
-                coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id) FROM exclusion_rules r), ''),
+                coalesce((SELECT string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY rule_id)
+                          FROM (SELECT rule_id, reason, preset, conditions, examiner, created_at, disabled_at,
+                                       disabled_by, disabled_reason FROM exclusion_rules) r), ''),
                 coalesce((SELECT string_agg(to_json(c)::VARCHAR, chr(10) ORDER BY c.name, c.created_at)
                           FROM (SELECT name, title, examiner, created_at, blobtrail_version, duckdb_version
                                 FROM case_info) c), '')",
@@ -182,9 +185,10 @@ pub fn state_digest(conn: &Connection) -> Result<String> {
 }
 
 /// The scheme of state digests: one hash per part of `PARTS`. Digests of different schemes
-/// cannot be compared. Earlier schemes: `v3:` (the first four parts, fewer columns of
-/// `sources`), `v2:` (one hash of all parts) and bare hex (every finding row).
-const STATE_SCHEME: &str = "v4";
+/// cannot be compared. Earlier schemes: `v4:` (without the rejected records' digests and the
+/// reason a rule was disabled), `v3:` (the first four parts, fewer columns of `sources`), `v2:`
+/// (one hash of all parts) and bare hex (every finding row).
+const STATE_SCHEME: &str = "v5";
 
 /// The parts of a state digest, in order, with the command that changes each one.
 const PARTS: [(&str, Option<&str>); 5] = [
@@ -221,10 +225,18 @@ pub fn record_problems(conn: &Connection, records: &[Stored]) -> Result<Vec<Stri
             "the case's findings of hunt {hunt_id} changed outside blobtrail: they no longer match the digest stored when the hunt finished"
         ));
     }
-    for (source_id, path) in changed_sources(conn)? {
-        problems.push(format!(
-            "the rows imported from source {source_id} `{path}` changed outside blobtrail: they no longer match the digest made when the file was imported"
-        ));
+    for changed in changed_sources(conn)? {
+        let (source_id, path) = (changed.source_id, &changed.path);
+        if changed.rows {
+            problems.push(format!(
+                "the rows imported from source {source_id} `{path}` changed outside blobtrail: they no longer match the digest made when the file was imported"
+            ));
+        }
+        if changed.rejects {
+            problems.push(format!(
+                "the rejected records of source {source_id} `{path}` changed outside blobtrail: they no longer match the digest made when the file was imported"
+            ));
+        }
     }
     problems.extend(changed_definitions(conn)?);
     Ok(problems)
@@ -298,20 +310,38 @@ fn sorted_exclude_lists(definition: &str) -> String {
     out
 }
 
-/// Returns the sources whose stored rows no longer match the digest made at import.
+/// A source whose stored rows or rejected records no longer match the digests made at import.
+pub struct ChangedSource {
+    pub source_id: i64,
+    pub path: String,
+    /// The stored events differ from `sources.rows_digest`.
+    pub rows: bool,
+    /// The rows of `rejects` differ from `sources.rejects_digest`.
+    pub rejects: bool,
+}
+
+/// Returns the sources whose stored rows or rejected records no longer match the digests made
+/// at import.
 ///
 /// NOTE: a digest made by another DuckDB version is not compared, because DuckDB's hash() may
 /// differ between versions. Sources imported before digests were stored are not compared either.
-pub fn changed_sources(conn: &Connection) -> Result<Vec<(i64, String)>> {
+pub fn changed_sources(conn: &Connection) -> Result<Vec<ChangedSource>> {
     let mut stmt = conn.prepare(
         // The argument is qualified: a bare `source_id` would name the column of the tables
-        // inside the macro's subqueries.
-        "SELECT s.source_id, s.path FROM sources s
-         WHERE s.rows_digest IS NOT NULL AND s.rows_digest_engine = version()
-           AND s.rows_digest IS DISTINCT FROM source_rows_digest(s.source_id)
-         ORDER BY s.source_id",
+        // inside the macros' subqueries.
+        "SELECT source_id, path, rows_changed, rejects_changed FROM (
+             SELECT s.source_id, s.path,
+                    coalesce(s.rows_digest IS NOT NULL AND s.rows_digest_engine = version()
+                             AND s.rows_digest IS DISTINCT FROM source_rows_digest(s.source_id), false) AS rows_changed,
+                    coalesce(s.rejects_digest IS NOT NULL AND s.rejects_digest_engine = version()
+                             AND s.rejects_digest IS DISTINCT FROM source_rejects_digest(s.source_id), false) AS rejects_changed
+             FROM sources s)
+         WHERE rows_changed OR rejects_changed
+         ORDER BY source_id",
     )?;
-    let sources = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let sources = stmt
+        .query_map([], |r| Ok(ChangedSource { source_id: r.get(0)?, path: r.get(1)?, rows: r.get(2)?, rejects: r.get(3)? }))?
+        .collect::<Result<_, _>>()?;
     Ok(sources)
 }
 
@@ -486,6 +516,7 @@ mod tests {
         conn.execute_batch(include_str!("../sql/004_case_work_v1.sql")).unwrap();
         conn.execute_batch(include_str!("../sql/007_hunt_digests.sql")).unwrap();
         conn.execute_batch(include_str!("../sql/008_source_rows_digests.sql")).unwrap();
+        conn.execute_batch(include_str!("../sql/010_rejects_digests.sql")).unwrap();
         conn.execute("INSERT INTO case_info VALUES ('t', 'Test case', 'tester', now()::TIMESTAMP, 'test', 'v2.0.0')", [])
             .unwrap();
         conn

@@ -37,6 +37,22 @@ pub struct Rule {
     pub created_at: String,
     pub disabled_at: Option<String>,
     pub disabled_by: Option<String>,
+    pub disabled_reason: Option<String>,
+}
+
+impl Rule {
+    /// Describes whether the rule is enabled, or when, by whom and why it was disabled.
+    pub fn state(&self) -> String {
+        let Some(at) = &self.disabled_at else { return "enabled".to_string() };
+        let mut state = format!("disabled {at}");
+        if let Some(by) = &self.disabled_by {
+            state.push_str(&format!(" by {by}"));
+        }
+        if let Some(reason) = &self.disabled_reason {
+            state.push_str(&format!(": {reason}"));
+        }
+        state
+    }
 }
 
 /// A false-positive scenario that ships with the reference hunting query.
@@ -276,11 +292,11 @@ pub fn add(conn: &Connection, reason: &str, preset: Option<&str>, conditions: &C
 }
 
 /// Disables a rule; its record stays.
-pub fn disable(conn: &Connection, rule_id: i64, examiner: Option<&str>) -> Result<()> {
+pub fn disable(conn: &Connection, rule_id: i64, examiner: Option<&str>, reason: Option<&str>) -> Result<()> {
     let changed = conn.execute(
-        "UPDATE exclusion_rules SET disabled_at = now()::TIMESTAMP, disabled_by = ?
+        "UPDATE exclusion_rules SET disabled_at = now()::TIMESTAMP, disabled_by = ?, disabled_reason = ?
          WHERE rule_id = ? AND disabled_at IS NULL",
-        params![examiner, rule_id],
+        params![examiner, reason, rule_id],
     )?;
     if changed == 0 {
         let exists: i64 = conn.query_row("SELECT count(*) FROM exclusion_rules WHERE rule_id = ?", [rule_id], |r| r.get(0))?;
@@ -301,7 +317,8 @@ pub fn load_enabled(conn: &Connection) -> Result<Vec<Rule>> {
 pub fn load(conn: &Connection) -> Result<Vec<Rule>> {
     let mut stmt = conn.prepare(
         "SELECT rule_id, reason, preset, conditions, examiner,
-                strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), strftime(disabled_at, '%Y-%m-%dT%H:%M:%SZ'), disabled_by
+                strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), strftime(disabled_at, '%Y-%m-%dT%H:%M:%SZ'), disabled_by,
+                disabled_reason
          FROM exclusion_rules ORDER BY rule_id",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -315,6 +332,7 @@ pub fn load(conn: &Connection) -> Result<Vec<Rule>> {
             created_at: r.get(5)?,
             disabled_at: r.get(6)?,
             disabled_by: r.get(7)?,
+            disabled_reason: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -648,10 +648,7 @@ fn method(html: &mut String, input: &ReportInput) {
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
             rule.rule_id,
-            rule.disabled_at.as_ref().map_or("enabled".to_string(), |at| match &rule.disabled_by {
-                Some(by) => format!("disabled {} by {}", escape(at), escape(by)),
-                None => format!("disabled {}", escape(at)),
-            }),
+            escape(&rule.state()),
             escape(&rule.conditions.describe()),
             escape(&rule.reason),
             escape(rule.examiner.as_deref().unwrap_or("")),

@@ -38,6 +38,7 @@ pub const FILES: &[SqlFile] = &[
     sql_file!(7, "007_hunt_digests.sql"),
     sql_file!(8, "008_source_rows_digests.sql"),
     sql_file!(9, "009_full_hunt_v3.sql"),
+    sql_file!(10, "010_rejects_digests.sql"),
 ];
 
 /// The schema version a case has once every embedded file is applied.
@@ -84,6 +85,51 @@ mod tests {
             assert!(file.text.starts_with("-- "), "{} lacks its header", file.name);
             assert!(file.text.contains("Purpose:"), "{}", file.name);
         }
+    }
+
+    /// A case made before file 10 gets the digest of its rejected records, and a rule disabled
+    /// with a reason gets that reason from its audit record.
+    #[test]
+    fn rejects_digests_upgrade_an_older_case() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        for file in &FILES[..9] {
+            conn.execute_batch(file.text).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO sources (path, sha256, size_bytes, shape, tables, imported_at, records_read, imported, rejected, duplicates)
+             VALUES ('a.csv', 'aa', 1, 'csv', 'StorageBlobLogs', now()::TIMESTAMP, 2, 1, 1, 0),
+                    ('b.csv', 'bb', 1, 'csv', 'SigninLogs', now()::TIMESTAMP, 1, 1, 0, 0);
+             INSERT INTO rejects VALUES (1, 2, 3, 'TimeGenerated', 'x', 'not a time', 'x,y');
+             INSERT INTO exclusion_rules (reason, conditions, created_at, disabled_at)
+             VALUES ('one', '{}', now()::TIMESTAMP, now()::TIMESTAMP), ('two', '{}', now()::TIMESTAMP, now()::TIMESTAMP);
+             INSERT INTO audit_log VALUES
+                 (1, 't', 't', 'exclude', '[]', NULL, 'v', 0, '{\"disabled\": 1, \"reason\": \"the address is ours\"}', NULL, '', '', '', ''),
+                 (2, 't', 't', 'exclude', '[]', NULL, 'v', 0, 'not json', NULL, '', '', '', ''),
+                 (3, 't', 't', 'exclude', '[]', NULL, 'v', 0, '{\"disabled\": 2, \"reason\": null}', NULL, '', '', '', '');",
+        )
+        .unwrap();
+        conn.execute_batch(FILES[9].text).unwrap();
+
+        let digests: Vec<(String, i64)> = conn
+            .prepare("SELECT rejects_digest, (rejects_digest_engine = version())::INTEGER FROM sources ORDER BY source_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<duckdb::Result<_>>()
+            .unwrap();
+        assert!(digests[0].0.ends_with(":1"), "{digests:?}");
+        assert_ne!(digests[0].0, "0:1");
+        assert_eq!(digests[1], ("0:0".to_string(), 1));
+        assert_eq!(digests[0].1, 1);
+
+        let reasons: Vec<Option<String>> = conn
+            .prepare("SELECT disabled_reason FROM exclusion_rules ORDER BY rule_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<duckdb::Result<_>>()
+            .unwrap();
+        assert_eq!(reasons, [Some("the address is ours".to_string()), None]);
     }
 
     #[test]

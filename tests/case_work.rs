@@ -15,7 +15,7 @@ fn case_new_records_details() {
     assert_eq!(info["examiner"], "tester");
     assert_eq!(info["blobtrail_version"], env!("CARGO_PKG_VERSION"));
     assert!(info["duckdb_version"].as_str().unwrap().starts_with('v'));
-    assert_eq!(info["schema_version"], 9);
+    assert_eq!(info["schema_version"], 10);
     assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -257,6 +257,22 @@ fn changed_candidate_fails_verify() {
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
 }
 
+/// Rejected records are evidence too: deleting them outside blobtrail fails `verify`, which
+/// names the source, while its stored events still match their digest.
+#[test]
+fn changed_rejects_fail_verify() {
+    let (_root, case) = demo_case();
+    let output = case.import(&[common::fixture("bad_time_blob.csv")], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let source: i64 = case.query("SELECT max(source_id) AS id FROM sources")[0]["id"].as_i64().unwrap();
+    assert_eq!(case.run(&["verify"]).status.code(), Some(0));
+
+    let Some(text) = verify_after_edit(&case, "DELETE FROM rejects") else { return };
+    assert!(text.contains(&format!("the rejected records of source {source} ")), "{text}");
+    assert!(text.contains("bad_time_blob.csv` changed outside blobtrail"), "{text}");
+    assert!(!text.contains("the rows imported from"), "{text}");
+}
+
 /// Edits that keep `verify`'s own checks quiet still change the state digest. Who signed in is
 /// changed together with the DuckDB version recorded for the rows digest, so the rows are not
 /// compared. The case's title, which the report shows, is changed too.
@@ -417,7 +433,15 @@ fn exclusion_of_confirmed_finding_is_flagged() {
     let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed[0]["excluded_by"], serde_json::json!([1]));
-    assert!(stderr(&output).contains("1 excluded by rules; 1 shown"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("45 findings, 1 matching the filters, 1 of them excluded by rules; 1 shown"), "{}", stderr(&output));
+    // Levels and statuses match whatever case they are typed in.
+    let upper = case.json(&["findings", "--format", "json", "--status", "Confirmed-Malicious", "--confidence", "STRONG"]);
+    assert_eq!(upper, listed);
+
+    // The counts are of the findings that match the filters: the rule excludes none of the
+    // archive's findings, though it excludes one finding of the hunt.
+    let output = case.run(&["findings", "--format", "csv", "--file-contains", "payroll (final)"]);
+    assert!(stderr(&output).contains("45 findings, 1 matching the filters, 0 of them excluded by rules; 1 shown"), "{}", stderr(&output));
 }
 
 #[test]
@@ -572,11 +596,21 @@ fn exclude_disable_records_its_reason() {
     assert_eq!(last["command"], "exclude");
     assert_eq!(last["counts"]["disabled"], 1);
     assert_eq!(last["counts"]["reason"], "the address belongs to the intruder");
-    // The report names who disabled the rule: here the demo case's examiner.
+    // The rule keeps the reason, which `exclude list` and the report show with who disabled
+    // the rule: here the demo case's examiner.
+    let rules = case.json(&["exclude", "list", "--format", "json"]);
+    assert_eq!(rules[0]["rule"]["disabled_reason"], "the address belongs to the intruder");
+    let table = case.ok(&["exclude", "list", "--format", "csv"]);
+    assert!(table.contains(" by demo: the address belongs to the intruder"), "{table}");
     let folder = case.root.path().join("bundle");
     case.ok(&["bundle", "--out", folder.to_str().unwrap()]);
     let report = std::fs::read_to_string(folder.join("report.html")).unwrap();
-    assert!(report.contains(" by demo</td>"), "{report}");
+    assert!(report.contains(" by demo: the address belongs to the intruder</td>"), "{report}");
+    // Without a reason, the rule records none.
+    case.ok(&["exclude", "add", "--ip", "192.0.2.251", "--reason", "matches nothing either"]);
+    case.ok(&["exclude", "disable", "2"]);
+    let rules = case.json(&["exclude", "list", "--format", "json"]);
+    assert_eq!(rules[1]["rule"]["disabled_reason"], Value::Null);
 }
 
 #[test]
@@ -712,9 +746,29 @@ fn annotation_filters_read_alike_with_rules() {
         let parsed: Value = serde_json::from_str(&before.0).unwrap();
         assert_eq!(parsed.as_array().unwrap().len(), shown, "{filter:?}");
         assert_eq!(before.0, after.0, "{filter:?}");
-        assert!(before.1.contains("45 findings, 0 excluded by rules"), "{filter:?}: {}", before.1);
+        let counts = format!("45 findings, {shown} matching the filters, 0 of them excluded by rules; {shown} shown");
+        assert!(before.1.contains(&counts), "{filter:?}: {}", before.1);
         assert_eq!(before.1, after.1, "{filter:?}");
     }
+}
+
+/// `--file` matches a whole file name, so part of one finds no upload. The hunt prints a note
+/// that names the stored files that contain it.
+#[test]
+fn hunt_file_matching_nothing_names_similar_files() {
+    let (_root, case) = demo_case();
+    let output = case.run(&["hunt", "--file", "MIMIKATZ"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(": 0 uploads,"), "{}", String::from_utf8_lossy(&output.stdout));
+    let message = stderr(&output);
+    assert!(message.contains("note: no upload of a file named `MIMIKATZ` is in the case"), "{message}");
+    assert!(message.contains("that contain it: `mimikatz.exe`"), "{message}");
+
+    let output = case.run(&["hunt", "--file", "nothing-like-it.bin"]);
+    assert!(stderr(&output).contains("and no file name in the storage logs contains it"), "{}", stderr(&output));
+
+    let output = case.run(&["hunt", "--file", "Mimikatz.EXE"]);
+    assert!(!stderr(&output).contains("note:"), "{}", stderr(&output));
 }
 
 #[test]

@@ -190,6 +190,42 @@ fn cut_off_gzip_keeps_what_came_before() {
     );
 }
 
+/// Event Hub Capture files (Avro, written here by fastavro) hold the same records as the JSON
+/// capture: each body is a `{"records":[...]}` document, and line N is the file's event N.
+#[test]
+fn event_hub_capture_avro_is_read() {
+    for name in ["eventhub_capture.avro", "eventhub_capture_null_codec.avro"] {
+        let case = TestCase::new();
+        let (code, rows) = import(&case, &[name, "eventhub_storage.json"], &[]);
+        assert_eq!(code, Some(0), "{name}");
+        assert_eq!(counts(&rows[0]), ("avro resource-log-records".into(), "StorageBlobLogs".into(), 2, 2, 0, 0), "{name}");
+        // The JSON capture contains the same two records, so both are duplicates.
+        assert_eq!((counts(&rows[1]).3, counts(&rows[1]).5), (0, 2), "{name}");
+        let stored = case.query("SELECT record_no, line, object_path AS p FROM storage_events ORDER BY record_no");
+        assert_eq!(stored.len(), 2, "{name}");
+        assert_eq!((stored[0]["record_no"].as_i64(), stored[0]["line"].as_i64()), (Some(1), Some(1)), "{name}");
+        assert_eq!(stored[0]["p"], "/acct/c/tools/pd.exe", "{name}");
+        // The second event has no body, and the third contains the second record.
+        assert_eq!((stored[1]["record_no"].as_i64(), stored[1]["line"].as_i64()), (Some(2), Some(3)), "{name}");
+    }
+}
+
+/// A capture file cut inside a block keeps the events of the blocks before it, and a rejected
+/// record states the cut. A capture window without events imports no rows.
+#[test]
+fn cut_and_empty_avro_captures() {
+    let case = TestCase::new();
+    let (code, rows) = import(&case, &["eventhub_capture_cut.avro"], &[]);
+    assert_eq!(code, Some(3));
+    assert_eq!(counts(&rows[0]).3, 1);
+    let reasons = case.query("SELECT reason FROM rejects");
+    assert!(reasons[0]["reason"].as_str().unwrap().starts_with("the Avro file ends inside a block of events"), "{reasons:?}");
+
+    let (code, rows) = import(&case, &["eventhub_capture_empty.avro"], &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!((rows[0]["shape"].as_str(), rows[0]["records"].as_i64()), (Some("avro (no events)"), Some(0)));
+}
+
 /// One SAS request exported by resource logs (`Success`) and by classic Storage Analytics
 /// logging (`SASSuccess`) is one storage event: the second copy counts as a duplicate.
 #[test]

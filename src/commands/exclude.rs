@@ -20,9 +20,8 @@ pub fn run(global: &Global, case: &Case, action: ExcludeCommand) -> Result<Repor
             if reason.as_deref().is_some_and(|text| text.trim().is_empty()) {
                 bail!("`--reason` is empty; say why the rule no longer applies, or leave the option out");
             }
-            exclusions::disable(&case.conn, rule_id, global.examiner_for(case).as_deref())?;
+            exclusions::disable(&case.conn, rule_id, global.examiner_for(case).as_deref(), reason.as_deref())?;
             print_stderr!("disabled exclusion rule {rule_id}; it stays on record");
-            // The reason goes into the audit record's counts, which `log` and bundles show.
             Ok(Report::success(json!({ "disabled": rule_id, "reason": reason })))
         }
     }
@@ -130,7 +129,7 @@ fn list(case: &Case, args: FormatArgs) -> Result<Report> {
                 .map(|r| {
                     vec![
                         r.rule_id.to_string(),
-                        r.disabled_at.as_ref().map_or("enabled".to_string(), |at| format!("disabled {at}")),
+                        r.state(),
                         r.conditions.describe(),
                         r.reason.clone(),
                         r.examiner.clone().unwrap_or_default(),

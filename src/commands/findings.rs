@@ -17,6 +17,9 @@ use crate::output::{self, PrettyArray};
 const CONFIDENCES: [&str; 5] = ["direct", "strong", "probable", "ambiguous", "none"];
 
 pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
+    // Levels and statuses are lower case, whatever case the examiner typed them in.
+    args.status = args.status.map(|status| status.to_lowercase());
+    args.confidence = args.confidence.iter().map(|level| level.to_lowercase()).collect();
     if let Some(status) = &args.status {
         if !crate::annotations::STATUSES.contains(&status.as_str()) {
             anyhow::bail!("invalid status `{status}`; choose one of: {}", crate::annotations::STATUSES.join(", "));
@@ -39,22 +42,28 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
     };
     // A sentinel hunt gives a confidence only to findings without candidates (`none`), so
     // its other findings match no `--confidence`.
-    let shown_by_filters = |f: &Finding| {
-        !hidden_by_rules(f)
-            && args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
+    let filtered = args.status.is_some() || !args.tag.is_empty() || !args.confidence.is_empty() || !conditions.is_empty();
+    let matches_filters = |f: &Finding| {
+        args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
             && args.tag.iter().all(|t| f.tags.contains(t))
             && (args.confidence.is_empty() || args.confidence.iter().any(|c| Some(c.as_str()) == f.confidence.as_deref()))
             && conditions.matches(f)
     };
     let counts = Counts::default();
     let mut complete = true;
+    // The excluded and hidden counts are of the findings that match the filters, so that they
+    // add up with the count shown.
     let count = |f: &Finding| {
-        let shown = shown_by_filters(f);
         counts.total.fetch_add(1, Ordering::Relaxed);
+        if !matches_filters(f) {
+            return false;
+        }
+        let hidden = hidden_by_rules(f);
+        counts.matching.fetch_add(1, Ordering::Relaxed);
         counts.excluded.fetch_add(usize::from(!f.excluded_by.is_empty()), Ordering::Relaxed);
-        counts.hidden.fetch_add(usize::from(hidden_by_rules(f)), Ordering::Relaxed);
-        counts.shown.fetch_add(usize::from(shown), Ordering::Relaxed);
-        shown
+        counts.hidden.fetch_add(usize::from(hidden), Ordering::Relaxed);
+        counts.shown.fetch_add(usize::from(!hidden), Ordering::Relaxed);
+        !hidden
     };
     // Findings are written as they are read, so the whole list is never held in memory. A
     // table needs every row for its column widths, so it keeps the rows, not the findings.
@@ -82,8 +91,8 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
             output::to_stdout(|out| print_table(out, rows, attributed))?;
         }
     }
-    let [mut total, excluded, hidden, shown] =
-        [&counts.total, &counts.excluded, &counts.hidden, &counts.shown].map(|n| n.load(Ordering::Relaxed));
+    let [mut total, matching, excluded, hidden, shown] =
+        [&counts.total, &counts.matching, &counts.excluded, &counts.hidden, &counts.shown].map(|n| n.load(Ordering::Relaxed));
     if only.is_some() {
         // Only annotated findings were read; no rule is enabled, so none is excluded.
         total = case.conn.query_row("SELECT count(*) FROM findings WHERE hunt_id = ?", [hunt_id], |r| {
@@ -99,12 +108,16 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
         (hidden, excluded) if hidden == excluded => " (hidden; add --include-excluded)".to_string(),
         (hidden, _) => format!(" ({hidden} hidden, confirmed-malicious ones shown; add --include-excluded)"),
     };
-    print_stderr!(
-        "hunt {hunt_id}: {}, {excluded} excluded by rules{hidden_note}; {shown} shown",
-        output::count(total as i64, "finding", "findings")
-    );
+    let total_text = output::count(total as i64, "finding", "findings");
+    if filtered {
+        print_stderr!(
+            "hunt {hunt_id}: {total_text}, {matching} matching the filters, {excluded} of them excluded by rules{hidden_note}; {shown} shown"
+        );
+    } else {
+        print_stderr!("hunt {hunt_id}: {total_text}, {excluded} excluded by rules{hidden_note}; {shown} shown");
+    }
     Ok(Report::success(serde_json::json!({
-        "hunt_id": hunt_id, "findings": total, "excluded": excluded, "shown": shown
+        "hunt_id": hunt_id, "findings": total, "matching": matching, "excluded": excluded, "shown": shown
     })))
 }
 
@@ -128,10 +141,14 @@ fn annotated_only(case: &Case, args: &FindingsArgs) -> Result<Option<Vec<String>
     Ok(Some(ids))
 }
 
-/// Counts of findings read, excluded by a rule and shown, kept from two threads.
+/// Counts of findings read, matching the filters, excluded by a rule and shown, kept from two
+/// threads.
 #[derive(Default)]
 struct Counts {
     total: AtomicUsize,
+    /// Findings that match the filters, whether a rule excludes them or not.
+    matching: AtomicUsize,
+    /// Matching findings that an enabled rule matches.
     excluded: AtomicUsize,
     /// Excluded and not shown: all excluded ones but those confirmed malicious.
     hidden: AtomicUsize,

@@ -35,6 +35,9 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
             output::count(summary.candidates, "candidate", "candidates")
         )
     })?;
+    if let (0, Some(file)) = (summary.uploads, &plan.file) {
+        print_stderr!("{}", no_upload_note(case, file)?);
+    }
     if !global.quiet {
         print_stderr!("see them with `blobtrail --case {} findings`", case.dir.display());
     }
@@ -45,6 +48,27 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         "with_candidates": summary.with_candidates,
         "candidates": summary.candidates,
     })))
+}
+
+/// Explains a hunt with `--file` that found no upload, with up to five stored file names that
+/// contain the name given, since `--file` matches a whole file name.
+fn no_upload_note(case: &Case, file: &str) -> Result<String> {
+    let mut stmt = case.conn.prepare(
+        "SELECT DISTINCT file_name FROM storage_events
+         WHERE contains(lower(file_name), lower(?)) ORDER BY file_name LIMIT 5",
+    )?;
+    let similar: Vec<String> = stmt.query_map([file], |r| r.get(0))?.collect::<duckdb::Result<_>>()?;
+    let file = output::terminal_safe(file);
+    let mut note = format!(
+        "note: no upload of a file named `{file}` is in the case; `--file` matches the whole file name, ignoring case"
+    );
+    if similar.is_empty() {
+        note.push_str(", and no file name in the storage logs contains it");
+    } else {
+        let names: Vec<String> = similar.iter().map(|name| format!("`{}`", output::terminal_safe(name))).collect();
+        note.push_str(&format!("; file names in the storage logs that contain it: {}", names.join(", ")));
+    }
+    Ok(note)
 }
 
 /// Resolves the mode and its windows, rejecting options that belong to the other mode.

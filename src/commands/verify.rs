@@ -94,23 +94,29 @@ fn unfinished_notes(case: &Case, records: &[audit::Stored]) -> Result<Vec<String
     Ok(notes)
 }
 
-/// Names the sources whose stored rows `verify` cannot compare with a digest made at import:
-/// imported before digests were stored, or digested under another DuckDB version.
+/// Names the sources whose stored rows or rejected records `verify` cannot compare with a
+/// digest made at import: imported before digests were stored, or digested under another
+/// DuckDB version.
 fn uncompared_rows_notes(case: &Case) -> Result<Vec<String>> {
-    let mut stmt = case.conn.prepare(
-        "SELECT source_id, path, rows_digest_engine FROM sources
-         WHERE rows_digest IS NULL OR rows_digest_engine IS DISTINCT FROM version()
-         ORDER BY source_id",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;
     let mut notes = Vec::new();
-    for row in rows {
-        let (source_id, path, engine) = row?;
-        let reason = match engine {
-            Some(engine) => format!("its digest was made by DuckDB {engine}, whose hash may differ from this build's"),
-            None => "it has no digest".to_string(),
-        };
-        notes.push(format!("the rows imported from source {source_id} `{path}` were not compared: {reason}"));
+    for (what, digest, engine) in [
+        ("the rows imported from", "rows_digest", "rows_digest_engine"),
+        ("the rejected records of", "rejects_digest", "rejects_digest_engine"),
+    ] {
+        let mut stmt = case.conn.prepare(&format!(
+            "SELECT source_id, path, {engine} FROM sources
+             WHERE {digest} IS NULL OR {engine} IS DISTINCT FROM version()
+             ORDER BY source_id"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;
+        for row in rows {
+            let (source_id, path, engine) = row?;
+            let reason = match engine {
+                Some(engine) => format!("its digest was made by DuckDB {engine}, whose hash may differ from this build's"),
+                None => "it has no digest".to_string(),
+            };
+            notes.push(format!("{what} source {source_id} `{path}` were not compared: {reason}"));
+        }
     }
     Ok(notes)
 }

@@ -147,7 +147,7 @@ pub fn candidate(path: &Path, plan: &ImportPlan, hint: Option<LogTable>) -> Opti
 }
 
 fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<LogTable>) -> Option<Candidate> {
-    if first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PK") {
+    if first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PK") || first.starts_with(super::avro::MAGIC) {
         return None;
     }
     if super::storage_analytics::looks_like(first) || super::is_title_line(first) {

@@ -7,6 +7,7 @@
 
 pub mod bulk;
 pub mod csv_reader;
+pub mod avro;
 pub mod gzip;
 pub mod header;
 pub mod json_documents;
@@ -625,7 +626,11 @@ fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>)
     let head = input.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let mut decoded = BufReader::with_capacity(1 << 20, gzip::GzipMembers::new(input));
-        let shape = read_records(&mut decoded, emit).context("inside the gzip stream")?;
+        let shape = if decoded.fill_buf()?.starts_with(avro::MAGIC) {
+            read_avro(&mut decoded, emit).context("inside the gzip stream")?
+        } else {
+            read_records(&mut decoded, emit).context("inside the gzip stream")?.as_str().to_string()
+        };
         if decoded.get_ref().was_cut_off() {
             // Kept as a rejected record, so the count and the exit code show the loss even
             // when the cut fell between two records.
@@ -637,12 +642,39 @@ fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>)
                 raw: String::new(),
             }))?;
         }
-        return Ok(format!("gzip {}", shape.as_str()));
+        return Ok(format!("gzip {shape}"));
+    }
+    if head.starts_with(avro::MAGIC) {
+        return read_avro(input, emit);
     }
     if head.starts_with(b"PK\x03\x04") {
         bail!("a zip archive inside a zip archive or gzip stream: extract the inner archive and import its files");
     }
     Ok(read_records(input, emit)?.as_str().to_string())
+}
+
+/// Reads the bodies of an Event Hub Capture (Avro) file, one per line, with the JSON readers.
+/// Line N of a record's position is the file's event N.
+fn read_avro<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
+    let bodies = avro::AvroBodies::new(input).context("in the Event Hub Capture (Avro) file's header")?;
+    let mut decoded = BufReader::with_capacity(1 << 20, bodies);
+    // A capture window without events gives a file with no records, which imports none.
+    let shape = if decoded.fill_buf().context("in the Event Hub Capture (Avro) file")?.is_empty() {
+        "avro (no events)".to_string()
+    } else {
+        let shape = read_records(&mut decoded, emit).context("in the bodies of the Event Hub Capture (Avro) file")?;
+        format!("avro {}", shape.as_str())
+    };
+    if decoded.get_ref().was_cut_off() {
+        emit(Item::Broken(record::Broken {
+            position: Position { record_no: 0, line: None },
+            reason: "the Avro file ends inside a block of events: the file was cut off, so the events after the last \
+                     complete block are missing; import a complete copy if there is one"
+                .into(),
+            raw: String::new(),
+        }))?;
+    }
+    Ok(shape)
 }
 
 /// Decodes UTF-16 text to UTF-8, then recognises the shape and runs the matching reader.

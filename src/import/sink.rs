@@ -212,9 +212,12 @@ impl<'c> Sink<'c> {
                 last_time,
             ],
         )?;
-        // The digest of the rows as committed, which `verify` recomputes (sql/008_source_rows_digests.sql).
+        // The digests of the rows and rejected records as committed, which `verify` recomputes
+        // (sql/008_source_rows_digests.sql and sql/010_rejects_digests.sql).
         self.conn.execute(
-            "UPDATE sources SET rows_digest = source_rows_digest($1), rows_digest_engine = version() WHERE source_id = $1",
+            "UPDATE sources SET rows_digest = source_rows_digest($1), rows_digest_engine = version(),
+                                rejects_digest = source_rejects_digest($1), rejects_digest_engine = version()
+             WHERE source_id = $1",
             [self.source_id],
         )?;
         self.conn.execute_batch("COMMIT")?;
