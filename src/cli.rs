@@ -125,6 +125,10 @@ pub struct ImportArgs {
     /// Day/month order of slash dates with a 24-hour clock (`05/03/2026 14:00`)
     #[arg(long, value_enum, value_name = "ORDER")]
     pub date_order: Option<DateOrderArg>,
+    /// Character encoding of files without a byte order mark: `windows-1252` for CSV files that
+    /// Excel saved as "CSV (Comma delimited)" on a Western European Windows
+    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8, value_name = "ENCODING")]
+    pub encoding: EncodingArg,
     /// Stop at the first bad record instead of keeping it in `rejects`; the file is then not imported
     #[arg(long)]
     pub strict: bool,
@@ -135,6 +139,17 @@ pub struct ImportArgs {
     /// `streaming` reads every file record by record
     #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
     pub reader: ReaderArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    /// UTF-8, as Log Analytics, the Entra admin center and Graph write (UTF-16 files are
+    /// recognised by their byte order mark whatever this says)
+    #[value(name = "utf-8")]
+    Utf8,
+    /// Windows-1252, the ANSI code page of Western European Windows
+    #[value(name = "windows-1252")]
+    Windows1252,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

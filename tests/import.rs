@@ -270,6 +270,43 @@ fn invalid_json_mid_array_fails_the_file() {
     assert!(stderr(&output).contains("invalid JSON at line 4, column 21: expected `:`"), "{}", stderr(&output));
 }
 
+/// Excel on a Western European Windows saves "CSV (Comma delimited)" in Windows-1252, so
+/// `résumé.docx` arrives as bytes that are not UTF-8. Read as UTF-8, the record is rejected and
+/// a note names the fix; read with `--encoding windows-1252`, it is imported with its name.
+#[test]
+fn windows_1252_csv_needs_its_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("StorageBlobLogs.csv");
+    let mut bytes = b"TimeGenerated;AccountName;OperationName;StatusText;ObjectKey;CallerIpAddress;Type\r\n".to_vec();
+    bytes.extend_from_slice(b"2026-04-12 15:05:10;acct;PutBlob;Success;/acct/c/r\xe9sum\xe9.docx;198.51.100.50:50123;StorageBlobLogs\r\n");
+    bytes.extend_from_slice(b"2026-04-12 15:06:30;acct;PutBlob;Success;/acct/c/plain.txt;198.51.100.50:50124;StorageBlobLogs\r\n");
+    std::fs::write(&storage, bytes).unwrap();
+
+    let case = TestCase::new();
+    let output = case.import(&[storage.clone()], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let rows = summary(&output);
+    assert_eq!((rows[0]["imported"].as_i64(), rows[0]["rejected"].as_i64()), (Some(1), Some(1)));
+    let note = rows[0]["notes"][0].as_str().unwrap();
+    assert!(note.starts_with("records with bytes that are not valid UTF-8: 1, kept in `rejects`"), "{note}");
+    assert!(note.contains("`--encoding windows-1252`"), "{note}");
+    // The same bytes read another way would be a second reading of one file in one case.
+    let again = case.import(&[storage.clone()], &["--encoding", "windows-1252"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("with other reading options"), "{}", stderr(&again));
+
+    let decoded = TestCase::new();
+    let output = decoded.import(&[storage], &["--encoding", "windows-1252"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = summary(&output);
+    assert_eq!(rows[0]["reader"], "streaming");
+    let paths = decoded.query("SELECT object_path FROM storage_events ORDER BY time_generated");
+    assert_eq!(paths[0]["object_path"], "/acct/c/résumé.docx");
+    assert_eq!(paths[1]["object_path"], "/acct/c/plain.txt");
+    let options = decoded.query("SELECT options FROM sources");
+    assert!(options[0]["options"].as_str().unwrap().contains("\"encoding\":\"windows-1252\""), "{options:?}");
+}
+
 /// Excel drops the seconds when it saves a CSV export again (`4/12/2026 15:05`). Such times
 /// read as the start of their minute, the import warns with their count, and the hunt still
 /// pairs the upload with the sign-in four minutes before it.

@@ -210,6 +210,32 @@ fn event_hub_capture_avro_is_read() {
     }
 }
 
+/// Diagnostic settings of a storage account and of Entra ID may send to one event hub, so one
+/// capture or archive mixes storage and sign-in records. Each record's `category` decides its
+/// table, whichever family comes first.
+#[test]
+fn mixed_storage_and_signin_records_are_split() {
+    let storage = std::fs::read_to_string(fixture("diag_storage.jsonl")).unwrap();
+    let storage: Vec<&str> = storage.lines().collect();
+    let signin = r#"{"time":"2026-03-14T15:04:30Z","category":"SignInLogs","operationName":"Sign-in activity","resultType":"0","callerIpAddress":"198.51.100.41","properties":{"createdDateTime":"2026-03-14T15:04:30Z","userPrincipalName":"mallory@contoso.com","userId":"00000000-0000-0000-0000-0000000000aa","ipAddress":"198.51.100.41","appDisplayName":"Azure Portal","status":{"errorCode":0}}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, lines) in [("storage_first.json", [storage[0], signin, storage[1]]), ("signin_first.json", [signin, storage[0], storage[1]])] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let case = TestCase::new();
+        let output = case.import(&[path], &[]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        let rows = summary(&output);
+        assert_eq!(rows[0]["tables"], serde_json::json!(["StorageBlobLogs", "SigninLogs"]), "{name}");
+        assert_eq!((case.count("storage_events"), case.count("signin_events")), (2, 1), "{name}");
+
+        // mallory signed in from the SAS upload's address 30 s before it.
+        case.ok(&["hunt"]);
+        let findings = case.json(&["findings", "--format", "json", "--file-contains", "pd.exe"]);
+        assert_eq!(findings[0]["candidates"][0]["account"], "mallory@contoso.com", "{name}");
+    }
+}
+
 /// A capture file cut inside a block keeps the events of the blocks before it, and a rejected
 /// record states the cut. A capture window without events imports no rows.
 #[test]

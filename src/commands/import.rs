@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Global, Report};
 use crate::case::Case;
-use crate::cli::{DateOrderArg, ImportArgs, ReaderArg, SummaryFormat};
+use crate::cli::{DateOrderArg, EncodingArg, ImportArgs, ReaderArg, SummaryFormat};
 use crate::exit::Exit;
 use crate::import::{self, FileReport, ImportPlan, Outcome};
 use crate::import::normalize::Settings;
@@ -46,18 +46,24 @@ fn plan(global: &Global, args: &ImportArgs) -> Result<ImportPlan> {
         DateOrderArg::Dmy => DateOrder::DayFirst,
         DateOrderArg::Mdy => DateOrder::MonthFirst,
     });
-    let options_text = json!({
+    let mut options = json!({
         "utc_offset": args.utc_offset,
         "date_order": args.date_order.map(|o| format!("{o:?}").to_lowercase()),
         "strict": args.strict,
-    })
-    .to_string();
+    });
+    // Recorded only when not the default, so that UTF-8 imports record what they did before
+    // the option existed.
+    if args.encoding == EncodingArg::Windows1252 {
+        options["encoding"] = json!("windows-1252");
+    }
+    let options_text = options.to_string();
     Ok(ImportPlan {
         settings: Settings { utc_offset_minutes, date_order },
         strict: args.strict,
         examiner: global.examiner.clone(),
         options_text,
         streaming_only: args.reader == ReaderArg::Streaming,
+        windows_1252: args.encoding == EncodingArg::Windows1252,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod sink;
 pub mod storage_analytics;
 pub mod tables;
 pub mod utf16;
+pub mod windows1252;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -49,6 +50,8 @@ pub struct ImportPlan {
     pub options_text: String,
     /// Read every file with the streaming reader, never with DuckDB's.
     pub streaming_only: bool,
+    /// Decode files without a byte order mark as Windows-1252 instead of UTF-8.
+    pub windows_1252: bool,
 }
 
 /// The result of importing one file.
@@ -414,7 +417,7 @@ fn finish_file(
 }
 
 /// Checks the committed rows of one file for what the examiner should know about them: times
-/// without seconds, and sign-ins that state no result.
+/// without seconds, sign-ins that state no result, and records rejected as not UTF-8.
 fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     let source = "(SELECT source_id FROM sources WHERE sha256 = ?)";
@@ -439,6 +442,19 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
                  one); the hunt takes them as successful, so if the export left out those columns, export again with `ResultType`"
             ));
         }
+    }
+    let invalid_utf8: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM rejects WHERE source_id = {source} AND reason LIKE '%not valid UTF-8%'"),
+        [sha],
+        |row| row.get(0),
+    )?;
+    if invalid_utf8 > 0 {
+        notes.push(format!(
+            "records with bytes that are not valid UTF-8: {invalid_utf8}, kept in `rejects`; a CSV that Excel saved as \
+             \"CSV (Comma delimited)\" is in the Windows code page: save it again as \"CSV UTF-8\" and import that file \
+             (its records already in the case count as duplicates), or import this file into a new case with \
+             `--encoding windows-1252`"
+        ));
     }
     if times_without_seconds > 0 {
         notes.push(format!(
@@ -481,6 +497,10 @@ enum FastPath {
 fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report: &mut FileReport, progress: &ProgressBar) -> Result<FastPath> {
     if plan.streaming_only {
         report.reader_note = Some("`--reader streaming` was given".into());
+        return Ok(FastPath::Declined { source_id: None });
+    }
+    if plan.windows_1252 {
+        report.reader_note = Some("`--encoding windows-1252` was given; the streaming reader decodes the file".into());
         return Ok(FastPath::Declined { source_id: None });
     }
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
@@ -536,7 +556,7 @@ fn read_stream<R: Read>(
 ) -> Result<(String, BTreeSet<LogTable>, HashingReader<R>)> {
     let mut input = BufReader::with_capacity(1 << 20, reader);
     let mut state = FileState::new(Batches::new(sender), plan, hint);
-    let shape = read_any(&mut input, &mut |item| state.accept(item))?;
+    let shape = read_any(&mut input, plan.windows_1252, &mut |item| state.accept(item))?;
     state.finish()?;
     Ok((shape, state.tables, input.into_inner()))
 }
@@ -587,8 +607,8 @@ fn size_seen(conn: &Connection, size: u64) -> Result<bool> {
 }
 
 /// Returns the path of an earlier import of the same bytes. Fails when that import read the
-/// file with other options (`--utc-offset`, `--date-order`): skipping would keep times read
-/// the other way without a word.
+/// file with other options (`--utc-offset`, `--date-order`, `--encoding`): skipping would keep
+/// times or text read the other way without a word.
 fn earlier_import(conn: &Connection, sha: &str, options: &str) -> Result<Option<String>> {
     let mut stmt = conn.prepare("SELECT path, coalesce(options, '{}') FROM sources WHERE sha256 = ?")?;
     let mut rows = stmt.query([sha])?;
@@ -596,7 +616,8 @@ fn earlier_import(conn: &Connection, sha: &str, options: &str) -> Result<Option<
     let (path, recorded): (String, String) = (row.get(0)?, row.get(1)?);
     let reading = |text: &str| {
         let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-        (value["utc_offset"].clone(), value["date_order"].clone())
+        let encoding = value["encoding"].as_str().unwrap_or("utf-8").to_string();
+        (value["utc_offset"].clone(), value["date_order"].clone(), encoding)
     };
     if reading(&recorded) != reading(options) {
         bail!(
@@ -622,14 +643,14 @@ pub fn hash_reader(reader: &mut impl Read) -> std::io::Result<String> {
 
 /// Unpacks gzip, then recognises the shape and runs the matching reader. Returns the shape's
 /// name, such as `json-lines` or `gzip portal-csv`.
-fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
+fn read_any<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
     let head = input.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let mut decoded = BufReader::with_capacity(1 << 20, gzip::GzipMembers::new(input));
         let shape = if decoded.fill_buf()?.starts_with(avro::MAGIC) {
-            read_avro(&mut decoded, emit).context("inside the gzip stream")?
+            read_avro(&mut decoded, windows_1252, emit).context("inside the gzip stream")?
         } else {
-            read_records(&mut decoded, emit).context("inside the gzip stream")?.as_str().to_string()
+            read_records(&mut decoded, windows_1252, emit).context("inside the gzip stream")?.as_str().to_string()
         };
         if decoded.get_ref().was_cut_off() {
             // Kept as a rejected record, so the count and the exit code show the loss even
@@ -645,24 +666,25 @@ fn read_any<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>)
         return Ok(format!("gzip {shape}"));
     }
     if head.starts_with(avro::MAGIC) {
-        return read_avro(input, emit);
+        return read_avro(input, windows_1252, emit);
     }
     if head.starts_with(b"PK\x03\x04") {
         bail!("a zip archive inside a zip archive or gzip stream: extract the inner archive and import its files");
     }
-    Ok(read_records(input, emit)?.as_str().to_string())
+    Ok(read_records(input, windows_1252, emit)?.as_str().to_string())
 }
 
 /// Reads the bodies of an Event Hub Capture (Avro) file, one per line, with the JSON readers.
 /// Line N of a record's position is the file's event N.
-fn read_avro<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
+fn read_avro<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
     let bodies = avro::AvroBodies::new(input).context("in the Event Hub Capture (Avro) file's header")?;
     let mut decoded = BufReader::with_capacity(1 << 20, bodies);
     // A capture window without events gives a file with no records, which imports none.
     let shape = if decoded.fill_buf().context("in the Event Hub Capture (Avro) file")?.is_empty() {
         "avro (no events)".to_string()
     } else {
-        let shape = read_records(&mut decoded, emit).context("in the bodies of the Event Hub Capture (Avro) file")?;
+        let shape =
+            read_records(&mut decoded, windows_1252, emit).context("in the bodies of the Event Hub Capture (Avro) file")?;
         format!("avro {}", shape.as_str())
     };
     if decoded.get_ref().was_cut_off() {
@@ -677,13 +699,22 @@ fn read_avro<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>
     Ok(shape)
 }
 
-/// Decodes UTF-16 text to UTF-8, then recognises the shape and runs the matching reader.
-fn read_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
-    match utf16::detect(input.fill_buf()?) {
-        Some(order) => read_utf8_records(&mut BufReader::with_capacity(1 << 20, utf16::Utf16Reader::new(input, order)), emit),
-        None => read_utf8_records(input, emit),
+/// Decodes UTF-16 text, or Windows-1252 text when `windows_1252` is set, to UTF-8, then
+/// recognises the shape and runs the matching reader. A byte order mark decides over
+/// `windows_1252`: a file that starts with UTF-8's is read as UTF-8.
+fn read_records<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
+    let head = input.fill_buf()?;
+    if let Some(order) = utf16::detect(head) {
+        return read_utf8_records(&mut BufReader::with_capacity(1 << 20, utf16::Utf16Reader::new(input, order)), emit);
     }
+    if windows_1252 && !head.starts_with(BOM_UTF8) {
+        return read_utf8_records(&mut BufReader::with_capacity(1 << 20, windows1252::Windows1252Reader::new(input)), emit);
+    }
+    read_utf8_records(input, emit)
 }
+
+/// UTF-8's byte order mark.
+const BOM_UTF8: &[u8] = b"\xef\xbb\xbf";
 
 /// Recognises the shape from the first bytes and runs the matching reader.
 fn read_utf8_records<R: BufRead>(input: &mut R, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<Shape> {
@@ -850,16 +881,28 @@ impl<'s> FileState<'s> {
     }
 
     /// Returns the mapper for a row. The family is recognised from the header at the first
-    /// row; a later row whose `Type` names a table of the other family (an export of a `union`
-    /// of storage and sign-in tables) gets a mapper of its own.
+    /// row. A later row whose `Type` names a table of the other family (an export of a `union`
+    /// of storage and sign-in tables), or whose `category` does (diagnostic settings of storage
+    /// and Entra ID sending to one event hub), gets a mapper of its own.
     fn mapper_for(&mut self, row: &record::Row) -> Result<&Mapper> {
         let header = self.header.as_ref().context("a record came before any header")?;
         let type_value = header.find("type").first().map(|&column| row.get(column));
-        let row_family = type_value.and_then(LogTable::from_name).map(LogTable::family);
+        let category_family = || {
+            let category = header.find("category").first().map(|&column| row.get(column));
+            category.and_then(tables::family_of_category)
+        };
+        let row_family = match type_value.and_then(LogTable::from_name) {
+            Some(table) => Some(table.family()),
+            None if type_value.is_none_or(|value| value.trim().is_empty()) => category_family(),
+            None => None,
+        };
         let current = self.mapper.as_ref().map(|(family, _)| *family);
         let family = match (current, row_family) {
             (Some(current), Some(named)) if current != named => named,
             (Some(current), _) => current,
+            // Once records of both families were read, the header has the columns of both, so
+            // the record's own category decides.
+            (None, Some(named)) if type_value.is_none() && tables::has_columns_of(header, named) => named,
             (None, _) => tables::recognise(header, type_value)?,
         };
         if current != Some(family) {

@@ -496,9 +496,22 @@ pub struct SigninColumns {
 /// Reads a sign-in's result and failure reason from a `Status` value, for files with no
 /// `ResultType`, error code or failure reason column. A JSON object gives its `errorCode`
 /// (`0` is success) and `failureReason`. The Entra admin center's word gives `0` for `Success`
-/// and is kept as written for `Failure` or `Interrupted`. Any other value gives neither.
+/// and is kept as written for `Failure` or `Interrupted`. The text that the AzureADPreview
+/// module's objects give (`class SignInStatus {` and a `ErrorCode: 50126` line), as
+/// `Export-Csv` writes it, gives its `ErrorCode` and `FailureReason`. Any other value gives
+/// neither.
 fn read_status(status: &str) -> (Option<String>, Option<String>) {
     let status = status.trim();
+    if let Some((_, body)) = status.strip_prefix("class ").and_then(|rest| rest.split_once('{')) {
+        let member = |name: &str| {
+            body.lines().find_map(|line| {
+                let (key, value) = line.trim().split_once(':')?;
+                let value = value.trim();
+                (key.trim().eq_ignore_ascii_case(name) && !value.is_empty()).then(|| value.to_string())
+            })
+        };
+        return (member("ErrorCode"), member("FailureReason"));
+    }
     if status.starts_with('{') {
         let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(status) else {
             return (None, None);
@@ -738,6 +751,18 @@ fn event_key(parts: &[Option<&str>]) -> String {
 mod tests {
     use super::*;
     use crate::import::record::Position;
+
+    #[test]
+    fn status_text_of_azureadpreview_objects() {
+        let failed = "class SignInStatus {\n  ErrorCode: 50126\n  FailureReason: Error validating credentials: invalid password.\n  AdditionalDetails: \n}\n";
+        assert_eq!(
+            read_status(failed),
+            (Some("50126".to_string()), Some("Error validating credentials: invalid password.".to_string()))
+        );
+        let succeeded = "class SignInStatus {\r\n  ErrorCode: 0\r\n  FailureReason: \r\n}";
+        assert_eq!(read_status(succeeded), (Some("0".to_string()), None));
+        assert_eq!(read_status("class SignInStatus {\n}"), (None, None));
+    }
 
     fn row(values: &[&str]) -> Row {
         Row {

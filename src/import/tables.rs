@@ -122,11 +122,8 @@ pub const SIGNIN_SP_NAME: &[&str] = &["serviceprincipalname", "properties.servic
 /// its first record when there is one. The error names the columns found and the tables
 /// expected.
 pub fn recognise(header: &Header, type_value: Option<&str>) -> Result<Family> {
-    let has_any = |keys: &[&str]| keys.iter().any(|key| header.has(key));
-    let storage = has_any(STORAGE_TIME) && STORAGE_REQUIRED.iter().all(|keys| has_any(keys)) && has_any(STORAGE_OBJECT);
-    let signin = (has_any(SIGNIN_TIME) || has_any(SIGNIN_CREATED))
-        && has_any(SIGNIN_ADDRESS)
-        && [SIGNIN_USER, SIGNIN_USER_ID, SIGNIN_SP_ID, SIGNIN_SP_NAME].iter().any(|keys| has_any(keys));
+    let storage = has_columns_of(header, Family::Storage);
+    let signin = has_columns_of(header, Family::Signin);
     let named = type_value.filter(|v| !v.trim().is_empty());
 
     match (storage, signin, named.map(LogTable::from_name)) {
@@ -153,6 +150,28 @@ pub fn recognise(header: &Header, type_value: Option<&str>) -> Result<Family> {
             expected_tables()
         ),
     }
+}
+
+/// Tells whether a header has the columns that the records of a family need.
+pub fn has_columns_of(header: &Header, family: Family) -> bool {
+    let has_any = |keys: &[&str]| keys.iter().any(|key| header.has(key));
+    match family {
+        Family::Storage => has_any(STORAGE_TIME) && STORAGE_REQUIRED.iter().all(|keys| has_any(keys)) && has_any(STORAGE_OBJECT),
+        Family::Signin => {
+            (has_any(SIGNIN_TIME) || has_any(SIGNIN_CREATED))
+                && has_any(SIGNIN_ADDRESS)
+                && [SIGNIN_USER, SIGNIN_USER_ID, SIGNIN_SP_ID, SIGNIN_SP_NAME].iter().any(|keys| has_any(keys))
+        }
+    }
+}
+
+/// Finds the family of a diagnostic-settings record by its `category`: `StorageRead`,
+/// `StorageWrite` and `StorageDelete` for storage, the sign-in categories of `from_category`.
+pub fn family_of_category(category: &str) -> Option<Family> {
+    if category.trim().to_ascii_lowercase().starts_with("storage") {
+        return Some(Family::Storage);
+    }
+    LogTable::from_category(category).map(LogTable::family)
 }
 
 fn expected_tables() -> &'static str {
@@ -225,6 +244,14 @@ mod tests {
         let err = recognise(&header, None).unwrap_err().to_string();
         assert!(err.contains("columns found: Name, Size, Owner"), "{err}");
         assert!(err.contains("StorageBlobLogs"), "{err}");
+    }
+
+    #[test]
+    fn categories_map_to_families() {
+        assert_eq!(family_of_category("StorageWrite"), Some(Family::Storage));
+        assert_eq!(family_of_category(" storagedelete"), Some(Family::Storage));
+        assert_eq!(family_of_category("NonInteractiveUserSignInLogs"), Some(Family::Signin));
+        assert_eq!(family_of_category("AuditLogs"), None);
     }
 
     #[test]

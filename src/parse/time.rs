@@ -85,6 +85,7 @@ const DAYS_BEFORE_MONTH: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 27
 /// - Year first: `2020/10/16 0:00:01.403` (ja-JP portal, storage culture strings).
 /// - Dots, day first: `16.7.2026, 20:26:12.030` and `16.07.2026 20:26:12`.
 /// - Slashes, year last, 24-hour clock: `16/07/2026 20:26:12.030` (en-GB portal).
+/// - .NET JSON dates: `/Date(1773495600100)/` (Windows PowerShell 5.1's `ConvertTo-Json`).
 ///
 /// A time without seconds (`2026-03-14T14:00Z`, `3/14/2026 2:00 PM`) is read as second 0; the
 /// import warns about such values. Fractions may have up to 9 digits, and digits after the
@@ -125,6 +126,9 @@ pub fn parse_timestamp_inferring(
         return Err(TimeError::Empty);
     }
 
+    if let Some(micros) = parse_dotnet_date(text)? {
+        return Ok((micros, None));
+    }
     let bytes = text.as_bytes();
     let is_iso = bytes.len() > 4 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-';
     let (fields, zone_offset, inferred) = if is_iso {
@@ -138,6 +142,33 @@ pub fn parse_timestamp_inferring(
     fields.validate()?;
     let offset = zone_offset.unwrap_or(offset_minutes);
     Ok((fields.to_micros(offset), inferred))
+}
+
+/// Parses the date that Windows PowerShell 5.1's `ConvertTo-Json` and .NET's
+/// `DataContractJsonSerializer` write: `/Date(1773495600100)/`, milliseconds since the Unix
+/// epoch in UTC, optionally followed by the writer's own offset (`/Date(1773495600100+0100)/`),
+/// which does not change the instant. Returns None for any other text.
+fn parse_dotnet_date(text: &str) -> Result<Option<i64>, TimeError> {
+    let Some(inner) = text.strip_prefix("/Date(").and_then(|rest| rest.strip_suffix(")/")) else {
+        return Ok(None);
+    };
+    // The offset is four digits after a sign that is not the first character.
+    let digits_end = inner.len().checked_sub(5).filter(|&at| at > 0 && inner[at..].starts_with(['+', '-']));
+    let (millis, offset) = match digits_end {
+        Some(at) => (&inner[..at], &inner[at + 1..]),
+        None => (inner, "0000"),
+    };
+    let valid_millis = !millis.is_empty() && millis.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit());
+    if !valid_millis || !offset.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TimeError::Invalid);
+    }
+    // Years 1 to 9999, as every other accepted format.
+    const MAX_MILLIS: i64 = 253_402_300_800_000;
+    const MIN_MILLIS: i64 = -62_135_596_800_000;
+    match millis.parse::<i64>() {
+        Ok(ms) if (MIN_MILLIS..MAX_MILLIS).contains(&ms) => Ok(Some(ms * 1_000)),
+        _ => Err(TimeError::Invalid),
+    }
 }
 
 /// Date and time fields of a timestamp, before validation.
@@ -727,6 +758,19 @@ mod tests {
             parse_timestamp("2024-02-29T12:00:00Z", 0, None),
             Ok(1_709_208_000_000_000)
         );
+    }
+
+    /// Expected values computed with Python's `datetime(1970, 1, 1) + timedelta(milliseconds=ms)`.
+    #[test]
+    fn dotnet_json_dates() {
+        assert_eq!(iso("/Date(1773495600100)/"), iso("2026-03-14T13:40:00.100Z"));
+        assert_eq!(iso("/Date(1773495600100+0100)/"), iso("2026-03-14T13:40:00.100Z"));
+        assert_eq!(iso("/Date(1773495600100-0500)/"), iso("2026-03-14T13:40:00.100Z"));
+        assert_eq!(iso("/Date(-1000)/"), iso("1969-12-31T23:59:59Z"));
+        assert_eq!(iso(" /Date(0)/ "), iso("1970-01-01T00:00:00Z"));
+        for bad in ["/Date()/", "/Date(12a)/", "/Date(1+01)/", "/Date(99999999999999999)/", "/Date(+0100)/"] {
+            assert_eq!(parse_timestamp(bad, 0, None), Err(TimeError::Invalid), "{bad}");
+        }
     }
 
     #[test]
