@@ -238,7 +238,34 @@ pub fn record_problems(conn: &Connection, records: &[Stored]) -> Result<Vec<Stri
             ));
         }
     }
+    problems.extend(orphan_rows(conn)?);
     problems.extend(changed_definitions(conn)?);
+    Ok(problems)
+}
+
+/// Returns a problem for each table with rows whose source is not an imported file. The
+/// digests cover each source's rows, so rows added under a source ID that no file has would
+/// otherwise go unseen, though queries and hunts read them.
+fn orphan_rows(conn: &Connection) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let tables = [
+        ("storage_events", "storage event", "storage events"),
+        ("signin_events", "sign-in event", "sign-in events"),
+        ("rejects", "rejected record", "rejected records"),
+    ];
+    for (table, one, many) in tables {
+        let orphans: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM {table} WHERE source_id NOT IN (SELECT source_id FROM sources)"),
+            [],
+            |r| r.get(0),
+        )?;
+        if orphans > 0 {
+            problems.push(format!(
+                "the case's `{table}` table has {} of no imported file (a `source_id` that names no source): added outside blobtrail",
+                crate::output::count(orphans, one, many)
+            ));
+        }
+    }
     Ok(problems)
 }
 

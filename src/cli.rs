@@ -144,7 +144,7 @@ pub struct ImportArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EncodingArg {
     /// UTF-8, as Log Analytics, the Entra admin center and Graph write (UTF-16 files are
-    /// recognised by their byte order mark whatever this says)
+    /// recognised by their byte order mark whatever the option)
     #[value(name = "utf-8")]
     Utf8,
     /// Windows-1252, the ANSI code page of Western European Windows

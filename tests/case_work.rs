@@ -271,6 +271,10 @@ fn changed_rejects_fail_verify() {
     assert!(text.contains(&format!("the rejected records of source {source} ")), "{text}");
     assert!(text.contains("bad_time_blob.csv` changed outside blobtrail"), "{text}");
     assert!(!text.contains("the rows imported from"), "{text}");
+
+    // A row under a source ID that no imported file has is reported too.
+    let Some(text) = verify_after_edit(&case, "INSERT INTO rejects VALUES (99, 1, 2, NULL, NULL, 'forged', 'x')") else { return };
+    assert!(text.contains("the case's `rejects` table has 1 rejected record of no imported file"), "{text}");
 }
 
 /// Edits that keep `verify`'s own checks quiet still change the state digest. Who signed in is
@@ -753,7 +757,7 @@ fn annotation_filters_read_alike_with_rules() {
 }
 
 /// `--file` matches a whole file name, so part of one finds no upload. The hunt prints a note
-/// that names the stored files that contain it.
+/// that names the stored files that contain it or are spelled much like it.
 #[test]
 fn hunt_file_matching_nothing_names_similar_files() {
     let (_root, case) = demo_case();
@@ -762,10 +766,16 @@ fn hunt_file_matching_nothing_names_similar_files() {
     assert!(String::from_utf8_lossy(&output.stdout).contains(": 0 uploads,"), "{}", String::from_utf8_lossy(&output.stdout));
     let message = stderr(&output);
     assert!(message.contains("note: no upload of a file named `MIMIKATZ` is in the case"), "{message}");
-    assert!(message.contains("that contain it: `mimikatz.exe`"), "{message}");
+    assert!(message.contains("like it: `mimikatz.exe`"), "{message}");
+
+    // A misspelt name and a stored path find the name too.
+    for given in ["mimikatx.exe", "/contosofinance/staging/tools/mimikatz.exe "] {
+        let output = case.run(&["hunt", "--file", given]);
+        assert!(stderr(&output).contains("like it: `mimikatz.exe`"), "{given}: {}", stderr(&output));
+    }
 
     let output = case.run(&["hunt", "--file", "nothing-like-it.bin"]);
-    assert!(stderr(&output).contains("and no file name in the storage logs contains it"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("and no file name in the storage logs is like it"), "{}", stderr(&output));
 
     let output = case.run(&["hunt", "--file", "Mimikatz.EXE"]);
     assert!(!stderr(&output).contains("note:"), "{}", stderr(&output));

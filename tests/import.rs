@@ -283,7 +283,7 @@ fn windows_1252_csv_needs_its_encoding() {
     std::fs::write(&storage, bytes).unwrap();
 
     let case = TestCase::new();
-    let output = case.import(&[storage.clone()], &[]);
+    let output = case.import(std::slice::from_ref(&storage), &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let rows = summary(&output);
     assert_eq!((rows[0]["imported"].as_i64(), rows[0]["rejected"].as_i64()), (Some(1), Some(1)));
@@ -291,7 +291,7 @@ fn windows_1252_csv_needs_its_encoding() {
     assert!(note.starts_with("records with bytes that are not valid UTF-8: 1, kept in `rejects`"), "{note}");
     assert!(note.contains("`--encoding windows-1252`"), "{note}");
     // The same bytes read another way would be a second reading of one file in one case.
-    let again = case.import(&[storage.clone()], &["--encoding", "windows-1252"]);
+    let again = case.import(std::slice::from_ref(&storage), &["--encoding", "windows-1252"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("with other reading options"), "{}", stderr(&again));
 

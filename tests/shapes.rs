@@ -247,6 +247,16 @@ fn cut_and_empty_avro_captures() {
     let reasons = case.query("SELECT reason FROM rejects");
     assert!(reasons[0]["reason"].as_str().unwrap().starts_with("the Avro file ends inside a block of events"), "{reasons:?}");
 
+    // One event whose body is cut inside its JSON is rejected by its number, and the events
+    // after it are still read.
+    let bad = TestCase::new();
+    let (code, rows) = import(&bad, &["eventhub_capture_bad_body.avro"], &[]);
+    assert_eq!(code, Some(3));
+    assert_eq!((counts(&rows[0]).3, counts(&rows[0]).4), (2, 1));
+    let rejected = bad.query("SELECT line, reason FROM rejects WHERE reason LIKE 'event%'");
+    assert_eq!(rejected[0]["line"], 2);
+    assert!(rejected[0]["reason"].as_str().unwrap().starts_with("event 2: the body is not valid JSON"), "{rejected:?}");
+
     let (code, rows) = import(&case, &["eventhub_capture_empty.avro"], &[]);
     assert_eq!(code, Some(0));
     assert_eq!((rows[0]["shape"].as_str(), rows[0]["records"].as_i64()), (Some("avro (no events)"), Some(0)));

@@ -54,7 +54,10 @@ fn add(global: &Global, case: &Case, args: ExcludeAddArgs) -> Result<Report> {
     let matched = matches.matched;
     print_stderr!("added exclusion rule {rule_id}: {}", output::terminal_safe(&conditions.describe()));
     print_stderr!("reason: {}", output::terminal_safe(&reason));
-    print_stderr!("it matches {matched} findings of the latest hunt; adjust it by disabling it and adding another");
+    print_stderr!(
+        "it matches {} of the latest hunt; adjust it by disabling it and adding another",
+        output::count(matched as i64, "finding", "findings")
+    );
     let narrowed = [&conditions.account, &conditions.ip, &conditions.user_agent_contains, &conditions.container, &conditions.path_prefix]
         .iter()
         .any(|values| !values.is_empty());

@@ -51,24 +51,40 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
 }
 
 /// Explains a hunt with `--file` that found no upload, with up to five stored file names that
-/// contain the name given, since `--file` matches a whole file name.
+/// contain the name given or are spelled much like it, since `--file` matches a whole file
+/// name exactly. A path given in place of a name is compared by its last segment.
 fn no_upload_note(case: &Case, file: &str) -> Result<String> {
+    let name = file.rsplit('/').next().unwrap_or(file).trim();
     let mut stmt = case.conn.prepare(
-        "SELECT DISTINCT file_name FROM storage_events
-         WHERE contains(lower(file_name), lower(?)) ORDER BY file_name LIMIT 5",
+        "SELECT file_name FROM (
+             SELECT DISTINCT file_name FROM storage_events WHERE file_name IS NOT NULL)
+         WHERE contains(lower(file_name), lower($1)) OR jaro_winkler_similarity(lower(file_name), lower($1)) >= 0.8
+         ORDER BY jaro_winkler_similarity(lower(file_name), lower($1)) DESC, file_name LIMIT 5",
     )?;
-    let similar: Vec<String> = stmt.query_map([file], |r| r.get(0))?.collect::<duckdb::Result<_>>()?;
-    let file = output::terminal_safe(file);
+    let similar: Vec<String> = stmt.query_map([name], |r| r.get(0))?.collect::<duckdb::Result<_>>()?;
     let mut note = format!(
-        "note: no upload of a file named `{file}` is in the case; `--file` matches the whole file name, ignoring case"
+        "note: no upload of a file named `{}` is in the case; `--file` matches the whole file name, ignoring case",
+        shortened(file)
     );
+    if file.contains('/') {
+        note.push_str(" (a name, not a path)");
+    }
     if similar.is_empty() {
-        note.push_str(", and no file name in the storage logs contains it");
+        note.push_str(", and no file name in the storage logs is like it");
     } else {
-        let names: Vec<String> = similar.iter().map(|name| format!("`{}`", output::terminal_safe(name))).collect();
-        note.push_str(&format!("; file names in the storage logs that contain it: {}", names.join(", ")));
+        let names: Vec<String> = similar.iter().map(|name| format!("`{}`", shortened(name))).collect();
+        note.push_str(&format!("; file names in the storage logs like it: {}", names.join(", ")));
     }
     Ok(note)
+}
+
+/// Returns text for a message, terminal-safe and cut to 200 characters.
+fn shortened(text: &str) -> String {
+    let safe = output::terminal_safe(text);
+    match safe.char_indices().nth(200) {
+        Some((end, _)) => format!("{}...", &safe[..end]),
+        None => safe,
+    }
 }
 
 /// Resolves the mode and its windows, rejecting options that belong to the other mode.

@@ -138,6 +138,23 @@ struct Decoder<'b> {
     pos: usize,
     /// Values being read, one inside another.
     depth: usize,
+    /// Values read so far, and the most the block may describe (`step_budget`).
+    steps: u64,
+    max_steps: u64,
+}
+
+impl<'b> Decoder<'b> {
+    fn new(bytes: &'b [u8]) -> Self {
+        Decoder { bytes, pos: 0, depth: 0, steps: 0, max_steps: step_budget(bytes.len()) }
+    }
+}
+
+/// The maximum number of values a block of `length` bytes may describe: 256 per byte, and a
+/// million more.
+/// A capture record of about ten values takes a hundred bytes or more, so a real file stays
+/// far below this, while a crafted one stops within a second.
+fn step_budget(length: usize) -> u64 {
+    (length as u64).saturating_mul(256).saturating_add(1 << 20)
 }
 
 impl<'b> Decoder<'b> {
@@ -176,6 +193,12 @@ impl<'b> Decoder<'b> {
         // stack; Event Hub Capture's own values nest two levels.
         if self.depth >= MAX_DEPTH {
             return Err(format!("a value nests more than {MAX_DEPTH} levels deep"));
+        }
+        // Values that take no bytes (null, an empty record, fixed of size 0) let a few bytes
+        // describe billions of them, in an array's count or through nested named types.
+        self.steps += 1;
+        if self.steps > self.max_steps {
+            return Err("the block describes far more values than its bytes can hold: the file is damaged or crafted".into());
         }
         self.depth += 1;
         let skipped = self.skip_value(schema, names);
@@ -262,11 +285,58 @@ pub struct AvroBodies<R: BufRead> {
     /// Set when the file ended inside a block, as a cut-off download or copy does.
     cut_off: bool,
     finished: bool,
+    /// Events so far whose body has text.
+    bodies: u64,
+    /// Set when reading a block failed.
+    failed: bool,
+    /// Events whose body is not JSON, left out of the output.
+    bad_events: Vec<BadEvent>,
+}
+
+/// An event whose body cannot be read as JSON; its line of the output is empty.
+pub struct BadEvent {
+    /// The event's number in the file, from 1, which is also its line of the output.
+    pub event: u64,
+    pub reason: String,
+    /// The start of the body, as text.
+    pub raw: String,
+}
+
+/// Returns the text of a body as the JSON readers take it, or why it cannot be: a UTF-8 byte
+/// order mark is left out and a gzip-compressed body unpacked. The body must be one or more
+/// JSON values, so that a bad body is kept as a rejected event instead of making the JSON
+/// reader give up on every event after it.
+fn checked_body(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    let text = if body.starts_with(&[0x1f, 0x8b]) {
+        let mut unpacked = Vec::new();
+        flate2::read::MultiGzDecoder::new(body)
+            .take(MAX_BLOCK_BYTES + 1)
+            .read_to_end(&mut unpacked)
+            .map_err(|err| format!("the body is gzip-compressed and does not unpack: {err}"))?;
+        if unpacked.len() as u64 > MAX_BLOCK_BYTES {
+            return Err(format!("the body unpacks to more than {} MiB", MAX_BLOCK_BYTES >> 20));
+        }
+        std::borrow::Cow::Owned(unpacked)
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    };
+    for value in serde_json::Deserializer::from_slice(&text).into_iter::<serde::de::IgnoredAny>() {
+        value.map_err(|err| format!("the body is not valid JSON: {err}"))?;
+    }
+    Ok(text)
 }
 
 impl<R: BufRead> AvroBodies<R> {
     /// Reads the file's header: its magic bytes, schema, codec and sync marker.
-    pub fn new(mut input: R) -> io::Result<Self> {
+    pub fn new(input: R) -> io::Result<Self> {
+        Self::read_header(input).map_err(|err| match err.kind() {
+            io::ErrorKind::UnexpectedEof => invalid("the file ends inside its Avro header: it was cut off".to_string()),
+            _ => err,
+        })
+    }
+
+    fn read_header(mut input: R) -> io::Result<Self> {
         let mut magic = [0u8; 4];
         input.read_exact(&mut magic)?;
         if &magic != MAGIC {
@@ -289,7 +359,21 @@ impl<R: BufRead> AvroBodies<R> {
             records: 0,
             cut_off: false,
             finished: false,
+            bodies: 0,
+            failed: false,
+            bad_events: Vec::new(),
         })
+    }
+
+    /// Removes and returns the events found so far whose body could not be read.
+    pub fn take_bad_events(&mut self) -> Vec<BadEvent> {
+        std::mem::take(&mut self.bad_events)
+    }
+
+    /// Tells whether every block was read and no event had a body with text, so that the
+    /// output is nothing but line breaks.
+    pub fn read_no_bodies(&self) -> bool {
+        self.bodies == 0 && !self.failed
     }
 
     /// Tells whether the file ended inside a block. The bodies of the blocks before the cut
@@ -332,7 +416,7 @@ impl<R: BufRead> AvroBodies<R> {
         };
         self.pending.clear();
         self.pending_pos = 0;
-        let mut decoder = Decoder { bytes: &data, pos: 0, depth: 0 };
+        let mut decoder = Decoder::new(&data);
         let Schema::Record(fields) = &self.record else { unreachable!("checked in new") };
         for _ in 0..count {
             self.records += 1;
@@ -343,12 +427,21 @@ impl<R: BufRead> AvroBodies<R> {
                     decoder.skip(field, &self.names).map_err(failed)?;
                     continue;
                 }
-                let body = read_body(&mut decoder, field, &self.names).map_err(failed)?;
-                let start = self.pending.len();
-                self.pending.extend_from_slice(body.unwrap_or_default());
-                for byte in &mut self.pending[start..] {
-                    if matches!(*byte, b'\n' | b'\r') {
-                        *byte = b' ';
+                let body = read_body(&mut decoder, field, &self.names).map_err(failed)?.unwrap_or_default();
+                match checked_body(body) {
+                    Ok(text) => {
+                        self.bodies += u64::from(!text.is_empty());
+                        let start = self.pending.len();
+                        self.pending.extend_from_slice(&text);
+                        for byte in &mut self.pending[start..] {
+                            if matches!(*byte, b'\n' | b'\r') {
+                                *byte = b' ';
+                            }
+                        }
+                    }
+                    Err(reason) => {
+                        let raw = String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned();
+                        self.bad_events.push(BadEvent { event: record, reason, raw });
                     }
                 }
             }
@@ -387,7 +480,17 @@ impl<R: BufRead> AvroBodies<R> {
 impl<R: BufRead> Read for AvroBodies<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pending_pos == self.pending.len() {
-            if self.finished || !self.next_block()? {
+            if self.finished {
+                return Ok(0);
+            }
+            let more = match self.next_block() {
+                Ok(more) => more,
+                Err(err) => {
+                    self.failed = true;
+                    return Err(err);
+                }
+            };
+            if !more {
                 self.finished = true;
                 return Ok(0);
             }
@@ -608,6 +711,35 @@ mod tests {
         }
     }
 
+    /// A body that is not JSON is left out and reported with its event number. A UTF-8 byte
+    /// order mark is dropped and a gzip-compressed body unpacked.
+    #[test]
+    fn bad_bodies_are_reported_by_event() {
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gzipped, b"{\"b\":2}").unwrap();
+        let gzipped = gzipped.finish().unwrap();
+        let bodies: [Option<&[u8]>; 5] =
+            [Some(b"{\"a\":1}"), Some(b"{\"records\": [{\"time\": "), Some(&gzipped), Some(b"\xef\xbb\xbf{}"), Some(b"\xff{}")];
+        let bytes = file("null", &bodies);
+        let mut reader = AvroBodies::new(bytes.as_slice()).unwrap();
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "{\"a\":1}\n\n{\"b\":2}\n{}\n\n");
+        let bad = reader.take_bad_events();
+        assert_eq!(bad.iter().map(|event| event.event).collect::<Vec<_>>(), [2, 5]);
+        assert!(bad[0].reason.starts_with("the body is not valid JSON: EOF while parsing"), "{}", bad[0].reason);
+        assert_eq!(bad[0].raw, "{\"records\": [{\"time\": ");
+    }
+
+    #[test]
+    fn cut_header_is_named() {
+        let whole = file("null", &[Some(b"{}")]);
+        for end in [2, 10, 40, MAGIC.len() + 300] {
+            let error = AvroBodies::new(&whole[..end]).err().unwrap().to_string();
+            assert_eq!(error, "the file ends inside its Avro header: it was cut off", "cut at {end}");
+        }
+    }
+
     #[test]
     fn cut_off_block_is_reported() {
         let whole = file("null", &[Some(b"{}")]);
@@ -654,17 +786,27 @@ mod tests {
         )
         .unwrap();
         let node = names.parse(&schema, None).unwrap();
-        // A node whose `next` holds one more node without a next, then its body.
+        // A node whose `next` contains one more node without a next, then its body.
         let encoded = [long(1), long(0), bytes(b"inner"), bytes(b"outer")].concat();
-        let mut decoder = Decoder { bytes: &encoded, pos: 0, depth: 0 };
+        let mut decoder = Decoder::new(&encoded);
         let Schema::Record(fields) = names.resolve(&node).unwrap().clone() else { panic!() };
         decoder.skip(&fields[0].1, &names).unwrap();
         assert_eq!(read_body(&mut decoder, &fields[1].1, &names).unwrap(), Some(&b"outer"[..]));
 
         // Nodes nested deeper than the limit fail instead of overflowing the stack.
         let deep = [long(1).repeat(100_000), long(0)].concat();
-        let mut decoder = Decoder { bytes: &deep, pos: 0, depth: 0 };
+        let mut decoder = Decoder::new(&deep);
         let error = decoder.skip(&fields[0].1, &names).unwrap_err();
         assert!(error.contains("nests more than 200 levels"), "{error}");
+    }
+
+    /// An array of 2^62 nulls takes ten bytes to describe; reading it stops with an error.
+    #[test]
+    fn values_without_bytes_are_bounded() {
+        let mut names = Names::default();
+        let array = names.parse(&serde_json::json!({"type": "array", "items": "null"}), None).unwrap();
+        let encoded = [long(1 << 62), long(0)].concat();
+        let error = Decoder::new(&encoded).skip(&array, &names).unwrap_err();
+        assert!(error.contains("far more values than its bytes can hold"), "{error}");
     }
 }

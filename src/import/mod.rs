@@ -675,7 +675,8 @@ fn read_any<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(
 }
 
 /// Reads the bodies of an Event Hub Capture (Avro) file, one per line, with the JSON readers.
-/// Line N of a record's position is the file's event N.
+/// Line N of a record's position is the file's event N. An event whose body is not JSON is
+/// kept as a rejected record of that line.
 fn read_avro<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
     let bodies = avro::AvroBodies::new(input).context("in the Event Hub Capture (Avro) file's header")?;
     let mut decoded = BufReader::with_capacity(1 << 20, bodies);
@@ -683,10 +684,20 @@ fn read_avro<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut
     let shape = if decoded.fill_buf().context("in the Event Hub Capture (Avro) file")?.is_empty() {
         "avro (no events)".to_string()
     } else {
-        let shape =
-            read_records(&mut decoded, windows_1252, emit).context("in the bodies of the Event Hub Capture (Avro) file")?;
-        format!("avro {}", shape.as_str())
+        match read_records(&mut decoded, windows_1252, emit) {
+            Ok(shape) => format!("avro {}", shape.as_str()),
+            // Events without a body, or whose bodies were all rejected, leave only empty lines.
+            Err(_) if decoded.get_ref().read_no_bodies() => "avro (no bodies)".to_string(),
+            Err(err) => return Err(err.context("in the bodies of the Event Hub Capture (Avro) file")),
+        }
     };
+    for bad in decoded.get_mut().take_bad_events() {
+        emit(Item::Broken(record::Broken {
+            position: Position { record_no: 0, line: Some(bad.event) },
+            reason: format!("event {}: {}", bad.event, bad.reason),
+            raw: bad.raw,
+        }))?;
+    }
     if decoded.get_ref().was_cut_off() {
         emit(Item::Broken(record::Broken {
             position: Position { record_no: 0, line: None },
@@ -881,9 +892,9 @@ impl<'s> FileState<'s> {
     }
 
     /// Returns the mapper for a row. The family is recognised from the header at the first
-    /// row. A later row whose `Type` names a table of the other family (an export of a `union`
-    /// of storage and sign-in tables), or whose `category` does (diagnostic settings of storage
-    /// and Entra ID sending to one event hub), gets a mapper of its own.
+    /// row. A later row whose `Type` names a table of the other family gets a mapper of its
+    /// own, as in an export of a `union` of storage and sign-in tables. So does a row whose
+    /// `category` does, as when storage and Entra ID send diagnostics to one event hub.
     fn mapper_for(&mut self, row: &record::Row) -> Result<&Mapper> {
         let header = self.header.as_ref().context("a record came before any header")?;
         let type_value = header.find("type").first().map(|&column| row.get(column));
