@@ -190,7 +190,7 @@ fn cut_off_gzip_keeps_what_came_before() {
     );
 }
 
-/// Event Hub Capture files (Avro, written here by fastavro) hold the same records as the JSON
+/// Event Hub Capture files (Avro, written here by fastavro) contain the same records as the JSON
 /// capture: each body is a `{"records":[...]}` document, and line N is the file's event N.
 #[test]
 fn event_hub_capture_avro_is_read() {
@@ -234,6 +234,56 @@ fn mixed_storage_and_signin_records_are_split() {
         let findings = case.json(&["findings", "--format", "json", "--file-contains", "pd.exe"]);
         assert_eq!(findings[0]["candidates"][0]["account"], "mallory@contoso.com", "{name}");
     }
+}
+
+/// SIEM exports keep each log record whole as JSON text: Splunk in `_raw` (a CSV column, or
+/// under `result` in its JSON export), Elastic in `event.original`. The record inside is
+/// imported, with the export's row as its raw text.
+#[test]
+fn siem_exports_are_unwrapped() {
+    let storage = std::fs::read_to_string(fixture("diag_storage.jsonl")).unwrap();
+    let storage: Vec<&str> = storage.lines().collect();
+    let signin = r#"{"time":"2026-03-14T15:04:30Z","category":"SignInLogs","operationName":"Sign-in activity","callerIpAddress":"198.51.100.41","properties":{"createdDateTime":"2026-03-14T15:04:30Z","userPrincipalName":"mallory@contoso.com","userId":"00000000-0000-0000-0000-0000000000aa","ipAddress":"198.51.100.41","status":{"errorCode":0}}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let splunk_csv = dir.path().join("splunk.csv");
+    let mut csv = String::from("\"_time\",host,sourcetype,\"_raw\"\r\n");
+    for line in &storage {
+        csv.push_str(&format!("\"2026-03-14T15:00:10.000+00:00\",eh,\"azure:eventhub\",{}\r\n", quote(line)));
+    }
+    std::fs::write(&splunk_csv, csv).unwrap();
+    let splunk_json = dir.path().join("splunk.json");
+    let result = serde_json::json!({"preview": false, "result": {"_time": "2026-03-14T15:04:30.000+00:00", "_raw": signin}});
+    std::fs::write(&splunk_json, format!("{result}\n")).unwrap();
+    let elastic = dir.path().join("elastic.ndjson");
+    let document = serde_json::json!({"@timestamp": "2026-03-14T15:04:30Z", "event": {"original": storage[1], "dataset": "azure.eventhub"}});
+    std::fs::write(&elastic, format!("{document}\n")).unwrap();
+
+    let case = TestCase::new();
+    let output = case.import(&[splunk_csv, splunk_json, elastic], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = summary(&output);
+    let imported: Vec<(i64, i64)> = rows.iter().map(|row| (counts(row).3, counts(row).5)).collect();
+    // The Elastic copy of the second storage record is a duplicate of the Splunk one.
+    assert_eq!(imported, [(2, 0), (1, 0), (0, 1)]);
+    let stored = case.query("SELECT object_path AS p, caller_ip AS ip, raw FROM storage_events ORDER BY time_generated");
+    assert_eq!(stored[1]["p"], "/acct/c/tools/pd.exe");
+    assert_eq!(stored[1]["ip"], "198.51.100.41");
+    assert!(stored[1]["raw"].as_str().unwrap().contains("azure:eventhub"), "{}", stored[1]["raw"]);
+
+    case.ok(&["hunt"]);
+    let findings = case.json(&["findings", "--format", "json", "--file-contains", "pd.exe"]);
+    assert_eq!(findings[0]["candidates"][0]["account"], "mallory@contoso.com");
+
+    // A row whose `_raw` is not a JSON object is rejected with the column named.
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, format!("_time,_raw\n2026-03-14,{}\n2026-03-14,not json\n", quote(storage[0]))).unwrap();
+    let other = TestCase::new();
+    let output = other.import(&[broken], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let rejects = other.query("SELECT column_name, reason FROM rejects");
+    assert_eq!(rejects[0]["column_name"], "_raw");
+    assert_eq!(rejects[0]["reason"], "the `_raw` column does not hold a log record as a JSON object");
 }
 
 /// A capture file cut inside a block keeps the events of the blocks before it, and a rejected

@@ -836,21 +836,46 @@ struct FileState<'s> {
     header: Option<Header>,
     mapper: Option<(Family, Mapper)>,
     tables: BTreeSet<LogTable>,
+    /// Set while the file's rows carry each log record as JSON text in one column.
+    wrapped: Option<Wrapped>,
 }
+
+/// The column of a SIEM export whose values are the log records as JSON text: Splunk's `_raw`
+/// (in CSV, or under `result` in its JSON export) and Elastic's `event.original` (also under
+/// `_source`). The records read from it get columns of their own.
+struct Wrapped {
+    column: usize,
+    name: String,
+    records: json_reader::ObjectColumns,
+}
+
+/// The columns that hold a whole log record in SIEM exports, as flattened names.
+const WRAPPING_COLUMNS: [&str; 4] = ["_raw", "result._raw", "event.original", "_source.event.original"];
 
 impl<'s> FileState<'s> {
     fn new(out: Batches, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
-        FileState { out, plan, hint, header: None, mapper: None, tables: BTreeSet::new() }
+        FileState { out, plan, hint, header: None, mapper: None, tables: BTreeSet::new(), wrapped: None }
     }
 
     fn accept(&mut self, item: Item) -> Result<()> {
         match item {
             Item::Header(header) => {
+                // A SIEM export's own columns are not a log table's, but one of them carries the
+                // record. Headers of the records inside come from `unwrap`.
+                let is_table = tables::has_columns_of(&header, Family::Storage) || tables::has_columns_of(&header, Family::Signin);
+                let wrapping = WRAPPING_COLUMNS.iter().find_map(|name| header.find(name).first().map(|&column| (column, *name)));
+                if let (false, Some((column, name))) = (is_table, wrapping) {
+                    let records = self.wrapped.take().map(|wrapped| wrapped.records).unwrap_or_default();
+                    self.wrapped = Some(Wrapped { column, name: name.to_string(), records });
+                    return Ok(());
+                }
+                self.wrapped = None;
                 self.check_date_order()?;
                 self.header = Some(header);
                 self.mapper = None;
                 Ok(())
             }
+            Item::Row(row) if self.wrapped.is_some() => self.unwrap(row),
             Item::Row(row) => {
                 let position = row.position;
                 let mapped = self.mapper_for(&row)?.map(&row).with_context(|| position.describe())?;
@@ -871,6 +896,25 @@ impl<'s> FileState<'s> {
                 self.reject(broken.position, reject, broken.raw)
             }
         }
+    }
+
+    /// Reads the log record that a SIEM export's row carries as JSON text, and accepts it in
+    /// place of the row. The record keeps the row's position and, as its raw text, the row.
+    fn unwrap(&mut self, row: record::Row) -> Result<()> {
+        let mut wrapped = self.wrapped.take().expect("checked by the caller");
+        let text = row.get(wrapped.column).trim();
+        let result = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(object)) => {
+                wrapped.records.emit_object(object, Some(&row.raw), row.position, &mut |item| self.accept(item))
+            }
+            _ => {
+                let reason = format!("the `{}` column does not hold a log record as a JSON object", wrapped.name);
+                self.reject(row.position, Reject { column: Some(wrapped.name.clone()), value: None, reason }, row.raw)
+            }
+        };
+        // Headers of the records inside reset `wrapped`; the SIEM export's column stays.
+        self.wrapped = Some(wrapped);
+        result
     }
 
     /// Sends the last batch. Checks a file that had a header but no rows: it must still be a
