@@ -35,6 +35,24 @@ pub struct Candidate {
     pub source_line: Option<i64>,
 }
 
+impl Candidate {
+    /// Returns the result of a sign-in that failed: its `ResultType` when that is not `0`. A
+    /// sign-in without a result is taken as successful, as the hunts take it. Only a sentinel
+    /// hunt keeps failed sign-ins as candidates, as the reference query does.
+    pub fn failure(&self) -> Option<&str> {
+        self.result_type.as_deref().filter(|result| result.trim() != "0")
+    }
+
+    /// Returns the candidate's account as outputs name it, marked when its sign-in failed.
+    pub fn label(&self) -> String {
+        let account = self.account.as_deref().unwrap_or("(no account)");
+        match self.failure() {
+            Some(result) => format!("{account} (failed sign-in, result {result})"),
+            None => account.to_string(),
+        }
+    }
+}
+
 /// Returns a finding's status as every output writes it: `open` until annotated.
 pub fn status_or_open(status: Option<&str>) -> &str {
     status.unwrap_or("open")

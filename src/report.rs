@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 use crate::exclusions::Rule;
-use crate::findings::Finding;
+use crate::findings::{Candidate, Finding};
 use crate::parse::time::parse_timestamp;
 
 /// The data a report is built from.
@@ -58,7 +58,7 @@ pub struct ReportFinding {
     pub reason: Option<String>,
     pub status: Option<String>,
     pub excluded_by: Vec<i64>,
-    /// The accounts among the first five candidates.
+    /// The accounts among the first five candidates, a failed sign-in marked as such.
     pub candidate_accounts: Vec<String>,
     /// The sign-in time of the attributed account's candidate.
     pub attributed_signin_time: Option<String>,
@@ -77,7 +77,7 @@ impl From<&Finding> for ReportFinding {
             reason: f.reason.clone(),
             status: f.status.clone(),
             excluded_by: f.excluded_by.clone(),
-            candidate_accounts: f.candidates.iter().take(5).filter_map(|c| c.account.clone()).collect(),
+            candidate_accounts: f.candidates.iter().take(5).filter(|c| c.account.is_some()).map(Candidate::label).collect(),
             attributed_signin_time: attributed.map(|c| c.signin_time.clone()),
         }
     }

@@ -236,6 +236,46 @@ fn mixed_storage_and_signin_records_are_split() {
     }
 }
 
+/// An event hub or archive that carries sign-ins often carries Entra ID audit logs and other
+/// resources' logs too. Such a record is rejected with its category, wherever it comes in the
+/// file, and the records around it are imported; so is a row of a `union` export whose `Type`
+/// names another table.
+#[test]
+fn records_of_other_logs_are_rejected() {
+    let storage = std::fs::read_to_string(fixture("diag_storage.jsonl")).unwrap();
+    let storage: Vec<&str> = storage.lines().collect();
+    let signin = r#"{"time":"2026-03-14T15:04:30Z","category":"SignInLogs","operationName":"Sign-in activity","callerIpAddress":"198.51.100.41","properties":{"createdDateTime":"2026-03-14T15:04:30Z","userPrincipalName":"mallory@contoso.com","ipAddress":"198.51.100.41","status":{"errorCode":0}}}"#;
+    let audit = r#"{"time":"2026-03-14T15:04:40Z","category":"AuditLogs","operationName":"Add member to role","callerIpAddress":"198.51.100.41","resultType":"0","properties":{"userPrincipalName":"eve@contoso.com","ipAddress":"198.51.100.41"}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, lines) in [("audit_first.json", [audit, signin, storage[1]]), ("audit_last.json", [storage[1], signin, audit])] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let case = TestCase::new();
+        let output = case.import(&[path], &[]);
+        assert_eq!(output.status.code(), Some(3), "{name}: {}", stderr(&output));
+        assert_eq!((case.count("storage_events"), case.count("signin_events")), (1, 1), "{name}");
+        let rejects = case.query("SELECT line, column_name, value, reason FROM rejects");
+        assert_eq!(rejects.len(), 1, "{name}");
+        assert_eq!((rejects[0]["column_name"].as_str(), rejects[0]["value"].as_str()), (Some("category"), Some("AuditLogs")), "{name}");
+        assert!(rejects[0]["reason"].as_str().unwrap().starts_with("a `AuditLogs` record, which blobtrail does not read"), "{name}");
+    }
+
+    let union = dir.path().join("union.json");
+    std::fs::write(
+        &union,
+        "{\"TimeGenerated\":\"2026-03-14T15:04:30Z\",\"UserPrincipalName\":\"mallory@contoso.com\",\"IPAddress\":\"198.51.100.41\",\"ResultType\":\"0\",\"Type\":\"SigninLogs\"}\n\
+         {\"TimeGenerated\":\"2026-03-14T15:04:40Z\",\"UserPrincipalName\":\"eve@contoso.com\",\"IPAddress\":\"198.51.100.41\",\"ResultType\":\"0\",\"Type\":\"AuditLogs\"}\n",
+    )
+    .unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[union], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(case.count("signin_events"), 1);
+    let rejects = case.query("SELECT line, reason FROM rejects");
+    assert_eq!(rejects[0]["line"], 2);
+    assert!(rejects[0]["reason"].as_str().unwrap().starts_with("a record of the `AuditLogs` table"), "{rejects:?}");
+}
+
 /// SIEM exports keep each log record whole as JSON text: Splunk in `_raw` (a CSV column, or
 /// under `result` in its JSON export), Elastic in `event.original`. The record inside is
 /// imported, with the export's row as its raw text.

@@ -306,7 +306,7 @@ fn candidate_summary(finding: &Finding) -> String {
         .candidates
         .iter()
         .take(SHOWN)
-        .map(|c| c.account.clone().unwrap_or_else(|| "(no account)".into()))
+        .map(crate::findings::Candidate::label)
         .collect();
     if finding.candidates.len() > SHOWN {
         names.push(format!("+{} more", finding.candidates.len() - SHOWN));

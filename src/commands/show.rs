@@ -202,9 +202,13 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
     writeln!(out, "\ncandidates ({}):", f.candidates.len())?;
     for c in &f.candidates {
         let score = c.score.map(|s| format!(", score {s}")).unwrap_or_default();
+        let verb = match c.failure() {
+            Some(result) => format!("FAILED to sign in (result {})", terminal_safe(result)),
+            None => "signed in".to_string(),
+        };
         writeln!(
             out,
-            "  {}. {}{score}: signed in {} from {} ({}, {} line/record {})",
+            "  {}. {}{score}: {verb} {} from {} ({}, {} line/record {})",
             c.rank,
             terminal_safe(c.account.as_deref().unwrap_or("(no account)")),
             c.signin_time,

@@ -838,6 +838,8 @@ struct FileState<'s> {
     tables: BTreeSet<LogTable>,
     /// Set while the file's rows carry each log record as JSON text in one column.
     wrapped: Option<Wrapped>,
+    /// Whether any row came, imported or rejected.
+    had_rows: bool,
 }
 
 /// The column of a SIEM export whose values are the log records as JSON text: Splunk's `_raw`
@@ -854,7 +856,7 @@ const WRAPPING_COLUMNS: [&str; 4] = ["_raw", "result._raw", "event.original", "_
 
 impl<'s> FileState<'s> {
     fn new(out: Batches, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
-        FileState { out, plan, hint, header: None, mapper: None, tables: BTreeSet::new(), wrapped: None }
+        FileState { out, plan, hint, header: None, mapper: None, tables: BTreeSet::new(), wrapped: None, had_rows: false }
     }
 
     fn accept(&mut self, item: Item) -> Result<()> {
@@ -878,6 +880,10 @@ impl<'s> FileState<'s> {
             Item::Row(row) if self.wrapped.is_some() => self.unwrap(row),
             Item::Row(row) => {
                 let position = row.position;
+                self.had_rows = true;
+                if let Some(reject) = self.foreign_record(&row) {
+                    return self.reject(position, reject, row.raw);
+                }
                 let mapped = self.mapper_for(&row)?.map(&row).with_context(|| position.describe())?;
                 match mapped {
                     Mapped::Storage(out) => {
@@ -896,6 +902,35 @@ impl<'s> FileState<'s> {
                 self.reject(broken.position, reject, broken.raw)
             }
         }
+    }
+
+    /// Returns why a record belongs to a log blobtrail does not read, as its `category` says
+    /// (one event hub or archive often carries Entra ID audit logs or other resources' logs
+    /// beside sign-ins and storage logs), or its `Type` once records of a table blobtrail reads
+    /// came first. A file whose first record names another table still fails as a whole, with
+    /// the tables blobtrail reads, from `mapper_for`.
+    fn foreign_record(&self, row: &record::Row) -> Option<Reject> {
+        let header = self.header.as_ref()?;
+        let named = |column: usize| {
+            let value = row.get(column).trim();
+            let name = header.names().get(column).cloned();
+            (!value.is_empty()).then(|| (name, value.to_string()))
+        };
+        if let Some(&column) = header.find("type").first() {
+            if let Some((name, value)) = named(column) {
+                if LogTable::from_name(&value).is_some() || self.tables.is_empty() {
+                    return None;
+                }
+                let reason = format!("a record of the `{value}` table, which blobtrail does not read: it reads storage and sign-in logs");
+                return Some(Reject { column: name, value: Some(value), reason });
+            }
+        }
+        let (name, value) = named(*header.find("category").first()?)?;
+        if tables::family_of_category(&value).is_some() {
+            return None;
+        }
+        let reason = tables::other_category_reason(&value);
+        Some(Reject { column: name, value: Some(value), reason })
     }
 
     /// Reads the log record that a SIEM export's row carries as JSON text, and accepts it in
@@ -920,7 +955,7 @@ impl<'s> FileState<'s> {
     /// Sends the last batch. Checks a file that had a header but no rows: it must still be a
     /// table blobtrail reads, so that an unrelated file is reported instead of imported as empty.
     fn finish(&mut self) -> Result<()> {
-        if let (Some(header), None) = (&self.header, &self.mapper) {
+        if let (Some(header), false) = (&self.header, self.had_rows) {
             tables::recognise(header, None)?;
         }
         self.check_date_order()?;

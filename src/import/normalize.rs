@@ -321,6 +321,9 @@ pub struct StorageColumns {
     client_request: Field,
     body_size: Field,
     resource_id: Field,
+    /// `Category`: `StorageRead`, `StorageWrite` or `StorageDelete`; a record of another
+    /// category is rejected.
+    category: Field,
 }
 
 impl StorageColumns {
@@ -350,6 +353,7 @@ impl StorageColumns {
             client_request: field(&["clientrequestid", "properties.clientrequestid"]),
             body_size: field(&["requestbodysize", "properties.requestbodysize"]),
             resource_id: field(&["_resourceid", "resourceid"]),
+            category: field(&["category"]),
         })
     }
 
@@ -445,6 +449,9 @@ impl StorageColumns {
                 }),
             };
         }
+        if let Some(reject) = other_category(&self.category, row, Family::Storage) {
+            return Err(reject);
+        }
         let service = self.service_type.get(row).unwrap_or_default().to_ascii_lowercase();
         if service == "queue" || service == "table" {
             // Queue and table requests carry no file upload, and no table of the case is theirs.
@@ -491,6 +498,20 @@ pub struct SigninColumns {
     default_table: LogTable,
     /// The default table comes from the file's name, so it outranks `IsInteractive`.
     hinted: bool,
+}
+
+/// Rejects a record whose `category` names a log of another family or one blobtrail does not
+/// read, such as Entra ID's `AuditLogs`, which an event hub may carry beside sign-ins.
+fn other_category(category: &Field, row: &Row, family: Family) -> Option<Reject> {
+    let value = category.get(row)?.trim();
+    if value.is_empty() || tables::family_of_category(value) == Some(family) {
+        return None;
+    }
+    Some(Reject {
+        column: Some(category.name.clone()),
+        value: Some(value.to_string()),
+        reason: tables::other_category_reason(value),
+    })
 }
 
 /// Reads a sign-in's result and failure reason from a `Status` value, for files with no
@@ -682,6 +703,9 @@ impl SigninColumns {
                     reason: "a sign-in record whose `Type` is not a sign-in table".into(),
                 }),
             };
+        }
+        if let Some(reject) = other_category(&self.category, row, Family::Signin) {
+            return Err(reject);
         }
         if let Some(table) = self.category.get(row).and_then(LogTable::from_category) {
             return Ok(table);

@@ -174,6 +174,11 @@ pub fn family_of_category(category: &str) -> Option<Family> {
     LogTable::from_category(category).map(LogTable::family)
 }
 
+/// Explains why a record of another category than storage and sign-in logs is not imported.
+pub fn other_category_reason(category: &str) -> String {
+    format!("a `{category}` record, which blobtrail does not read: it reads storage and sign-in logs")
+}
+
 fn expected_tables() -> &'static str {
     "a Log Analytics export of StorageBlobLogs or StorageFileLogs (with TimeGenerated, OperationName, \
      CallerIpAddress, Uri or ObjectKey) or of SigninLogs, AADNonInteractiveUserSignInLogs, \
