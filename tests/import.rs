@@ -303,6 +303,14 @@ fn windows_1252_csv_needs_its_encoding() {
     let paths = decoded.query("SELECT object_path FROM storage_events ORDER BY time_generated");
     assert_eq!(paths[0]["object_path"], "/acct/c/résumé.docx");
     assert_eq!(paths[1]["object_path"], "/acct/c/plain.txt");
+    // A UTF-8 file given the option is refused instead of misread.
+    let utf8 = tempfile::tempdir().unwrap();
+    let utf8_file = utf8.path().join("StorageBlobLogs.csv");
+    std::fs::write(&utf8_file, "TimeGenerated;AccountName;OperationName;StatusText;ObjectKey;CallerIpAddress;Type\n2026-04-12 15:05:10;acct;PutBlob;Success;/acct/c/résumé.docx;198.51.100.50:50123;StorageBlobLogs\n").unwrap();
+    let refused = TestCase::new().import(&[utf8_file], &["--encoding", "windows-1252"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("the file is UTF-8"), "{}", stderr(&refused));
+
     let options = decoded.query("SELECT options FROM sources");
     assert!(options[0]["options"].as_str().unwrap().contains("\"encoding\":\"windows-1252\""), "{options:?}");
 }

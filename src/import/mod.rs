@@ -421,8 +421,9 @@ fn finish_file(
 fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     let source = "(SELECT source_id FROM sources WHERE sha256 = ?)";
-    // A time with seconds has `:MM:SS` somewhere; a zone offset such as `+02:00` does not.
-    let without_seconds = "count(*) FILTER (time_raw NOT LIKE '%:__:__%')";
+    // A time with seconds has `:MM:SS` somewhere; a zone offset such as `+02:00` does not. A
+    // .NET date (`/Date(1773495600100)/`) counts milliseconds.
+    let without_seconds = "count(*) FILTER (time_raw NOT LIKE '%:__:__%' AND time_raw NOT LIKE '%/Date(%')";
     let has_family = |family: Family| tables.iter().any(|table| table.family() == family);
     let mut times_without_seconds = 0i64;
     if has_family(Family::Storage) {

@@ -524,14 +524,7 @@ fn other_category(category: &Field, row: &Row, family: Family) -> Option<Reject>
 fn read_status(status: &str) -> (Option<String>, Option<String>) {
     let status = status.trim();
     if let Some((_, body)) = status.strip_prefix("class ").and_then(|rest| rest.split_once('{')) {
-        let member = |name: &str| {
-            body.lines().find_map(|line| {
-                let (key, value) = line.trim().split_once(':')?;
-                let value = value.trim();
-                (key.trim().eq_ignore_ascii_case(name) && !value.is_empty()).then(|| value.to_string())
-            })
-        };
-        return (member("ErrorCode"), member("FailureReason"));
+        return (status_member(body, "ErrorCode"), status_member(body, "FailureReason"));
     }
     if status.starts_with('{') {
         let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(status) else {
@@ -555,6 +548,25 @@ fn read_status(status: &str) -> (Option<String>, Option<String>) {
         None
     };
     (result, None)
+}
+
+/// Reads one member of the AuditSignInStatus text that the AzureADPreview module writes, on
+/// lines of their own or on one line (`class SignInStatus { ErrorCode: 0 FailureReason:  }`).
+/// A value runs up to the next member's name, the closing brace or the end of its line.
+fn status_member(body: &str, name: &str) -> Option<String> {
+    const MEMBERS: [&str; 3] = ["ErrorCode:", "FailureReason:", "AdditionalDetails:"];
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find(&format!("{}:", name.to_ascii_lowercase()))? + name.len() + 1;
+    let rest = &body[start..];
+    let rest_lower = &lower[start..];
+    let mut end = rest.find(['\n', '}']).unwrap_or(rest.len());
+    for member in MEMBERS {
+        if let Some(at) = rest_lower.find(&member.to_ascii_lowercase()) {
+            end = end.min(at);
+        }
+    }
+    let value = rest[..end].trim();
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 /// Returns the status text as the storage event key reads it. Classic Storage Analytics logs
@@ -786,6 +798,10 @@ mod tests {
         let succeeded = "class SignInStatus {\r\n  ErrorCode: 0\r\n  FailureReason: \r\n}";
         assert_eq!(read_status(succeeded), (Some("0".to_string()), None));
         assert_eq!(read_status("class SignInStatus {\n}"), (None, None));
+        let one_line = "class SignInStatus { ErrorCode: 0 FailureReason:  AdditionalDetails:  }";
+        assert_eq!(read_status(one_line), (Some("0".to_string()), None));
+        let one_line = "class SignInStatus { ErrorCode:50126 FailureReason: Invalid username }";
+        assert_eq!(read_status(one_line), (Some("50126".to_string()), Some("Invalid username".to_string())));
     }
 
     fn row(values: &[&str]) -> Row {

@@ -43,6 +43,13 @@ impl<R: Read> Read for Windows1252Reader<R> {
         if self.position == self.decoded.len() {
             let mut raw = [0u8; 64 * 1024];
             let read = self.inner.read(&mut raw)?;
+            if looks_like_utf8(&raw[..read]) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the file is UTF-8 (its non-ASCII bytes are UTF-8 characters), and `--encoding windows-1252` would \
+                     misread them: import it without that option",
+                ));
+            }
             self.decoded.clear();
             self.position = 0;
             let mut utf8 = [0u8; 4];
@@ -59,6 +66,20 @@ impl<R: Read> Read for Windows1252Reader<R> {
         buf[..count].copy_from_slice(&available[..count]);
         self.position += count;
         Ok(count)
+    }
+}
+
+/// Tells whether a chunk has non-ASCII bytes and all of them form UTF-8 characters, allowing
+/// for one cut at the chunk's end. In Windows-1252 text a non-ASCII letter is one byte between
+/// ASCII ones, which is not valid UTF-8, so such a chunk is UTF-8 text.
+fn looks_like_utf8(chunk: &[u8]) -> bool {
+    if chunk.is_ascii() {
+        return false;
+    }
+    match std::str::from_utf8(chunk) {
+        Ok(_) => true,
+        // A character cut by the chunk's end, after valid text with non-ASCII in it.
+        Err(err) => err.error_len().is_none() && !chunk[..err.valid_up_to()].is_ascii(),
     }
 }
 
@@ -81,6 +102,17 @@ mod tests {
         let expected = "€\u{81}‚ƒ„…†‡ˆ‰Š‹Œ\u{8d}Ž\u{8f}\u{90}‘’“”•–—˜™š›œ\u{9d}žŸ\u{a0}¡¢£¤¥¦§¨©ª«¬\u{ad}®¯°±²³´µ¶·¸¹º»¼½¾¿\
                         ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖ×ØÙÚÛÜÝÞßàáâãäåæçèéêëìíîïðñòóôõö÷øùúûüýþÿ";
         assert_eq!(decode_all(&bytes), expected);
+    }
+
+    #[test]
+    fn utf8_text_is_refused() {
+        let mut text = String::new();
+        let error = Windows1252Reader::new("x;/acct/c/résumé.docx\n".as_bytes()).read_to_string(&mut text).unwrap_err();
+        assert!(error.to_string().starts_with("the file is UTF-8"), "{error}");
+        // A UTF-8 character cut by the end of the chunk is still UTF-8.
+        assert!(looks_like_utf8(&"é€".as_bytes()[..4]));
+        assert!(!looks_like_utf8(b"plain ASCII"));
+        assert!(!looks_like_utf8(b"r\xe9sum\xe9"));
     }
 
     #[test]

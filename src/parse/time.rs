@@ -159,7 +159,10 @@ fn parse_dotnet_date(text: &str) -> Result<Option<i64>, TimeError> {
         None => (inner, "0000"),
     };
     let valid_millis = !millis.is_empty() && millis.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit());
-    if !valid_millis || !offset.bytes().all(|b| b.is_ascii_digit()) {
+    let valid_offset = offset.bytes().all(|b| b.is_ascii_digit())
+        && offset[..2].parse::<i32>().is_ok_and(|hours| hours * 60 <= MAX_OFFSET_MINUTES)
+        && offset[2..].parse::<i32>().is_ok_and(|minutes| minutes < 60);
+    if !valid_millis || !valid_offset {
         return Err(TimeError::Invalid);
     }
     // Years 1 to 9999, as every other accepted format.
@@ -768,7 +771,7 @@ mod tests {
         assert_eq!(iso("/Date(1773495600100-0500)/"), iso("2026-03-14T13:40:00.100Z"));
         assert_eq!(iso("/Date(-1000)/"), iso("1969-12-31T23:59:59Z"));
         assert_eq!(iso(" /Date(0)/ "), iso("1970-01-01T00:00:00Z"));
-        for bad in ["/Date()/", "/Date(12a)/", "/Date(1+01)/", "/Date(99999999999999999)/", "/Date(+0100)/"] {
+        for bad in ["/Date()/", "/Date(12a)/", "/Date(1+01)/", "/Date(99999999999999999)/", "/Date(+0100)/", "/Date(1+2400)/", "/Date(1+0160)/"] {
             assert_eq!(parse_timestamp(bad, 0, None), Err(TimeError::Invalid), "{bad}");
         }
     }
