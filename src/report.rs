@@ -227,7 +227,8 @@ fn summary(html: &mut String, input: &ReportInput) {
         let files: Vec<String> = confirmed.iter().map(|f| escape(f.object_path.as_deref().unwrap_or("?"))).collect();
         let _ = writeln!(
             html,
-            "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) attributed: <b>{}</b>.{}</p>",
+            "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) whose sign-ins they are attributed to: <b>{}</b> \
+             (the account used, which is not necessarily the person: a stolen session or token signs in as its owner).{}</p>",
             confirmed.len(),
             files.join(", "),
             if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") },

@@ -220,6 +220,7 @@ fn changed_audit_record_fails_verify() {
         return;
     };
     assert!(text.contains("record 2"), "{text}");
+    assert!(text.contains("BROKEN"), "{text}");
 }
 
 #[test]
@@ -234,7 +235,8 @@ fn changed_finding_fails_verify() {
                 WHERE finding_id = (SELECT min(finding_id) FROM findings)";
     let Some(text) = verify_after_edit(&case, edit) else { return };
     assert!(text.contains("findings of hunt 1 changed outside blobtrail"), "{text}");
-    assert!(text.contains("BROKEN"), "{text}");
+    // The records themselves are intact; the case changed.
+    assert!(text.contains("chain intact, but the case was changed outside blobtrail"), "{text}");
 }
 
 #[test]
@@ -779,6 +781,27 @@ fn hunt_file_matching_nothing_names_similar_files() {
 
     let output = case.run(&["hunt", "--file", "Mimikatz.EXE"]);
     assert!(!stderr(&output).contains("note:"), "{}", stderr(&output));
+}
+
+/// A sentinel hunt run for comparison becomes the latest hunt, which `findings`, `export` and
+/// `bundle` read; they say so while a full hunt is in the case, and `--hunt` reads the other.
+/// Its failed sign-in candidates are marked as failed.
+#[test]
+fn sentinel_hunt_as_latest_is_noted() {
+    let (_root, case) = demo_case();
+    let output = case.run(&["hunt", "--mode", "sentinel", "--lookback", "5min"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("note: hunt 2, the latest, is a sentinel hunt"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("read it with `--hunt 1`"), "{}", stderr(&output));
+
+    let output = case.run(&["findings"]);
+    assert!(stderr(&output).contains("note: hunt 2, the latest, is a sentinel hunt"), "{}", stderr(&output));
+    let output = case.run(&["findings", "--hunt", "1"]);
+    assert!(!stderr(&output).contains("sentinel"), "{}", stderr(&output));
+
+    // bob's failed sign-in from the intruder's address is a candidate of the reference query.
+    let text = case.ok(&["show", "F-4ed054e5c17c2505", "--hunt", "2"]);
+    assert!(text.contains("bob@contoso.com: FAILED to sign in (result 50126)"), "{text}");
 }
 
 #[test]

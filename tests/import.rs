@@ -367,11 +367,13 @@ fn folder_truth_file_note_follows_quiet() {
     .unwrap();
     std::fs::copy(fixture("api_blob.json"), dir.path().join("api_blob.json")).unwrap();
     std::fs::write(dir.path().join("README.md"), "# Exports from the tenant, 2026-03-14\n").unwrap();
+    std::fs::write(dir.path().join("export.ps1"), "Get-MgAuditLogSignIn -All | Export-Csv signins.csv\n").unwrap();
     let case = TestCase::new();
     let output = case.import(&[dir.path().to_path_buf()], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("truth.csv`: it is the ground-truth file of `blobtrail generate`"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("README.md`: a .md document or picture, not a log export"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("README.md`: a .md document, picture, script or query, not a log export"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("export.ps1`: a .ps1 document"), "{}", stderr(&output));
 
     let case = TestCase::new();
     let output = case.import(&[dir.path().to_path_buf()], &["--quiet"]);

@@ -20,7 +20,7 @@ use crate::{annotations, audit, exclusions, export, sql};
 pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
     let hunt_id = match args.hunt {
         Some(id) => id,
-        None => findings::latest_hunt(&case.conn)?,
+        None => super::default_hunt(case)?,
     };
     let spinner = crate::output::spinner("building the evidence bundle", global.quiet);
     let records = audit::read_all(&case.conn)?;

@@ -32,7 +32,7 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
     }
     let hunt_id = match args.hunt {
         Some(id) => id,
-        None => findings::latest_hunt(&case.conn)?,
+        None => super::default_hunt(case)?,
     };
     let spinner = output::spinner("exporting", global.quiet);
 

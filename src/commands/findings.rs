@@ -32,7 +32,7 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
     conditions.validate()?;
     let hunt_id = match args.hunt {
         Some(id) => id,
-        None => findings::latest_hunt(&case.conn)?,
+        None => super::default_hunt(case)?,
     };
     let only = annotated_only(case, &args)?;
     // A rule does not clear what an examiner confirmed, so a confirmed-malicious finding is

@@ -35,6 +35,9 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
             output::count(summary.candidates, "candidate", "candidates")
         )
     })?;
+    if let Some(note) = super::sentinel_note(case, summary.hunt_id)? {
+        print_stderr!("{note}");
+    }
     if let (0, Some(file)) = (summary.uploads, &plan.file) {
         print_stderr!("{}", no_upload_note(case, file)?);
     }

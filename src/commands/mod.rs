@@ -234,6 +234,35 @@ fn exit_code(exit: Exit) -> i32 {
 }
 
 /// Returns the current UTC time in ISO 8601 with microseconds.
+/// Returns the hunt that `findings`, `export` and `bundle` read when none is given: the latest.
+/// Notes on stderr when that is a sentinel hunt while the case also has a full hunt, because a
+/// sentinel hunt run for comparison would otherwise replace the attribution handed over.
+pub fn default_hunt(case: &Case) -> Result<i64> {
+    let hunt_id = crate::findings::latest_hunt(&case.conn)?;
+    if let Some(note) = sentinel_note(case, hunt_id)? {
+        print_stderr!("{note}");
+    }
+    Ok(hunt_id)
+}
+
+/// Describes a sentinel hunt `hunt_id` that is the latest while a full hunt exists; None
+/// otherwise.
+pub fn sentinel_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
+    let (mode, full): (Option<String>, Option<i64>) = case.conn.query_row(
+        "SELECT (SELECT mode FROM hunts WHERE hunt_id = $1),
+                (SELECT max(hunt_id) FROM hunts WHERE mode = 'full' AND finished_at IS NOT NULL)",
+        [hunt_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(match (mode.as_deref(), full) {
+        (Some("sentinel"), Some(full)) => Some(format!(
+            "note: hunt {hunt_id}, the latest, is a sentinel hunt: it lists the reference query's candidates, failed sign-ins \
+             included, and attributes no account; full hunt {full} is in the case too, read it with `--hunt {full}`"
+        )),
+        _ => None,
+    })
+}
+
 pub fn now_iso() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

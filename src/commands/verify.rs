@@ -149,7 +149,15 @@ pub fn run(case: &Case) -> Result<Report> {
     notes.extend(uncompared_rows_notes(case)?);
 
     output::to_stdout(|out| {
-        writeln!(out, "audit trail: {} records, {}", records.len(), if problems.iter().any(|p| p.starts_with("record") || p.starts_with("the case")) { "BROKEN" } else { "chain intact" })?;
+        // Problems with the records themselves name a record first; the others are changes of
+        // the case that the intact chain shows.
+        let chain_broken = problems.iter().any(|p| p.starts_with("record"));
+        let state = match (chain_broken, problems.is_empty()) {
+            (true, _) => "BROKEN",
+            (false, true) => "chain intact",
+            (false, false) => "chain intact, but the case was changed outside blobtrail (MISMATCH below)",
+        };
+        writeln!(out, "audit trail: {} records, {state}", records.len())?;
         if let Some(last) = records.last() {
             writeln!(out, "last record: {} ({}), hash {}; note it: a trail cut back to before this record no longer contains it", last.seq, last.command, last.record_hash)?;
         }

@@ -117,7 +117,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         } else if is_system_file(&path.to_string_lossy()) {
             print_note!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
         } else if let Some(extension) = document_extension(&path) {
-            print_note!("note: leaving out `{}`: a .{extension} document or picture, not a log export", path.display());
+            print_note!("note: leaving out `{}`: a .{extension} document, picture, script or query, not a log export", path.display());
         } else if crate::generate::is_truth_file(&path) {
             print_note!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
@@ -254,11 +254,14 @@ pub fn zip_listed_members(path: &Path) -> Option<u64> {
 }
 
 /// Returns the extension of a file that a folder of exports often contains beside the logs (a
-/// README, a chain-of-custody form, a screenshot) and that no log export uses. `.txt` is not
-/// among them: PowerShell writes exports to such files.
+/// README, a chain-of-custody form, a screenshot, the script or query that made the exports)
+/// and that no log export uses. `.txt` is not among them: PowerShell writes exports to such
+/// files.
 fn document_extension(path: &Path) -> Option<String> {
-    const DOCUMENTS: [&str; 13] =
-        ["md", "pdf", "doc", "docx", "rtf", "odt", "html", "htm", "png", "jpg", "jpeg", "gif", "msg"];
+    const DOCUMENTS: [&str; 25] = [
+        "md", "pdf", "doc", "docx", "rtf", "odt", "html", "htm", "png", "jpg", "jpeg", "gif", "msg", "py", "ps1", "psm1",
+        "sh", "bat", "cmd", "kql", "sql", "js", "yml", "yaml", "toml",
+    ];
     let extension = path.extension()?.to_str()?.to_ascii_lowercase();
     DOCUMENTS.contains(&extension.as_str()).then_some(extension)
 }
