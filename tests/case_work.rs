@@ -440,6 +440,10 @@ fn exclusion_of_confirmed_finding_is_flagged() {
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed[0]["excluded_by"], serde_json::json!([1]));
     assert!(stderr(&output).contains("45 findings, 1 matching the filters, 1 of them excluded by rules; 1 shown"), "{}", stderr(&output));
+    // The table shows the status and the rule beside the finding.
+    let table = case.ok(&["findings", "--file-contains", "mimikatz"]);
+    assert!(table.contains("confirmed-malicious, excluded by rule 1"), "{table}");
+
     // Levels and statuses match whatever case they are typed in.
     let upper = case.json(&["findings", "--format", "json", "--status", "Confirmed-Malicious", "--confidence", "STRONG"]);
     assert_eq!(upper, listed);

@@ -276,7 +276,7 @@ pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
 /// Writes the table of findings and a count line; `attributed` findings have candidates.
 fn print_table(out: &mut dyn Write, rows: Vec<Vec<String>>, attributed: usize) -> std::io::Result<()> {
     let shown = rows.len();
-    let header = ["finding", "upload (UTC)", "operation", "file", "caller", "confidence", "account or candidates"];
+    let header = ["finding", "upload (UTC)", "operation", "file", "caller", "confidence", "account or candidates", "status"];
     let table = output::table(&header, rows);
     writeln!(out, "{table}")?;
     writeln!(out, "{}, {attributed} with candidate sign-ins", output::count(shown as i64, "upload", "uploads"))
@@ -291,7 +291,18 @@ fn table_row(f: &Finding) -> Vec<String> {
         f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
         f.confidence.clone().unwrap_or_default(),
         candidate_summary(f),
+        status_cell(f),
     ]
+}
+
+/// Returns a finding's status, and the rules that exclude it, which `--include-excluded` shows.
+fn status_cell(f: &Finding) -> String {
+    let status = findings::status_or_open(f.status.as_deref());
+    if f.excluded_by.is_empty() {
+        return status.to_string();
+    }
+    let rules: Vec<String> = f.excluded_by.iter().map(i64::to_string).collect();
+    format!("{status}, excluded by rule {}", rules.join(", "))
 }
 
 fn candidate_summary(finding: &Finding) -> String {

@@ -9,8 +9,12 @@ use crate::case::Case;
 use crate::cli::{FormatArgs, OutputFormat};
 use crate::output;
 
+/// The longest `counts` cell of the table; `--format json` and `csv` give the whole value.
+const TABLE_COUNTS_CHARS: usize = 300;
+
 pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
     let records = audit::read_all(&case.conn)?;
+    let table = args.format == OutputFormat::Table;
     let header = ["seq", "started (UTC)", "finished (UTC)", "command", "examiner", "exit", "counts", "arguments"];
     let rows: Vec<Vec<String>> = records
         .iter()
@@ -22,8 +26,8 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
                 r.command.clone(),
                 r.examiner.clone().unwrap_or_default(),
                 r.exit_code.to_string(),
-                r.error.clone().map_or_else(|| r.counts.to_string(), |e| format!("error: {e}")),
-                r.arguments.join(" "),
+                cut(r.error.clone().map_or_else(|| r.counts.to_string(), |e| format!("error: {e}")), table),
+                r.arguments.iter().map(|argument| shell_quoted(argument)).collect::<Vec<_>>().join(" "),
             ]
         })
         .collect();
@@ -36,4 +40,42 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
         OutputFormat::Table => writeln!(out, "{}", output::table(&header, rows)),
     })?;
     Ok(Report::success(json!({ "records": records.len() })))
+}
+
+/// Cuts a table's counts cell to `TABLE_COUNTS_CHARS`: an import's counts list every file.
+fn cut(text: String, table: bool) -> String {
+    match text.char_indices().nth(TABLE_COUNTS_CHARS) {
+        Some((end, _)) if table => format!("{}... (`blobtrail log --format json` gives all)", &text[..end]),
+        _ => text,
+    }
+}
+
+/// Quotes an argument as a POSIX shell would need it, so that the command can be read back as
+/// it was typed: `--title 'Finance storage upload'`.
+fn shell_quoted(argument: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !argument.is_empty() && argument.chars().all(plain) {
+        return argument.to_string();
+    }
+    format!("'{}'", argument.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_for_a_shell() {
+        assert_eq!(shell_quoted("--examiner"), "--examiner");
+        assert_eq!(shell_quoted("J. Smith"), "'J. Smith'");
+        assert_eq!(shell_quoted("it's"), "'it'\\''s'");
+        assert_eq!(shell_quoted(""), "''");
+    }
+
+    #[test]
+    fn table_counts_are_cut() {
+        let long = "x".repeat(400);
+        assert!(cut(long.clone(), true).ends_with("... (`blobtrail log --format json` gives all)"));
+        assert_eq!(cut(long.clone(), false), long);
+    }
 }

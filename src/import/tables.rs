@@ -168,7 +168,9 @@ pub fn has_columns_of(header: &Header, family: Family) -> bool {
 /// Finds the family of a diagnostic-settings record by its `category`: `StorageRead`,
 /// `StorageWrite` and `StorageDelete` for storage, the sign-in categories of `from_category`.
 pub fn family_of_category(category: &str) -> Option<Family> {
-    if category.trim().to_ascii_lowercase().starts_with("storage") {
+    // Compared without a lower-case copy: the fast path checks every storage record.
+    let prefix = category.trim().as_bytes().get(..7);
+    if prefix.is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"storage")) {
         return Some(Family::Storage);
     }
     LogTable::from_category(category).map(LogTable::family)
