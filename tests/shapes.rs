@@ -315,6 +315,20 @@ fn siem_exports_are_unwrapped() {
     let findings = case.json(&["findings", "--format", "json", "--file-contains", "pd.exe"]);
     assert_eq!(findings[0]["candidates"][0]["account"], "mallory@contoso.com");
 
+    // A row without the record (Splunk's leading messages line, an Elastic document that did
+    // not keep the original event) is rejected, and the rows after it are still read.
+    let lines = dir.path().join("lines.ndjson");
+    let bare = serde_json::json!({"@timestamp": "2026-03-14T15:00:00Z", "event": {"dataset": "azure.eventhub"}});
+    let messages = serde_json::json!({"preview": false, "messages": [{"type": "INFO", "text": "search finished"}]});
+    std::fs::write(&lines, format!("{messages}\n{bare}\n{document}\n")).unwrap();
+    let other = TestCase::new();
+    let output = other.import(&[lines], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(other.count("storage_events"), 1);
+    let rejects = other.query("SELECT line, reason FROM rejects ORDER BY line");
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(rejects[1]["reason"].as_str().unwrap().starts_with("a row of a SIEM export without the log record"), "{rejects:?}");
+
     // A row whose `_raw` is not a JSON object is rejected with the column named.
     let broken = dir.path().join("broken.csv");
     std::fs::write(&broken, format!("_time,_raw\n2026-03-14,{}\n2026-03-14,not json\n", quote(storage[0]))).unwrap();

@@ -844,6 +844,9 @@ struct FileState<'s> {
     wrapped: Option<Wrapped>,
     /// Whether any row came, imported or rejected.
     had_rows: bool,
+    /// Set while the header is a SIEM export's that has no column with the log record, such as
+    /// Splunk's leading `{"preview":false,"messages":[...]}` line.
+    siem_without_record: bool,
 }
 
 /// The column of a SIEM export whose values are the log records as JSON text: Splunk's `_raw`
@@ -855,12 +858,26 @@ struct Wrapped {
     records: json_reader::ObjectColumns,
 }
 
+/// Columns that only SIEM exports have: Splunk's JSON export (`preview`, `result.*`) and
+/// Elastic documents (`@timestamp`, `_index`).
+const SIEM_COLUMNS: [&str; 4] = ["preview", "@timestamp", "_index", "_source.@timestamp"];
+
 /// The columns that hold a whole log record in SIEM exports, as flattened names.
 const WRAPPING_COLUMNS: [&str; 4] = ["_raw", "result._raw", "event.original", "_source.event.original"];
 
 impl<'s> FileState<'s> {
     fn new(out: Batches, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
-        FileState { out, plan, hint, header: None, mapper: None, tables: BTreeSet::new(), wrapped: None, had_rows: false }
+        FileState {
+            out,
+            plan,
+            hint,
+            header: None,
+            mapper: None,
+            tables: BTreeSet::new(),
+            wrapped: None,
+            had_rows: false,
+            siem_without_record: false,
+        }
     }
 
     fn accept(&mut self, item: Item) -> Result<()> {
@@ -876,6 +893,7 @@ impl<'s> FileState<'s> {
                     return Ok(());
                 }
                 self.wrapped = None;
+                self.siem_without_record = !is_table && SIEM_COLUMNS.iter().any(|name| header.has(name));
                 self.check_date_order()?;
                 self.header = Some(header);
                 self.mapper = None;
@@ -885,6 +903,11 @@ impl<'s> FileState<'s> {
             Item::Row(row) => {
                 let position = row.position;
                 self.had_rows = true;
+                if self.siem_without_record {
+                    let reason = "a row of a SIEM export without the log record: blobtrail reads the record from Splunk's `_raw` or \
+                                  Elastic's `event.original` (kept when the integration preserves the original event)";
+                    return self.reject(position, Reject { column: None, value: None, reason: reason.into() }, row.raw);
+                }
                 if let Some(reject) = self.foreign_record(&row) {
                     return self.reject(position, reject, row.raw);
                 }
