@@ -143,7 +143,7 @@ fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, 
                 let column = header.names().get(index).map_or("?", String::as_str);
                 return Item::Broken(Broken {
                     position,
-                    reason: format!("column `{column}` holds bytes that are not valid UTF-8"),
+                    reason: format!("column `{column}` holds bytes that are not valid UTF-8 (kept in `raw` as \\xNN)"),
                     raw: lossy_raw(record),
                 });
             }
@@ -214,15 +214,34 @@ pub fn write_raw_object(keys: &[String], values: &[String], out: &mut String) {
     out.push('}');
 }
 
+/// Writes a record's fields as a JSON array of text. A byte that is not part of a UTF-8
+/// character is written as `\xNN` (its hexadecimal value), so that the rejected record keeps
+/// every byte: a Windows-1252 `é` reads `\xE9`.
 fn lossy_raw(record: &csv::ByteRecord) -> String {
-    let fields: Vec<String> =
-        record.iter().map(|field| String::from_utf8_lossy(field).into_owned()).collect();
+    let fields: Vec<String> = record.iter().map(escaped_text).collect();
     serde_json::Value::from(fields).to_string()
+}
+
+fn escaped_text(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_bytes_are_kept_as_escapes() {
+        assert_eq!(escaped_text(b"r\xe9sum\xe9.docx"), "r\\xE9sum\\xE9.docx");
+        assert_eq!(escaped_text("résumé".as_bytes()), "résumé");
+    }
 
     fn collect(text: &[u8]) -> Result<Vec<Item>> {
         let mut items = Vec::new();
