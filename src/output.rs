@@ -85,6 +85,15 @@ fn is_broken_pipe(err: &std::io::Error) -> bool {
         || err.to_string().contains("Broken pipe")
 }
 
+/// Returns `text` cut to its first `max` characters with `...` after them, or whole when it is
+/// not longer.
+pub fn truncated(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Writes a count with its noun: `1 upload`, `2 uploads`.
 pub fn count(n: impl Into<i64>, singular: &str, plural: &str) -> String {
     let n = n.into();

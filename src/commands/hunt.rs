@@ -83,11 +83,7 @@ fn no_upload_note(case: &Case, file: &str) -> Result<String> {
 
 /// Returns text for a message, terminal-safe and cut to 200 characters.
 fn shortened(text: &str) -> String {
-    let safe = output::terminal_safe(text);
-    match safe.char_indices().nth(200) {
-        Some((end, _)) => format!("{}...", &safe[..end]),
-        None => safe,
-    }
+    output::truncated(&output::terminal_safe(text), 200)
 }
 
 /// Resolves the mode and its windows, rejecting options that belong to the other mode.

@@ -44,10 +44,10 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
 
 /// Cuts a table's counts cell to `TABLE_COUNTS_CHARS`: an import's counts list every file.
 fn cut(text: String, table: bool) -> String {
-    match text.char_indices().nth(TABLE_COUNTS_CHARS) {
-        Some((end, _)) if table => format!("{}... (`blobtrail log --format json` gives all)", &text[..end]),
-        _ => text,
+    if !table || text.chars().nth(TABLE_COUNTS_CHARS).is_none() {
+        return text;
     }
+    format!("{} (`blobtrail log --format json` gives all)", output::truncated(&text, TABLE_COUNTS_CHARS))
 }
 
 /// Quotes an argument as a POSIX shell would need it, so that the command can be read back as

@@ -476,10 +476,7 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
 fn short_note(error: &str) -> String {
     let first_line = error.lines().next().unwrap_or_default();
     let text = crate::output::without_error_code(first_line);
-    match text.char_indices().nth(300) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_string(),
-    }
+    crate::output::truncated(text, 300)
 }
 
 /// The reader names a report gives.
