@@ -129,6 +129,7 @@ fn zip_members_are_sources_of_their_own() {
     let archive = sha256_hex(&std::fs::read(fixture("exports.zip")).unwrap());
     for row in &rows {
         assert_eq!(row["container_sha256"], archive.as_str(), "{row}");
+        assert_eq!((row["reader"].as_str(), row["reader_note"].as_str()), (Some("streaming"), Some("a member of a zip archive, which only the streaming reader reads")));
     }
     let log = case.json(&["log", "--format", "json"]);
     let recorded = log.as_array().unwrap().iter().any(|record| record.to_string().contains(&archive));

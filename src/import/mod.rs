@@ -339,6 +339,8 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
         let mut report = new_report(PathBuf::from(&display));
         report.size = entry.size();
         report.container_sha256 = Some(container_sha256.clone());
+        // DuckDB reads files on disk; a member is decompressed as it is read.
+        report.reader_note = Some("a member of a zip archive, which only the streaming reader reads".into());
         if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report, None) {
             report.outcome = Outcome::Failed(format!("{err:#}"));
         }
