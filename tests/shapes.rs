@@ -239,8 +239,8 @@ fn mixed_storage_and_signin_records_are_split() {
 
 /// An event hub or archive that carries sign-ins often carries Entra ID audit logs and other
 /// resources' logs too. Such a record is rejected with its category, wherever it comes in the
-/// file, and the records around it are imported; so is a row of a `union` export whose `Type`
-/// names another table.
+/// file, and the records around it are imported. So is a row of a `union` export whose `Type`
+/// names another table, and a metric record.
 #[test]
 fn records_of_other_logs_are_rejected() {
     let storage = std::fs::read_to_string(fixture("diag_storage.jsonl")).unwrap();
@@ -269,12 +269,34 @@ fn records_of_other_logs_are_rejected() {
     )
     .unwrap();
     let case = TestCase::new();
-    let output = case.import(&[union], &[]);
+    let output = case.import(std::slice::from_ref(&union), &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert_eq!(case.count("signin_events"), 1);
     let rejects = case.query("SELECT line, reason FROM rejects");
     assert_eq!(rejects[0]["line"], 2);
     assert!(rejects[0]["reason"].as_str().unwrap().starts_with("a record of the `AuditLogs` table"), "{rejects:?}");
+
+    // The same records in the other order: the file does not fail because the other table
+    // comes first.
+    let text = std::fs::read_to_string(&union).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&union, format!("{}\n{}\n", lines[1], lines[0])).unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[union], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(case.count("signin_events"), 1);
+
+    // A metric record, which a diagnostic setting sends beside the logs, has no category.
+    let metric = r#"{"count":1,"total":1024,"minimum":1024,"maximum":1024,"average":1024,"resourceId":"/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct","time":"2026-03-14T15:00:00.0000000Z","metricName":"Transactions","timeGrain":"PT1M"}"#;
+    let metrics = dir.path().join("metrics.json");
+    std::fs::write(&metrics, format!("{metric}\n{}\n{metric}\n", storage[1])).unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[metrics], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 1);
+    let rejects = case.query("SELECT reason FROM rejects");
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["reason"], "an Azure Monitor metric record (`Transactions`), not a log record");
 }
 
 /// SIEM exports keep each log record whole as JSON text: Splunk in `_raw` (a CSV column, or
@@ -329,6 +351,23 @@ fn siem_exports_are_unwrapped() {
     let rejects = other.query("SELECT line, reason FROM rejects ORDER BY line");
     assert_eq!(rejects.len(), 2, "{rejects:?}");
     assert!(rejects[1]["reason"].as_str().unwrap().starts_with("a row of a SIEM export without the log record"), "{rejects:?}");
+
+    // Fields that Splunk extracted may look like a log table's but leave out what the record
+    // has, so `_raw` is read whenever it is there: here the storage record's requester.
+    let extracted = dir.path().join("extracted.csv");
+    let record: serde_json::Value = serde_json::from_str(storage[0]).unwrap();
+    let fields = format!(
+        "{},{},{},{}",
+        record["time"].as_str().unwrap(),
+        record["operationName"].as_str().unwrap(),
+        record["callerIpAddress"].as_str().unwrap(),
+        record["uri"].as_str().unwrap()
+    );
+    std::fs::write(&extracted, format!("time,operationName,callerIpAddress,uri,_raw\n{fields},{}\n", quote(storage[0]))).unwrap();
+    let other = TestCase::new();
+    let output = other.import(&[extracted], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(other.query("SELECT requester_upn FROM storage_events")[0]["requester_upn"], "olivia@contoso.com");
 
     // A row whose `_raw` is not a JSON object is rejected with the column named.
     let broken = dir.path().join("broken.csv");

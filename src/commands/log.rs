@@ -51,13 +51,30 @@ fn cut(text: String, table: bool) -> String {
 }
 
 /// Quotes an argument as a POSIX shell would need it, so that the command can be read back as
-/// it was typed: `--title 'Finance storage upload'`.
+/// it was typed: `--title 'Finance storage upload'`. An argument with a line break or another
+/// control character takes Bash's `$'...'` form, which writes them as escapes (`\n`).
 fn shell_quoted(argument: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
     if !argument.is_empty() && argument.chars().all(plain) {
         return argument.to_string();
     }
-    format!("'{}'", argument.replace('\'', "'\\''"))
+    if !argument.chars().any(char::is_control) {
+        return format!("'{}'", argument.replace('\'', "'\\''"));
+    }
+    let mut quoted = String::from("$'");
+    for c in argument.chars() {
+        match c {
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            '\\' => quoted.push_str("\\\\"),
+            '\'' => quoted.push_str("\\'"),
+            c if c.is_control() => quoted.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
 #[cfg(test)]
@@ -70,6 +87,7 @@ mod tests {
         assert_eq!(shell_quoted("J. Smith"), "'J. Smith'");
         assert_eq!(shell_quoted("it's"), "'it'\\''s'");
         assert_eq!(shell_quoted(""), "''");
+        assert_eq!(shell_quoted("it's\nnew"), "$'it\\'s\\nnew'");
     }
 
     #[test]

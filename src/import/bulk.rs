@@ -159,6 +159,10 @@ fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<Lo
     }
     let names = line_fields(first)?;
     let header = Header::new(names.iter().map(|name| name.trim_start_matches('\u{feff}').to_string()));
+    // A SIEM export's record is read from its `_raw` column by the streaming reader.
+    if super::wraps_records(&header) {
+        return None;
+    }
     let type_value = match header.find("type").first() {
         Some(&column) => Some(line_fields(second)?.get(column)?.clone()),
         None => None,
@@ -195,6 +199,9 @@ fn json_lines_candidate(first: &[u8], plan: &ImportPlan, hint: Option<LogTable>)
         })
         .ok()?;
     let (header, values) = (header?, values?);
+    if super::wraps_records(&header) {
+        return None;
+    }
     let columns = Columns::new(header.names());
     let type_value = header.find("type").first().map(|&column| values[column].clone());
     let family = tables::recognise(&header, type_value.as_deref()).ok()?;

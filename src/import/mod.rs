@@ -843,6 +843,10 @@ struct FileState<'s> {
     wrapped: Option<Wrapped>,
     /// Whether any row came, imported or rejected.
     had_rows: bool,
+    /// Rows rejected as records of other logs, the first such rejection, and the other rows.
+    foreign_rows: u64,
+    first_foreign: Option<Reject>,
+    other_rows: u64,
     /// Set while the header is a SIEM export's that has no column with the log record, such as
     /// Splunk's leading `{"preview":false,"messages":[...]}` line.
     siem_without_record: bool,
@@ -864,6 +868,11 @@ const SIEM_COLUMNS: [&str; 4] = ["preview", "@timestamp", "_index", "_source.@ti
 /// The columns that hold a whole log record in SIEM exports, as flattened names.
 const WRAPPING_COLUMNS: [&str; 4] = ["_raw", "result._raw", "event.original", "_source.event.original"];
 
+/// Tells whether a header has a column that carries whole log records (`WRAPPING_COLUMNS`).
+fn wraps_records(header: &Header) -> bool {
+    WRAPPING_COLUMNS.iter().any(|name| header.has(name))
+}
+
 impl<'s> FileState<'s> {
     fn new(out: Batches, plan: &'s ImportPlan, hint: Option<LogTable>) -> Self {
         FileState {
@@ -875,6 +884,9 @@ impl<'s> FileState<'s> {
             tables: BTreeSet::new(),
             wrapped: None,
             had_rows: false,
+            foreign_rows: 0,
+            first_foreign: None,
+            other_rows: 0,
             siem_without_record: false,
         }
     }
@@ -882,11 +894,13 @@ impl<'s> FileState<'s> {
     fn accept(&mut self, item: Item) -> Result<()> {
         match item {
             Item::Header(header) => {
-                // A SIEM export's own columns are not a log table's, but one of them carries the
-                // record. Headers of the records inside come from `unwrap`.
+                // One column of a SIEM export carries the whole record, which is read in place of
+                // the export's own columns, even where those (fields that Splunk extracted) look
+                // like a log table's: they may leave out what the record has. Headers of the
+                // records inside come from `unwrap`.
                 let is_table = tables::has_columns_of(&header, Family::Storage) || tables::has_columns_of(&header, Family::Signin);
                 let wrapping = WRAPPING_COLUMNS.iter().find_map(|name| header.find(name).first().map(|&column| (column, *name)));
-                if let (false, Some((column, name))) = (is_table, wrapping) {
+                if let Some((column, name)) = wrapping {
                     let records = self.wrapped.take().map(|wrapped| wrapped.records).unwrap_or_default();
                     self.wrapped = Some(Wrapped { column, name: name.to_string(), records });
                     return Ok(());
@@ -908,8 +922,11 @@ impl<'s> FileState<'s> {
                     return self.reject(position, Reject { column: None, value: None, reason: reason.into() }, row.raw);
                 }
                 if let Some(reject) = self.foreign_record(&row) {
+                    self.foreign_rows += 1;
+                    self.first_foreign.get_or_insert_with(|| reject.clone());
                     return self.reject(position, reject, row.raw);
                 }
+                self.other_rows += 1;
                 let mapped = self.mapper_for(&row)?.map(&row).with_context(|| position.describe())?;
                 match mapped {
                     Mapped::Storage(out) => {
@@ -930,11 +947,10 @@ impl<'s> FileState<'s> {
         }
     }
 
-    /// Returns why a record belongs to a log blobtrail does not read, as its `category` says
-    /// (one event hub or archive often carries Entra ID audit logs or other resources' logs
-    /// beside sign-ins and storage logs), or its `Type` once records of a table blobtrail reads
-    /// came first. A file whose first record names another table still fails as a whole, with
-    /// the tables blobtrail reads, from `mapper_for`.
+    /// Returns why a record belongs to a log blobtrail does not read: its `Type` or `category`
+    /// names one (an event hub or archive often carries Entra ID audit logs or other
+    /// resources' logs beside sign-ins and storage logs), or it is a metric record
+    /// (`metricName`), which diagnostic settings send beside the logs.
     fn foreign_record(&self, row: &record::Row) -> Option<Reject> {
         let header = self.header.as_ref()?;
         let named = |column: usize| {
@@ -944,12 +960,16 @@ impl<'s> FileState<'s> {
         };
         if let Some(&column) = header.find("type").first() {
             if let Some((name, value)) = named(column) {
-                if LogTable::from_name(&value).is_some() || self.tables.is_empty() {
+                if LogTable::from_name(&value).is_some() {
                     return None;
                 }
                 let reason = format!("a record of the `{value}` table, which blobtrail does not read: it reads storage and sign-in logs");
                 return Some(Reject { column: name, value: Some(value), reason });
             }
+        }
+        if let Some((name, value)) = header.find("metricname").first().and_then(|&column| named(column)) {
+            let reason = format!("an Azure Monitor metric record (`{value}`), not a log record");
+            return Some(Reject { column: name, value: Some(value), reason });
         }
         let (name, value) = named(*header.find("category").first()?)?;
         if tables::family_of_category(&value).is_some() {
@@ -983,6 +1003,15 @@ impl<'s> FileState<'s> {
     fn finish(&mut self) -> Result<()> {
         if let (Some(header), false) = (&self.header, self.had_rows) {
             tables::recognise(header, None)?;
+        }
+        // A file of another log only is reported as a whole, as a file of unknown columns is.
+        if let (Some(first), 0) = (&self.first_foreign, self.other_rows) {
+            bail!(
+                "none of the {} records is a storage or sign-in log record; the first, by its `{}` column, is {}",
+                self.foreign_rows,
+                first.column.as_deref().unwrap_or("?"),
+                first.reason
+            );
         }
         self.check_date_order()?;
         self.out.send()

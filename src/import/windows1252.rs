@@ -30,11 +30,14 @@ pub struct Windows1252Reader<R> {
     /// UTF-8 output not yet handed out, from `position` on.
     decoded: Vec<u8>,
     position: usize,
+    /// The non-ASCII bytes that ended the last chunk read, so that a UTF-8 character cut by the
+    /// chunk's end is seen whole by the check of the next chunk.
+    tail: Vec<u8>,
 }
 
 impl<R: Read> Windows1252Reader<R> {
     pub fn new(inner: R) -> Self {
-        Windows1252Reader { inner, decoded: Vec::new(), position: 0 }
+        Windows1252Reader { inner, decoded: Vec::new(), position: 0, tail: Vec::new() }
     }
 }
 
@@ -43,7 +46,11 @@ impl<R: Read> Read for Windows1252Reader<R> {
         if self.position == self.decoded.len() {
             let mut raw = [0u8; 64 * 1024];
             let read = self.inner.read(&mut raw)?;
-            if looks_like_utf8(&raw[..read]) {
+            let mut checked = std::mem::take(&mut self.tail);
+            checked.extend_from_slice(&raw[..read]);
+            let trailing = raw[..read].iter().rev().take(3).take_while(|byte| !byte.is_ascii()).count();
+            self.tail = raw[read - trailing..read].to_vec();
+            if looks_like_utf8(&checked) {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "the file is UTF-8 (its non-ASCII bytes are UTF-8 characters), and `--encoding windows-1252` would \
@@ -113,6 +120,26 @@ mod tests {
         assert!(looks_like_utf8(&"é€".as_bytes()[..4]));
         assert!(!looks_like_utf8(b"plain ASCII"));
         assert!(!looks_like_utf8(b"r\xe9sum\xe9"));
+    }
+
+    /// A reader that hands out at most three bytes per read, so that `é` (two bytes in UTF-8)
+    /// is cut between two chunks.
+    struct Dribble<'a>(&'a [u8]);
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let count = self.0.len().min(buf.len()).min(3);
+            buf[..count].copy_from_slice(&self.0[..count]);
+            self.0 = &self.0[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn utf8_cut_between_chunks_is_refused() {
+        let mut text = String::new();
+        let error = Windows1252Reader::new(Dribble("ab\u{e9}".as_bytes())).read_to_string(&mut text).unwrap_err();
+        assert!(error.to_string().starts_with("the file is UTF-8"), "{error}");
     }
 
     #[test]
