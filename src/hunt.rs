@@ -222,7 +222,7 @@ fn insert_full(conn: &Connection, hunt_id: i64, before_us: i64, after_us: i64, p
                     f.time_generated - to_microseconds({before_us}),
                     f.time_generated + to_microseconds({after_us}), 0
              FROM full_findings_v3('hunt_candidates', {before_us}, {after_us}) f
-             WHERE ?::VARCHAR IS NULL OR lower(f.file_name) = lower(?::VARCHAR)"
+             WHERE ?::VARCHAR IS NULL OR lower(nfc_normalize(f.file_name)) = lower(nfc_normalize(?::VARCHAR))"
         ),
         params![hunt_id, plan.file, plan.file],
     )
@@ -255,7 +255,7 @@ fn insert_sentinel(conn: &Connection, hunt_id: i64, lookback_us: i64, ua_match: 
                     u.requester_upn, u.requester_object_id, u.requester_app_id,
                     u.time_generated - to_microseconds({lookback_us}), u.time_generated, 0
              FROM sentinel_uploads_v1 u
-             WHERE ?::VARCHAR IS NULL OR lower(u.file_name) = lower(?::VARCHAR)"
+             WHERE ?::VARCHAR IS NULL OR lower(nfc_normalize(u.file_name)) = lower(nfc_normalize(?::VARCHAR))"
         ),
         params![hunt_id, plan.file, plan.file],
     )

@@ -231,7 +231,11 @@ fn summary(html: &mut String, input: &ReportInput) {
              (the account used, which is not necessarily the person: a stolen session or token signs in as its owner).{}</p>",
             confirmed.len(),
             files.join(", "),
-            if accounts.is_empty() { "none".to_string() } else { accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", ") },
+            match (accounts.is_empty(), input.hunt_mode) {
+                (true, "sentinel") => "none, because this report is of a sentinel hunt, which attributes no account (see Method)".to_string(),
+                (true, _) => "none".to_string(),
+                (false, _) => accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", "),
+            },
             if confirmed_excluded > 0 {
                 format!(" {confirmed_excluded} of them also match an exclusion rule; the rule does not clear them.")
             } else {

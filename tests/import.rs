@@ -606,3 +606,15 @@ fn file_over_one_row_group_imports_every_row() {
     assert_eq!(stored[0]["n"].as_i64(), Some(records));
     assert_eq!(stored[0]["c"].as_i64(), Some(records), "every row has its own CorrelationId");
 }
+
+/// `--file` matches a name typed in decomposed Unicode, as macOS writes `é` (`e` and U+0301),
+/// with the name the logs give composed.
+#[test]
+fn hunt_file_matches_decomposed_names() {
+    let case = TestCase::new();
+    let output = case.import(&[fixture("portal_blob.csv")], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = case.ok(&["hunt", "--file", "RE\u{301}SUME\u{301}.docx"]);
+    assert!(text.contains(": 1 upload,"), "{text}");
+}
+
