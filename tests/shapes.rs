@@ -258,7 +258,7 @@ fn records_of_other_logs_are_rejected() {
         let rejects = case.query("SELECT line, column_name, value, reason FROM rejects");
         assert_eq!(rejects.len(), 1, "{name}");
         assert_eq!((rejects[0]["column_name"].as_str(), rejects[0]["value"].as_str()), (Some("category"), Some("AuditLogs")), "{name}");
-        assert!(rejects[0]["reason"].as_str().unwrap().starts_with("a `AuditLogs` record, which blobtrail does not read"), "{name}");
+        assert!(rejects[0]["reason"].as_str().unwrap().starts_with("a record of the `AuditLogs` category, which blobtrail does not read"), "{name}");
     }
 
     let union = dir.path().join("union.json");
@@ -297,6 +297,25 @@ fn records_of_other_logs_are_rejected() {
     let rejects = case.query("SELECT reason FROM rejects");
     assert_eq!(rejects.len(), 2);
     assert_eq!(rejects[0]["reason"], "an Azure Monitor metric record (`Transactions`), not a log record");
+
+    // The same in a CSV that DuckDB's reader takes, and with either reader; a table restored
+    // from long-term retention (`_RST`) counts as its table.
+    let csv = dir.path().join("metrics.csv");
+    std::fs::write(
+        &csv,
+        "TimeGenerated,AccountName,OperationName,StatusText,Uri,CallerIpAddress,MetricName,Type\n\
+         2026-03-14T15:00:10Z,acct,PutBlob,Success,https://acct.blob.core.windows.net/c/a.txt,198.51.100.7:1,,StorageBlobLogs_RST\n\
+         2026-03-14T15:01:00Z,,,,,,Transactions,\n",
+    )
+    .unwrap();
+    for reader in ["auto", "streaming"] {
+        let case = TestCase::new();
+        let output = case.import(std::slice::from_ref(&csv), &["--reader", reader]);
+        assert_eq!(output.status.code(), Some(3), "{reader}: {}", stderr(&output));
+        assert_eq!(case.count("storage_events"), 1, "{reader}");
+        let rejects = case.query("SELECT reason FROM rejects");
+        assert_eq!(rejects[0]["reason"], "an Azure Monitor metric record (`Transactions`), not a log record", "{reader}");
+    }
 }
 
 /// SIEM exports keep each log record whole as JSON text: Splunk in `_raw` (a CSV column, or
@@ -368,6 +387,16 @@ fn siem_exports_are_unwrapped() {
     let output = other.import(&[extracted], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(other.query("SELECT requester_upn FROM storage_events")[0]["requester_upn"], "olivia@contoso.com");
+
+    // An event hub message in `_raw` (`{"records":[...]}`, also under `body`) gives each record.
+    let messages = dir.path().join("messages.csv");
+    let message = format!("{{\"records\":[{},{}]}}", storage[0], storage[1]);
+    let envelope = format!("{{\"body\":{{\"records\":[{signin}]}},\"x-opt-sequence-number\":1}}");
+    std::fs::write(&messages, format!("_time,_raw\n2026-03-14,{}\n2026-03-14,{}\n", quote(&message), quote(&envelope))).unwrap();
+    let other = TestCase::new();
+    let output = other.import(&[messages], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!((other.count("storage_events"), other.count("signin_events")), (2, 1));
 
     // A row whose `_raw` is not a JSON object is rejected with the column named.
     let broken = dir.path().join("broken.csv");

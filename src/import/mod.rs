@@ -868,6 +868,20 @@ const SIEM_COLUMNS: [&str; 4] = ["preview", "@timestamp", "_index", "_source.@ti
 /// The columns that hold a whole log record in SIEM exports, as flattened names.
 const WRAPPING_COLUMNS: [&str; 4] = ["_raw", "result._raw", "event.original", "_source.event.original"];
 
+/// Takes the `records` array out of an event hub message (`{"records":[...]}`, also under
+/// `body`), as a SIEM export may keep it in `_raw`. Any other object is given back.
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+fn take_records(mut object: JsonObject) -> Result<Vec<serde_json::Value>, JsonObject> {
+    if let Some(serde_json::Value::Array(records)) = object.get_mut("records") {
+        return Ok(std::mem::take(records));
+    }
+    if let Some(serde_json::Value::Array(records)) = object.get_mut("body").and_then(|body| body.get_mut("records")) {
+        return Ok(std::mem::take(records));
+    }
+    Err(object)
+}
+
 /// Tells whether a header has a column that carries whole log records (`WRAPPING_COLUMNS`).
 fn wraps_records(header: &Header) -> bool {
     WRAPPING_COLUMNS.iter().any(|name| header.has(name))
@@ -948,9 +962,8 @@ impl<'s> FileState<'s> {
     }
 
     /// Returns why a record belongs to a log blobtrail does not read: its `Type` or `category`
-    /// names one (an event hub or archive often carries Entra ID audit logs or other
-    /// resources' logs beside sign-ins and storage logs), or it is a metric record
-    /// (`metricName`), which diagnostic settings send beside the logs.
+    /// names one, or it is a metric record (`metricName`). An event hub or archive often
+    /// carries Entra ID audit logs, other resources' logs and metrics beside the logs read.
     fn foreign_record(&self, row: &record::Row) -> Option<Reject> {
         let header = self.header.as_ref()?;
         let named = |column: usize| {
@@ -968,7 +981,7 @@ impl<'s> FileState<'s> {
             }
         }
         if let Some((name, value)) = header.find("metricname").first().and_then(|&column| named(column)) {
-            let reason = format!("an Azure Monitor metric record (`{value}`), not a log record");
+            let reason = tables::metric_reason(&value);
             return Some(Reject { column: name, value: Some(value), reason });
         }
         let (name, value) = named(*header.find("category").first()?)?;
@@ -985,9 +998,11 @@ impl<'s> FileState<'s> {
         let mut wrapped = self.wrapped.take().expect("checked by the caller");
         let text = row.get(wrapped.column).trim();
         let result = match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(object)) => {
-                wrapped.records.emit_object(object, Some(&row.raw), row.position, &mut |item| self.accept(item))
-            }
+            Ok(serde_json::Value::Object(object)) => match take_records(object) {
+                // An event hub message, as some SIEM inputs keep it: its records are read one by one.
+                Ok(records) => self.unwrap_records(&mut wrapped, records, &row),
+                Err(object) => wrapped.records.emit_object(object, Some(&row.raw), row.position, &mut |item| self.accept(item)),
+            },
             _ => {
                 let reason = format!("the `{}` column does not hold a log record as a JSON object", wrapped.name);
                 self.reject(row.position, Reject { column: Some(wrapped.name.clone()), value: None, reason }, row.raw)
@@ -996,6 +1011,22 @@ impl<'s> FileState<'s> {
         // Headers of the records inside reset `wrapped`; the SIEM export's column stays.
         self.wrapped = Some(wrapped);
         result
+    }
+
+    /// Accepts each record of an event hub message found in a SIEM export's row.
+    fn unwrap_records(&mut self, wrapped: &mut Wrapped, records: Vec<serde_json::Value>, row: &record::Row) -> Result<()> {
+        for record in records {
+            match record {
+                serde_json::Value::Object(record) => {
+                    wrapped.records.emit_object(record, Some(&row.raw), row.position, &mut |item| self.accept(item))?
+                }
+                other => {
+                    let reason = format!("a record in the `{}` column's `records` is not a JSON object: {other}", wrapped.name);
+                    self.reject(row.position, Reject { column: Some(wrapped.name.clone()), value: None, reason }, row.raw.clone())?
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sends the last batch. Checks a file that had a header but no rows: it must still be a

@@ -324,6 +324,8 @@ pub struct StorageColumns {
     /// `Category`: `StorageRead`, `StorageWrite` or `StorageDelete`; a record of another
     /// category is rejected.
     category: Field,
+    /// `MetricName`, which only metric records have; they are rejected.
+    metric_name: Field,
 }
 
 impl StorageColumns {
@@ -354,6 +356,7 @@ impl StorageColumns {
             body_size: field(&["requestbodysize", "properties.requestbodysize"]),
             resource_id: field(&["_resourceid", "resourceid"]),
             category: field(&["category"]),
+            metric_name: field(&["metricname"]),
         })
     }
 
@@ -449,7 +452,7 @@ impl StorageColumns {
                 }),
             };
         }
-        if let Some(reject) = other_category(&self.category, row, Family::Storage) {
+        if let Some(reject) = other_category(&self.category, row, Family::Storage).or_else(|| metric_record(&self.metric_name, row)) {
             return Err(reject);
         }
         let service = self.service_type.get(row).unwrap_or_default().to_ascii_lowercase();
@@ -476,6 +479,8 @@ pub struct SigninColumns {
     created: TimeField,
     type_name: Field,
     category: Field,
+    /// `MetricName`, which only metric records have; they are rejected.
+    metric_name: Field,
     upn: Field,
     user_id: Field,
     display_name: Field,
@@ -511,6 +516,17 @@ fn other_category(category: &Field, row: &Row, family: Family) -> Option<Reject>
         column: Some(category.name.clone()),
         value: Some(value.to_string()),
         reason: tables::other_category_reason(value),
+    })
+}
+
+/// Rejects a metric record (one with a `MetricName`), which diagnostic settings send beside
+/// the logs and which has no category.
+fn metric_record(metric_name: &Field, row: &Row) -> Option<Reject> {
+    let value = metric_name.get(row)?.trim();
+    (!value.is_empty()).then(|| Reject {
+        column: Some(metric_name.name.clone()),
+        value: Some(value.to_string()),
+        reason: tables::metric_reason(value),
     })
 }
 
@@ -600,6 +616,7 @@ impl SigninColumns {
             created: TimeField::new(header, tables::SIGNIN_CREATED, settings)?,
             type_name: field(&["type"]),
             category: field(&["category"]),
+            metric_name: field(&["metricname"]),
             event_types: field(&["signineventtypes", "properties.signineventtypes"]),
             upn: field(tables::SIGNIN_USER),
             user_id: field(tables::SIGNIN_USER_ID),
@@ -716,7 +733,7 @@ impl SigninColumns {
                 }),
             };
         }
-        if let Some(reject) = other_category(&self.category, row, Family::Signin) {
+        if let Some(reject) = other_category(&self.category, row, Family::Signin).or_else(|| metric_record(&self.metric_name, row)) {
             return Err(reject);
         }
         if let Some(table) = self.category.get(row).and_then(LogTable::from_category) {

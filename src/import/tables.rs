@@ -52,8 +52,19 @@ impl LogTable {
     }
 
     /// Finds a table by its Log Analytics name, ignoring case.
+    /// Finds a table by its Log Analytics name. A table restored from long-term retention
+    /// (`StorageBlobLogs_RST`) or a search job's results named after it (`StorageBlobLogs_SRCH`)
+    /// has the table's columns and counts as the table.
     pub fn from_name(name: &str) -> Option<LogTable> {
-        LogTable::ALL.into_iter().find(|table| table.name().eq_ignore_ascii_case(name.trim()))
+        let name = name.trim();
+        let base = ["_RST", "_SRCH"]
+            .iter()
+            .find_map(|suffix| {
+                let cut = name.len().checked_sub(suffix.len())?;
+                (name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(suffix)).then(|| &name[..cut])
+            })
+            .unwrap_or(name);
+        LogTable::ALL.into_iter().find(|table| table.name().eq_ignore_ascii_case(base))
     }
 
     /// Finds a sign-in table from the event types Microsoft Graph lists (`signInEventTypes`),
@@ -176,9 +187,14 @@ pub fn family_of_category(category: &str) -> Option<Family> {
     LogTable::from_category(category).map(LogTable::family)
 }
 
+/// Explains why a metric record is not imported.
+pub fn metric_reason(metric: &str) -> String {
+    format!("an Azure Monitor metric record (`{metric}`), not a log record")
+}
+
 /// Explains why a record of another category than storage and sign-in logs is not imported.
 pub fn other_category_reason(category: &str) -> String {
-    format!("a `{category}` record, which blobtrail does not read: it reads storage and sign-in logs")
+    format!("a record of the `{category}` category, which blobtrail does not read: it reads storage and sign-in logs")
 }
 
 fn expected_tables() -> &'static str {
@@ -251,6 +267,14 @@ mod tests {
         let err = recognise(&header, None).unwrap_err().to_string();
         assert!(err.contains("columns found: Name, Size, Owner"), "{err}");
         assert!(err.contains("StorageBlobLogs"), "{err}");
+    }
+
+    #[test]
+    fn restored_and_search_tables_count_as_theirs() {
+        assert_eq!(LogTable::from_name("StorageBlobLogs_RST"), Some(LogTable::StorageBlobLogs));
+        assert_eq!(LogTable::from_name("signinlogs_srch"), Some(LogTable::SigninLogs));
+        assert_eq!(LogTable::from_name("AuditLogs_SRCH"), None);
+        assert_eq!(LogTable::from_name("_RST"), None);
     }
 
     #[test]
