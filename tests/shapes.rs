@@ -298,6 +298,18 @@ fn records_of_other_logs_are_rejected() {
     assert_eq!(rejects.len(), 2);
     assert_eq!(rejects[0]["reason"], "an Azure Monitor metric record (`Transactions`), not a log record");
 
+    // A first record that is no log record at all is rejected with the columns it has, not
+    // the whole file.
+    let odd_first = dir.path().join("odd_first.json");
+    std::fs::write(&odd_first, format!("{{\"msg\":\"hello\",\"level\":\"info\"}}\n{}\n{}\n", storage[0], storage[1])).unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[odd_first], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 2);
+    let rejects = case.query("SELECT line, reason FROM rejects");
+    assert_eq!(rejects[0]["line"], 1);
+    assert!(rejects[0]["reason"].as_str().unwrap().starts_with("not a log export blobtrail can read: columns found: msg, level"), "{rejects:?}");
+
     // The same in a CSV that DuckDB's reader takes, and with either reader; a table restored
     // from long-term retention (`_RST`) counts as its table.
     let csv = dir.path().join("metrics.csv");

@@ -844,7 +844,9 @@ struct FileState<'s> {
     /// Whether any row came, imported or rejected.
     had_rows: bool,
     /// Rows rejected as records of other logs, the first such rejection, and the other rows.
+    /// Rows under a header of no log table count among them and also in `unreadable_rows`.
     foreign_rows: u64,
+    unreadable_rows: u64,
     first_foreign: Option<Reject>,
     other_rows: u64,
     /// Set while the header is a SIEM export's that has no column with the log record, such as
@@ -861,12 +863,40 @@ struct Wrapped {
     records: json_reader::ObjectColumns,
 }
 
+/// The number of records under headers of no log table, with no readable record before them,
+/// after which a file is taken for something else and fails without being read to its end.
+const UNREADABLE_ROWS_MAX: u64 = 10_000;
+
 /// Columns that only SIEM exports have: Splunk's JSON export (`preview`, `result.*`) and
 /// Elastic documents (`@timestamp`, `_index`).
 const SIEM_COLUMNS: [&str; 4] = ["preview", "@timestamp", "_index", "_source.@timestamp"];
 
 /// The columns that hold a whole log record in SIEM exports, as flattened names.
 const WRAPPING_COLUMNS: [&str; 4] = ["_raw", "result._raw", "event.original", "_source.event.original"];
+
+/// Returns a record's `Type` value and the family that its `Type`, or else its `category`,
+/// names.
+fn named_family<'r>(header: &Header, row: &'r record::Row) -> (Option<&'r str>, Option<Family>) {
+    let type_value = header.find("type").first().map(|&column| row.get(column));
+    let family = match type_value.and_then(LogTable::from_name) {
+        Some(table) => Some(table.family()),
+        None if type_value.is_none_or(|value| value.trim().is_empty()) => {
+            let category = header.find("category").first().map(|&column| row.get(column));
+            category.and_then(tables::family_of_category)
+        }
+        None => None,
+    };
+    (type_value, family)
+}
+
+/// Recognises the family of a record that starts a new header. Once records of both families
+/// were read, the header has the columns of both, so the record's own category decides.
+fn new_family(header: &Header, row: &record::Row) -> Result<Family> {
+    match named_family(header, row) {
+        (None, Some(named)) if tables::has_columns_of(header, named) => Ok(named),
+        (type_value, _) => tables::recognise(header, type_value),
+    }
+}
 
 /// Takes the `records` array out of an event hub message (`{"records":[...]}`, also under
 /// `body`), as a SIEM export may keep it in `_raw`. Any other object is given back.
@@ -899,6 +929,7 @@ impl<'s> FileState<'s> {
             wrapped: None,
             had_rows: false,
             foreign_rows: 0,
+            unreadable_rows: 0,
             first_foreign: None,
             other_rows: 0,
             siem_without_record: false,
@@ -935,7 +966,15 @@ impl<'s> FileState<'s> {
                                   Elastic's `event.original` (kept when the integration preserves the original event)";
                     return self.reject(position, Reject { column: None, value: None, reason: reason.into() }, row.raw);
                 }
-                if let Some(reject) = self.foreign_record(&row) {
+                let unreadable = self.unreadable(&row);
+                if unreadable.is_some() {
+                    self.unreadable_rows += 1;
+                    // A file of something else entirely is not read to its end.
+                    if self.other_rows == 0 && self.unreadable_rows >= UNREADABLE_ROWS_MAX {
+                        bail!("{}", unreadable.map(|reject| reject.reason).unwrap_or_default());
+                    }
+                }
+                if let Some(reject) = self.foreign_record(&row).or(unreadable) {
                     self.foreign_rows += 1;
                     self.first_foreign.get_or_insert_with(|| reject.clone());
                     return self.reject(position, reject, row.raw);
@@ -992,6 +1031,18 @@ impl<'s> FileState<'s> {
         Some(Reject { column: name, value: Some(value), reason })
     }
 
+    /// Returns why a record under a header that is no log table's cannot be read, when no
+    /// record read before set the family. Such a record is rejected, not the whole file, so
+    /// that a file does not fail for the record that happens to come first.
+    fn unreadable(&self, row: &record::Row) -> Option<Reject> {
+        if self.mapper.is_some() {
+            return None;
+        }
+        let header = self.header.as_ref()?;
+        let error = new_family(header, row).err()?;
+        Some(Reject { column: None, value: None, reason: format!("{error:#}") })
+    }
+
     /// Reads the log record that a SIEM export's row carries as JSON text, and accepts it in
     /// place of the row. The record keeps the row's position and, as its raw text, the row.
     fn unwrap(&mut self, row: record::Row) -> Result<()> {
@@ -1036,13 +1087,13 @@ impl<'s> FileState<'s> {
             tables::recognise(header, None)?;
         }
         // A file of another log only is reported as a whole, as a file of unknown columns is.
-        if let (Some(first), 0) = (&self.first_foreign, self.other_rows) {
-            bail!(
-                "none of the {} records is a storage or sign-in log record; the first, by its `{}` column, is {}",
-                self.foreign_rows,
-                first.column.as_deref().unwrap_or("?"),
-                first.reason
-            );
+        match (&self.first_foreign, self.other_rows) {
+            (Some(Reject { column: Some(column), reason, .. }), 0) => bail!(
+                "none of the {} records is a storage or sign-in log record; the first, by its `{column}` column, is {reason}",
+                self.foreign_rows
+            ),
+            (Some(Reject { reason, .. }), 0) => bail!("{reason}"),
+            _ => {}
         }
         self.check_date_order()?;
         self.out.send()
@@ -1062,24 +1113,12 @@ impl<'s> FileState<'s> {
     /// `category` does, as when storage and Entra ID send diagnostics to one event hub.
     fn mapper_for(&mut self, row: &record::Row) -> Result<&Mapper> {
         let header = self.header.as_ref().context("a record came before any header")?;
-        let type_value = header.find("type").first().map(|&column| row.get(column));
-        let category_family = || {
-            let category = header.find("category").first().map(|&column| row.get(column));
-            category.and_then(tables::family_of_category)
-        };
-        let row_family = match type_value.and_then(LogTable::from_name) {
-            Some(table) => Some(table.family()),
-            None if type_value.is_none_or(|value| value.trim().is_empty()) => category_family(),
-            None => None,
-        };
+        let (_, row_family) = named_family(header, row);
         let current = self.mapper.as_ref().map(|(family, _)| *family);
         let family = match (current, row_family) {
             (Some(current), Some(named)) if current != named => named,
             (Some(current), _) => current,
-            // Once records of both families were read, the header has the columns of both, so
-            // the record's own category decides.
-            (None, Some(named)) if type_value.is_none() && tables::has_columns_of(header, named) => named,
-            (None, _) => tables::recognise(header, type_value)?,
+            (None, _) => new_family(header, row)?,
         };
         if current != Some(family) {
             self.check_date_order()?;
