@@ -379,7 +379,10 @@ fn changed_evidence_file_fails_verify() {
     std::fs::write(&export, bytes).unwrap();
     let output = case.run(&["verify"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("SigninLogs.csv` has changed"));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("SigninLogs.csv` has changed"), "{text}");
+    // The file changed, not the case: its record is intact.
+    assert!(text.contains("records, chain intact\n"), "{text}");
 }
 
 #[test]
@@ -788,8 +791,8 @@ fn hunt_file_matching_nothing_names_similar_files() {
 }
 
 /// A sentinel hunt run for comparison becomes the latest hunt, which `findings`, `export` and
-/// `bundle` read; they say so while a full hunt is in the case, and `--hunt` reads the other.
-/// Its failed sign-in candidates are marked as failed.
+/// `bundle` read. They print a note while a full hunt is in the case, and `--hunt` reads the
+/// other. Its failed sign-in candidates are marked as failed.
 #[test]
 fn sentinel_hunt_as_latest_is_noted() {
     let (_root, case) = demo_case();

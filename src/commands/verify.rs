@@ -124,6 +124,10 @@ fn uncompared_rows_notes(case: &Case) -> Result<Vec<String>> {
 pub fn run(case: &Case) -> Result<Report> {
     let records = audit::read_all(&case.conn)?;
     let mut problems = audit::record_problems(&case.conn, &records)?;
+    // Problems with the records themselves name a record first; the others are changes of the
+    // case that the intact chain shows. Changed evidence files, found below, are neither.
+    let chain_broken = problems.iter().any(|p| p.starts_with("record"));
+    let case_changed = !problems.is_empty();
 
     let mut stmt = case.conn.prepare("SELECT source_id, path, sha256 FROM sources ORDER BY source_id")?;
     let sources = stmt
@@ -149,13 +153,10 @@ pub fn run(case: &Case) -> Result<Report> {
     notes.extend(uncompared_rows_notes(case)?);
 
     output::to_stdout(|out| {
-        // Problems with the records themselves name a record first; the others are changes of
-        // the case that the intact chain shows.
-        let chain_broken = problems.iter().any(|p| p.starts_with("record"));
-        let state = match (chain_broken, problems.is_empty()) {
+        let state = match (chain_broken, case_changed) {
             (true, _) => "BROKEN",
-            (false, true) => "chain intact",
-            (false, false) => "chain intact, but the case was changed outside blobtrail (MISMATCH below)",
+            (false, false) => "chain intact",
+            (false, true) => "chain intact, but the case was changed outside blobtrail (MISMATCH below)",
         };
         writeln!(out, "audit trail: {} records, {state}", records.len())?;
         if let Some(last) = records.last() {
