@@ -41,7 +41,8 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Describes whether the rule is enabled, or when, by whom and why it was disabled.
+    /// Describes whether the rule is enabled, or when it was disabled, by which examiner and
+    /// for what reason.
     pub fn state(&self) -> String {
         let Some(at) = &self.disabled_at else { return "enabled".to_string() };
         let mut state = format!("disabled {at}");

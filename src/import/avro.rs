@@ -149,8 +149,8 @@ impl<'b> Decoder<'b> {
     }
 }
 
-/// The maximum number of values a block of `length` bytes may describe: 256 per byte, and a
-/// million more.
+/// Returns the maximum number of values a block of `length` bytes may describe: 256 per byte,
+/// and a million more.
 /// A capture record of about ten values takes a hundred bytes or more, so a real file stays
 /// far below this, while a crafted one stops within a second.
 fn step_budget(length: usize) -> u64 {
@@ -167,15 +167,7 @@ impl<'b> Decoder<'b> {
 
     /// Reads a zig-zag variable-length `long` (also used for `int`).
     fn long(&mut self) -> Result<i64, String> {
-        let mut value: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let byte = *self.take(1)?.first().expect("take(1) returns one byte");
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
-            }
-        }
-        Err("a number is longer than 10 bytes".to_string())
+        decode_long(|| self.take(1).map(|bytes| bytes[0]))?.ok_or_else(|| "a number is longer than 10 bytes".to_string())
     }
 
     fn length(&mut self) -> Result<usize, String> {
@@ -309,14 +301,9 @@ pub struct BadEvent {
 fn checked_body(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
     let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let text = if body.starts_with(&[0x1f, 0x8b]) {
-        let mut unpacked = Vec::new();
-        flate2::read::MultiGzDecoder::new(body)
-            .take(MAX_BLOCK_BYTES + 1)
-            .read_to_end(&mut unpacked)
-            .map_err(|err| format!("the body is gzip-compressed and does not unpack: {err}"))?;
-        if unpacked.len() as u64 > MAX_BLOCK_BYTES {
-            return Err(format!("the body unpacks to more than {} MiB", MAX_BLOCK_BYTES >> 20));
-        }
+        let unpacked = unpack_bounded(flate2::read::MultiGzDecoder::new(body))
+            .map_err(|err| format!("the body is gzip-compressed and does not unpack: {err}"))?
+            .ok_or_else(|| format!("the body unpacks to more than {} MiB", MAX_BLOCK_BYTES >> 20))?;
         std::borrow::Cow::Owned(unpacked)
     } else {
         std::borrow::Cow::Borrowed(body)
@@ -398,21 +385,15 @@ impl<R: BufRead> AvroBodies<R> {
         let (count, data) = block;
         let data = match self.codec {
             Codec::Null => data,
-            Codec::Deflate => {
-                let mut inflated = Vec::with_capacity(data.len() * 4);
-                flate2::read::DeflateDecoder::new(data.as_slice())
-                    .take(MAX_BLOCK_BYTES + 1)
-                    .read_to_end(&mut inflated)
-                    .map_err(|err| invalid(format!("the block after record {} does not inflate: {err}", self.records)))?;
-                if inflated.len() as u64 > MAX_BLOCK_BYTES {
-                    return Err(invalid(format!(
+            Codec::Deflate => unpack_bounded(flate2::read::DeflateDecoder::new(data.as_slice()))
+                .map_err(|err| invalid(format!("the block after record {} does not inflate: {err}", self.records)))?
+                .ok_or_else(|| {
+                    invalid(format!(
                         "the block after record {} inflates to more than {} MiB, more than Event Hub Capture writes",
                         self.records,
                         MAX_BLOCK_BYTES >> 20
-                    )));
-                }
-                inflated
-            }
+                    ))
+                })?,
         };
         self.pending.clear();
         self.pending_pos = 0;
@@ -495,11 +476,9 @@ impl<R: BufRead> Read for AvroBodies<R> {
                 return Ok(0);
             }
         }
-        let available = &self.pending[self.pending_pos..];
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.pending_pos += n;
-        Ok(n)
+        let count = (&self.pending[self.pending_pos..]).read(buf)?;
+        self.pending_pos += count;
+        Ok(count)
     }
 }
 
@@ -586,16 +565,33 @@ fn read_metadata(input: &mut impl Read) -> io::Result<HashMap<String, Vec<u8>>> 
 }
 
 fn read_long(input: &mut impl Read) -> io::Result<i64> {
+    let next_byte = || {
+        let mut byte = [0u8; 1];
+        input.read_exact(&mut byte).map(|()| byte[0])
+    };
+    decode_long(next_byte)?.ok_or_else(|| invalid("a number in the Avro header is longer than 10 bytes".to_string()))
+}
+
+/// Decodes Avro's zig-zag variable-length `long` (also used for `int`) from the bytes that
+/// `next_byte` gives. Returns None for a number of more than 10 bytes.
+fn decode_long<E>(mut next_byte: impl FnMut() -> Result<u8, E>) -> Result<Option<i64>, E> {
     let mut value: u64 = 0;
     for shift in (0..70).step_by(7) {
-        let mut byte = [0u8; 1];
-        input.read_exact(&mut byte)?;
-        value |= u64::from(byte[0] & 0x7f) << shift;
-        if byte[0] & 0x80 == 0 {
-            return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
+        let byte = next_byte()?;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(Some((value >> 1) as i64 ^ -((value & 1) as i64)));
         }
     }
-    Err(invalid("a number in the Avro header is longer than 10 bytes".to_string()))
+    Ok(None)
+}
+
+/// Reads a decompressing reader to its end. Returns None once it gives more than
+/// `MAX_BLOCK_BYTES`, which only a damaged or crafted file does.
+fn unpack_bounded(reader: impl Read) -> io::Result<Option<Vec<u8>>> {
+    let mut unpacked = Vec::new();
+    reader.take(MAX_BLOCK_BYTES + 1).read_to_end(&mut unpacked)?;
+    Ok((unpacked.len() as u64 <= MAX_BLOCK_BYTES).then_some(unpacked))
 }
 
 /// The largest block read once inflated. Event Hub Capture writes a file of at most 500 MB

@@ -650,11 +650,7 @@ fn read_any<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(
     let head = input.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let mut decoded = BufReader::with_capacity(1 << 20, gzip::GzipMembers::new(input));
-        let shape = if decoded.fill_buf()?.starts_with(avro::MAGIC) {
-            read_avro(&mut decoded, windows_1252, emit).context("inside the gzip stream")?
-        } else {
-            read_records(&mut decoded, windows_1252, emit).context("inside the gzip stream")?.as_str().to_string()
-        };
+        let shape = read_avro_or_records(&mut decoded, windows_1252, emit).context("inside the gzip stream")?;
         if decoded.get_ref().was_cut_off() {
             // Kept as a rejected record, so the count and the exit code show the loss even
             // when the cut fell between two records.
@@ -668,11 +664,17 @@ fn read_any<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(
         }
         return Ok(format!("gzip {shape}"));
     }
-    if head.starts_with(avro::MAGIC) {
-        return read_avro(input, windows_1252, emit);
-    }
     if head.starts_with(b"PK\x03\x04") {
         bail!("a zip archive inside a zip archive or gzip stream: extract the inner archive and import its files");
+    }
+    read_avro_or_records(input, windows_1252, emit)
+}
+
+/// Runs the Event Hub Capture reader on an Avro file and `read_records` on anything else.
+/// Returns the shape's name.
+fn read_avro_or_records<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
+    if input.fill_buf()?.starts_with(avro::MAGIC) {
+        return read_avro(input, windows_1252, emit);
     }
     Ok(read_records(input, windows_1252, emit)?.as_str().to_string())
 }
@@ -898,10 +900,10 @@ fn new_family(header: &Header, row: &record::Row) -> Result<Family> {
     }
 }
 
-/// Takes the `records` array out of an event hub message (`{"records":[...]}`, also under
-/// `body`), as a SIEM export may keep it in `_raw`. Any other object is given back.
 type JsonObject = serde_json::Map<String, serde_json::Value>;
 
+/// Takes the `records` array out of an event hub message (`{"records":[...]}`, also under
+/// `body`), as a SIEM export may keep it in `_raw`. Any other object is given back.
 fn take_records(mut object: JsonObject) -> Result<Vec<serde_json::Value>, JsonObject> {
     if let Some(serde_json::Value::Array(records)) = object.get_mut("records") {
         return Ok(std::mem::take(records));
@@ -912,9 +914,15 @@ fn take_records(mut object: JsonObject) -> Result<Vec<serde_json::Value>, JsonOb
     Err(object)
 }
 
-/// Tells whether a header has a column that carries whole log records (`WRAPPING_COLUMNS`).
+/// Finds the column of a header that carries whole log records (`WRAPPING_COLUMNS`), with its
+/// name.
+fn wrapping_column(header: &Header) -> Option<(usize, &'static str)> {
+    WRAPPING_COLUMNS.iter().find_map(|name| header.find(name).first().map(|&column| (column, *name)))
+}
+
+/// Tells whether a header has a column that carries whole log records.
 fn wraps_records(header: &Header) -> bool {
-    WRAPPING_COLUMNS.iter().any(|name| header.has(name))
+    wrapping_column(header).is_some()
 }
 
 impl<'s> FileState<'s> {
@@ -943,14 +951,13 @@ impl<'s> FileState<'s> {
                 // the export's own columns, even where those (fields that Splunk extracted) look
                 // like a log table's: they may leave out what the record has. Headers of the
                 // records inside come from `unwrap`.
-                let is_table = tables::has_columns_of(&header, Family::Storage) || tables::has_columns_of(&header, Family::Signin);
-                let wrapping = WRAPPING_COLUMNS.iter().find_map(|name| header.find(name).first().map(|&column| (column, *name)));
-                if let Some((column, name)) = wrapping {
+                if let Some((column, name)) = wrapping_column(&header) {
                     let records = self.wrapped.take().map(|wrapped| wrapped.records).unwrap_or_default();
                     self.wrapped = Some(Wrapped { column, name: name.to_string(), records });
                     return Ok(());
                 }
                 self.wrapped = None;
+                let is_table = tables::has_columns_of(&header, Family::Storage) || tables::has_columns_of(&header, Family::Signin);
                 self.siem_without_record = !is_table && SIEM_COLUMNS.iter().any(|name| header.has(name));
                 self.check_date_order()?;
                 self.header = Some(header);

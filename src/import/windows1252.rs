@@ -68,9 +68,7 @@ impl<R: Read> Read for Windows1252Reader<R> {
                 }
             }
         }
-        let available = &self.decoded[self.position..];
-        let count = available.len().min(buf.len());
-        buf[..count].copy_from_slice(&available[..count]);
+        let count = (&self.decoded[self.position..]).read(buf)?;
         self.position += count;
         Ok(count)
     }
