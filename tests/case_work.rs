@@ -843,6 +843,40 @@ fn show_counts_parts_and_the_commit() {
     assert!(text.contains("storage requests (5):"), "{text}");
 }
 
+/// A block upload of one part lists that part too, and each request names how it was
+/// authenticated and by whom. When the block came with another requester's token and from
+/// another address than the commit, `show` says so: the finding's requester is the commit's.
+#[test]
+fn show_lists_a_single_part_and_mixed_requesters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("StorageBlobLogs.jsonl");
+    let row = |time: &str, operation: &str, caller: &str, upn: &str| {
+        format!(
+            "{{\"TimeGenerated\":\"{time}\",\"AccountName\":\"acct\",\"OperationName\":\"{operation}\",\"StatusText\":\"Success\",\
+             \"Uri\":\"https://acct.blob.core.windows.net/c/tool.zip\",\"CallerIpAddress\":\"{caller}\",\"AuthenticationType\":\"OAuth\",\
+             \"RequesterUpn\":\"{upn}\",\"Type\":\"StorageBlobLogs\"}}\n"
+        )
+    };
+    let text = row("2026-03-14T11:59:50Z", "PutBlock", "192.0.2.71:50000", "mallory@contoso.com")
+        + &row("2026-03-14T12:00:00Z", "PutBlockList", "192.0.2.72:50001", "alice@contoso.com");
+    std::fs::write(&file, text).unwrap();
+    let case = TestCase::new();
+    assert_eq!(case.import(&[file], &[]).status.code(), Some(0));
+    case.ok(&["hunt"]);
+    let findings = case.json(&["findings", "--format", "json"]);
+    let id = findings[0]["finding_id"].as_str().unwrap().to_string();
+    let text = case.ok(&["show", &id]);
+    assert!(text.contains("block-upload (1 part and the commit request)"), "{text}");
+    assert!(text.contains("storage requests (2):"), "{text}");
+    assert!(text.contains("PutBlock Success from 192.0.2.71:50000 by OAuth as mallory@contoso.com"), "{text}");
+    assert!(text.contains(
+        "note: the requests of this upload name 2 caller addresses (192.0.2.71, 192.0.2.72); \
+         the finding's are those of the request that completed it"
+    ), "{text}");
+    assert!(text.contains("note: the requests of this upload name 2 OAuth requesters (alice@contoso.com, mallory@contoso.com)"), "{text}");
+    assert!(!text.contains("authentication types"), "{text}");
+}
+
 /// A truth file of other data matches no finding; scoring against it fails instead of
 /// reporting a hunt that is wrong about everything.
 #[test]

@@ -310,6 +310,37 @@ fn records_of_other_logs_are_rejected() {
     assert_eq!(rejects[0]["line"], 1);
     assert!(rejects[0]["reason"].as_str().unwrap().starts_with("not a log export blobtrail can read: columns found: msg, level"), "{rejects:?}");
 
+    // After readable records, the same object sits under the storage header (the union of the
+    // keys seen): its reason names what it is, not the time it lacks. A CSV row with no
+    // value at all reads the same way.
+    let odd_later = dir.path().join("odd_later.json");
+    std::fs::write(&odd_later, format!("{}\n{{\"msg\":\"hello\",\"level\":\"info\"}}\n{}\n", storage[0], storage[1])).unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[odd_later], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(case.count("storage_events"), 2);
+    let rejects = case.query("SELECT line, reason FROM rejects");
+    assert_eq!(rejects[0]["line"], 2);
+    assert_eq!(
+        rejects[0]["reason"],
+        "not a storage or sign-in log record: it has values only in msg, level, and none in the columns of a storage \
+         request (operation, caller, object) or a sign-in (address, user, service principal)"
+    );
+    let blank = dir.path().join("blank_row.csv");
+    std::fs::write(
+        &blank,
+        "TimeGenerated,AccountName,OperationName,StatusText,Uri,CallerIpAddress\n\
+         2026-03-14T15:00:10Z,acct,PutBlob,Success,https://acct.blob.core.windows.net/c/a.txt,198.51.100.7:1\n\
+         ,,,,,\n",
+    )
+    .unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[blank], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let rejects = case.query("SELECT line, reason FROM rejects");
+    assert_eq!(rejects[0]["line"], 3);
+    assert!(rejects[0]["reason"].as_str().unwrap().starts_with("not a storage or sign-in log record: it has no value at all,"), "{rejects:?}");
+
     // The same in a CSV that DuckDB's reader takes, and with either reader; a table restored
     // from long-term retention (`_RST`) counts as its table.
     let csv = dir.path().join("metrics.csv");

@@ -23,9 +23,14 @@ struct Request {
     operation: Option<String>,
     status_text: Option<String>,
     caller: Option<String>,
+    /// The caller's address without port, in the form sign-in logs are compared in.
+    caller_ip: Option<String>,
     bytes: Option<i64>,
     source_file: String,
     position: String,
+    authentication_type: Option<String>,
+    /// The OAuth requester's UPN, else its object ID.
+    requester: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -101,11 +106,13 @@ pub fn load_one(conn: &Connection, finding_id: &str, hunt: Option<i64>) -> Resul
 fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
     let mut stmt = conn.prepare(
         "SELECT epoch_us(e.time_generated), e.operation_name, e.status_text, e.caller_ip_raw,
-                e.request_body_size, s.path, e.record_no, e.line
+                e.request_body_size, s.path, e.record_no, e.line, e.authentication_type,
+                coalesce(e.requester_upn, e.requester_object_id), e.caller_ip
          FROM storage_events e JOIN sources s USING (source_id)
          JOIN findings f ON f.hunt_id = ? AND f.finding_id = ?
          WHERE e.event_key = f.upload_event_key
-            OR (f.part_count > 1
+            -- A block or Data Lake upload counts its parts without the commit request.
+            OR ((f.part_count > 1 OR (f.part_count = 1 AND f.upload_kind IN ('block-upload', 'datalake-upload')))
                 AND e.source_table = f.source_table
                 AND e.object_path = f.object_path
                 AND e.time_generated BETWEEN f.first_time AND f.upload_time
@@ -129,9 +136,40 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
             bytes: r.get(4)?,
             source_file: r.get(5)?,
             position: line.map_or_else(|| format!("record {record}"), |l| format!("line {l}")),
+            authentication_type: r.get(8)?,
+            requester: r.get(9)?,
+            caller_ip: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Warns when the requests of one upload came from more than one caller address or were made
+/// with more than one OAuth requester or authentication type: the finding's caller and
+/// requester are those of the request that completed the upload, and the others may point to
+/// another account.
+fn mixed_requests(requests: &[Request]) -> Vec<String> {
+    let distinct = |values: Vec<Option<String>>| {
+        let mut values: Vec<String> = values.into_iter().flatten().collect();
+        values.sort_by_key(|value| value.to_lowercase());
+        values.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        values
+    };
+    let callers = distinct(requests.iter().map(|r| r.caller_ip.clone().or_else(|| r.caller.clone())).collect());
+    let requesters = distinct(requests.iter().map(|r| r.requester.clone()).collect());
+    let methods = distinct(requests.iter().map(|r| r.authentication_type.clone()).collect());
+    let mut warnings = Vec::new();
+    for (values, what) in [(callers, "caller addresses"), (requesters, "OAuth requesters"), (methods, "authentication types")] {
+        if values.len() > 1 {
+            let listed: Vec<String> = values.iter().map(|v| terminal_safe(v)).collect();
+            warnings.push(format!(
+                "the requests of this upload name {} {what} ({}); the finding's are those of the request that completed it",
+                values.len(),
+                listed.join(", ")
+            ));
+        }
+    }
+    warnings
 }
 
 fn failed_signins(conn: &Connection, finding: &Finding) -> Result<Vec<FailedSignin>> {
@@ -187,16 +225,21 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
 
     writeln!(out, "\nstorage requests ({}):", shown.requests.len())?;
     for r in &shown.requests {
+        let requester = r.requester.as_deref().map(|who| format!(" as {}", terminal_safe(who))).unwrap_or_default();
         writeln!(
             out,
-            "  {} {} {} from {} ({}, {})",
+            "  {} {} {} from {} by {}{requester} ({}, {})",
             r.time,
             terminal_safe(r.operation.as_deref().unwrap_or("-")),
             terminal_safe(r.status_text.as_deref().unwrap_or("-")),
             terminal_safe(r.caller.as_deref().unwrap_or("-")),
+            terminal_safe(r.authentication_type.as_deref().unwrap_or("-")),
             terminal_safe(&r.source_file),
             r.position
         )?;
+    }
+    for warning in mixed_requests(&shown.requests) {
+        writeln!(out, "  note: {warning}")?;
     }
 
     writeln!(out, "\ncandidates ({}):", f.candidates.len())?;

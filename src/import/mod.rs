@@ -997,7 +997,10 @@ impl<'s> FileState<'s> {
                         self.tables.insert(out.table);
                         self.out.push(Staged::Signin(position, out, row.raw))
                     }
-                    Mapped::Rejected(reject) => self.reject(position, reject, row.raw),
+                    Mapped::Rejected(reject) => {
+                        let reject = self.no_log_record(&row).unwrap_or(reject);
+                        self.reject(position, reject, row.raw)
+                    }
                 }
             }
             Item::Broken(broken) => {
@@ -1036,6 +1039,31 @@ impl<'s> FileState<'s> {
         }
         let reason = tables::other_category_reason(&value);
         Some(Reject { column: name, value: Some(value), reason })
+    }
+
+    /// Returns why a rejected record is no log record at all, when it has no value in any
+    /// column that identifies one: the reason its mapping gave (a missing time, say) would name
+    /// the wrong cause.
+    fn no_log_record(&self, row: &record::Row) -> Option<Reject> {
+        let header = self.header.as_ref()?;
+        let filled = |column: usize| !row.get(column).trim().is_empty();
+        if tables::has_log_values(header, filled) {
+            return None;
+        }
+        let names = header.names();
+        let mut with_values: Vec<&str> =
+            (0..names.len()).filter(|&column| filled(column)).map(|column| names[column].as_str()).collect();
+        with_values.dedup();
+        let found = match with_values.len() {
+            0 => "it has no value at all".to_string(),
+            n if n > 8 => format!("it has values only in {} and {} more", with_values[..8].join(", "), n - 8),
+            _ => format!("it has values only in {}", with_values.join(", ")),
+        };
+        let reason = format!(
+            "not a storage or sign-in log record: {found}, and none in the columns of a storage request \
+             (operation, caller, object) or a sign-in (address, user, service principal)"
+        );
+        Some(Reject { column: None, value: None, reason })
     }
 
     /// Returns why a record under a header that is no log table's cannot be read, when no

@@ -176,6 +176,17 @@ pub fn has_columns_of(header: &Header, family: Family) -> bool {
     }
 }
 
+/// Tells whether a record has a value in any column that identifies a record of either log
+/// family (a storage request's operation, caller or object; a sign-in's address, user or
+/// service principal). `value` gives the record's value in a column of `header`. A file's
+/// header is the union of its records' keys, so a record can sit under a log table's header
+/// and still be no log record at all.
+pub fn has_log_values(header: &Header, value: impl Fn(usize) -> bool) -> bool {
+    let storage = STORAGE_REQUIRED.iter().copied().chain([STORAGE_OBJECT]);
+    let signin = [SIGNIN_ADDRESS, SIGNIN_USER, SIGNIN_USER_ID, SIGNIN_SP_ID, SIGNIN_SP_NAME];
+    storage.chain(signin).flatten().flat_map(|key| header.find(key)).any(|&column| value(column))
+}
+
 /// Finds the family of a diagnostic-settings record by its `category`: `StorageRead`,
 /// `StorageWrite` and `StorageDelete` for storage, the sign-in categories of `from_category`.
 pub fn family_of_category(category: &str) -> Option<Family> {
