@@ -75,6 +75,43 @@ fn graph_and_download_signins_are_normalised() {
     assert_eq!(download["app"], "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "the `Application ID ` header has a trailing space");
 }
 
+/// The same sign-in exported from Log Analytics (seven decimals of a second) and in the admin
+/// center's download (whole seconds) is stored once, in either order: their request IDs match
+/// and their times are less than a second apart. A sign-in with the same ID two seconds away
+/// is kept.
+#[test]
+fn one_signin_in_two_shapes_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let la = dir.path().join("SigninLogs.jsonl");
+    let record = |time: &str, id: &str| {
+        format!(
+            "{{\"TimeGenerated\":\"{time}\",\"CreatedDateTime\":\"{time}\",\"Id\":\"{id}\",\
+             \"UserPrincipalName\":\"peter@contoso.com\",\"UserId\":\"ffffffff-0000-4000-8000-000000000001\",\
+             \"IPAddress\":\"198.51.100.41\",\"ResultType\":\"0\",\"Type\":\"SigninLogs\"}}\n"
+        )
+    };
+    // The ID of the download's first sign-in in capitals; the download's second sign-in
+    // (paula's, ID ...0002) is at 15:04:55, two seconds from this one.
+    let text = record("2026-03-14T15:04:45.4171234Z", "99999999-0000-4000-8000-000000000001".to_uppercase().as_str())
+        + &record("2026-03-14T15:04:57.0000000Z", "99999999-0000-4000-8000-000000000002");
+    std::fs::write(&la, text).unwrap();
+    let download = fixture("InteractiveSignIns_2026-03-14_2026-03-15.csv");
+    for (order, files) in [("la first", [la.clone(), download.clone()]), ("download first", [download.clone(), la.clone()])] {
+        let case = TestCase::new();
+        for file in &files {
+            assert!(case.import(std::slice::from_ref(file), &[]).status.success(), "{order}");
+        }
+        let rows = case.query(
+            "SELECT lower(signin_id) AS id, count(*) AS n FROM signin_events
+             WHERE lower(signin_id) LIKE '99999999-0000-4000-8000-00000000000%' GROUP BY ALL ORDER BY id",
+        );
+        assert_eq!(rows[0]["n"], 1, "{order}: {rows:?}");
+        assert_eq!(rows[1]["n"], 2, "{order}: {rows:?}");
+        let duplicates = case.query("SELECT sum(duplicates)::BIGINT AS d FROM sources");
+        assert_eq!(duplicates[0]["d"], 1, "{order}");
+    }
+}
+
 #[test]
 fn storage_analytics_fields_are_decoded() {
     let case = TestCase::new();

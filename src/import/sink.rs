@@ -182,8 +182,9 @@ impl<'c> Sink<'c> {
         // The file's time range covers every record read, duplicates included.
         let first_time = [storage.first, signin.first].into_iter().flatten().min();
         let last_time = [storage.last, signin.last].into_iter().flatten().max();
-        let duplicates =
-            self.delete_duplicates(Family::Storage, &storage)? + self.delete_duplicates(Family::Signin, &signin)?;
+        let duplicates = self.delete_duplicates(Family::Storage, &storage)?
+            + self.delete_duplicates(Family::Signin, &signin)?
+            + self.delete_same_signin_ids(&signin)?;
         let counts = Counts {
             read: self.appended + self.rejected,
             imported: self.appended - duplicates,
@@ -304,6 +305,32 @@ impl<'c> Sink<'c> {
                      WHERE s.source_id = $1)"
             ),
             params![self.source_id, first - 1000, last + 1000],
+        )?;
+        Ok(deleted as u64)
+    }
+
+    /// Deletes this file's sign-ins whose request ID (`Id`, the admin center's `Request ID`) an
+    /// earlier file holds in the same table, less than a second apart: the same sign-in in
+    /// another export shape. Their event keys differ where the shapes keep the time to another
+    /// precision (Log Analytics to seven decimals, the admin center's download to the second).
+    fn delete_same_signin_ids(&self, appended: &Appended) -> Result<u64> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(0) };
+        let deleted = self.conn.execute(
+            "DELETE FROM signin_events WHERE source_id = $1 AND rowid IN (
+                 WITH earlier AS (
+                     SELECT lower(signin_id) AS id, source_table, created_time AS time FROM signin_events
+                     WHERE source_id <> $1 AND signin_id IS NOT NULL
+                       AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
+                     UNION ALL
+                     SELECT lower(signin_id), source_table, time_generated FROM signin_events
+                     WHERE source_id <> $1 AND signin_id IS NOT NULL AND created_time IS NULL
+                       AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3))
+                 SELECT s.rowid FROM signin_events s
+                 SEMI JOIN earlier o
+                   ON o.id = lower(s.signin_id) AND o.source_table = s.source_table
+                  AND abs(epoch_us(o.time) - epoch_us(coalesce(s.created_time, s.time_generated))) < 1000000
+                 WHERE s.source_id = $1 AND s.signin_id IS NOT NULL)",
+            params![self.source_id, first - 1_000_000, last + 1_000_000],
         )?;
         Ok(deleted as u64)
     }
