@@ -34,6 +34,15 @@ pub struct ReportInput<'a> {
     pub annotations: &'a [(String, Vec<crate::annotations::Annotation>)],
     pub rules: &'a [Rule],
     pub integrity: &'a Integrity,
+    /// The latest full hunt of the case, when this report is of a sentinel hunt.
+    pub full_hunt: Option<FullHunt>,
+}
+
+/// A full hunt's counts, which a report of a sentinel hunt points to.
+pub struct FullHunt {
+    pub hunt_id: i64,
+    pub uploads: i64,
+    pub attributed: i64,
 }
 
 /// The result of the checks that `bundle` runs on the case's own record before writing.
@@ -188,7 +197,7 @@ pub fn render(input: &ReportInput) -> String {
     }
     summary(&mut html, input);
     timeline(&mut html, input.findings);
-    findings_table(&mut html, input.findings);
+    findings_table(&mut html, input.findings, input.hunt_mode != "sentinel");
     annotations_table(&mut html, input.annotations);
     sources_table(&mut html, input.sources);
     coverage_table(&mut html, input.coverage);
@@ -222,6 +231,29 @@ fn summary(html: &mut String, input: &ReportInput) {
     let last = input.sources.iter().filter_map(|s| s.last_time.clone()).max().unwrap_or_default();
 
     html.push_str("<h2>Summary</h2>\n");
+    let sentinel = input.hunt_mode == "sentinel";
+    if sentinel {
+        let full = match &input.full_hunt {
+            Some(full) => format!(
+                "Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
+                 <span class=\"mono\">--hunt {}</span> reports them.",
+                full.hunt_id,
+                thousands(full.uploads),
+                if full.uploads == 1 { "upload" } else { "uploads" },
+                thousands(full.attributed),
+                full.hunt_id
+            ),
+            None => "No full hunt of this case has run; <span class=\"mono\">blobtrail hunt</span> runs one.".to_string(),
+        };
+        let _ = writeln!(
+            html,
+            "<p class=\"alert\"><b>This report is of hunt {}, a sentinel hunt, and is not an attribution.</b> It reproduces \
+             the reference Sentinel hunting query, which reads only <span class=\"mono\">PutBlob</span> and \
+             <span class=\"mono\">PutRange</span> uploads and lists sign-ins from the caller's address without naming \
+             an account (see Method). {full}</p>",
+            input.hunt_id
+        );
+    }
     if !confirmed.is_empty() {
         let accounts: BTreeSet<&str> = confirmed.iter().filter_map(|f| f.attributed_account.as_deref()).collect();
         let files: Vec<String> = confirmed.iter().map(|f| escape(f.object_path.as_deref().unwrap_or("?"))).collect();
@@ -244,20 +276,21 @@ fn summary(html: &mut String, input: &ReportInput) {
         );
     }
     let uploads_word = if findings.len() == 1 { "upload found" } else { "uploads found" };
+    let attributed_label = if sentinel { "attributed: a sentinel hunt attributes none" } else { "attributed to an account" };
     let _ = writeln!(
         html,
         "<div class=\"cards\">\
          <div class=\"card\"><b>{}</b>files examined</div>\
          <div class=\"card\"><b>{}</b>log records</div>\
          <div class=\"card\"><b>{}</b>{uploads_word}</div>\
-         <div class=\"card\"><b>{}</b>attributed to an account</div>\
+         <div class=\"card\"><b>{}</b>{attributed_label}</div>\
          <div class=\"card\"><b>{}</b>confirmed malicious</div>\
          <div class=\"card\"><b>{}</b>open or needing review</div>\
          <div class=\"card\"><b>{}</b>excluded by recorded rules</div></div>",
         thousands(input.sources.len() as i64),
         thousands(records),
         thousands(findings.len() as i64),
-        thousands(attributed as i64),
+        if sentinel { "n/a".to_string() } else { thousands(attributed as i64) },
         thousands(confirmed.len() as i64),
         thousands(open as i64),
         thousands(excluded as i64),
@@ -491,7 +524,7 @@ fn timeline(html: &mut String, findings: &[ReportFinding]) {
     html.push_str("</p>\n");
 }
 
-fn findings_table(html: &mut String, findings: &[ReportFinding]) {
+fn findings_table(html: &mut String, findings: &[ReportFinding], graded: bool) {
     html.push_str("<h2>Findings</h2>\n");
     let sorted = first_by_attention(findings.iter(), TABLE_LIMIT);
     if sorted.len() < findings.len() {
@@ -506,7 +539,8 @@ fn findings_table(html: &mut String, findings: &[ReportFinding]) {
     }
     html.push_str("<table><thead><tr><th>Finding</th><th>Upload (UTC)</th><th>Object</th><th>Caller</th><th>Confidence</th><th>Account or reason</th><th>Status</th><th>Excluded by</th></tr></thead><tbody>\n");
     for f in sorted {
-        let confidence = f.confidence.as_deref().unwrap_or("");
+        // A sentinel hunt grades no finding; its stored `none` would read as a verdict.
+        let confidence = if graded { f.confidence.as_deref().unwrap_or("") } else { "not graded" };
         let candidates = &f.candidate_accounts;
         let who = match (&f.attributed_account, candidates.is_empty()) {
             (Some(account), _) => account.clone(),
@@ -740,7 +774,7 @@ mod tests {
     fn big_table_lists_urgent_first() {
         let findings = many_findings();
         let mut html = String::new();
-        findings_table(&mut html, &findings);
+        findings_table(&mut html, &findings, true);
         assert_eq!(html.matches("<tr><td").count(), TABLE_LIMIT);
         assert!(html.contains("The table lists 1,000 of 1,500 findings"), "{html}");
         let first_row = html.find("<tr><td").unwrap();

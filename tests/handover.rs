@@ -200,6 +200,21 @@ fn sentinel_report_describes_its_method() {
     assert!(html.contains("This hunt reproduces the reference Sentinel hunting query"));
     assert!(!html.contains("How to read the confidence"));
     assert!(!html.contains("attributed directly"));
+    // The first screen says that this is no attribution and what the full hunt found, counted
+    // here from that hunt's findings.
+    let full = case.json(&["findings", "--hunt", "1", "--format", "json", "--include-excluded"]);
+    let full = full.as_array().unwrap();
+    let attributed = full.iter().filter(|f| !f["attributed_account"].is_null()).count();
+    assert!(attributed > 0);
+    assert!(html.contains("<b>This report is of hunt 2, a sentinel hunt, and is not an attribution.</b>"), "{html}");
+    assert!(html.contains(&format!(
+        "Full hunt 1 of this case found {} uploads and attributed {attributed} to an account; a bundle made with \
+         <span class=\"mono\">--hunt 1</span> reports them.",
+        full.len()
+    )));
+    assert!(html.contains("<b>n/a</b>attributed: a sentinel hunt attributes none"));
+    assert!(html.contains(">not graded</td>"));
+    assert!(!html.contains("nowrap none\">none</td>"));
 }
 
 #[test]

@@ -227,6 +227,7 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         annotations: &histories,
         rules: &rules,
         integrity,
+        full_hunt: if hunt.mode == "sentinel" { latest_full_hunt(case)? } else { None },
     });
     drop(shown);
     writer.add("report.html", html.as_bytes())?;
@@ -256,4 +257,17 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         "case_integrity": integrity,
     });
     writer.add("parameters.json", &serde_json::to_vec_pretty(&parameters)?)
+}
+
+/// Counts the uploads and attributed uploads of the case's latest full hunt, if one ran.
+fn latest_full_hunt(case: &Case) -> Result<Option<report::FullHunt>> {
+    let mut stmt = case.conn.prepare(
+        "SELECT h.hunt_id, count(f.hunt_id), count(f.attributed_account)
+         FROM (SELECT max(hunt_id) AS hunt_id FROM hunts WHERE mode = 'full' AND finished_at IS NOT NULL) h
+         LEFT JOIN findings f USING (hunt_id)
+         WHERE h.hunt_id IS NOT NULL
+         GROUP BY h.hunt_id",
+    )?;
+    let mut rows = stmt.query_map([], |r| Ok(report::FullHunt { hunt_id: r.get(0)?, uploads: r.get(1)?, attributed: r.get(2)? }))?;
+    Ok(rows.next().transpose()?)
 }
