@@ -88,6 +88,55 @@ fn record_repeated_within_a_file_is_stored_once() {
     }
 }
 
+/// A copy of a stored request that names another requester (or none), authentication type or
+/// body size is no duplicate: it is rejected with the copy it conflicts with, and the first
+/// copy stays. A copy that agrees is a duplicate, as before.
+#[test]
+fn conflicting_copy_of_a_request_is_rejected_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "TimeGenerated,AccountName,OperationName,StatusText,Uri,CallerIpAddress,CorrelationId,AuthenticationType,RequesterUpn,RequestBodySize";
+    let row = |auth: &str, upn: &str| {
+        format!(
+            "2026-03-02T08:22:06.040Z,acct,PutBlob,Success,https://acct.blob.core.windows.net/c/dump.zip,192.0.2.10:4431,\
+             aaaaaaaa-0000-4000-8000-000000000001,{auth},{upn},1024"
+        )
+    };
+    let projected = dir.path().join("projected.csv");
+    std::fs::write(&projected, format!("{header}\n{}\n", row("OAuth", ""))).unwrap();
+    let full = dir.path().join("full.csv");
+    std::fs::write(&full, format!("{header}\n{}\n", row("OAuth", "grace@contoso.com"))).unwrap();
+    let same = dir.path().join("same.csv");
+    std::fs::write(&same, format!("{header}\n{}\n{}\n", row("OAuth", ""), row("SAS", ""))).unwrap();
+    for reader in ["auto", "streaming"] {
+        let case = TestCase::new();
+        assert_eq!(case.import(std::slice::from_ref(&projected), &["--reader", reader]).status.code(), Some(0));
+        let output = case.import(std::slice::from_ref(&full), &["--reader", reader]);
+        assert_eq!(output.status.code(), Some(3), "{reader}: {}", stderr(&output));
+        let row = &summary(&output)[0];
+        assert_eq!((row["imported"].as_i64(), row["rejected"].as_i64(), row["duplicates"].as_i64()), (Some(0), Some(1), Some(0)), "{reader}: {row}");
+        let rejects = case.query("SELECT line, column_name, value, reason FROM rejects");
+        assert_eq!(rejects[0]["line"], 2);
+        assert_eq!(rejects[0]["column_name"], "RequesterUpn");
+        assert_eq!(rejects[0]["value"], "grace@contoso.com");
+        assert_eq!(
+            rejects[0]["reason"].as_str().unwrap(),
+            format!(
+                "the case already holds this request from `{}` line 2 with RequesterUpn none, where this copy has \
+                 `grace@contoso.com`; the first copy is kept and this one is rejected, so that neither is lost: compare the two exports",
+                projected.display()
+            )
+        );
+        // Within one file: the agreeing copy is a duplicate, the SAS copy conflicts with line 2.
+        let output = case.import(std::slice::from_ref(&same), &["--reader", reader]);
+        let row = &summary(&output)[0];
+        assert_eq!((row["imported"].as_i64(), row["rejected"].as_i64(), row["duplicates"].as_i64()), (Some(0), Some(1), Some(1)), "{reader}: {row}");
+        let rejects = case.query("SELECT line, column_name, value FROM rejects ORDER BY source_id");
+        assert_eq!((rejects[1]["line"].as_i64(), rejects[1]["column_name"].as_str()), (Some(3), Some("AuthenticationType")), "{rejects:?}");
+        assert_eq!(case.count("storage_events"), 1);
+        case.ok(&["verify"]);
+    }
+}
+
 #[test]
 fn overlapping_record_is_stored_once() {
     let case = TestCase::new();

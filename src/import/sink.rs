@@ -182,9 +182,18 @@ impl<'c> Sink<'c> {
         // The file's time range covers every record read, duplicates included.
         let first_time = [storage.first, signin.first].into_iter().flatten().min();
         let last_time = [storage.last, signin.last].into_iter().flatten().max();
-        let duplicates = self.delete_duplicates(Family::Storage, &storage)?
-            + self.delete_duplicates(Family::Signin, &signin)?
-            + self.delete_same_signin_ids(&signin)?;
+        let mut duplicates = 0;
+        if self.shares_keys(Family::Storage, &storage)? {
+            // A rejected copy was read once: it moves from the appended rows to the rejected.
+            let moved = self.reject_conflicting_copies(&storage, source.path)?;
+            self.appended -= moved;
+            self.rejected += moved;
+            duplicates += self.delete_duplicates(Family::Storage, &storage)?;
+        }
+        if self.shares_keys(Family::Signin, &signin)? {
+            duplicates += self.delete_duplicates(Family::Signin, &signin)?;
+        }
+        duplicates += self.delete_same_signin_ids(&signin)?;
         let counts = Counts {
             read: self.appended + self.rejected,
             imported: self.appended - duplicates,
@@ -263,35 +272,7 @@ impl<'c> Sink<'c> {
     fn delete_duplicates(&self, table: Family, appended: &Appended) -> Result<u64> {
         let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(0) };
         let (table_name, _) = key_time(table);
-        // The plain column comparisons below, not the key's coalesce, let DuckDB prune.
-        let earlier = match table {
-            Family::Storage => {
-                "SELECT event_key FROM storage_events
-                 WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
-            }
-            Family::Signin => {
-                "SELECT event_key FROM signin_events
-                 WHERE source_id <> $1 AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
-                 UNION ALL
-                 SELECT event_key FROM signin_events
-                 WHERE source_id <> $1 AND created_time IS NULL
-                   AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
-            }
-        };
-        // Most files repeat no key and share none with the case, and counting that takes one
-        // scan of the file's keys. The statement that finds which rows to delete took several
-        // times as long for a file of 9.3 million rows: 3.8 to 7.3 s against 1.2 s.
-        let (repeats, shared): (i64, i64) = self.conn.query_row(
-            &format!(
-                "SELECT count(*) - count(DISTINCT event_key), count(*) FILTER (WHERE event_key IN ({earlier}))
-                 FROM {table_name} WHERE source_id = $1"
-            ),
-            params![self.source_id, first - 1000, last + 1000],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if repeats == 0 && shared == 0 {
-            return Ok(0);
-        }
+        let earlier = earlier_keys(table);
         let deleted = self.conn.execute(
             &format!(
                 "DELETE FROM {table_name} WHERE source_id = $1 AND rowid IN (
@@ -307,6 +288,57 @@ impl<'c> Sink<'c> {
             params![self.source_id, first - 1000, last + 1000],
         )?;
         Ok(deleted as u64)
+    }
+
+    /// Tells whether any of this file's rows repeats an event key of the file or shares one
+    /// with an earlier file of the case. Most files do neither, and counting that takes one
+    /// scan of the file's keys; the statements that find which rows to delete or reject took
+    /// several times as long for a file of 9.3 million rows: 3.8 to 7.3 s against 1.2 s.
+    fn shares_keys(&self, table: Family, appended: &Appended) -> Result<bool> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(false) };
+        let (table_name, _) = key_time(table);
+        let earlier = earlier_keys(table);
+        let (repeats, shared): (i64, i64) = self.conn.query_row(
+            &format!(
+                "SELECT count(*) - count(DISTINCT event_key), count(*) FILTER (WHERE event_key IN ({earlier}))
+                 FROM {table_name} WHERE source_id = $1"
+            ),
+            params![self.source_id, first - 1000, last + 1000],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(repeats > 0 || shared > 0)
+    }
+
+    /// Moves to `rejects` this file's storage requests that the case (or this file, earlier)
+    /// already holds under the same event key but with another requester, authentication type
+    /// or body size, and returns how many it moved. The key leaves these fields out, so such a
+    /// copy would otherwise be deleted as a duplicate, and with it, say, the OAuth requester
+    /// that an earlier export had projected away. The first copy stays in the case; the
+    /// rejected one names it and the field that differs.
+    fn reject_conflicting_copies(&self, appended: &Appended, path: &str) -> Result<u64> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(0) };
+        let params = params![self.source_id, first - 1000, last + 1000, path];
+        let moved = self.conn.execute(
+            &format!(
+                "INSERT INTO rejects (source_id, record_no, line, column_name, value, reason, raw)
+                 {CONFLICTS}
+                 SELECT source_id, record_no, line, field,
+                        coalesce(this_value, ''),
+                        format('the case already holds this request from `{{}}` {{}} with {{}} {{}}, where this copy has {{}}; \
+                                the first copy is kept and this one is rejected, so that neither is lost: compare the two exports',
+                               earlier_path, earlier_position, field, earlier_shown, this_shown),
+                        raw
+                 FROM conflicts"
+            ),
+            params,
+        )?;
+        if moved > 0 {
+            self.conn.execute(
+                &format!("DELETE FROM storage_events WHERE rowid IN ({CONFLICTS} SELECT row_id FROM conflicts)"),
+                params,
+            )?;
+        }
+        Ok(moved as u64)
     }
 
     /// Deletes this file's sign-ins whose request ID (`Id`, the admin center's `Request ID`) an
@@ -335,6 +367,69 @@ impl<'c> Sink<'c> {
         Ok(deleted as u64)
     }
 }
+
+/// Returns the event keys that files other than `$1` hold in a family's table between the
+/// times `$2` and `$3`. The plain column comparisons, not the key time's coalesce, let DuckDB
+/// prune by row group.
+fn earlier_keys(table: Family) -> &'static str {
+    match table {
+        Family::Storage => {
+            "SELECT event_key FROM storage_events
+             WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+        }
+        Family::Signin => {
+            "SELECT event_key FROM signin_events
+             WHERE source_id <> $1 AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
+             UNION ALL
+             SELECT event_key FROM signin_events
+             WHERE source_id <> $1 AND created_time IS NULL
+               AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+        }
+    }
+}
+
+/// Finds the rows of source `$1` whose event key an earlier row holds (of another source, in
+/// the time range `$2` to `$3`, or of this source with a lower record number) with another
+/// value in a field the key leaves out. Each conflict names the first such earlier row.
+const CONFLICTS: &str = "
+    WITH earlier AS (
+        SELECT * FROM storage_events
+        WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
+        UNION ALL
+        SELECT * FROM storage_events WHERE source_id = $1
+    ),
+    pairs AS (
+        SELECT s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
+               CASE WHEN lower(s.requester_upn) IS DISTINCT FROM lower(o.requester_upn) THEN 'RequesterUpn'
+                    WHEN lower(s.requester_object_id) IS DISTINCT FROM lower(o.requester_object_id) THEN 'RequesterObjectId'
+                    WHEN lower(s.requester_app_id) IS DISTINCT FROM lower(o.requester_app_id) THEN 'RequesterAppId'
+                    WHEN lower(s.authentication_type) IS DISTINCT FROM lower(o.authentication_type) THEN 'AuthenticationType'
+                    WHEN s.request_body_size IS DISTINCT FROM o.request_body_size THEN 'RequestBodySize' END AS field,
+               o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line,
+               o.requester_upn AS o_upn, o.requester_object_id AS o_oid, o.requester_app_id AS o_app,
+               o.authentication_type AS o_auth, o.request_body_size AS o_size,
+               s.requester_upn AS s_upn, s.requester_object_id AS s_oid, s.requester_app_id AS s_app,
+               s.authentication_type AS s_auth, s.request_body_size AS s_size
+        FROM storage_events s
+        JOIN earlier o ON o.event_key = s.event_key AND (o.source_id <> $1 OR o.record_no < s.record_no)
+        WHERE s.source_id = $1
+        QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id <> $1 DESC, o.source_id, o.record_no) = 1
+    ),
+    conflicts AS (
+        -- This file is not in `sources` until it commits; `$4` is its path.
+        SELECT p.*, coalesce(src.path, $4) AS earlier_path,
+               coalesce('line ' || p.earlier_line, 'record ' || p.earlier_record) AS earlier_position,
+               CASE field WHEN 'RequesterUpn' THEN o_upn WHEN 'RequesterObjectId' THEN o_oid
+                          WHEN 'RequesterAppId' THEN o_app WHEN 'AuthenticationType' THEN o_auth
+                          ELSE o_size::VARCHAR END AS earlier_value,
+               CASE field WHEN 'RequesterUpn' THEN s_upn WHEN 'RequesterObjectId' THEN s_oid
+                          WHEN 'RequesterAppId' THEN s_app WHEN 'AuthenticationType' THEN s_auth
+                          ELSE s_size::VARCHAR END AS this_value,
+               coalesce('`' || earlier_value || '`', 'none') AS earlier_shown,
+               coalesce('`' || this_value || '`', 'none') AS this_shown
+        FROM pairs p LEFT JOIN sources src ON src.source_id = p.earlier_source
+        WHERE field IS NOT NULL
+    )";
 
 /// Pushes one row of `storage_events`, in table order.
 pub fn push_storage(b: &mut impl RowWriter, source_id: i32, position: Position, row: StorageRow, raw: &str) {
