@@ -81,24 +81,48 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
     std::fs::create_dir_all(cases_dir)
         .with_context(|| format!("cannot create the cases folder `{}`", cases_dir.display()))?;
     let dir = cases_dir.join(new.name);
-    // create_dir fails when the folder exists, so an existing case is never touched.
-    if let Err(err) = std::fs::create_dir(&dir) {
-        if err.kind() == std::io::ErrorKind::AlreadyExists {
-            bail!(
-                "case `{}` already exists; choose another name or open it with `--case {}`",
-                dir.display(),
-                dir.display()
-            );
-        }
-        return Err(err).with_context(|| format!("cannot create case folder `{}`", dir.display()));
+    let exists = || {
+        anyhow::anyhow!("case `{}` already exists; choose another name or open it with `--case {}`", dir.display(), dir.display())
+    };
+    // An empty folder holds nothing, so a case may be made in it; any other is never touched.
+    if std::fs::read_dir(&dir).map(|mut entries| entries.next().is_some()).unwrap_or(dir.exists()) {
+        return Err(exists());
     }
+    // The case is built in a hidden folder beside it and renamed into place once complete, so
+    // a run stopped part way leaves no half-made case under the name.
+    let building = cases_dir.join(format!(".{}.creating-{}", new.name, std::process::id()));
+    remove_stopped_builds(cases_dir);
+    std::fs::create_dir(&building).with_context(|| format!("cannot create case folder `{}`", building.display()))?;
+    let built = initialise(&building, new, engine).and_then(|case| {
+        drop(case);
+        // rename replaces an empty folder and fails on one that is not empty.
+        std::fs::rename(&building, &dir).map_err(|err| match err.kind() {
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => exists(),
+            _ => anyhow::Error::new(err).context(format!("cannot move the new case into `{}`", dir.display())),
+        })
+    });
+    if let Err(err) = built {
+        // The folder is ours and new, so removing it loses nothing.
+        let _ = std::fs::remove_dir_all(&building);
+        return Err(err);
+    }
+    open(&dir, engine)
+}
 
-    match initialise(&dir, new, engine) {
-        Ok(case) => Ok(case),
-        Err(err) => {
-            // The folder is ours and new, so removing it loses nothing.
-            let _ = std::fs::remove_dir_all(&dir);
-            Err(err)
+/// Removes the folders that earlier runs of `case new` were building when they were stopped,
+/// where the system tells which processes run (`/proc`) and theirs no longer does.
+fn remove_stopped_builds(cases_dir: &Path) {
+    let processes = Path::new("/proc");
+    if !processes.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(cases_dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let building = file_name.to_str().filter(|n| n.starts_with('.')).and_then(|n| n.rsplit_once(".creating-"));
+        let Some((_, pid)) = building else { continue };
+        if pid.parse::<u32>().is_ok() && !processes.join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -147,7 +171,13 @@ pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
     }
     let name: String = conn
         .query_row("SELECT name FROM case_info LIMIT 1", [], |row| row.get(0))
-        .with_context(|| format!("case `{}` has no case details", dir.display()))?;
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "case `{}` has no case details: `blobtrail case new` was stopped before it finished; \
+                 if the folder holds nothing else of yours, delete it and run `blobtrail case new` again",
+                dir.display()
+            )
+        })?;
     Ok(Case { conn, dir, name, read_only })
 }
 
@@ -171,6 +201,9 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
             "case `{}` not found; create it with `blobtrail case new NAME` or check `--case`",
             path.display()
         );
+    }
+    if db.is_dir() {
+        bail!("`{}` is a folder, where a case has its database file; this is not a blobtrail case", db.display());
     }
     if !db.is_file() {
         bail!(

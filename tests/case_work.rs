@@ -32,6 +32,32 @@ fn existing_case_is_not_overwritten() {
     assert_eq!(case.json(&["case", "info", "--format", "json"])["title"], "Test case");
 }
 
+/// A case is built in a hidden folder and renamed into place, so an empty folder of the name
+/// takes a case, a folder that holds anything does not, and the hidden folder of a run that
+/// was stopped (its process is gone) is removed by the next `case new`.
+#[test]
+fn case_new_uses_an_empty_folder_and_clears_stopped_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let cases = root.path().join("cases");
+    std::fs::create_dir_all(cases.join("empty")).unwrap();
+    std::fs::create_dir_all(cases.join("used")).unwrap();
+    std::fs::write(cases.join("used/notes.txt"), "mine").unwrap();
+    // Process IDs on Linux stay below 4,194,304.
+    let stopped = cases.join(".old.creating-4194999");
+    std::fs::create_dir_all(&stopped).unwrap();
+    std::fs::write(stopped.join("case.duckdb"), "half made").unwrap();
+    let new = |name: &str| blobtrail(&root).args(["case", "new", name, "--cases-dir"]).arg(&cases).output().unwrap();
+    assert_eq!(new("empty").status.code(), Some(0), "{}", stderr(&new("empty")));
+    assert!(cases.join("empty/case.duckdb").is_file());
+    let output = new("used");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("case `") && stderr(&output).contains("already exists"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(cases.join("used/notes.txt")).unwrap(), "mine");
+    let mut left: Vec<String> = std::fs::read_dir(&cases).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, ["empty", "used"]);
+}
+
 #[test]
 fn case_path_duckdb_misreads_is_rejected() {
     // DuckDB 2.0 would read `?` as the start of options and `\` as a folder separator.
