@@ -667,3 +667,17 @@ fn hunt_file_matches_decomposed_names() {
     assert!(text.contains(": 1 upload,"), "{text}");
 }
 
+
+/// A folder given to `import` that contains the case itself leaves out the case's own files
+/// (its database and write-ahead log) and imports the logs beside them.
+#[test]
+fn import_leaves_out_the_cases_own_files() {
+    let case = TestCase::new();
+    std::fs::copy(fixture("portal_blob.csv"), case.root.path().join("cases/StorageBlobLogs.csv")).unwrap();
+    let output = case.import(&[case.root.path().join("cases")], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/case.duckdb`: a file of this case, not a log export"), "{}", stderr(&output));
+    let rows = summary(&output);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["imported"], 8);
+}

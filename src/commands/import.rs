@@ -14,7 +14,7 @@ use crate::parse::time::{parse_offset, DateOrder};
 
 pub fn run(global: &Global, case: &Case, args: ImportArgs) -> Result<Report> {
     let plan = plan(global, &args)?;
-    let files = import::expand_paths(&args.files)?;
+    let files = leave_out_case_files(case, import::expand_paths(&args.files)?);
     let plan = ImportPlan { examiner: global.examiner_for(case), ..plan };
 
     let total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -32,6 +32,22 @@ pub fn run(global: &Global, case: &Case, args: ImportArgs) -> Result<Report> {
         "per_file": reports.iter().map(summary_json).collect::<Vec<_>>(),
     });
     Ok(Report { exit: exit_for(&reports), counts })
+}
+
+/// Leaves out the files inside the case's own folder (its database, write-ahead log and spill
+/// files), which a folder given to `import` can contain.
+fn leave_out_case_files(case: &Case, files: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    let Ok(case_dir) = case.dir.canonicalize() else { return files };
+    files
+        .into_iter()
+        .filter(|file| {
+            let inside = file.canonicalize().is_ok_and(|path| path.starts_with(&case_dir));
+            if inside {
+                print_note!("note: leaving out `{}`: a file of this case, not a log export", file.display());
+            }
+            !inside
+        })
+        .collect()
 }
 
 fn plan(global: &Global, args: &ImportArgs) -> Result<ImportPlan> {
