@@ -167,6 +167,7 @@ pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
             bail!("case `{}` needs an upgrade of its schema, which a read-only case cannot take; open a writable copy", dir.display());
         }
     } else {
+        remove_stale_temporary_files(&dir);
         migrate(&conn, &dir)?;
     }
     let name: String = conn
@@ -179,6 +180,20 @@ pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
             )
         })?;
     Ok(Case { conn, dir, name, read_only })
+}
+
+/// Removes the files that DuckDB spilled to the case's `tmp/` folder, and the workbook rows of
+/// an `.xlsx` export, in runs that were stopped before they could remove them. A connection
+/// that may write holds DuckDB's lock on the case, so no other process is using them.
+fn remove_stale_temporary_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir.join("tmp")) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if (name.starts_with("duckdb_temp") || name.starts_with(".tmp")) && entry.path().is_file() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Tells whether the case file and its folder (for DuckDB's write-ahead log) can be written.

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(err) => {
             // DuckDB's messages can span lines (the statement, a caret).
-            let text = format!("{err:#}");
+            let text = output::engine_advice(&format!("{err:#}"));
             let mut lines = output::without_error_code(&text).lines();
             print_stderr!("error: {}", output::terminal_safe(lines.next().unwrap_or_default()));
             for line in lines.filter(|line| !line.trim().is_empty()) {

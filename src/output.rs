@@ -261,6 +261,26 @@ pub fn without_error_code(message: &str) -> &str {
     }
 }
 
+/// Replaces the advice DuckDB appends to some errors, which names SQL settings that a user of
+/// blobtrail cannot give, with the options that set them, and names what a truncated case
+/// file needs.
+pub fn engine_advice(message: &str) -> String {
+    if message.contains("Out of Memory Error") {
+        let first = message.split("\nPossible solutions").next().unwrap_or(message).trim_end();
+        return format!(
+            "{first}\nDuckDB ran out of the memory it may use: give a larger `--memory-limit` (or BLOBTRAIL_MEMORY_LIMIT), \
+             such as 4GB, or fewer `--threads`; work larger than the limit spills to the case's tmp/ folder"
+        );
+    }
+    if message.contains("Could not read enough bytes from file") {
+        return format!(
+            "{message}\nthe case file is shorter than DuckDB expects: it was cut short when copied or is damaged; \
+             copy it again from where it came from"
+        );
+    }
+    message.to_string()
+}
+
 /// Whether `--quiet` was given: notes on stderr are then left out.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -304,6 +324,17 @@ pub fn spinner(message: &str, quiet: bool) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duckdb_memory_advice_names_the_options() {
+        let text = "cannot open case `c`: Out of Memory Error: failed to pin block of size 256.0 KiB (0 bytes/1000 bytes used)\n\
+                    Possible solutions:\n* Reducing the number of threads (SET threads=X)";
+        let advice = engine_advice(text);
+        assert!(advice.starts_with("cannot open case `c`: Out of Memory Error: failed to pin block"), "{advice}");
+        assert!(advice.ends_with("or fewer `--threads`; work larger than the limit spills to the case's tmp/ folder"), "{advice}");
+        assert!(!advice.contains("SET threads"), "{advice}");
+        assert_eq!(engine_advice("other"), "other");
+    }
 
     #[test]
     fn terminal_escapes_controls_and_bidi() {

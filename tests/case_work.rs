@@ -945,3 +945,19 @@ fn explain_applies_the_sentinel_hunts_settings() {
     let again = case.json(&["explain", "F-4ed054e5c17c2505", "--hunt", "1", "--format", "json"]);
     assert_eq!(again["settings"]["lookback"], "1min");
 }
+
+/// Files that DuckDB spilled to the case's `tmp/` folder in a run that was killed are removed
+/// when the case is next opened for writing; other files there stay.
+#[test]
+fn stale_spill_files_are_removed() {
+    let case = TestCase::new();
+    let tmp = case.path.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for name in ["duckdb_temp_25747_0.block", ".tmpXyZ12", "examiner-notes.txt"] {
+        std::fs::write(tmp.join(name), "x").unwrap();
+    }
+    case.ok(&["sources"]);
+    let mut left: Vec<String> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, ["examiner-notes.txt"]);
+}
