@@ -123,7 +123,9 @@ fn full(out: &mut String, input: &KqlInput) {
 // AppendBlock requests and the empty PutBlob that creates the blob). The case's SQL splits a
 // series only at a gap over 5 minutes, so a series that crosses a bin boundary counts once
 // there and twice here. The case also takes a block upload's requester from its blocks when
-// the commit names none; this query reads only the commit.
+// the commit names none; this query reads only the commit. The case's SQL also opens the
+// window before an upload's first request, and flags an upload whose requests name several
+// requesters or addresses; this query opens it before the request it reads.
 let Uploads = union StorageBlobLogs, StorageFileLogs
 | where TimeGenerated between (StartTime .. EndTime)
 | where StatusText in~ ("Success", "SASSuccess", "AnonymousSuccess", "OAuthSuccess")

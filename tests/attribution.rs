@@ -62,10 +62,11 @@ fn rows_missing(case: &TestCase, left: &str, right: &str) -> i64 {
 }
 
 /// Version 2 of the full hunt must give exactly what version 1 gave: it changes only how much
-/// work the SQL does. Version 3, which the hunt runs, must give the same again for every upload
-/// that is not a page or append blob series (PutPage, AppendBlock, and the empty PutBlob that
-/// creates such a blob), which it groups. Versions 1 and 2 stay in every case, so all three run
-/// on the same rows.
+/// work the SQL does. Version 4, which the hunt runs, must give the same again for every upload
+/// of one request that is not part of a page or append blob series (PutPage, AppendBlock, and
+/// the empty PutBlob that creates such a blob), which versions 3 and 4 group; version 4 also
+/// times an upload of several requests from its first one. Versions 1 and 2 stay in every
+/// case, so all of them run on the same rows.
 #[test]
 fn full_hunt_versions_agree() {
     let (case, _) = generated_case("2", "42", true);
@@ -78,23 +79,34 @@ fn full_hunt_versions_agree() {
     assert_eq!(rows_missing(&case, &v1, &v2), 0);
     assert_eq!(rows_missing(&case, &v2, &v1), 0);
 
-    // The stored findings of the version 3 hunt against version 1's, series left out.
+    // The stored findings of the version 4 hunt against version 1's, series and uploads of
+    // several requests left out.
     let not_series = "upload_kind NOT IN ('put-page', 'append-block')
-                      AND NOT (upload_kind = 'put-blob' AND bytes IS NOT DISTINCT FROM 0)";
+                      AND NOT (upload_kind = 'put-blob' AND bytes IS NOT DISTINCT FROM 0)
+                      AND first_time = upload_time";
     let series = case.query(&format!(
-        "SELECT count(*) AS n FROM full_findings_v1({window}) WHERE NOT ({not_series})"
+        "SELECT count(*) FILTER (WHERE NOT ({not_series})) AS n, count(*) FILTER (WHERE {not_series}) AS compared
+         FROM (SELECT *, time_generated AS upload_time FROM full_findings_v1({window}))"
     ));
     assert!(series[0]["n"].as_i64().unwrap() > 50, "the generated case has page and append blobs: {series:?}");
-    // A direct finding's reason also names the requester's application in version 3.
+    assert!(series[0]["compared"].as_i64().unwrap() > 300, "{series:?}");
+    // A direct finding's reason also names the requester's application in version 3, and
+    // version 4 gives strong and probable findings a reason.
     let columns = "upload_event_key, confidence, attributed_account, part_count, bytes, first_time,
-                   CASE WHEN confidence = 'direct' THEN NULL ELSE reason END";
+                   CASE WHEN confidence IN ('direct', 'strong', 'probable') THEN NULL ELSE reason END";
     let latest = "(SELECT max(hunt_id) FROM hunts)";
     let stored = format!("SELECT {columns} FROM findings WHERE hunt_id = {latest} AND {not_series}");
-    let v1_findings = format!("SELECT {columns} FROM full_findings_v1({window}) WHERE {not_series}");
+    let v1_findings = format!(
+        "SELECT {columns} FROM (SELECT *, time_generated AS upload_time FROM full_findings_v1({window})) WHERE {not_series}"
+    );
     assert_eq!(rows_missing(&case, &stored, &v1_findings), 0);
     assert_eq!(rows_missing(&case, &v1_findings, &stored), 0);
 
     // The stored candidates of those uploads against version 1's.
+    let not_series = not_series
+        .replace("upload_kind", "f.upload_kind")
+        .replace("bytes", "f.bytes")
+        .replace("first_time = upload_time", "f.first_time = f.upload_time");
     let stored_candidates = format!(
         "SELECT f.upload_event_key, c.rank, c.score, c.delta_seconds, c.signin_count, c.account, c.signin_event_key
          FROM finding_candidates c JOIN findings f USING (hunt_id, finding_id)
@@ -103,7 +115,7 @@ fn full_hunt_versions_agree() {
     let v1_candidates = format!(
         "SELECT c.upload_event_key, c.rank, c.score, c.delta_seconds, c.signin_count, c.account, c.event_key
          FROM full_candidates_v1({window}) c
-         JOIN full_findings_v1({window}) f USING (upload_event_key)
+         JOIN (SELECT *, time_generated AS upload_time FROM full_findings_v1({window})) f USING (upload_event_key)
          WHERE {not_series}"
     );
     assert_eq!(rows_missing(&case, &stored_candidates, &v1_candidates), 0);
@@ -468,4 +480,103 @@ fn findings_output_keeps_order_across_batches() {
     let mut bundled = String::new();
     std::io::Read::read_to_string(&mut archive.by_name("findings.json").unwrap(), &mut bundled).unwrap();
     assert_eq!(bundled, findings_text);
+}
+
+/// Version 4 times an upload of several requests from its first request: bob signed in five
+/// minutes before the first block of an upload whose blocks took two hours, which version 3,
+/// timing from the commit, would have left out of the window. A sign-in between the first
+/// request and the commit counts as made during the upload. Requests that name two OAuth
+/// requesters make no direct answer, and requests from two addresses no strong one. Every
+/// expected value below was worked out by hand from the times in the rows.
+#[test]
+fn uploads_of_several_requests_are_timed_from_the_first() {
+    let case = TestCase::new();
+    let request = |time: &str, operation: &str, caller: &str, name: &str, upn: Option<&str>| {
+        let mut row = serde_json::json!({
+            "Type": "StorageBlobLogs", "TimeGenerated": time, "AccountName": "acct",
+            "OperationName": operation, "StatusText": "Success", "StatusCode": "201",
+            "AuthenticationType": if upn.is_some() { "OAuth" } else { "SAS" }, "CallerIpAddress": caller,
+            "Uri": format!("https://acct.blob.core.windows.net/c/{name}"),
+            "CorrelationId": format!("corr-{name}-{time}"), "UserAgentHeader": "AzCopy/10.28.0",
+            "RequestBodySize": 4_194_304,
+        });
+        if let Some(upn) = upn {
+            row["RequesterUpn"] = serde_json::json!(upn);
+        }
+        row
+    };
+    let storage = case.root.path().join("StorageBlobLogs.jsonl");
+    write_lines(&storage, &[
+        // long.zip: five blocks every 30 minutes from 15:00:00, the commit at 17:00:05.
+        request("2026-03-10T15:00:00Z", "PutBlock", "203.0.113.73:50000", "long.zip", None),
+        request("2026-03-10T15:30:00Z", "PutBlock", "203.0.113.73:50001", "long.zip", None),
+        request("2026-03-10T16:00:00Z", "PutBlock", "203.0.113.73:50002", "long.zip", None),
+        request("2026-03-10T16:30:00Z", "PutBlock", "203.0.113.73:50003", "long.zip", None),
+        request("2026-03-10T17:00:00Z", "PutBlock", "203.0.113.73:50004", "long.zip", None),
+        request("2026-03-10T17:00:05Z", "PutBlockList", "203.0.113.73:50005", "long.zip", None),
+        // during.zip: carol signs in between its block and its commit.
+        request("2026-03-10T15:00:00Z", "PutBlock", "203.0.113.74:50000", "during.zip", None),
+        request("2026-03-10T15:20:00Z", "PutBlockList", "203.0.113.74:50001", "during.zip", None),
+        // mixed.zip: the block with mallory's token, the commit with alice's.
+        request("2026-03-10T18:00:00Z", "PutBlock", "203.0.113.75:50000", "mixed.zip", Some("mallory@contoso.com")),
+        request("2026-03-10T18:00:10Z", "PutBlockList", "203.0.113.75:50001", "mixed.zip", Some("alice@contoso.com")),
+        // moved.zip: the block from one address, the commit from another, where dave signed in.
+        request("2026-03-10T19:00:00Z", "PutBlock", "203.0.113.76:50000", "moved.zip", None),
+        request("2026-03-10T19:00:10Z", "PutBlockList", "203.0.113.77:50001", "moved.zip", None),
+    ]);
+    let signin = |time: &str, upn: &str, address: &str, id: &str| {
+        serde_json::json!({ "Type": "SigninLogs", "TimeGenerated": time, "CreatedDateTime": time,
+            "UserPrincipalName": upn, "IPAddress": address, "ResultType": "0", "Id": id })
+    };
+    let signins = case.root.path().join("signins.jsonl");
+    write_lines(&signins, &[
+        signin("2026-03-10T14:55:00Z", "bob@contoso.com", "203.0.113.73", "s1"),
+        signin("2026-03-10T15:10:00Z", "carol@contoso.com", "203.0.113.74", "s2"),
+        signin("2026-03-10T18:59:00Z", "dave@contoso.com", "203.0.113.77", "s3"),
+    ]);
+    let output = case.import(&[storage, signins], &["--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    case.ok(&["hunt", "--quiet"]);
+
+    let rows = case.query(
+        "SELECT file_name, confidence, coalesce(attributed_account, '-') AS who, reason, window_start, window_end
+         FROM findings ORDER BY upload_time, file_name",
+    );
+    let summary: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} {} {}", r["file_name"].as_str().unwrap(), r["confidence"].as_str().unwrap(), r["who"].as_str().unwrap()))
+        .collect();
+    assert_eq!(summary, [
+        "during.zip strong carol@contoso.com",
+        "long.zip strong bob@contoso.com",
+        "mixed.zip ambiguous -",
+        "moved.zip probable dave@contoso.com",
+    ]);
+    // long.zip: 90 minutes before its first block to 5 minutes after its commit.
+    assert_eq!(rows[1]["window_start"], "2026-03-10T13:30:00.000000Z");
+    assert_eq!(rows[1]["window_end"], "2026-03-10T17:05:05.000000Z");
+    assert_eq!(rows[1]["reason"], "the only account that signed in successfully from this address in the window, close in time to the upload");
+    assert_eq!(
+        rows[2]["reason"],
+        "the storage log names 2 OAuth requesters for the requests of this upload (alice@contoso.com, mallory@contoso.com); \
+         see them with `blobtrail show`"
+    );
+    assert_eq!(
+        rows[3]["reason"],
+        "the only account that signed in successfully from this address in the window, close in time to the upload; \
+         the requests of this upload came from 2 addresses (203.0.113.76, 203.0.113.77), and only the address of the one \
+         that completed it was compared with sign-ins"
+    );
+    let reasons = case.query(
+        "SELECT c.account, c.delta_seconds, json_extract_string(c.reasons, '$[0]') AS first_reason
+         FROM finding_candidates c ORDER BY c.account",
+    );
+    assert_eq!(reasons[0]["account"], "bob@contoso.com");
+    assert_eq!(reasons[0]["delta_seconds"], 300.0);
+    assert_eq!(reasons[0]["first_reason"], "signed in 5 min before the upload's first request");
+    assert_eq!(reasons[1]["account"], "carol@contoso.com");
+    assert_eq!(reasons[1]["delta_seconds"], 0.0);
+    assert_eq!(reasons[1]["first_reason"], "signed in during the upload, between its first request and the one that completed it");
+    assert_eq!(reasons[2]["account"], "dave@contoso.com");
+    assert_eq!(reasons[2]["first_reason"], "signed in 60 s before the upload's first request");
 }
