@@ -150,6 +150,10 @@ struct ReadBack {
     /// Whether the zip's directory lists more entries than it has names: members that share a
     /// name, of which the zip crate reads one.
     shadowed_members: bool,
+    /// Problems with entries that are not plain files: symbolic links, and folders that no
+    /// file of the manifest is in (checked in `verify`, which knows the manifest).
+    links: Vec<String>,
+    folders: Vec<String>,
 }
 
 /// Reads and hashes every file of a bundle folder or zip.
@@ -157,6 +161,8 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     let mut hashes = BTreeMap::new();
     let mut manifest = None;
     let mut shadowed_members = false;
+    let mut links = Vec::new();
+    let mut folders = Vec::new();
     let mut take = |name: String, reader: &mut dyn Read| -> Result<()> {
         if name == MANIFEST {
             let mut bytes = Vec::new();
@@ -171,7 +177,7 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     };
     if path.is_dir() {
         let mut names = Vec::new();
-        collect_folder(path, path, &mut names)?;
+        collect_folder(path, path, &mut names, &mut links, &mut folders)?;
         for (name, file) in names {
             let mut reader = File::open(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
             take(name, &mut reader)?;
@@ -184,6 +190,11 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
         for index in 0..archive.len() {
             let mut entry = archive.by_index(index)?;
             if entry.is_dir() {
+                folders.push(entry.name().trim_end_matches('/').to_string());
+                continue;
+            }
+            if entry.is_symlink() {
+                links.push(entry.name().to_string());
                 continue;
             }
             let name = entry.name().to_string();
@@ -192,17 +203,29 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     } else {
         bail!("bundle `{}` not found", path.display());
     }
-    Ok(ReadBack { hashes, manifest, shadowed_members })
+    Ok(ReadBack { hashes, manifest, shadowed_members, links, folders })
 }
 
-/// Lists the files below `dir` with their names relative to `root`, in forward slashes.
-fn collect_folder(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> Result<()> {
+/// Lists the files below `dir` with their names relative to `root`, in forward slashes, and
+/// the symbolic links and folders there, which are not followed.
+fn collect_folder(
+    root: &Path,
+    dir: &Path,
+    files: &mut Vec<(String, PathBuf)>,
+    links: &mut Vec<String>,
+    folders: &mut Vec<String>,
+) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list `{}`", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_folder(root, &path, files)?;
+        let entry = entry?;
+        let path = entry.path();
+        let name = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            links.push(name);
+        } else if kind.is_dir() {
+            folders.push(name);
+            collect_folder(root, &path, files, links, folders)?;
         } else {
-            let name = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
             files.push((name, path));
         }
     }
@@ -212,7 +235,7 @@ fn collect_folder(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -
 /// Checks a bundle against its manifest. Returns the manifest's hash and one message per
 /// changed, added or removed file.
 pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
-    let ReadBack { hashes, manifest, shadowed_members } = hash_all(path)?;
+    let ReadBack { hashes, manifest, shadowed_members, links, folders } = hash_all(path)?;
     let Some(manifest) = manifest else {
         bail!("`{}` has no {MANIFEST}: not a blobtrail bundle, or the manifest was removed", path.display());
     };
@@ -225,10 +248,14 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
     }
     let mut listed = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
-        let Some((hash, name)) = line.split_once("  ") else {
+        let Some((hash, name)) = manifest_line(line) else {
             problems.push(format!("{MANIFEST} line {} is malformed: `{line}`", number + 1));
             continue;
         };
+        if name == MANIFEST {
+            problems.push(format!("{MANIFEST} line {} lists the manifest itself, which no manifest can hold the hash of", number + 1));
+            continue;
+        }
         if listed.insert(name.to_string(), hash.to_string()).is_some_and(|earlier| earlier != hash) {
             problems.push(format!("`{name}` is listed twice in the manifest with different hashes"));
         }
@@ -245,7 +272,29 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
             problems.push(format!("`{name}` was added: it is not in the manifest"));
         }
     }
+    for name in links {
+        problems.push(format!(
+            "`{name}` is a symbolic link, which a bundle never holds: what it points to can change outside the bundle"
+        ));
+    }
+    for folder in folders {
+        let prefix = format!("{folder}/");
+        if !listed.keys().any(|name| name.starts_with(&prefix)) {
+            problems.push(format!("the folder `{folder}/` was added: no file of the manifest is in it"));
+        }
+    }
     Ok((manifest_hash, problems))
+}
+
+/// Splits a manifest line in either form `sha256sum` writes: `HASH  NAME` (text mode) or
+/// `HASH *NAME` (binary mode). None when the line is neither.
+fn manifest_line(line: &str) -> Option<(&str, &str)> {
+    let (hash, rest) = line.split_at_checked(64)?;
+    if !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let name = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *"))?;
+    (!name.is_empty()).then_some((hash, name))
 }
 
 #[cfg(test)]
@@ -314,6 +363,27 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("`sql/001.sql` has changed")));
         assert!(problems.iter().any(|p| p.contains("`extra.txt` was added")));
         assert!(problems.iter().any(|p| p.contains("`report.html` is listed in the manifest but missing")));
+    }
+
+    /// sha256sum's binary form (`HASH *NAME`) reads like its text form. A line for the manifest
+    /// itself, a symbolic link and a folder that no listed file is in are each named.
+    #[cfg(unix)]
+    #[test]
+    fn manifest_forms_links_and_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("bundle");
+        write(sample(), &out).unwrap();
+        let text = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
+        std::fs::write(out.join(MANIFEST), text.replace("  report.html", " *report.html")).unwrap();
+        assert_eq!(verify(&out).unwrap().1, Vec::<String>::new());
+        std::fs::write(out.join(MANIFEST), format!("{text}{}  {MANIFEST}\n", "0".repeat(64))).unwrap();
+        std::os::unix::fs::symlink(root.path(), out.join("elsewhere")).unwrap();
+        std::fs::create_dir(out.join("empty")).unwrap();
+        assert_eq!(verify(&out).unwrap().1, [
+            format!("{MANIFEST} line 3 lists the manifest itself, which no manifest can hold the hash of"),
+            "`elsewhere` is a symbolic link, which a bundle never holds: what it points to can change outside the bundle".to_string(),
+            "the folder `empty/` was added: no file of the manifest is in it".to_string(),
+        ]);
     }
 
     #[test]

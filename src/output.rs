@@ -281,6 +281,33 @@ pub fn engine_advice(message: &str) -> String {
     message.to_string()
 }
 
+/// Quotes an argument as a POSIX shell would need it, so that the command can be read back as
+/// it was typed: `--title 'Finance storage upload'`. An argument with a line break or another
+/// control character takes Bash's `$'...'` form, which writes them as escapes (`\n`).
+pub fn shell_quoted(argument: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !argument.is_empty() && argument.chars().all(plain) {
+        return argument.to_string();
+    }
+    if !argument.chars().any(char::is_control) {
+        return format!("'{}'", argument.replace('\'', "'\\''"));
+    }
+    let mut quoted = String::from("$'");
+    for c in argument.chars() {
+        match c {
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            '\\' => quoted.push_str("\\\\"),
+            '\'' => quoted.push_str("\\'"),
+            c if c.is_control() => quoted.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('\'');
+    quoted
+}
+
 /// Whether `--quiet` was given: notes on stderr are then left out.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

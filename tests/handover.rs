@@ -360,3 +360,39 @@ fn report_renders_in_chromium() {
     // Text and the timeline make up a few percent of the page; a blank page has none.
     assert!(dark * 200 > total, "the report looks blank: {dark} dark pixels of {total}");
 }
+
+/// With a case, `verify-bundle` also checks the manifest's hash against the bundles that the
+/// case's audit trail recorded: a bundle whose file and manifest line were both changed agrees
+/// with itself, but not with that record.
+#[test]
+fn verify_bundle_with_a_case_checks_its_record() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let output = case.run(&["verify-bundle", bundle.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("records this bundle: record "));
+
+    // Change findings.csv and write its new hash into the manifest.
+    let findings = bundle.join("findings.csv");
+    let text = std::fs::read_to_string(&findings).unwrap() + "F-forged\n";
+    std::fs::write(&findings, &text).unwrap();
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let manifest: String = std::fs::read_to_string(bundle.join("MANIFEST.sha256"))
+        .unwrap()
+        .lines()
+        .map(|line| if line.ends_with("  findings.csv") { format!("{hash}  findings.csv\n") } else { format!("{line}\n") })
+        .collect();
+    std::fs::write(bundle.join("MANIFEST.sha256"), manifest).unwrap();
+    assert_eq!(verify_bundle(&case, &bundle).status.code(), Some(0), "without a case, the forged bundle agrees with itself");
+    let output = case.run(&["verify-bundle", bundle.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("MISMATCH: the manifest's SHA-256 is not one the audit trail of case `"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -48,7 +48,10 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
             "warning: the case's record was changed outside blobtrail; the bundle says so in report.html and parameters.json. Run `blobtrail verify` for details"
         );
     }
-    print_stderr!("record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later", args.out.display());
+    print_stderr!(
+        "record that hash in your notes; `blobtrail verify-bundle {}` checks the bundle later",
+        crate::output::shell_quoted(&args.out.display().to_string())
+    );
     let mut report = Report::success(json!({
         "hunt_id": hunt_id, "files": count, "manifest_sha256": manifest_hash, "integrity_problems": integrity.problems.len(),
     }));
@@ -60,10 +63,32 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
     Ok(report)
 }
 
-/// `verify-bundle`: needs no case.
-pub fn verify(path: &Path) -> Result<Exit> {
-    let (manifest_hash, problems) = bundle::verify(path)?;
+/// `verify-bundle`: needs no case. With a case (`--case` or `BLOBTRAIL_CASE`), the manifest's
+/// hash must also be one that the case's audit trail recorded for a bundle it wrote: a bundle
+/// whose files and manifest were both changed agrees with itself, but not with that record.
+pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
+    let (manifest_hash, mut problems) = bundle::verify(path)?;
     print_stdout!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
+    if let Some(case_path) = &global.case {
+        let case = crate::case::open(case_path, &global.engine)?;
+        let mut stmt = case.conn.prepare(
+            "SELECT seq, finished_at FROM audit_log
+             WHERE command = 'bundle' AND json_extract_string(counts, '$.manifest_sha256') = ?
+             ORDER BY seq LIMIT 1",
+        )?;
+        let recorded: Option<(i64, String)> =
+            stmt.query_map([&manifest_hash], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose()?;
+        match recorded {
+            Some((seq, finished)) => {
+                print_stdout!("the audit trail of case `{}` records this bundle: record {seq}, {finished}", case.dir.display())
+            }
+            None => problems.push(format!(
+                "the manifest's SHA-256 is not one the audit trail of case `{}` recorded for a bundle; \
+                 check a bundle of another case without `--case` and without BLOBTRAIL_CASE",
+                case.dir.display()
+            )),
+        }
+    }
     for problem in &problems {
         print_stdout!("MISMATCH: {problem}");
     }

@@ -77,7 +77,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     let list = findings::load(&case.conn, summary.hunt_id)?;
     super::findings::print(&list, args.format)?;
     if !global.quiet && args.format == OutputFormat::Table {
-        print_stderr!("next: `blobtrail --case {} findings --format json`", dir.display());
+        print_stderr!("next: `blobtrail --case {} findings --format json`", crate::output::shell_quoted(&dir.display().to_string()));
     }
     let report = super::Report::success(serde_json::json!({
         "files": reports.len(),

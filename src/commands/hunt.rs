@@ -42,7 +42,7 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         print_stderr!("{}", no_upload_note(case, file)?);
     }
     if !global.quiet {
-        print_stderr!("see them with `blobtrail --case {} findings`", case.dir.display());
+        print_stderr!("see them with `blobtrail --case {} findings`", crate::output::shell_quoted(&case.dir.display().to_string()));
     }
     Ok(Report::success(serde_json::json!({
         "hunt_id": summary.hunt_id,

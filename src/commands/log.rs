@@ -27,7 +27,7 @@ pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
                 r.examiner.clone().unwrap_or_default(),
                 r.exit_code.to_string(),
                 cut(r.error.clone().map_or_else(|| r.counts.to_string(), |e| format!("error: {e}")), table),
-                r.arguments.iter().map(|argument| shell_quoted(argument)).collect::<Vec<_>>().join(" "),
+                r.arguments.iter().map(|argument| output::shell_quoted(argument)).collect::<Vec<_>>().join(" "),
             ]
         })
         .collect();
@@ -50,32 +50,6 @@ fn cut(text: String, table: bool) -> String {
     format!("{} (`blobtrail log --format json` gives all)", output::truncated(&text, TABLE_COUNTS_CHARS))
 }
 
-/// Quotes an argument as a POSIX shell would need it, so that the command can be read back as
-/// it was typed: `--title 'Finance storage upload'`. An argument with a line break or another
-/// control character takes Bash's `$'...'` form, which writes them as escapes (`\n`).
-fn shell_quoted(argument: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
-    if !argument.is_empty() && argument.chars().all(plain) {
-        return argument.to_string();
-    }
-    if !argument.chars().any(char::is_control) {
-        return format!("'{}'", argument.replace('\'', "'\\''"));
-    }
-    let mut quoted = String::from("$'");
-    for c in argument.chars() {
-        match c {
-            '\n' => quoted.push_str("\\n"),
-            '\t' => quoted.push_str("\\t"),
-            '\r' => quoted.push_str("\\r"),
-            '\\' => quoted.push_str("\\\\"),
-            '\'' => quoted.push_str("\\'"),
-            c if c.is_control() => quoted.push_str(&format!("\\x{:02x}", u32::from(c))),
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('\'');
-    quoted
-}
 
 #[cfg(test)]
 mod tests {
@@ -83,11 +57,11 @@ mod tests {
 
     #[test]
     fn arguments_are_quoted_for_a_shell() {
-        assert_eq!(shell_quoted("--examiner"), "--examiner");
-        assert_eq!(shell_quoted("J. Smith"), "'J. Smith'");
-        assert_eq!(shell_quoted("it's"), "'it'\\''s'");
-        assert_eq!(shell_quoted(""), "''");
-        assert_eq!(shell_quoted("it's\nnew"), "$'it\\'s\\nnew'");
+        assert_eq!(output::shell_quoted("--examiner"), "--examiner");
+        assert_eq!(output::shell_quoted("J. Smith"), "'J. Smith'");
+        assert_eq!(output::shell_quoted("it's"), "'it'\\''s'");
+        assert_eq!(output::shell_quoted(""), "''");
+        assert_eq!(output::shell_quoted("it's\nnew"), "$'it\\'s\\nnew'");
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Case(CaseCommand::New(args)) => case_cmd::new(&global, args),
         Command::Demo(args) => demo::run(&global, args),
-        Command::VerifyBundle { path } => bundle::verify(&path),
+        Command::VerifyBundle { path } => bundle::verify(&global, &path),
         Command::Generate(args) => generate::run(&global, args),
         Command::Kql(args) => kql::run(&global, args),
         command => with_case(&global, command),
