@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{counts, fixture, real_sample, stderr, summary, TestCase};
+use common::{counts, fixture, real_sample, sha256_of, stderr, summary, TestCase};
 use serde_json::Value;
 
 /// Imports one fixture and returns (shape, tables, records, imported, rejected).
@@ -592,12 +592,6 @@ fn sources_record_hash_and_counts() {
     assert_eq!(source["imported"], 3);
     assert_eq!(source["rejected"], 1);
     assert_eq!(source["table"], "StorageBlobLogs");
-}
-
-/// SHA-256 by an independent route: the system's sha256sum.
-fn sha256_of(path: &std::path::Path) -> String {
-    let output = std::process::Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
 
 #[test]

@@ -717,3 +717,47 @@ fn mixed_tables_in_one_file_are_read_by_type() {
     assert_eq!(case.count("signin_events"), 3);
     assert_eq!(case.count("rejects"), 0);
 }
+
+/// A Parquet file of the same rows (written here by DuckDB's Python package from the JSON
+/// lines fixtures, with times as Parquet timestamps) stores the same values as the JSON lines,
+/// row for row; its hash is the file's, and its shape says Parquet.
+#[test]
+fn parquet_rows_read_like_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["lines_blob", "lines_signin"] {
+        let parquet = dir.path().join(format!("{name}.parquet"));
+        // Times that read_json leaves as text (seven decimals) become timestamps too.
+        let script = "import sys, duckdb\n\
+                      c = duckdb.connect()\n\
+                      c.sql(f\"CREATE TABLE t AS SELECT * FROM read_json('{sys.argv[1]}')\")\n\
+                      for (name, kind) in c.sql(\"SELECT column_name, column_type FROM (DESCRIBE t)\").fetchall():\n\
+                      \x20   if name in ('TimeGenerated', 'CreatedDateTime') and kind == 'VARCHAR':\n\
+                      \x20       c.sql(f\"ALTER TABLE t ALTER {name} TYPE TIMESTAMP USING CAST(rtrim({name}, 'Z') AS TIMESTAMP)\")\n\
+                      c.sql(f\"COPY t TO '{sys.argv[2]}' (FORMAT parquet)\")";
+        let made = std::process::Command::new("python3").args(["-c", script]).arg(fixture(&format!("{name}.jsonl"))).arg(&parquet).output().unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let types = std::process::Command::new("python3")
+            .args(["-c", "import sys, duckdb; print(duckdb.sql(f\"SELECT typeof(TimeGenerated) FROM read_parquet('{sys.argv[1]}') LIMIT 1\").fetchall()[0][0])"])
+            .arg(&parquet)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&types.stdout).starts_with("TIMESTAMP"), "{name}: the times are Parquet timestamps");
+
+        let (json_case, parquet_case) = (TestCase::new(), TestCase::new());
+        assert_eq!(json_case.import(&[fixture(&format!("{name}.jsonl"))], &[]).status.code(), Some(0));
+        let output = parquet_case.import(std::slice::from_ref(&parquet), &[]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        let row = &summary(&output)[0];
+        assert_eq!(row["shape"], "parquet json-lines", "{name}");
+        assert_eq!(row["sha256"].as_str().unwrap(), common::sha256_of(&parquet), "{name}");
+        let table = if name == "lines_blob" { "storage_events" } else { "signin_events" };
+        // `time_raw` keeps the text read: the export's own, or the time as the Parquet reader writes it.
+        let rows = |case: &TestCase| case.query(&format!("SELECT * EXCLUDE (source_id, raw, time_raw) FROM {table} ORDER BY record_no"));
+        let (from_json, from_parquet) = (rows(&json_case), rows(&parquet_case));
+        assert!(!from_json.is_empty());
+        assert_eq!(from_json, from_parquet, "{name}");
+        let raw = parquet_case.query(&format!("SELECT time_raw FROM {table} ORDER BY record_no LIMIT 1"));
+        let time = raw[0]["time_raw"].as_str().unwrap();
+        assert!(time.len() == 27 && time.as_bytes()[10] == b'T' && time.ends_with('Z'), "{name}: {raw:?}");
+    }
+}

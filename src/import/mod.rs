@@ -8,6 +8,7 @@
 pub mod bulk;
 pub mod csv_reader;
 pub mod avro;
+pub mod parquet;
 pub mod gzip;
 pub mod header;
 pub mod json_documents;
@@ -158,11 +159,16 @@ fn new_report(path: PathBuf) -> FileReport {
 }
 
 fn is_zip(path: &Path) -> bool {
+    starts_with(path, b"PK\x03\x04")
+}
+
+/// Tells whether a regular file starts with `magic`.
+fn starts_with(path: &Path, magic: &[u8]) -> bool {
     // Opening a named pipe would wait for a writer; only regular files are read.
-    let mut magic = [0u8; 4];
+    let mut head = vec![0u8; magic.len()];
     std::fs::metadata(path).is_ok_and(|m| m.is_file())
-        && File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
-        && &magic == b"PK\x03\x04"
+        && File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && head == magic
 }
 
 fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &ProgressBar) -> FileReport {
@@ -193,9 +199,16 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
                 return Ok(());
             }
         }
-        if let FastPath::Declined { source_id } = import_bulk(conn, &display, plan, &mut report, progress)? {
+        if starts_with(path, parquet::MAGIC) {
+            // DuckDB reads the file itself, so its hash is taken first, from the bytes on disk.
+            let hashed = Hashed { sha256: hash_file(path)?, size: report.size };
+            let rows = parquet::JsonLines::open(path).with_context(|| format!("`{}`", path.display()))?;
+            let reading = HashingReader { file_hash: Some(hashed), ..HashingReader::new(rows, ProgressBar::hidden()) };
+            import_stream(conn, &display, reading, plan, &mut report, None, Some("parquet"))?;
+            progress.inc(report.size);
+        } else if let FastPath::Declined { source_id } = import_bulk(conn, &display, plan, &mut report, progress)? {
             let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-            import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report, source_id)?;
+            import_stream(conn, &display, HashingReader::new(file, progress.clone()), plan, &mut report, source_id, None)?;
         }
         if matches!(report.outcome, Outcome::Imported(_)) {
             let after = std::fs::metadata(path).ok();
@@ -341,7 +354,7 @@ fn import_zip(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Prog
         report.container_sha256 = Some(container_sha256.clone());
         // DuckDB reads files on disk; a member is decompressed as it is read.
         report.reader_note = Some("a member of a zip archive, which only the streaming reader reads".into());
-        if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report, None) {
+        if let Err(err) = import_stream(conn, &display, HashingReader::new(entry, progress.clone()), plan, &mut report, None, None) {
             report.outcome = Outcome::Failed(format!("{err:#}"));
         }
         reports.push(report);
@@ -361,6 +374,7 @@ fn import_stream<R: Read + Send>(
     plan: &ImportPlan,
     report: &mut FileReport,
     source_id: Option<i32>,
+    shape_prefix: Option<&str>,
 ) -> Result<()> {
     let file_name = display_path.rsplit(['/', '\\']).next().unwrap_or(display_path);
     let hint = LogTable::from_download_name(file_name);
@@ -380,7 +394,7 @@ fn import_stream<R: Read + Send>(
     // was gone.
     stored.with_context(in_file)?;
     let (shape, tables, hashing) = read.with_context(in_file)?;
-    report.shape = Some(shape);
+    report.shape = Some(shape_prefix.map_or_else(|| shape.clone(), |prefix| format!("{prefix} {shape}")));
     report.tables = tables.into_iter().collect();
     let hashed = hashing.finish()?;
     finish_file(conn, sink, display_path, hashed, plan, report)
@@ -666,6 +680,9 @@ fn read_any<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(
     }
     if head.starts_with(b"PK\x03\x04") {
         bail!("a zip archive inside a zip archive or gzip stream: extract the inner archive and import its files");
+    }
+    if head.starts_with(parquet::MAGIC) {
+        bail!("a Parquet file inside a zip archive or gzip stream, which DuckDB reads only from disk: extract it and import the file");
     }
     read_avro_or_records(input, windows_1252, emit)
 }
@@ -1182,16 +1199,22 @@ struct HashingReader<R> {
     hasher: Sha256,
     size: u64,
     progress: ProgressBar,
+    /// The hash of the file, when the reader yields text made from it (a Parquet file's rows)
+    /// rather than its bytes.
+    file_hash: Option<Hashed>,
 }
 
 impl<R: Read> HashingReader<R> {
     fn new(inner: R, progress: ProgressBar) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), size: 0, progress }
+        HashingReader { inner, hasher: Sha256::new(), size: 0, progress, file_hash: None }
     }
 
     /// Reads what the parser left unread, so that the hash covers the whole file.
     fn finish(mut self) -> Result<Hashed> {
         self.size += std::io::copy(&mut self.inner, &mut self.hasher)?;
+        if let Some(hashed) = self.file_hash {
+            return Ok(hashed);
+        }
         Ok(Hashed { sha256: crate::sql::hex(&self.hasher.finalize()), size: self.size })
     }
 }

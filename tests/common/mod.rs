@@ -139,3 +139,9 @@ pub fn by_file<'a>(findings: &'a Value, name: &str) -> &'a Value {
         .find(|f| f["file_name"] == name)
         .unwrap_or_else(|| panic!("no finding for `{name}` in {findings:#}"))
 }
+
+/// SHA-256 by an independent route: the system's sha256sum.
+pub fn sha256_of(path: &std::path::Path) -> String {
+    let output = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
