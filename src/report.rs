@@ -325,14 +325,18 @@ fn confidence_legend(html: &mut String, findings: &[ReportFinding]) {
         (
             "strong",
             "exactly one account signed in successfully from the upload's public address in the window, within 30 minutes \
-             before to 5 minutes after the upload or with the same user agent",
+             before the upload began to 5 minutes after it ended or with the same user agent",
         ),
         (
             "probable",
-            "one account signed in from the address in the window, but not that close in time; or several did, and one \
-             scores clearly above the others",
+            "one account signed in from the address in the window, but not that close in time, or the upload's requests \
+             came from several addresses; or several accounts did, and one scores clearly above the others",
         ),
-        ("ambiguous", "several accounts signed in from the address in the window and none stands out; all are listed"),
+        (
+            "ambiguous",
+            "several accounts signed in from the address in the window and none stands out, or the storage log names \
+             several accounts for the upload's requests; all are listed",
+        ),
         (
             "none",
             "no account could be matched, for the reason the finding gives: no successful sign-in from the address in the \
