@@ -547,7 +547,11 @@ fn findings_table(html: &mut String, findings: &[ReportFinding], graded: bool) {
         let confidence = if graded { f.confidence.as_deref().unwrap_or("") } else { "not graded" };
         let candidates = &f.candidate_accounts;
         let who = match (&f.attributed_account, candidates.is_empty()) {
-            (Some(account), _) => account.clone(),
+            // The reason says on what the account rests, and any caveat (requests from several addresses).
+            (Some(account), _) => match &f.reason {
+                Some(reason) => format!("{account}: {reason}"),
+                None => account.clone(),
+            },
             (None, false) => format!("candidates: {}", candidates.join(", ")),
             (None, true) => f.reason.clone().unwrap_or_default(),
         };

@@ -395,4 +395,34 @@ fn verify_bundle_with_a_case_checks_its_record() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+
+    // The audit record edited to name the forged manifest: the trail's own check fails, so
+    // the record vouches for nothing.
+    let forged = String::from_utf8_lossy(&output.stdout).lines().next().unwrap().rsplit(' ').next().unwrap().to_string();
+    let script = "import sys, duckdb\n\
+                  c = duckdb.connect(sys.argv[1])\n\
+                  c.execute(\"UPDATE audit_log SET counts = json_merge_patch(counts, json_object('manifest_sha256', ?)) WHERE command = 'bundle'\", [sys.argv[2]])\n\
+                  c.close()";
+    let edited = std::process::Command::new("python3").args(["-c", script]).arg(case.path.join("case.duckdb")).arg(&forged).output().unwrap();
+    assert!(edited.status.success(), "{}", String::from_utf8_lossy(&edited.stderr));
+    let output = case.run(&["verify-bundle", bundle.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("names this bundle, but the trail fails its own check ("), "{stdout}");
+}
+
+/// The report's findings table gives an attributed account with the reason it rests on, as
+/// `findings` and `show` do: legal reads the report, not the case.
+#[test]
+fn report_gives_the_reason_of_an_attribution() {
+    let (_root, case) = demo_case();
+    let strong = case.json(&["findings", "--format", "json", "--confidence", "strong"]);
+    let finding = &strong[0];
+    let reason = finding["reason"].as_str().unwrap();
+    assert!(reason.starts_with("the only account that signed in successfully from this address in the window"), "{reason}");
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let html = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    let cell = format!("<td>{}: {reason}</td>", finding["attributed_account"].as_str().unwrap());
+    assert!(html.contains(&cell), "{cell}");
 }

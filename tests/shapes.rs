@@ -77,29 +77,31 @@ fn graph_and_download_signins_are_normalised() {
 
 /// The same sign-in exported from Log Analytics (seven decimals of a second) and in the admin
 /// center's download (whole seconds) is stored once, in either order: their request IDs match
-/// and their times are less than a second apart. A sign-in with the same ID two seconds away
-/// is kept.
+/// and their times are less than a second apart. A copy with the same ID that states another
+/// result is rejected, naming the copy the case keeps; one two seconds away is kept.
 #[test]
 fn one_signin_in_two_shapes_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let la = dir.path().join("SigninLogs.jsonl");
-    let record = |time: &str, id: &str| {
+    let record = |time: &str, id: &str, upn: &str, result: &str| {
         format!(
             "{{\"TimeGenerated\":\"{time}\",\"CreatedDateTime\":\"{time}\",\"Id\":\"{id}\",\
-             \"UserPrincipalName\":\"peter@contoso.com\",\"UserId\":\"ffffffff-0000-4000-8000-000000000001\",\
-             \"IPAddress\":\"198.51.100.41\",\"ResultType\":\"0\",\"Type\":\"SigninLogs\"}}\n"
+             \"UserPrincipalName\":\"{upn}\",\"IPAddress\":\"198.51.100.41\",\"ResultType\":\"{result}\",\"Type\":\"SigninLogs\"}}\n"
         )
     };
-    // The ID of the download's first sign-in in capitals; the download's second sign-in
-    // (paula's, ID ...0002) is at 15:04:55, two seconds from this one.
-    let text = record("2026-03-14T15:04:45.4171234Z", "99999999-0000-4000-8000-000000000001".to_uppercase().as_str())
-        + &record("2026-03-14T15:04:57.0000000Z", "99999999-0000-4000-8000-000000000002");
+    // Peter's sign-in with its ID in capitals. The download's second sign-in, paula's (ID
+    // ...0002, at 15:04:55, failed with 50126), here succeeded 0.3 s later, and again two
+    // seconds later.
+    let text = record("2026-03-14T15:04:45.4171234Z", &"99999999-0000-4000-8000-000000000001".to_uppercase(), "peter@contoso.com", "0")
+        + &record("2026-03-14T15:04:55.3000000Z", "99999999-0000-4000-8000-000000000002", "paula@contoso.com", "0")
+        + &record("2026-03-14T15:04:57.0000000Z", "99999999-0000-4000-8000-000000000002", "paula@contoso.com", "0");
     std::fs::write(&la, text).unwrap();
     let download = fixture("InteractiveSignIns_2026-03-14_2026-03-15.csv");
     for (order, files) in [("la first", [la.clone(), download.clone()]), ("download first", [download.clone(), la.clone()])] {
         let case = TestCase::new();
         for file in &files {
-            assert!(case.import(std::slice::from_ref(file), &[]).status.success(), "{order}");
+            let output = case.import(std::slice::from_ref(file), &[]);
+            assert_eq!(output.status.code(), Some(if file == &files[1] { 3 } else { 0 }), "{order}: {}", stderr(&output));
         }
         let rows = case.query(
             "SELECT lower(signin_id) AS id, count(*) AS n FROM signin_events
@@ -107,8 +109,15 @@ fn one_signin_in_two_shapes_is_stored_once() {
         );
         assert_eq!(rows[0]["n"], 1, "{order}: {rows:?}");
         assert_eq!(rows[1]["n"], 2, "{order}: {rows:?}");
-        let duplicates = case.query("SELECT sum(duplicates)::BIGINT AS d FROM sources");
-        assert_eq!(duplicates[0]["d"], 1, "{order}");
+        let counts = case.query("SELECT sum(duplicates)::BIGINT AS d, sum(rejected)::BIGINT AS r FROM sources");
+        assert_eq!((counts[0]["d"].as_i64(), counts[0]["r"].as_i64()), (Some(1), Some(1)), "{order}");
+        let rejects = case.query("SELECT column_name, value, reason FROM rejects");
+        assert_eq!(rejects[0]["column_name"], "ResultType", "{order}");
+        let (kept, rejected) = if order == "la first" { ("0", "50126") } else { ("50126", "0") };
+        assert_eq!(rejects[0]["value"], rejected, "{order}");
+        let reason = rejects[0]["reason"].as_str().unwrap();
+        assert!(reason.starts_with("the case already holds this sign-in (the same request ID, less than a second apart) from `"), "{reason}");
+        assert!(reason.contains(&format!("with ResultType `{kept}`, where this copy has `{rejected}`")), "{reason}");
     }
 }
 

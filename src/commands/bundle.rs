@@ -78,10 +78,19 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
         )?;
         let recorded: Option<(i64, String)> =
             stmt.query_map([&manifest_hash], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose()?;
+        // A record is only as good as the chain it is in: one edited after it was written
+        // could name any hash.
+        let chain = audit::record_problems(&case.conn, &audit::read_all(&case.conn)?)?;
         match recorded {
-            Some((seq, finished)) => {
+            Some((seq, finished)) if chain.is_empty() => {
                 print_stdout!("the audit trail of case `{}` records this bundle: record {seq}, {finished}", case.dir.display())
             }
+            Some((seq, _)) => problems.push(format!(
+                "record {seq} of the audit trail of case `{}` names this bundle, but the trail fails its own check ({}), \
+                 so the record cannot vouch for the bundle; see `blobtrail verify`",
+                case.dir.display(),
+                chain.join("; ")
+            )),
             None => problems.push(format!(
                 "the manifest's SHA-256 is not one the audit trail of case `{}` recorded for a bundle; \
                  check a bundle of another case without `--case` and without BLOBTRAIL_CASE",

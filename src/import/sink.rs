@@ -193,7 +193,10 @@ impl<'c> Sink<'c> {
         if self.shares_keys(Family::Signin, &signin)? {
             duplicates += self.delete_duplicates(Family::Signin, &signin)?;
         }
-        duplicates += self.delete_same_signin_ids(&signin)?;
+        let (moved, repeated) = self.resolve_same_signin_ids(&signin)?;
+        self.appended -= moved;
+        self.rejected += moved;
+        duplicates += repeated;
         let counts = Counts {
             read: self.appended + self.rejected,
             imported: self.appended - duplicates,
@@ -341,32 +344,70 @@ impl<'c> Sink<'c> {
         Ok(moved as u64)
     }
 
-    /// Deletes this file's sign-ins whose request ID (`Id`, the admin center's `Request ID`) an
-    /// earlier file holds in the same table, less than a second apart: the same sign-in in
-    /// another export shape. Their event keys differ where the shapes keep the time to another
+    /// Deals with this file's sign-ins whose request ID (`Id`, the admin center's `Request ID`)
+    /// an earlier file holds in the same table, less than a second apart: the same sign-in in
+    /// another export shape, whose event key differs where the shapes keep the time to another
     /// precision (Log Analytics to seven decimals, the admin center's download to the second).
-    fn delete_same_signin_ids(&self, appended: &Appended) -> Result<u64> {
-        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(0) };
-        let deleted = self.conn.execute(
-            "DELETE FROM signin_events WHERE source_id = $1 AND rowid IN (
-                 WITH earlier AS (
-                     SELECT lower(signin_id) AS id, source_table, created_time AS time FROM signin_events
-                     WHERE source_id <> $1 AND signin_id IS NOT NULL
-                       AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
-                     UNION ALL
-                     SELECT lower(signin_id), source_table, time_generated FROM signin_events
-                     WHERE source_id <> $1 AND signin_id IS NOT NULL AND created_time IS NULL
-                       AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3))
-                 SELECT s.rowid FROM signin_events s
-                 SEMI JOIN earlier o
-                   ON o.id = lower(s.signin_id) AND o.source_table = s.source_table
-                  AND abs(epoch_us(o.time) - epoch_us(coalesce(s.created_time, s.time_generated))) < 1000000
-                 WHERE s.source_id = $1 AND s.signin_id IS NOT NULL)",
-            params![self.source_id, first - 1_000_000, last + 1_000_000],
+    /// A copy that agrees on user, address and result is deleted as a duplicate; one that
+    /// states another is moved to `rejects` with the copy it conflicts with. Returns how many
+    /// were moved and how many deleted.
+    fn resolve_same_signin_ids(&self, appended: &Appended) -> Result<(u64, u64)> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok((0, 0)) };
+        let params = params![self.source_id, first - 1_000_000, last + 1_000_000];
+        let moved = self.conn.execute(
+            &format!(
+                "INSERT INTO rejects (source_id, record_no, line, column_name, value, reason, raw)
+                 {SAME_SIGNIN_IDS}
+                 SELECT p.source_id, p.record_no, p.line, p.field, coalesce(p.this_value, ''),
+                        format('the case already holds this sign-in (the same request ID, less than a second apart) from \
+                                `{{}}` {{}} with {{}} `{{}}`, where this copy has `{{}}`; the first copy is kept and this one \
+                                is rejected, so that neither is lost: compare the two exports',
+                               src.path, coalesce('line ' || p.earlier_line, 'record ' || p.earlier_record), p.field,
+                               p.earlier_value, p.this_value),
+                        p.raw
+                 FROM pairs p JOIN sources src ON src.source_id = p.earlier_source
+                 WHERE p.field IS NOT NULL"
+            ),
+            params,
         )?;
-        Ok(deleted as u64)
+        let deleted = self.conn.execute(
+            &format!("DELETE FROM signin_events WHERE rowid IN ({SAME_SIGNIN_IDS} SELECT row_id FROM pairs)"),
+            params,
+        )?;
+        Ok((moved as u64, (deleted - moved) as u64))
     }
 }
+
+/// Pairs each sign-in of source `$1` with the first earlier sign-in (of another source, in the
+/// time range `$2` to `$3`) of the same table and request ID less than a second away, and
+/// names the first of user, address and result that both state and that differs.
+const SAME_SIGNIN_IDS: &str = "
+    WITH earlier AS (
+        SELECT * FROM signin_events
+        WHERE source_id <> $1 AND signin_id IS NOT NULL
+          AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
+        UNION ALL
+        SELECT * FROM signin_events
+        WHERE source_id <> $1 AND signin_id IS NOT NULL AND created_time IS NULL
+          AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
+    ),
+    matched AS (
+        SELECT s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
+               o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line,
+               list_filter([['UserId', o.user_id, s.user_id], ['UserPrincipalName', o.user_principal_name, s.user_principal_name],
+                            ['IPAddress', o.ip, s.ip], ['ResultType', o.result_type, s.result_type]],
+                           lambda f: nullif(lower(trim(f[2])), '') <> nullif(lower(trim(f[3])), ''))[1] AS differing
+        FROM signin_events s
+        JOIN earlier o
+          ON lower(o.signin_id) = lower(s.signin_id) AND o.source_table = s.source_table
+         AND abs(epoch_us(coalesce(o.created_time, o.time_generated)) - epoch_us(coalesce(s.created_time, s.time_generated))) < 1000000
+        WHERE s.source_id = $1 AND s.signin_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id, o.record_no) = 1
+    ),
+    pairs AS (
+        SELECT * EXCLUDE (differing), differing[1] AS field, differing[2] AS earlier_value, differing[3] AS this_value
+        FROM matched
+    )";
 
 /// Returns the event keys that files other than `$1` hold in a family's table between the
 /// times `$2` and `$3`. The plain column comparisons, not the key time's coalesce, let DuckDB
@@ -400,10 +441,10 @@ const CONFLICTS: &str = "
     ),
     pairs AS (
         SELECT s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
-               CASE WHEN lower(s.requester_upn) IS DISTINCT FROM lower(o.requester_upn) THEN 'RequesterUpn'
-                    WHEN lower(s.requester_object_id) IS DISTINCT FROM lower(o.requester_object_id) THEN 'RequesterObjectId'
-                    WHEN lower(s.requester_app_id) IS DISTINCT FROM lower(o.requester_app_id) THEN 'RequesterAppId'
-                    WHEN lower(s.authentication_type) IS DISTINCT FROM lower(o.authentication_type) THEN 'AuthenticationType'
+               CASE WHEN nullif(lower(trim(s.requester_upn)), '') IS DISTINCT FROM nullif(lower(trim(o.requester_upn)), '') THEN 'RequesterUpn'
+                    WHEN nullif(lower(trim(s.requester_object_id)), '') IS DISTINCT FROM nullif(lower(trim(o.requester_object_id)), '') THEN 'RequesterObjectId'
+                    WHEN nullif(lower(trim(s.requester_app_id)), '') IS DISTINCT FROM nullif(lower(trim(o.requester_app_id)), '') THEN 'RequesterAppId'
+                    WHEN nullif(lower(trim(s.authentication_type)), '') IS DISTINCT FROM nullif(lower(trim(o.authentication_type)), '') THEN 'AuthenticationType'
                     WHEN s.request_body_size IS DISTINCT FROM o.request_body_size THEN 'RequestBodySize' END AS field,
                o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line,
                o.requester_upn AS o_upn, o.requester_object_id AS o_oid, o.requester_app_id AS o_app,
