@@ -82,10 +82,17 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
         .with_context(|| format!("cannot create the cases folder `{}`", cases_dir.display()))?;
     let dir = cases_dir.join(new.name);
     let exists = || {
-        anyhow::anyhow!("case `{}` already exists; choose another name or open it with `--case {}`", dir.display(), dir.display())
+        if dir.join(DB_FILE).exists() {
+            anyhow::anyhow!("case `{}` already exists; choose another name or open it with `--case {}`", dir.display(), dir.display())
+        } else if dir.is_dir() {
+            anyhow::anyhow!("the folder `{}` exists and holds files, so no case is made in it; choose another name", dir.display())
+        } else {
+            anyhow::anyhow!("`{}` exists and is not a folder; choose another name", dir.display())
+        }
     };
     // An empty folder holds nothing, so a case may be made in it; any other is never touched.
-    if std::fs::read_dir(&dir).map(|mut entries| entries.next().is_some()).unwrap_or(dir.exists()) {
+    let empty_folder = std::fs::read_dir(&dir).map(|mut entries| entries.next().is_none());
+    if matches!(empty_folder, Ok(false)) || (empty_folder.is_err() && dir.symlink_metadata().is_ok()) {
         return Err(exists());
     }
     // The case is built in a hidden folder beside it and renamed into place once complete, so
@@ -95,8 +102,15 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
     std::fs::create_dir(&building).with_context(|| format!("cannot create case folder `{}`", building.display()))?;
     let built = initialise(&building, new, engine).and_then(|case| {
         drop(case);
-        // rename replaces an empty folder and fails on one that is not empty.
-        std::fs::rename(&building, &dir).map_err(|err| match err.kind() {
+        let moved = if empty_folder.is_ok() {
+            // The examiner's empty folder stays, with its permissions; the case's files move in.
+            // Another run that made a case there first leaves the database file in place.
+            move_entries(&building, &dir)
+        } else {
+            // rename fails when another run made the folder first.
+            std::fs::rename(&building, &dir)
+        };
+        moved.map_err(|err| match err.kind() {
             std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => exists(),
             _ => anyhow::Error::new(err).context(format!("cannot move the new case into `{}`", dir.display())),
         })
@@ -107,6 +121,20 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
         return Err(err);
     }
     open(&dir, engine)
+}
+
+/// Moves the entries of `from` into the existing folder `to`, refusing to replace any, and
+/// removes `from`.
+fn move_entries(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if target.symlink_metadata().is_ok() {
+            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+        }
+        std::fs::rename(entry.path(), target)?;
+    }
+    std::fs::remove_dir(from)
 }
 
 /// Removes the folders that earlier runs of `case new` were building when they were stopped,
@@ -387,13 +415,13 @@ pub fn duckdb_version(conn: &Connection) -> Result<String> {
 }
 
 fn check_case_name(name: &str) -> Result<()> {
+    // A name may not start with `.`: such folders are hidden, and `case new` builds in them.
     let valid = !name.is_empty()
-        && name != "."
-        && name != ".."
+        && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
         bail!(
-            "invalid case name `{}`: use letters, digits, `-`, `_` and `.` only, and not `.` or `..` alone",
+            "invalid case name `{}`: use letters, digits, `-`, `_` and `.` only, not starting with `.`",
             name.escape_debug()
         );
     }

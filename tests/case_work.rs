@@ -46,16 +46,33 @@ fn case_new_uses_an_empty_folder_and_clears_stopped_runs() {
     let stopped = cases.join(".old.creating-4194999");
     std::fs::create_dir_all(&stopped).unwrap();
     std::fs::write(stopped.join("case.duckdb"), "half made").unwrap();
+    std::fs::write(cases.join("afile"), "mine").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(cases.join("empty"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let new = |name: &str| blobtrail(&root).args(["case", "new", name, "--cases-dir"]).arg(&cases).output().unwrap();
-    assert_eq!(new("empty").status.code(), Some(0), "{}", stderr(&new("empty")));
+    let output = new("empty");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(cases.join("empty/case.duckdb").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cases.join("empty")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the examiner's folder keeps its permissions");
+    }
+    let output = new("empty");
+    assert!(stderr(&output).contains("case `") && stderr(&output).contains("already exists"), "{}", stderr(&output));
     let output = new("used");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("case `") && stderr(&output).contains("already exists"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/used` exists and holds files, so no case is made in it"), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(cases.join("used/notes.txt")).unwrap(), "mine");
+    assert!(stderr(&new("afile")).contains("/afile` exists and is not a folder"));
+    assert!(stderr(&new(".hidden")).contains("not starting with `.`"));
     let mut left: Vec<String> = std::fs::read_dir(&cases).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();
-    assert_eq!(left, ["empty", "used"]);
+    assert_eq!(left, ["afile", "empty", "used"]);
 }
 
 #[test]

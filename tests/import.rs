@@ -114,6 +114,7 @@ fn conflicting_copy_of_a_request_is_rejected_not_dropped() {
         assert_eq!(output.status.code(), Some(3), "{reader}: {}", stderr(&output));
         let row = &summary(&output)[0];
         assert_eq!((row["imported"].as_i64(), row["rejected"].as_i64(), row["duplicates"].as_i64()), (Some(0), Some(1), Some(0)), "{reader}: {row}");
+        assert!(row["notes"][0].as_str().unwrap().starts_with("records that the case already holds with another requester"), "{row}");
         let rejects = case.query("SELECT line, column_name, value, reason FROM rejects");
         assert_eq!(rejects[0]["line"], 2);
         assert_eq!(rejects[0]["column_name"], "RequesterUpn");
@@ -668,10 +669,18 @@ fn hunt_file_matches_decomposed_names() {
 fn import_leaves_out_the_cases_own_files() {
     let case = TestCase::new();
     std::fs::copy(fixture("portal_blob.csv"), case.root.path().join("cases/StorageBlobLogs.csv")).unwrap();
+    // A copy of another case beside it is no log either.
+    std::fs::create_dir_all(case.root.path().join("cases/other")).unwrap();
+    std::fs::copy(case.path.join("case.duckdb"), case.root.path().join("cases/other/copy.duckdb")).unwrap();
     let output = case.import(&[case.root.path().join("cases")], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("/case.duckdb`: a file of this case, not a log export"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/t/case.duckdb`: a DuckDB database or its log"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/other/copy.duckdb`: a DuckDB database or its log (such as a blobtrail case), not a log export"), "{}", stderr(&output));
     let rows = summary(&output);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["imported"], 8);
+    // Named on its own, the case's database is left out as well.
+    let output = case.import(&[case.path.join("case.duckdb")], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/t/case.duckdb`: a file of this case, not a log export"), "{}", stderr(&output));
 }

@@ -119,6 +119,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
             print_note!("note: leaving out `{}`: a file the operating system keeps, not a log", path.display());
         } else if let Some(extension) = document_extension(&path) {
             print_note!("note: leaving out `{}`: a .{extension} document, picture, script or query, not a log export", path.display());
+        } else if is_duckdb_file(&path) {
+            print_note!("note: leaving out `{}`: a DuckDB database or its log (such as a blobtrail case), not a log export", path.display());
         } else if crate::generate::is_truth_file(&path) {
             print_note!("note: leaving out `{}`: it is the ground-truth file of `blobtrail generate`, not a log", path.display());
         } else {
@@ -160,6 +162,14 @@ fn new_report(path: PathBuf) -> FileReport {
 
 fn is_zip(path: &Path) -> bool {
     starts_with(path, b"PK\x03\x04")
+}
+
+/// Tells whether a file is a DuckDB database (`DUCK` after its first 8 bytes) or the
+/// write-ahead log beside one.
+fn is_duckdb_file(path: &Path) -> bool {
+    let mut head = [0u8; 12];
+    path.to_string_lossy().ends_with(".duckdb.wal")
+        || File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head[8..] == b"DUCK"
 }
 
 /// Tells whether a regular file starts with `magic`.
@@ -474,6 +484,19 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
              \"CSV (Comma delimited)\" is in the Windows code page: save it again as \"CSV UTF-8\" and import that file \
              (its records already in the case count as duplicates), or import this file into a new case with \
              `--encoding windows-1252`"
+        ));
+    }
+    let conflicting: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM rejects WHERE source_id = {source} AND reason LIKE 'the case already holds this %'"),
+        [sha],
+        |row| row.get(0),
+    )?;
+    if conflicting > 0 {
+        notes.push(format!(
+            "records that the case already holds with another requester, authentication, size, user, address or result: \
+             {conflicting}, kept in `rejects` with the copy kept and the field that differs; the first copy imported is \
+             the one the hunt reads, so if this file is the fuller export (an earlier one left out the requester, or is a \
+             classic $logs version 1.0 file), import it first, into a new case"
         ));
     }
     if times_without_seconds > 0 {
