@@ -769,4 +769,15 @@ fn parquet_rows_read_like_json_lines() {
         let time = raw[0]["time_raw"].as_str().unwrap();
         assert!(time.len() == 27 && time.as_bytes()[10] == b'T' && time.ends_with('Z'), "{name}: {raw:?}");
     }
+
+    // Parquet keeps text in UTF-8, so `--encoding windows-1252` (for Excel's CSV) leaves it be.
+    let accented = dir.path().join("accented.parquet");
+    let script = "import sys, duckdb\n\
+                  duckdb.sql(f\"COPY (SELECT * REPLACE ('Agent \u{fc}' AS UserAgentHeader) FROM read_parquet('{sys.argv[1]}')) TO '{sys.argv[2]}' (FORMAT parquet)\")";
+    let made = std::process::Command::new("python3").args(["-c", script]).arg(dir.path().join("lines_blob.parquet")).arg(&accented).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let case = TestCase::new();
+    let output = case.import(&[accented], &["--encoding", "windows-1252"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(case.query("SELECT DISTINCT user_agent FROM storage_events")[0]["user_agent"], "Agent \u{fc}");
 }

@@ -214,7 +214,9 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
             let hashed = Hashed { sha256: hash_file(path)?, size: report.size };
             let rows = parquet::JsonLines::open(path).with_context(|| format!("`{}`", path.display()))?;
             let reading = HashingReader { file_hash: Some(hashed), ..HashingReader::new(rows, ProgressBar::hidden()) };
-            import_stream(conn, &display, reading, plan, &mut report, None, Some("parquet"))?;
+            // Parquet keeps its text in UTF-8, and DuckDB writes the rows so: `--encoding` is for text files.
+            let plan = ImportPlan { windows_1252: false, ..plan.clone() };
+            import_stream(conn, &display, reading, &plan, &mut report, None, Some("parquet"))?;
             progress.inc(report.size);
         } else if let FastPath::Declined { source_id } = import_bulk(conn, &display, plan, &mut report, progress)? {
             let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
