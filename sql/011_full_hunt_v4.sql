@@ -249,8 +249,8 @@ SELECT row_number() OVER (
            CASE WHEN any_ua_equal THEN 'same user agent as the upload'
                 WHEN upload_user_agent IS NULL THEN 'the upload carries no user agent to compare'
                 ELSE 'user agent differs from the upload''s, as it does for SDK, AzCopy and Storage Explorer uploads after a browser sign-in' END,
-           format('closest sign-in from {} ({} sign-ins of this account in the window)',
-                  source_table, signin_count),
+           format('closest sign-in from {} ({} of this account in the window)',
+                  source_table, CASE WHEN signin_count = 1 THEN '1 sign-in' ELSE signin_count || ' sign-ins' END),
            'public address: the sign-in and the upload left through the same network egress'
        ] AS reasons,
        * EXCLUDE (raw_score, during, several_requests)

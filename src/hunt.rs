@@ -70,7 +70,7 @@ impl HuntPlan {
                 "mode": "full",
                 "before": format_duration(before),
                 "after": format_duration(after),
-                "window": "[upload - before, upload + after], both ends included",
+                "window": "[first request of the upload - before, its last request + after], both ends included",
                 "file": self.file,
                 "signin_tables": ["SigninLogs", "AADNonInteractiveUserSignInLogs",
                                   "AADServicePrincipalSignInLogs", "AADManagedIdentitySignInLogs"],

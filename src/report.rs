@@ -34,8 +34,11 @@ pub struct ReportInput<'a> {
     pub annotations: &'a [(String, Vec<crate::annotations::Annotation>)],
     pub rules: &'a [Rule],
     pub integrity: &'a Integrity,
-    /// The latest full hunt of the case, when this report is of a sentinel hunt.
+    /// The latest full hunt of every upload, when this report is of a sentinel hunt or of one
+    /// narrowed to a file name.
     pub full_hunt: Option<FullHunt>,
+    /// The findings the case's examiners confirmed malicious that this hunt does not have.
+    pub confirmed_elsewhere: Vec<String>,
 }
 
 /// A full hunt's counts, which a report of a sentinel hunt points to.
@@ -252,6 +255,32 @@ fn summary(html: &mut String, input: &ReportInput) {
              <span class=\"mono\">PutRange</span> uploads and lists sign-ins from the caller's address without naming \
              an account (see Method). {full}</p>",
             input.hunt_id
+        );
+    } else if let Some(full) = &input.full_hunt {
+        let parameters: serde_json::Value = serde_json::from_str(input.hunt_parameters).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<p class=\"alert\"><b>This report is of hunt {}, narrowed to uploads of <span class=\"mono\">{}</span>.</b> \
+             Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
+             <span class=\"mono\">--hunt {}</span> reports them.</p>",
+            input.hunt_id,
+            escape(parameters["file"].as_str().unwrap_or_default()),
+            full.hunt_id,
+            thousands(full.uploads),
+            if full.uploads == 1 { "upload" } else { "uploads" },
+            thousands(full.attributed),
+            full.hunt_id
+        );
+    }
+    if !input.confirmed_elsewhere.is_empty() {
+        let ids: Vec<String> = input.confirmed_elsewhere.iter().map(|id| escape(id)).collect();
+        let _ = writeln!(
+            html,
+            "<p class=\"alert\"><b>{} confirmed malicious in this case {} not among this hunt's findings</b>: {}. \
+             The annotations table below lists them; a bundle of the hunt that found them reports them in full.</p>",
+            crate::output::count(ids.len() as i64, "upload", "uploads"),
+            if ids.len() == 1 { "is" } else { "are" },
+            ids.join(", ")
         );
     }
     if !confirmed.is_empty() {

@@ -849,6 +849,15 @@ fn sentinel_hunt_as_latest_is_noted() {
     let output = case.run(&["findings", "--hunt", "1"]);
     assert!(!stderr(&output).contains("sentinel"), "{}", stderr(&output));
 
+    // A hunt narrowed to one file name is noted the same way.
+    case.ok(&["hunt", "--file", "mimikatz.exe"]);
+    let output = case.run(&["findings"]);
+    assert!(
+        stderr(&output).contains("note: hunt 3, the latest, is narrowed to uploads of `mimikatz.exe`; full hunt 1 of every upload"),
+        "{}",
+        stderr(&output)
+    );
+
     // bob's failed sign-in from the intruder's address is a candidate of the reference query.
     let text = case.ok(&["show", "F-4ed054e5c17c2505", "--hunt", "2"]);
     assert!(text.contains("bob@contoso.com: FAILED to sign in (result 50126)"), "{text}");
@@ -977,4 +986,27 @@ fn stale_spill_files_are_removed() {
     let mut left: Vec<String> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();
     assert_eq!(left, ["examiner-notes.txt"]);
+}
+
+/// `--case NAME` finds the case that `case new NAME` made in the cases folder; reading the
+/// demo case does not stop `demo` from building it again; a hunt of a case without storage
+/// records says what to import.
+#[test]
+fn case_names_demo_reruns_and_empty_hunts() {
+    let root = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| blobtrail(&root).args(args).output().unwrap();
+    assert!(run(&["case", "new", "incident-42"]).status.success());
+    let output = run(&["--case", "incident-42", "hunt"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("note: the case holds no storage log records, so there is no upload to find"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("see them with"), "{}", stderr(&output));
+
+    assert!(run(&["demo", "--quiet"]).status.success());
+    assert!(run(&["--case", "demo", "findings"]).status.success());
+    let output = run(&["demo", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(run(&["--case", "demo", "annotate", "F-4ed054e5c17c2505", "--tag", "seen"]).status.success());
+    let output = run(&["demo", "--quiet"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("(1 other command that changed it in its audit trail)"), "{}", stderr(&output));
 }

@@ -426,3 +426,28 @@ fn report_gives_the_reason_of_an_attribution() {
     let cell = format!("<td>{}: {reason}</td>", finding["attributed_account"].as_str().unwrap());
     assert!(html.contains(&cell), "{cell}");
 }
+
+/// A bundle of a hunt narrowed to one file name says so on its first screen, with the full
+/// hunt's counts, and names the uploads confirmed malicious in the case that it does not have.
+#[test]
+fn narrowed_hunt_report_names_what_it_leaves_out() {
+    let (_root, case) = demo_case();
+    let findings = case.json(&["findings", "--format", "json", "--include-excluded"]);
+    let dumper = findings.as_array().unwrap().iter().find(|f| f["file_name"] == "mimikatz.exe").unwrap();
+    let id = dumper["finding_id"].as_str().unwrap().to_string();
+    case.ok(&["annotate", &id, "--status", "confirmed-malicious", "--note", "dumper"]);
+    let other = findings.as_array().unwrap().iter().find(|f| f["file_name"] != "mimikatz.exe").unwrap();
+    let file = other["file_name"].as_str().unwrap();
+    case.ok(&["hunt", "--file", file]);
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let html = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    let attributed = findings.as_array().unwrap().iter().filter(|f| !f["attributed_account"].is_null()).count();
+    assert!(html.contains(&format!(
+        "<b>This report is of hunt 2, narrowed to uploads of <span class=\"mono\">{}</span>.</b> Full hunt 1 of this case \
+         found {} uploads and attributed {attributed} to an account",
+        file.replace('&', "&amp;"),
+        findings.as_array().unwrap().len()
+    )), "{html}");
+    assert!(html.contains(&format!("<b>1 upload confirmed malicious in this case is not among this hunt's findings</b>: {id}.")));
+}

@@ -69,8 +69,8 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
 pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
     let (manifest_hash, mut problems) = bundle::verify(path)?;
     print_stdout!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
-    if let Some(case_path) = &global.case {
-        let case = crate::case::open(case_path, &global.engine)?;
+    if global.case.is_some() {
+        let case = global.open_case()?;
         let mut stmt = case.conn.prepare(
             "SELECT seq, finished_at FROM audit_log
              WHERE command = 'bundle' AND json_extract_string(counts, '$.manifest_sha256') = ?
@@ -243,6 +243,14 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         findings::render_of(&case.conn, hunt_id, None, render, |bytes, _| Ok(out.write_all(&bytes)?))
     })?;
 
+    let narrowed = hunt.mode == "sentinel"
+        || serde_json::from_str::<serde_json::Value>(&hunt.parameters).is_ok_and(|p| p["file"].is_string());
+    let in_hunt: std::collections::HashSet<&str> = shown.iter().map(|f| f.finding_id.as_str()).collect();
+    let confirmed_elsewhere: Vec<String> = states
+        .iter()
+        .filter(|(id, state)| state.status.as_deref() == Some("confirmed-malicious") && !in_hunt.contains(id.as_str()))
+        .map(|(id, _)| id.clone())
+        .collect();
     let html = report::render(&ReportInput {
         case_name: &name,
         case_title: title.as_deref(),
@@ -261,7 +269,8 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         annotations: &histories,
         rules: &rules,
         integrity,
-        full_hunt: if hunt.mode == "sentinel" { latest_full_hunt(case)? } else { None },
+        full_hunt: if narrowed { latest_full_hunt(case)?.filter(|full| full.hunt_id != hunt_id) } else { None },
+        confirmed_elsewhere,
     });
     drop(shown);
     writer.add("report.html", html.as_bytes())?;
@@ -293,11 +302,13 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
     writer.add("parameters.json", &serde_json::to_vec_pretty(&parameters)?)
 }
 
-/// Counts the uploads and attributed uploads of the case's latest full hunt, if one ran.
+/// Counts the uploads and attributed uploads of the case's latest full hunt of every upload, if
+/// one ran.
 fn latest_full_hunt(case: &Case) -> Result<Option<report::FullHunt>> {
     let mut stmt = case.conn.prepare(
         "SELECT h.hunt_id, count(f.hunt_id), count(f.attributed_account)
-         FROM (SELECT max(hunt_id) AS hunt_id FROM hunts WHERE mode = 'full' AND finished_at IS NOT NULL) h
+         FROM (SELECT max(hunt_id) AS hunt_id FROM hunts
+               WHERE mode = 'full' AND finished_at IS NOT NULL AND json_extract_string(parameters, '$.file') IS NULL) h
          LEFT JOIN findings f USING (hunt_id)
          WHERE h.hunt_id IS NOT NULL
          GROUP BY h.hunt_id",

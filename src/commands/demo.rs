@@ -97,14 +97,22 @@ fn ensure_only_demo_work(dir: &Path, engine: &case::EngineSettings) -> Result<()
     }
     let existing = case::open(dir, engine)?;
     let (title, other_commands): (Option<String>, i64) = existing.conn.query_row(
-        "SELECT (SELECT title FROM case_info LIMIT 1), (SELECT count(*) FROM audit_log WHERE command <> 'demo')",
+        // Reading commands (findings, show, query, ...) leave the case as the demo made it.
+        "SELECT (SELECT title FROM case_info LIMIT 1),
+                (SELECT count(*) FROM audit_log a
+                 WHERE command IN ('case new', 'import', 'hunt', 'annotate', 'exclude', 'export', 'bundle')
+                   -- A command that changes the case records its start too; its run counts once.
+                   AND NOT (exit_code = -1 AND EXISTS (SELECT 1 FROM audit_log b
+                                                       WHERE b.seq > a.seq AND b.command = a.command
+                                                         AND b.started_at = a.started_at)))",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if title.as_deref() != Some(DEMO_TITLE) || other_commands > 0 {
         bail!(
-            "`{}` holds work beyond the demo ({other_commands} other commands in its audit trail); the demo does not replace it: move it away or use `--cases-dir`",
-            dir.display()
+            "`{}` holds work beyond the demo ({} in its audit trail); the demo does not replace it: move it away or use `--cases-dir`",
+            dir.display(),
+            crate::output::count(other_commands, "other command that changed it", "other commands that changed it")
         );
     }
     Ok(())

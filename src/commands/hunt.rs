@@ -35,13 +35,27 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
             output::count(summary.candidates, "candidate", "candidates")
         )
     })?;
-    if let Some(note) = super::sentinel_note(case, summary.hunt_id)? {
+    // Whoever gave `--file` knows the hunt is narrowed; the note is for the commands after it.
+    if let Some(note) = super::sentinel_note(case, summary.hunt_id)?.filter(|_| plan.file.is_none()) {
         print_stderr!("{note}");
     }
     if let (0, Some(file)) = (summary.uploads, &plan.file) {
         print_stderr!("{}", no_upload_note(case, file)?);
     }
-    if !global.quiet {
+    let (storage, signins): (i64, i64) = case.conn.query_row(
+        "SELECT (SELECT count(*) FROM storage_events), (SELECT count(*) FROM signin_events)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if storage == 0 {
+        print_stderr!("note: the case holds no storage log records, so there is no upload to find; import the StorageBlobLogs or StorageFileLogs exports with `blobtrail import`");
+    } else if signins == 0 {
+        print_stderr!(
+            "note: the case holds no sign-in records, so only uploads whose storage log names the OAuth requester can be attributed; \
+             import the Entra ID sign-in logs with `blobtrail import`"
+        );
+    }
+    if !global.quiet && summary.uploads > 0 {
         print_stderr!("see them with `blobtrail --case {} findings`", crate::output::shell_quoted(&case.dir.display().to_string()));
     }
     Ok(Report::success(serde_json::json!({

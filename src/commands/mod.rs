@@ -46,7 +46,7 @@ impl Global {
         let path = self.case.as_ref().context(
             "no case selected; pass `--case PATH` or set `BLOBTRAIL_CASE` (create one with `blobtrail case new NAME`)",
         )?;
-        case::open(path, &self.engine)
+        case::open(&case_path(path), &self.engine)
     }
 
     /// Returns the examiner for records this command writes: the flag or `$BLOBTRAIL_EXAMINER`,
@@ -67,6 +67,22 @@ pub struct Report {
 impl Report {
     pub fn success(counts: Value) -> Report {
         Report { exit: Exit::Success, counts }
+    }
+}
+
+/// Resolves `--case NAME`, where NAME is no path that exists, to the case of that name in the
+/// cases folder (`BLOBTRAIL_CASES`, else `cases`) where `case new NAME` made it.
+fn case_path(given: &std::path::Path) -> PathBuf {
+    let bare_name = given.components().count() == 1 && !given.is_absolute();
+    if given.exists() || !bare_name {
+        return given.to_path_buf();
+    }
+    let cases = std::env::var_os("BLOBTRAIL_CASES").map_or_else(|| PathBuf::from("cases"), PathBuf::from);
+    let named = cases.join(given);
+    if named.join(case::DB_FILE).is_file() {
+        named
+    } else {
+        given.to_path_buf()
     }
 }
 
@@ -245,22 +261,30 @@ pub fn default_hunt(case: &Case) -> Result<i64> {
     Ok(hunt_id)
 }
 
-/// Describes a sentinel hunt `hunt_id` that is the latest while a full hunt exists; None
-/// otherwise.
+/// Describes a hunt `hunt_id` that covers less than a full hunt of the case does (a sentinel
+/// hunt, or one narrowed with `--file`) while a full hunt of every upload exists, naming that
+/// hunt; None otherwise.
 pub fn sentinel_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
-    let (mode, full): (Option<String>, Option<i64>) = case.conn.query_row(
+    let (mode, file, full): (Option<String>, Option<String>, Option<i64>) = case.conn.query_row(
         "SELECT (SELECT mode FROM hunts WHERE hunt_id = $1),
-                (SELECT max(hunt_id) FROM hunts WHERE mode = 'full' AND finished_at IS NOT NULL)",
+                (SELECT json_extract_string(parameters, '$.file') FROM hunts WHERE hunt_id = $1),
+                (SELECT max(hunt_id) FROM hunts
+                 WHERE mode = 'full' AND finished_at IS NOT NULL AND json_extract_string(parameters, '$.file') IS NULL)",
         [hunt_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    Ok(match (mode.as_deref(), full) {
-        (Some("sentinel"), Some(full)) => Some(format!(
-            "note: hunt {hunt_id}, the latest, is a sentinel hunt: it lists the reference query's candidates, failed sign-ins \
-             included, and attributes no account; full hunt {full} is in the case too, read it with `--hunt {full}`"
-        )),
-        _ => None,
-    })
+    let Some(full) = full.filter(|&full| full != hunt_id) else { return Ok(None) };
+    let what = match (mode.as_deref(), file) {
+        (Some("sentinel"), _) => {
+            "a sentinel hunt: it lists the reference query's candidates, failed sign-ins included, and attributes no account"
+                .to_string()
+        }
+        (_, Some(file)) => format!("narrowed to uploads of `{}`", crate::output::terminal_safe(&file)),
+        _ => return Ok(None),
+    };
+    Ok(Some(format!(
+        "note: hunt {hunt_id}, the latest, is {what}; full hunt {full} of every upload is in the case too, read it with `--hunt {full}`"
+    )))
 }
 
 pub fn now_iso() -> String {

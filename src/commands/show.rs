@@ -251,14 +251,14 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "  {}. {}{score}: {verb} {} from {} ({}, {} line/record {})",
+            "  {}. {}{score}: {verb} {} from {} ({}, {} {})",
             c.rank,
             terminal_safe(c.account.as_deref().unwrap_or("(no account)")),
             c.signin_time,
             terminal_safe(&c.ip),
             c.source_table,
             terminal_safe(&c.source_file),
-            c.source_line.unwrap_or(c.source_record)
+            c.source_line.map_or_else(|| format!("record {}", c.source_record), |line| format!("line {line}"))
         )?;
         for reason in &c.reasons {
             writeln!(out, "       - {}", terminal_safe(reason))?;
