@@ -74,6 +74,9 @@ pub struct ReportFinding {
     pub candidate_accounts: Vec<String>,
     /// The sign-in time of the attributed account's candidate.
     pub attributed_signin_time: Option<String>,
+    /// For a finding confirmed malicious or needing review: the records the answer rests on,
+    /// one sentence each, with the file and line they come from.
+    pub evidence: Vec<String>,
 }
 
 impl From<&Finding> for ReportFinding {
@@ -91,8 +94,61 @@ impl From<&Finding> for ReportFinding {
             excluded_by: f.excluded_by.clone(),
             candidate_accounts: f.candidates.iter().take(5).filter(|c| c.account.is_some()).map(Candidate::label).collect(),
             attributed_signin_time: attributed.map(|c| c.signin_time.clone()),
+            evidence: if matches!(f.status.as_deref(), Some("confirmed-malicious" | "needs-review")) {
+                evidence(f)
+            } else {
+                Vec::new()
+            },
         }
     }
+}
+
+/// Says on what records a finding rests: the storage request that completed the upload, the
+/// attributed account's closest sign-in, and the other candidates, each with its file and line.
+fn evidence(f: &Finding) -> Vec<String> {
+    let place = |file: &str, line: Option<i64>, record: i64| match line {
+        Some(line) => format!("{file}, line {line}"),
+        None => format!("{file}, record {record}"),
+    };
+    let mut lines = Vec::new();
+    let parts = if f.part_count > 1 || f.upload_kind.ends_with("-upload") {
+        format!(", the last of its requests since {}", f.first_time)
+    } else {
+        String::new()
+    };
+    let requester = f.requester_upn.as_deref().or(f.requester_object_id.as_deref());
+    lines.push(format!(
+        "Upload: {} of {} at {}{parts}, from {}, authenticated by {}{}; storage log: {}.",
+        f.operation.as_deref().unwrap_or("a write"),
+        f.object_path.as_deref().unwrap_or("an unnamed object"),
+        f.upload_time,
+        f.caller_ip_raw.as_deref().unwrap_or("an unrecorded address"),
+        f.authentication_type.as_deref().unwrap_or("an unrecorded method"),
+        requester.map(|who| format!(" as {who}")).unwrap_or_default(),
+        place(&f.source_file, f.source_line, f.source_record)
+    ));
+    let attributed = f.candidates.iter().find(|c| c.account.is_some() && c.account == f.attributed_account);
+    if let Some(c) = attributed {
+        lines.push(format!(
+            "Sign-in: {} at {} from {} ({}); {}; sign-in log: {}.",
+            c.label(),
+            c.signin_time,
+            c.ip,
+            c.source_table,
+            c.reasons.first().map_or("", String::as_str),
+            place(&c.source_file, c.source_line, c.source_record)
+        ));
+    }
+    let others: Vec<String> =
+        f.candidates.iter().filter(|c| attributed.is_none_or(|a| !std::ptr::eq(a, *c))).map(Candidate::label).collect();
+    if !others.is_empty() {
+        const NAMED: usize = 10;
+        let more = others.len().saturating_sub(NAMED);
+        let named = others[..others.len().min(NAMED)].join(", ");
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        lines.push(format!("Other accounts that signed in from the address in the window: {named}{more}."));
+    }
+    lines
 }
 
 /// One imported file, as the report lists it.
@@ -201,6 +257,7 @@ pub fn render(input: &ReportInput) -> String {
     summary(&mut html, input);
     timeline(&mut html, input.findings);
     findings_table(&mut html, input.findings, input.hunt_mode != "sentinel");
+    evidence_section(&mut html, input.findings);
     annotations_table(&mut html, input.annotations);
     sources_table(&mut html, input.sources);
     coverage_table(&mut html, input.coverage);
@@ -257,14 +314,11 @@ fn summary(html: &mut String, input: &ReportInput) {
             input.hunt_id
         );
     } else if let Some(full) = &input.full_hunt {
-        let parameters: serde_json::Value = serde_json::from_str(input.hunt_parameters).unwrap_or_default();
+        // The alert above the summary says which file the hunt was limited to.
         let _ = writeln!(
             html,
-            "<p class=\"alert\"><b>This report is of hunt {}, narrowed to uploads of <span class=\"mono\">{}</span>.</b> \
-             Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
+            "<p class=\"alert\">Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
              <span class=\"mono\">--hunt {}</span> reports them.</p>",
-            input.hunt_id,
-            escape(parameters["file"].as_str().unwrap_or_default()),
             full.hunt_id,
             thousands(full.uploads),
             if full.uploads == 1 { "upload" } else { "uploads" },
@@ -599,6 +653,29 @@ fn findings_table(html: &mut String, findings: &[ReportFinding], graded: bool) {
         );
     }
     html.push_str("</tbody></table>\n");
+}
+
+/// Lists, for each finding confirmed malicious or needing review, the records its answer rests
+/// on, so that a reader can check them in the exports without the case.
+fn evidence_section(html: &mut String, findings: &[ReportFinding]) {
+    let with_evidence: Vec<&ReportFinding> = first_by_attention(findings.iter().filter(|f| !f.evidence.is_empty()), TABLE_LIMIT);
+    if with_evidence.is_empty() {
+        return;
+    }
+    html.push_str("<h2>Evidence for confirmed and reviewed findings</h2>\n");
+    for f in with_evidence {
+        let _ = write!(
+            html,
+            "<p><span class=\"mono\">{}</span> ({}, {})</p>\n<ul>",
+            escape(&f.finding_id),
+            escape(crate::findings::status_or_open(f.status.as_deref())),
+            escape(f.confidence.as_deref().unwrap_or("not graded"))
+        );
+        for line in &f.evidence {
+            let _ = write!(html, "<li>{}</li>", escape(line));
+        }
+        html.push_str("</ul>\n");
+    }
 }
 
 /// Lists who recorded each status, tag and note, and when, so that a reader can see on whose

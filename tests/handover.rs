@@ -443,11 +443,48 @@ fn narrowed_hunt_report_names_what_it_leaves_out() {
     case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
     let html = std::fs::read_to_string(bundle.join("report.html")).unwrap();
     let attributed = findings.as_array().unwrap().iter().filter(|f| !f["attributed_account"].is_null()).count();
+    assert!(html.contains(&format!("This hunt was limited to uploads of files named <span class=\"mono\">{file}</span>")), "{html}");
     assert!(html.contains(&format!(
-        "<b>This report is of hunt 2, narrowed to uploads of <span class=\"mono\">{}</span>.</b> Full hunt 1 of this case \
-         found {} uploads and attributed {attributed} to an account",
-        file.replace('&', "&amp;"),
+        "<p class=\"alert\">Full hunt 1 of this case found {} uploads and attributed {attributed} to an account",
         findings.as_array().unwrap().len()
     )), "{html}");
     assert!(html.contains(&format!("<b>1 upload confirmed malicious in this case is not among this hunt's findings</b>: {id}.")));
+}
+
+/// For a finding confirmed malicious, the report names the records the answer rests on: the
+/// storage request and the attributed account's sign-in, each with its file and line, as the
+/// finding's JSON gives them.
+#[test]
+fn report_gives_the_evidence_of_confirmed_findings() {
+    let (_root, case) = demo_case();
+    let findings = case.json(&["findings", "--format", "json"]);
+    let dumper = findings.as_array().unwrap().iter().find(|f| f["file_name"] == "mimikatz.exe").unwrap();
+    let id = dumper["finding_id"].as_str().unwrap();
+    case.ok(&["annotate", id, "--status", "confirmed-malicious"]);
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let html = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Evidence for confirmed and reviewed findings</h2>"));
+    assert!(html.contains(&format!(
+        "<span class=\"mono\">{id}</span> (confirmed-malicious, {})",
+        dumper["confidence"].as_str().unwrap()
+    )));
+    assert!(html.contains(&format!(
+        "storage log: {}, line {}.</li>",
+        dumper["source_file"].as_str().unwrap(),
+        dumper["source_line"]
+    )), "{html}");
+    let signin = dumper["candidates"].as_array().unwrap().iter().find(|c| c["account"] == dumper["attributed_account"]).unwrap();
+    assert!(html.contains(&format!(
+        "<li>Sign-in: {} at {} from {} ({})",
+        signin["account"].as_str().unwrap(),
+        signin["signin_time"].as_str().unwrap(),
+        signin["ip"].as_str().unwrap(),
+        signin["source_table"].as_str().unwrap()
+    )), "{html}");
+    assert!(html.contains(&format!(
+        "sign-in log: {}, line {}.</li>",
+        signin["source_file"].as_str().unwrap(),
+        signin["source_line"]
+    )), "{html}");
 }
