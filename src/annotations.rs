@@ -69,7 +69,7 @@ pub fn add(conn: &Connection, change: &Change) -> Result<i64> {
     }
     let known: i64 = conn.query_row("SELECT count(*) FROM findings WHERE finding_id = ?", [change.finding_id], |r| r.get(0))?;
     if known == 0 {
-        bail!("finding `{}` not found in any hunt; list them with `blobtrail findings`", change.finding_id);
+        return Err(crate::findings::not_found(conn, change.finding_id));
     }
     if !change.tags_removed.is_empty() {
         let current = load_states(conn)?.remove(change.finding_id).unwrap_or_default().tags;

@@ -330,8 +330,10 @@ pub struct QueryArgs {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
+    /// Output format; without it, the `--out` name's extension says which (.csv, .jsonl,
+    /// .json, .parquet, .xlsx)
     #[arg(long, value_enum)]
-    pub format: ExportFormat,
+    pub format: Option<ExportFormat>,
     /// Output file
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,

@@ -106,6 +106,30 @@ pub struct Finding {
     pub excluded_by: Vec<i64>,
 }
 
+/// Returns the error for a finding ID that no hunt has, naming up to three stored IDs that
+/// contain what was typed (with or without its `F-`), so that a cut or mistyped ID finds its
+/// finding.
+pub fn not_found(conn: &Connection, finding_id: &str) -> anyhow::Error {
+    let typed = finding_id.trim();
+    let core = typed.get(..2).filter(|p| p.eq_ignore_ascii_case("F-")).map_or(typed, |_| &typed[2..]);
+    let mut similar: Vec<String> = Vec::new();
+    if core.len() >= 4 {
+        if let Ok(mut stmt) = conn.prepare(
+            "SELECT DISTINCT finding_id FROM findings WHERE contains(lower(finding_id), lower(?)) ORDER BY finding_id LIMIT 4",
+        ) {
+            if let Ok(rows) = stmt.query_map([core], |r| r.get::<_, String>(0)) {
+                similar = rows.flatten().collect();
+            }
+        }
+    }
+    let hint = match similar.len() {
+        0 => "list them with `blobtrail findings`".to_string(),
+        1..=3 => format!("did you mean {}?", similar.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or ")),
+        _ => format!("several contain `{}`; give more of the ID", crate::output::terminal_safe(core)),
+    };
+    anyhow::anyhow!("finding `{}` not found in any hunt; {hint}", crate::output::terminal_safe(typed))
+}
+
 /// Returns the latest finished hunt, or fails with what to run first.
 pub fn latest_hunt(conn: &Connection) -> Result<i64> {
     let hunt: Option<i64> =

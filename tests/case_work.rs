@@ -1010,3 +1010,29 @@ fn case_names_demo_reruns_and_empty_hunts() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("(1 other command that changed it in its audit trail)"), "{}", stderr(&output));
 }
+
+/// A finding ID typed without its `F-` or cut short names the stored ID it matches, in `show`
+/// and `annotate`; the truth file of `generate`, given on its own to `import`, is pointed to
+/// `score`.
+#[test]
+fn mistyped_ids_and_the_truth_file_get_a_hint() {
+    let (_root, case) = demo_case();
+    for args in [vec!["show", "4ed054e5c17c2505"], vec!["show", "F-4ed054e5c1"], vec!["annotate", "4ed054e5c17c", "--tag", "x"]] {
+        let output = case.run(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&output).contains("not found in any hunt; did you mean `F-4ed054e5c17c2505`?"), "{args:?}: {}", stderr(&output));
+    }
+    let output = case.run(&["show", "F-zzzz"]);
+    assert!(stderr(&output).contains("not found in any hunt; list them with `blobtrail findings`"), "{}", stderr(&output));
+
+    let generated = case.root.path().join("gen");
+    let output = blobtrail(&case.root).args(["generate", "--quiet", "--out"]).arg(&generated).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = case.import(&[generated.join("truth.csv")], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is the ground-truth file of `blobtrail generate`, not a log; give it to `blobtrail score --truth`"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -231,6 +231,13 @@ fn every_export_format_writes() {
     }
     let lines = std::fs::read_to_string(case.root.path().join("export.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), total);
+    // Without `--format`, the name's extension says which; a name that does not is refused.
+    let named = case.root.path().join("by-name.JSONL");
+    case.ok(&["export", "--out", named.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&named).unwrap(), lines);
+    let output = case.run(&["export", "--out", case.root.path().join("export.txt").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("give `--format` (csv, jsonl, json, parquet, xlsx or timesketch): the name"), "{}", stderr(&output));
     for line in std::fs::read_to_string(case.root.path().join("export.timesketch")).unwrap().lines() {
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(event["message"].is_string());

@@ -103,9 +103,15 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
     }
     if problems.is_empty() {
         print_stdout!("verify-bundle: OK, every file matches the manifest");
+        if global.case.is_none() {
+            print_note!(
+                "note: files and manifest agree; compare the manifest's SHA-256 with the one in your notes, \
+                 or give `--case` to check it against the case's audit trail"
+            );
+        }
         Ok(Exit::Success)
     } else {
-        print_stdout!("verify-bundle: FAILED, {} problem(s)", problems.len());
+        print_stdout!("verify-bundle: FAILED, {}", crate::output::count(problems.len() as i64, "problem", "problems"));
         Ok(Exit::Failure)
     }
 }

@@ -20,6 +20,10 @@ use crate::output::{self, PrettyArray};
 use super::findings::write_findings;
 
 pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
+    let format = match args.format {
+        Some(format) => format,
+        None => format_of(&args.out)?,
+    };
     case.guard_output(&args.out)?;
     if let Ok(existing) = std::fs::symlink_metadata(&args.out) {
         // The export is renamed into place, which would replace a link or a device, not write through it.
@@ -39,7 +43,7 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
     // Write beside the target and rename, so a failed export never leaves half a file.
     let partial = output::partial_path(&args.out)?;
     let totals = Totals::default();
-    let rows = match write(case, &args, hunt_id, &totals, &partial) {
+    let rows = match write(case, &args, format, hunt_id, &totals, &partial) {
         Ok(rows) => rows,
         Err(err) => {
             let _ = std::fs::remove_file(&partial);
@@ -59,6 +63,23 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
         args.out.display()
     );
     Ok(Report::success(json!({ "hunt_id": hunt_id, "findings": findings, "excluded": excluded, "rows": rows })))
+}
+
+/// Reads the export format from the output file's extension, for an `export` without
+/// `--format`.
+fn format_of(out: &Path) -> Result<ExportFormat> {
+    let extension = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    Ok(match extension.as_deref() {
+        Some("csv") => ExportFormat::Csv,
+        Some("jsonl" | "ndjson") => ExportFormat::Jsonl,
+        Some("json") => ExportFormat::Json,
+        Some("parquet") => ExportFormat::Parquet,
+        Some("xlsx") => ExportFormat::Xlsx,
+        _ => bail!(
+            "give `--format` (csv, jsonl, json, parquet, xlsx or timesketch): the name `{}` does not say which",
+            out.display()
+        ),
+    })
 }
 
 /// Counts of the findings written, those excluded by a rule, and their candidates.
@@ -95,7 +116,7 @@ fn check_xlsx_rows(case: &Case, hunt_id: i64) -> Result<()> {
 
 /// Writes the export to `path` and returns the number of rows or records. Every format is
 /// written a run of findings at a time, so the whole list is never held in memory.
-fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &Path) -> Result<usize> {
+fn write(case: &Case, args: &ExportArgs, format: ExportFormat, hunt_id: i64, totals: &Totals, path: &Path) -> Result<usize> {
     let rows = AtomicUsize::new(0);
     let to_file = |start: &[u8], render: &(dyn Fn(&Finding, &mut Vec<u8>) -> Result<usize> + Sync), json_array: bool| {
         let mut out = BufWriter::new(File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?);
@@ -114,7 +135,7 @@ fn write(case: &Case, args: &ExportArgs, hunt_id: i64, totals: &Totals, path: &P
         out.flush()?;
         anyhow::Ok(rows.load(Ordering::Relaxed))
     };
-    match args.format {
+    match format {
         ExportFormat::Csv => {
             let mut header = Vec::new();
             export::write_csv_header(&mut header, args.excel_bom)?;

@@ -81,10 +81,7 @@ pub fn load_one(conn: &Connection, finding_id: &str, hunt: Option<i64>) -> Resul
             )?;
             match found {
                 Some(id) => id,
-                None => bail!(
-                    "finding `{}` not found in any hunt; list them with `blobtrail findings`",
-                    terminal_safe(finding_id)
-                ),
+                None => return Err(findings::not_found(conn, finding_id)),
             }
         }
     };

@@ -198,6 +198,12 @@ fn import_path(conn: &Connection, path: &Path, plan: &ImportPlan, progress: &Pro
             );
         };
         report.size = metadata.len();
+        if crate::generate::is_truth_file(path) {
+            bail!(
+                "`{}` is the ground-truth file of `blobtrail generate`, not a log; give it to `blobtrail score --truth`",
+                path.display()
+            );
+        }
 
         // A file of a size already seen is hashed first, so a repeated import costs one read.
         if size_seen(conn, report.size)? {
