@@ -41,11 +41,26 @@ pub struct ReportInput<'a> {
     pub confirmed_elsewhere: Vec<String>,
 }
 
-/// A full hunt's counts, which a report of a sentinel hunt points to.
+/// A full hunt's counts, which a report of a sentinel or narrowed hunt points to.
 pub struct FullHunt {
     pub hunt_id: i64,
     pub uploads: i64,
     pub attributed: i64,
+}
+
+impl FullHunt {
+    /// Says what the full hunt found and how to report it, as HTML.
+    fn describe(&self) -> String {
+        format!(
+            "Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
+             <span class=\"mono\">--hunt {}</span> reports them.",
+            self.hunt_id,
+            thousands(self.uploads),
+            if self.uploads == 1 { "upload" } else { "uploads" },
+            thousands(self.attributed),
+            self.hunt_id
+        )
+    }
 }
 
 /// The result of the checks that `bundle` runs on the case's own record before writing.
@@ -294,15 +309,7 @@ fn summary(html: &mut String, input: &ReportInput) {
     let sentinel = input.hunt_mode == "sentinel";
     if sentinel {
         let full = match &input.full_hunt {
-            Some(full) => format!(
-                "Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
-                 <span class=\"mono\">--hunt {}</span> reports them.",
-                full.hunt_id,
-                thousands(full.uploads),
-                if full.uploads == 1 { "upload" } else { "uploads" },
-                thousands(full.attributed),
-                full.hunt_id
-            ),
+            Some(full) => full.describe(),
             None => "No full hunt of this case has run; <span class=\"mono\">blobtrail hunt</span> runs one.".to_string(),
         };
         let _ = writeln!(
@@ -315,16 +322,7 @@ fn summary(html: &mut String, input: &ReportInput) {
         );
     } else if let Some(full) = &input.full_hunt {
         // The alert above the summary says which file the hunt was limited to.
-        let _ = writeln!(
-            html,
-            "<p class=\"alert\">Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
-             <span class=\"mono\">--hunt {}</span> reports them.</p>",
-            full.hunt_id,
-            thousands(full.uploads),
-            if full.uploads == 1 { "upload" } else { "uploads" },
-            thousands(full.attributed),
-            full.hunt_id
-        );
+        let _ = writeln!(html, "<p class=\"alert\">{}</p>", full.describe());
     }
     if !input.confirmed_elsewhere.is_empty() {
         let ids: Vec<String> = input.confirmed_elsewhere.iter().map(|id| escape(id)).collect();
