@@ -770,6 +770,15 @@ fn parquet_rows_read_like_json_lines() {
         assert!(time.len() == 27 && time.as_bytes()[10] == b'T' && time.ends_with('Z'), "{name}: {raw:?}");
     }
 
+    // A gzip of a Parquet file is refused with what to do: DuckDB reads Parquet from disk.
+    let gzipped = dir.path().join("lines_blob.parquet.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &std::fs::read(dir.path().join("lines_blob.parquet")).unwrap()).unwrap();
+    std::fs::write(&gzipped, encoder.finish().unwrap()).unwrap();
+    let output = TestCase::new().import(&[gzipped], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("a Parquet file inside a zip archive or gzip stream"), "{}", stderr(&output));
+
     // Parquet keeps text in UTF-8, so `--encoding windows-1252` (for Excel's CSV) leaves it be.
     let accented = dir.path().join("accented.parquet");
     let script = "import sys, duckdb\n\

@@ -712,17 +712,18 @@ fn read_any<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(
     if head.starts_with(b"PK\x03\x04") {
         bail!("a zip archive inside a zip archive or gzip stream: extract the inner archive and import its files");
     }
-    if head.starts_with(parquet::MAGIC) {
-        bail!("a Parquet file inside a zip archive or gzip stream, which DuckDB reads only from disk: extract it and import the file");
-    }
     read_avro_or_records(input, windows_1252, emit)
 }
 
 /// Runs the Event Hub Capture reader on an Avro file and `read_records` on anything else.
 /// Returns the shape's name.
 fn read_avro_or_records<R: BufRead>(input: &mut R, windows_1252: bool, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<String> {
-    if input.fill_buf()?.starts_with(avro::MAGIC) {
+    let head = input.fill_buf()?;
+    if head.starts_with(avro::MAGIC) {
         return read_avro(input, windows_1252, emit);
+    }
+    if head.starts_with(parquet::MAGIC) {
+        bail!("a Parquet file inside a zip archive or gzip stream, which DuckDB reads only from disk: extract it and import the file");
     }
     Ok(read_records(input, windows_1252, emit)?.as_str().to_string())
 }

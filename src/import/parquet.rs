@@ -67,7 +67,10 @@ impl JsonLines {
         });
         match ready.recv() {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => return Err(err.context("DuckDB cannot read the file as Parquet")),
+            Ok(Err(err)) => {
+                return Err(anyhow::anyhow!("{}", first_line(&format!("{err:#}")))
+                    .context("DuckDB cannot read the file as Parquet: it may be cut short or damaged"))
+            }
             Err(_) => bail!("the thread that reads the Parquet file stopped"),
         }
         Ok(JsonLines { receiver, pending: Vec::new(), offset: 0, done: false })
@@ -109,6 +112,8 @@ fn connection() -> Result<Connection> {
 /// ISO 8601 in UTC. The path goes in as a string literal; a path that DuckDB would read as a
 /// pattern of several files is refused.
 fn select_rows(path: &Path) -> Result<String> {
+    // The path DuckDB reads is the one hashed: as given, DuckDB would expand a leading `~`.
+    let path = std::fs::canonicalize(path).with_context(|| format!("cannot find `{}`", path.display()))?;
     let text = path.to_str().context("the path is not valid UTF-8")?;
     if text.contains(['*', '?', '[', '{']) {
         bail!(
@@ -119,22 +124,38 @@ fn select_rows(path: &Path) -> Result<String> {
     let source = format!("read_parquet('{}')", text.replace('\'', "''"));
     let conn = connection()?;
     let mut stmt = conn.prepare(&format!("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})"))?;
-    let columns: Vec<(String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>().context("DuckDB cannot read the file as Parquet")?;
-    let times: Vec<String> = columns
+    let columns: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect::<Result<_, _>>())
+        .map_err(|err| anyhow::anyhow!("{}", first_line(&err.to_string())))
+        .context("DuckDB cannot read the file as Parquet: it may be cut short or damaged, or not Parquet at all")?;
+    // Each column by name in a struct, so that no column name can stand for the row.
+    let fields: Vec<String> = columns
         .iter()
-        .filter(|(_, kind)| kind.starts_with("TIMESTAMP"))
-        .map(|(name, _)| {
+        .map(|(name, kind)| {
             let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-            format!("strftime(make_timestamp(epoch_us({quoted})), '%Y-%m-%dT%H:%M:%S.%fZ') AS {quoted}")
+            let micros = match kind.as_str() {
+                "TIMESTAMP_NS" => Some(format!("epoch_ns({quoted}) // 1000")),
+                "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" | "TIMESTAMP_S" | "TIMESTAMP_MS" => Some(format!("epoch_us({quoted})")),
+                _ => None,
+            };
+            // `infinity` stays text, which the time parser then rejects with the value.
+            let value = match micros {
+                Some(micros) => format!(
+                    "CASE WHEN isfinite({quoted}) THEN strftime(make_timestamp({micros}), '%Y-%m-%dT%H:%M:%S.%fZ') \
+                     ELSE {quoted}::VARCHAR END"
+                ),
+                None => quoted,
+            };
+            format!("'{}': {value}", name.replace('\'', "''"))
         })
         .collect();
-    let rows = if times.is_empty() {
-        format!("SELECT * FROM {source}")
-    } else {
-        format!("SELECT * REPLACE ({}) FROM {source}", times.join(", "))
-    };
-    Ok(format!("SELECT to_json(r)::VARCHAR FROM ({rows}) r"))
+    Ok(format!("SELECT to_json({{{}}})::VARCHAR FROM {source}", fields.join(", ")))
+}
+
+/// Returns the first line of a DuckDB message, without the statement it quotes below.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message)
 }
 
 #[cfg(test)]
@@ -166,10 +187,34 @@ mod tests {
         );
     }
 
+    /// A column named like the row's alias, a list of timestamps, nanoseconds (cut, not
+    /// rounded) and an infinite time each keep the row whole.
+    #[test]
+    fn odd_columns_keep_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.parquet");
+        let conn = connection().unwrap();
+        conn.execute_batch(&format!(
+            "COPY (SELECT TIMESTAMP_NS '2026-03-14 15:04:30.999999999' AS TimeGenerated, 'zzz' AS r,
+                          [TIMESTAMPTZ '2026-03-14 15:00:00+00'] AS seen, 'infinity'::TIMESTAMP AS later)
+             TO '{}' (FORMAT parquet)",
+            path.to_str().unwrap()
+        ))
+        .unwrap();
+        let mut text = String::new();
+        JsonLines::open(&path).unwrap().read_to_string(&mut text).unwrap();
+        let row: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(row["TimeGenerated"], "2026-03-14T15:04:30.999999Z");
+        assert_eq!(row["r"], "zzz");
+        assert_eq!(row["seen"].as_array().unwrap().len(), 1);
+        assert_eq!(row["later"], "infinity");
+    }
+
     #[test]
     fn patterns_and_other_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let pattern = dir.path().join("*.parquet");
+        std::fs::write(&pattern, "PAR1").unwrap();
         assert!(JsonLines::open(&pattern).err().unwrap().to_string().contains("as a pattern of file names"));
         let text = dir.path().join("not.parquet");
         std::fs::write(&text, "PAR1 but not Parquet").unwrap();
