@@ -37,7 +37,8 @@ pub struct ReportInput<'a> {
     /// The latest full hunt of every upload, when this report is of a sentinel hunt or of one
     /// narrowed to a file name.
     pub full_hunt: Option<FullHunt>,
-    /// The findings the case's examiners confirmed malicious that this hunt does not have.
+    /// The uploads the case's examiners confirmed malicious that this hunt does not have, each
+    /// described with its finding, object, time and the latest hunt that has it.
     pub confirmed_elsewhere: Vec<String>,
 }
 
@@ -154,14 +155,22 @@ fn evidence(f: &Finding) -> Vec<String> {
             place(&c.source_file, c.source_line, c.source_record)
         ));
     }
-    let others: Vec<String> =
-        f.candidates.iter().filter(|c| attributed.is_none_or(|a| !std::ptr::eq(a, *c))).map(Candidate::label).collect();
-    if !others.is_empty() {
-        const NAMED: usize = 10;
-        let more = others.len().saturating_sub(NAMED);
-        let named = others[..others.len().min(NAMED)].join(", ");
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        lines.push(format!("Other accounts that signed in from the address in the window: {named}{more}."));
+    // The candidates besides the attributed one, by rank, each with its record.
+    const LISTED: usize = 5;
+    let others: Vec<&Candidate> = f.candidates.iter().filter(|c| attributed.is_none_or(|a| !std::ptr::eq(a, *c))).collect();
+    let what = if attributed.is_some() { "Also signed in from the address in the window" } else { "Candidate" };
+    for c in others.iter().take(LISTED) {
+        lines.push(format!(
+            "{what}: {} at {} from {} ({}); sign-in log: {}.",
+            c.label(),
+            c.signin_time,
+            c.ip,
+            c.source_table,
+            place(&c.source_file, c.source_line, c.source_record)
+        ));
+    }
+    if others.len() > LISTED {
+        lines.push(format!("{} more candidates are in findings.json.", others.len() - LISTED));
     }
     lines
 }
@@ -325,29 +334,28 @@ fn summary(html: &mut String, input: &ReportInput) {
         let _ = writeln!(html, "<p class=\"alert\">{}</p>", full.describe());
     }
     if !input.confirmed_elsewhere.is_empty() {
-        let ids: Vec<String> = input.confirmed_elsewhere.iter().map(|id| escape(id)).collect();
+        let uploads = first_of(input.confirmed_elsewhere.iter().map(|upload| escape(upload)).collect());
         let _ = writeln!(
             html,
-            "<p class=\"alert\"><b>{} confirmed malicious in this case {} not among this hunt's findings</b>: {}. \
-             The annotations table below lists them; a bundle of the hunt that found them reports them in full.</p>",
-            crate::output::count(ids.len() as i64, "upload", "uploads"),
-            if ids.len() == 1 { "is" } else { "are" },
-            ids.join(", ")
+            "<p class=\"alert\"><b>{} confirmed malicious in this case {} not among this hunt's findings</b>: {uploads}. \
+             A bundle of the hunt named with each reports it in full.</p>",
+            crate::output::count(input.confirmed_elsewhere.len() as i64, "upload", "uploads"),
+            if input.confirmed_elsewhere.len() == 1 { "is" } else { "are" },
         );
     }
     if !confirmed.is_empty() {
         let accounts: BTreeSet<&str> = confirmed.iter().filter_map(|f| f.attributed_account.as_deref()).collect();
-        let files: Vec<String> = confirmed.iter().map(|f| escape(f.object_path.as_deref().unwrap_or("?"))).collect();
+        let files = first_of(confirmed.iter().map(|f| escape(f.object_path.as_deref().unwrap_or("?"))).collect());
         let _ = writeln!(
             html,
             "<p class=\"alert\"><b>{} upload(s) confirmed malicious</b>: {}. Account(s) whose sign-ins they are attributed to: <b>{}</b> \
              (the account used, which is not necessarily the person: a stolen session or token signs in as its owner).{}</p>",
             confirmed.len(),
-            files.join(", "),
+            files,
             match (accounts.is_empty(), input.hunt_mode) {
                 (true, "sentinel") => "none, because this report is of a sentinel hunt, which attributes no account (see Method)".to_string(),
                 (true, _) => "none".to_string(),
-                (false, _) => accounts.iter().map(|a| escape(a)).collect::<Vec<_>>().join(", "),
+                (false, _) => first_of(accounts.iter().map(|a| escape(a)).collect()),
             },
             if confirmed_excluded > 0 {
                 format!(" {confirmed_excluded} of them also match an exclusion rule; the rule does not clear them.")
@@ -653,6 +661,15 @@ fn findings_table(html: &mut String, findings: &[ReportFinding], graded: bool) {
     html.push_str("</tbody></table>\n");
 }
 
+/// Joins the first twenty items of a list, saying how many more there are, so that an alert
+/// stays readable however many uploads it concerns.
+fn first_of(items: Vec<String>) -> String {
+    const SHOWN: usize = 20;
+    let more = items.len().saturating_sub(SHOWN);
+    let shown = items[..items.len().min(SHOWN)].join(", ");
+    if more > 0 { format!("{shown} and {more} more") } else { shown }
+}
+
 /// Lists, for each finding confirmed malicious or needing review, the records its answer rests
 /// on, so that a reader can check them in the exports without the case.
 fn evidence_section(html: &mut String, findings: &[ReportFinding]) {
@@ -661,6 +678,16 @@ fn evidence_section(html: &mut String, findings: &[ReportFinding]) {
         return;
     }
     html.push_str("<h2>Evidence for confirmed and reviewed findings</h2>\n");
+    let total = findings.iter().filter(|f| !f.evidence.is_empty()).count();
+    if with_evidence.len() < total {
+        let _ = writeln!(
+            html,
+            "<p>This section gives {} of {} findings, confirmed malicious first; <span class=\"mono\">findings.json</span> \
+             in this bundle holds the candidates and records of every one.</p>",
+            thousands(with_evidence.len() as i64),
+            thousands(total as i64)
+        );
+    }
     for f in with_evidence {
         let _ = write!(
             html,

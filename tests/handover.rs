@@ -455,7 +455,11 @@ fn narrowed_hunt_report_names_what_it_leaves_out() {
         "<p class=\"alert\">Full hunt 1 of this case found {} uploads and attributed {attributed} to an account",
         findings.as_array().unwrap().len()
     )), "{html}");
-    assert!(html.contains(&format!("<b>1 upload confirmed malicious in this case is not among this hunt's findings</b>: {id}.")));
+    assert!(html.contains(&format!(
+        "<b>1 upload confirmed malicious in this case is not among this hunt's findings</b>: {id} ({}, uploaded {}Z, hunt 1).",
+        dumper["object_path"].as_str().unwrap(),
+        &dumper["upload_time"].as_str().unwrap()[..19]
+    )), "{html}");
 }
 
 /// For a finding confirmed malicious, the report names the records the answer rests on: the

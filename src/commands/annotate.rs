@@ -19,7 +19,7 @@ pub fn run(global: &Global, case: &Case, args: AnnotateArgs) -> Result<Report> {
         examiner: examiner.as_deref(),
     };
     let annotation_id = annotations::add(&case.conn, &change)?;
-    print_stderr!(
+    print_note!(
         "recorded annotation {annotation_id} on `{}` by {}",
         args.finding_id,
         examiner.as_deref().unwrap_or("an unnamed examiner (set --examiner or BLOBTRAIL_EXAMINER)")

@@ -252,11 +252,7 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
     let narrowed = hunt.mode == "sentinel"
         || serde_json::from_str::<serde_json::Value>(&hunt.parameters).is_ok_and(|p| p["file"].is_string());
     let in_hunt: std::collections::HashSet<&str> = shown.iter().map(|f| f.finding_id.as_str()).collect();
-    let confirmed_elsewhere: Vec<String> = states
-        .iter()
-        .filter(|(id, state)| state.status.as_deref() == Some("confirmed-malicious") && !in_hunt.contains(id.as_str()))
-        .map(|(id, _)| id.clone())
-        .collect();
+    let confirmed_elsewhere = confirmed_elsewhere(case, &states, &in_hunt)?;
     let html = report::render(&ReportInput {
         case_name: &name,
         case_title: title.as_deref(),
@@ -321,4 +317,32 @@ fn latest_full_hunt(case: &Case) -> Result<Option<report::FullHunt>> {
     )?;
     let mut rows = stmt.query_map([], |r| Ok(report::FullHunt { hunt_id: r.get(0)?, uploads: r.get(1)?, attributed: r.get(2)? }))?;
     Ok(rows.next().transpose()?)
+}
+
+/// Describes the uploads confirmed malicious in the case that the hunt of the bundle does not
+/// have: each finding with its object, upload time and the latest hunt that has it.
+fn confirmed_elsewhere(
+    case: &Case,
+    states: &[(String, annotations::State)],
+    in_hunt: &std::collections::HashSet<&str>,
+) -> Result<Vec<String>> {
+    let mut stmt = case.conn.prepare(
+        "SELECT object_path, strftime(upload_time, '%Y-%m-%dT%H:%M:%SZ'), hunt_id FROM findings
+         WHERE finding_id = ? ORDER BY hunt_id DESC LIMIT 1",
+    )?;
+    let mut described = Vec::new();
+    for (id, state) in states {
+        if state.status.as_deref() != Some("confirmed-malicious") || in_hunt.contains(id.as_str()) {
+            continue;
+        }
+        let found = stmt
+            .query_map([id], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+            .next()
+            .transpose()?;
+        described.push(match found {
+            Some((object, time, hunt)) => format!("{id} ({}, uploaded {time}, hunt {hunt})", object.unwrap_or_default()),
+            None => id.clone(),
+        });
+    }
+    Ok(described)
 }
