@@ -36,7 +36,7 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         )
     })?;
     // Whoever gave `--file` knows the hunt is narrowed; the note is for the commands after it.
-    if let Some(note) = super::sentinel_note(case, summary.hunt_id)?.filter(|_| plan.file.is_none()) {
+    if let Some(note) = super::partial_hunt_note(case, summary.hunt_id)?.filter(|_| plan.file.is_none()) {
         print_stderr!("{note}");
     }
     if let (0, Some(file)) = (summary.uploads, &plan.file) {

@@ -255,7 +255,7 @@ fn exit_code(exit: Exit) -> i32 {
 /// sentinel hunt run for comparison would otherwise replace the attribution handed over.
 pub fn default_hunt(case: &Case) -> Result<i64> {
     let hunt_id = crate::findings::latest_hunt(&case.conn)?;
-    if let Some(note) = sentinel_note(case, hunt_id)? {
+    if let Some(note) = partial_hunt_note(case, hunt_id)? {
         print_stderr!("{note}");
     }
     Ok(hunt_id)
@@ -264,7 +264,7 @@ pub fn default_hunt(case: &Case) -> Result<i64> {
 /// Describes a hunt `hunt_id` that covers less than a full hunt of the case does (a sentinel
 /// hunt, or one narrowed with `--file`) while a full hunt of every upload exists, naming that
 /// hunt; None otherwise.
-pub fn sentinel_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
+pub fn partial_hunt_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
     let (mode, file, full): (Option<String>, Option<String>, Option<i64>) = case.conn.query_row(
         "SELECT (SELECT mode FROM hunts WHERE hunt_id = $1),
                 (SELECT json_extract_string(parameters, '$.file') FROM hunts WHERE hunt_id = $1),
