@@ -70,7 +70,7 @@ pub enum Command {
     #[command(subcommand)]
     Exclude(ExcludeCommand),
     /// Print the case's audit trail
-    Log(FormatArgs),
+    Log(LogArgs),
     /// Check the audit trail's hash chain and the hashes of imported files still on disk
     Verify,
     /// Run read-only SQL against the case
@@ -435,6 +435,18 @@ pub struct SourcesArgs {
 pub struct FormatArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Only the records of this command, such as import, hunt, annotate or bundle; repeat for several
+    #[arg(long = "command", value_name = "NAME")]
+    pub commands: Vec<String>,
+    /// Only the last N records (of those `--command` keeps)
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
 }
 
 #[derive(Args, Debug)]

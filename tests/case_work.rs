@@ -1036,3 +1036,22 @@ fn mistyped_ids_and_the_truth_file_get_a_hint() {
         stderr(&output)
     );
 }
+
+/// `log --command` keeps the records of the commands named, in any letter case, and `--last`
+/// the last of those; a command that changes the case records its start and its end.
+#[test]
+fn log_chooses_records_by_command_and_count() {
+    let (_root, case) = demo_case();
+    case.ok(&["annotate", "F-4ed054e5c17c2505", "--tag", "first"]);
+    case.ok(&["annotate", "F-4ed054e5c17c2505", "--tag", "second"]);
+    let all = case.json(&["log", "--format", "json"]).as_array().unwrap().len();
+    let annotations = case.json(&["log", "--format", "json", "--command", "ANNOTATE"]);
+    let annotations = annotations.as_array().unwrap();
+    assert_eq!(annotations.len(), 4, "{annotations:?}");
+    assert!(annotations.iter().all(|r| r["command"] == "annotate"));
+    assert!(all > annotations.len());
+    let last = case.json(&["log", "--format", "json", "--command", "annotate", "--last", "1"]);
+    assert_eq!(last.as_array().unwrap().len(), 1);
+    assert_eq!(last[0]["seq"], annotations[3]["seq"]);
+    assert_eq!(last[0]["exit_code"], 0);
+}

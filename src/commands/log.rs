@@ -6,14 +6,21 @@ use serde_json::json;
 use super::Report;
 use crate::audit;
 use crate::case::Case;
-use crate::cli::{FormatArgs, OutputFormat};
+use crate::cli::{LogArgs, OutputFormat};
 use crate::output;
 
 /// The longest `counts` cell of the table; `--format json` and `csv` give the whole value.
 const TABLE_COUNTS_CHARS: usize = 300;
 
-pub fn run(case: &Case, args: FormatArgs) -> Result<Report> {
-    let records = audit::read_all(&case.conn)?;
+pub fn run(case: &Case, args: LogArgs) -> Result<Report> {
+    // The whole trail is read and its records chosen here: `verify` checks the chain, not `log`.
+    let mut records: Vec<audit::Stored> = audit::read_all(&case.conn)?
+        .into_iter()
+        .filter(|r| args.commands.is_empty() || args.commands.iter().any(|c| r.command.eq_ignore_ascii_case(c.trim())))
+        .collect();
+    if let Some(last) = args.last {
+        records.drain(..records.len().saturating_sub(last));
+    }
     let table = args.format == OutputFormat::Table;
     let header = ["seq", "started (UTC)", "finished (UTC)", "command", "examiner", "exit", "counts", "arguments"];
     let rows: Vec<Vec<String>> = records
