@@ -441,16 +441,14 @@ const CONFLICTS: &str = "
     ),
     pairs AS (
         SELECT s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
-               CASE WHEN nullif(lower(trim(s.requester_upn)), '') IS DISTINCT FROM nullif(lower(trim(o.requester_upn)), '') THEN 'RequesterUpn'
-                    WHEN nullif(lower(trim(s.requester_object_id)), '') IS DISTINCT FROM nullif(lower(trim(o.requester_object_id)), '') THEN 'RequesterObjectId'
-                    WHEN nullif(lower(trim(s.requester_app_id)), '') IS DISTINCT FROM nullif(lower(trim(o.requester_app_id)), '') THEN 'RequesterAppId'
-                    WHEN nullif(lower(trim(s.authentication_type)), '') IS DISTINCT FROM nullif(lower(trim(o.authentication_type)), '') THEN 'AuthenticationType'
-                    WHEN s.request_body_size IS DISTINCT FROM o.request_body_size THEN 'RequestBodySize' END AS field,
                o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line,
-               o.requester_upn AS o_upn, o.requester_object_id AS o_oid, o.requester_app_id AS o_app,
-               o.authentication_type AS o_auth, o.request_body_size AS o_size,
-               s.requester_upn AS s_upn, s.requester_object_id AS s_oid, s.requester_app_id AS s_app,
-               s.authentication_type AS s_auth, s.request_body_size AS s_size
+               -- A value on one side only is a conflict: the other export left the field out.
+               list_filter([['RequesterUpn', o.requester_upn, s.requester_upn],
+                            ['RequesterObjectId', o.requester_object_id, s.requester_object_id],
+                            ['RequesterAppId', o.requester_app_id, s.requester_app_id],
+                            ['AuthenticationType', o.authentication_type, s.authentication_type],
+                            ['RequestBodySize', o.request_body_size::VARCHAR, s.request_body_size::VARCHAR]],
+                           lambda f: nullif(lower(trim(f[2])), '') IS DISTINCT FROM nullif(lower(trim(f[3])), ''))[1] AS differing
         FROM storage_events s
         JOIN earlier o ON o.event_key = s.event_key AND (o.source_id <> $1 OR o.record_no < s.record_no)
         WHERE s.source_id = $1
@@ -458,18 +456,13 @@ const CONFLICTS: &str = "
     ),
     conflicts AS (
         -- This file is not in `sources` until it commits; `$4` is its path.
-        SELECT p.*, coalesce(src.path, $4) AS earlier_path,
+        SELECT p.* EXCLUDE (differing), differing[1] AS field, differing[3] AS this_value,
+               coalesce(src.path, $4) AS earlier_path,
                coalesce('line ' || p.earlier_line, 'record ' || p.earlier_record) AS earlier_position,
-               CASE field WHEN 'RequesterUpn' THEN o_upn WHEN 'RequesterObjectId' THEN o_oid
-                          WHEN 'RequesterAppId' THEN o_app WHEN 'AuthenticationType' THEN o_auth
-                          ELSE o_size::VARCHAR END AS earlier_value,
-               CASE field WHEN 'RequesterUpn' THEN s_upn WHEN 'RequesterObjectId' THEN s_oid
-                          WHEN 'RequesterAppId' THEN s_app WHEN 'AuthenticationType' THEN s_auth
-                          ELSE s_size::VARCHAR END AS this_value,
-               coalesce('`' || earlier_value || '`', 'none') AS earlier_shown,
-               coalesce('`' || this_value || '`', 'none') AS this_shown
+               coalesce('`' || differing[2] || '`', 'none') AS earlier_shown,
+               coalesce('`' || differing[3] || '`', 'none') AS this_shown
         FROM pairs p LEFT JOIN sources src ON src.source_id = p.earlier_source
-        WHERE field IS NOT NULL
+        WHERE differing IS NOT NULL
     )";
 
 /// Pushes one row of `storage_events`, in table order.
