@@ -249,8 +249,6 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         findings::render_of(&case.conn, hunt_id, None, render, |bytes, _| Ok(out.write_all(&bytes)?))
     })?;
 
-    let narrowed = hunt.mode == "sentinel"
-        || serde_json::from_str::<serde_json::Value>(&hunt.parameters).is_ok_and(|p| p["file"].is_string());
     let in_hunt: std::collections::HashSet<&str> = shown.iter().map(|f| f.finding_id.as_str()).collect();
     let confirmed_elsewhere = confirmed_elsewhere(case, &states, &in_hunt)?;
     let html = report::render(&ReportInput {
@@ -271,7 +269,10 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         annotations: &histories,
         rules: &rules,
         integrity,
-        full_hunt: if narrowed { latest_full_hunt(case)?.filter(|full| full.hunt_id != hunt_id) } else { None },
+        full_hunt: match super::partial_hunt(case, hunt_id)?.and_then(|partial| partial.full) {
+            Some(full) => Some(full_hunt_counts(case, full)?),
+            None => None,
+        },
         confirmed_elsewhere,
     });
     drop(shown);
@@ -304,19 +305,14 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
     writer.add("parameters.json", &serde_json::to_vec_pretty(&parameters)?)
 }
 
-/// Counts the uploads and attributed uploads of the case's latest full hunt of every upload, if
-/// one ran.
-fn latest_full_hunt(case: &Case) -> Result<Option<report::FullHunt>> {
-    let mut stmt = case.conn.prepare(
-        "SELECT h.hunt_id, count(f.hunt_id), count(f.attributed_account)
-         FROM (SELECT max(hunt_id) AS hunt_id FROM hunts
-               WHERE mode = 'full' AND finished_at IS NOT NULL AND json_extract_string(parameters, '$.file') IS NULL) h
-         LEFT JOIN findings f USING (hunt_id)
-         WHERE h.hunt_id IS NOT NULL
-         GROUP BY h.hunt_id",
+/// Counts the uploads and attributed uploads of a full hunt.
+fn full_hunt_counts(case: &Case, hunt_id: i64) -> Result<report::FullHunt> {
+    let (uploads, attributed) = case.conn.query_row(
+        "SELECT count(*), count(attributed_account) FROM findings WHERE hunt_id = ?",
+        [hunt_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let mut rows = stmt.query_map([], |r| Ok(report::FullHunt { hunt_id: r.get(0)?, uploads: r.get(1)?, attributed: r.get(2)? }))?;
-    Ok(rows.next().transpose()?)
+    Ok(report::FullHunt { hunt_id, uploads, attributed })
 }
 
 /// Describes the uploads confirmed malicious in the case that the hunt of the bundle does not

@@ -261,10 +261,18 @@ pub fn default_hunt(case: &Case) -> Result<i64> {
     Ok(hunt_id)
 }
 
-/// Describes a hunt `hunt_id` that covers less than a full hunt of the case does (a sentinel
-/// hunt, or one narrowed with `--file`) while a full hunt of every upload exists, naming that
-/// hunt; None otherwise.
-pub fn partial_hunt_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
+/// A hunt that covers less than a full hunt of every upload: a sentinel hunt, or one narrowed
+/// with `--file`.
+pub struct PartialHunt {
+    /// What the hunt is, as a note completes "hunt N is ...".
+    pub description: String,
+    /// The latest full hunt of every upload in the case, when there is one.
+    pub full: Option<i64>,
+}
+
+/// Returns what hunt `hunt_id` leaves out and the full hunt beside it; None when the hunt is a
+/// full hunt of every upload.
+pub fn partial_hunt(case: &Case, hunt_id: i64) -> Result<Option<PartialHunt>> {
     let (mode, file, full): (Option<String>, Option<String>, Option<i64>) = case.conn.query_row(
         "SELECT (SELECT mode FROM hunts WHERE hunt_id = $1),
                 (SELECT json_extract_string(parameters, '$.file') FROM hunts WHERE hunt_id = $1),
@@ -273,8 +281,7 @@ pub fn partial_hunt_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
         [hunt_id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let Some(full) = full.filter(|&full| full != hunt_id) else { return Ok(None) };
-    let what = match (mode.as_deref(), file) {
+    let description = match (mode.as_deref(), file) {
         (Some("sentinel"), _) => {
             "a sentinel hunt: it lists the reference query's candidates, failed sign-ins included, and attributes no account"
                 .to_string()
@@ -282,9 +289,19 @@ pub fn partial_hunt_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
         (_, Some(file)) => format!("narrowed to uploads of `{}`", crate::output::terminal_safe(&file)),
         _ => return Ok(None),
     };
-    Ok(Some(format!(
-        "note: hunt {hunt_id}, the latest, is {what}; full hunt {full} of every upload is in the case too, read it with `--hunt {full}`"
-    )))
+    Ok(Some(PartialHunt { description, full: full.filter(|&full| full != hunt_id) }))
+}
+
+/// Describes a hunt `hunt_id` that covers less than a full hunt of the case does while a full
+/// hunt of every upload exists, naming that hunt; None otherwise.
+pub fn partial_hunt_note(case: &Case, hunt_id: i64) -> Result<Option<String>> {
+    Ok(partial_hunt(case, hunt_id)?.and_then(|partial| {
+        let full = partial.full?;
+        Some(format!(
+            "note: hunt {hunt_id}, the latest, is {}; full hunt {full} of every upload is in the case too, read it with `--hunt {full}`",
+            partial.description
+        ))
+    }))
 }
 
 pub fn now_iso() -> String {
