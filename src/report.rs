@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use crate::exclusions::Rule;
 use crate::findings::{Candidate, Finding};
+use crate::import::record::Position;
 use crate::parse::time::parse_timestamp;
 
 /// The data a report is built from.
@@ -122,10 +123,7 @@ impl From<&Finding> for ReportFinding {
 /// Says on what records a finding rests: the storage request that completed the upload, the
 /// attributed account's closest sign-in, and the other candidates, each with its file and line.
 fn evidence(f: &Finding) -> Vec<String> {
-    let place = |file: &str, line: Option<i64>, record: i64| match line {
-        Some(line) => format!("{file}, line {line}"),
-        None => format!("{file}, record {record}"),
-    };
+    let place = |file: &str, line: Option<i64>, record: i64| format!("{file}, {}", Position::stored(record, line).describe());
     let mut lines = Vec::new();
     let parts = if f.part_count > 1 || f.upload_kind.ends_with("-upload") {
         format!(", the last of its requests since {}", f.first_time)

@@ -14,6 +14,7 @@ use crate::cli::{ShowArgs, ShowFormat};
 use crate::annotations::{self, Annotation};
 use crate::exclusions::{self, Rule};
 use crate::findings::{self, Finding};
+use crate::import::record::Position;
 use crate::output::{self, terminal_safe};
 use crate::parse::time::format_iso;
 
@@ -132,7 +133,7 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
             caller: r.get(3)?,
             bytes: r.get(4)?,
             source_file: r.get(5)?,
-            position: line.map_or_else(|| format!("record {record}"), |l| format!("line {l}")),
+            position: Position::stored(record, line).describe(),
             authentication_type: r.get(8)?,
             requester: r.get(9)?,
             caller_ip: r.get(10)?,
@@ -255,7 +256,7 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
             terminal_safe(&c.ip),
             c.source_table,
             terminal_safe(&c.source_file),
-            c.source_line.map_or_else(|| format!("record {}", c.source_record), |line| format!("line {line}"))
+            Position::stored(c.source_record, c.source_line).describe()
         )?;
         for reason in &c.reasons {
             writeln!(out, "       - {}", terminal_safe(reason))?;

@@ -11,6 +11,11 @@ pub struct Position {
 }
 
 impl Position {
+    /// Builds the position of a stored row from its `record_no` and `line` columns.
+    pub fn stored(record_no: i64, line: Option<i64>) -> Position {
+        Position { record_no: record_no as u64, line: line.map(|line| line as u64) }
+    }
+
     /// Describes the position for a message, such as `line 12` or `record 3`.
     pub fn describe(&self) -> String {
         match self.line {
