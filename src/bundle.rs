@@ -151,7 +151,7 @@ struct ReadBack {
     /// name, of which the zip crate reads one.
     shadowed_members: bool,
     /// Problems with entries that are not plain files: symbolic links, and folders that no
-    /// file of the manifest is in (checked in `verify`, which knows the manifest).
+    /// file of the manifest is in (checked in `verify`, which reads the manifest).
     links: Vec<String>,
     folders: Vec<String>,
 }

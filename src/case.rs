@@ -85,12 +85,12 @@ pub fn create(cases_dir: &Path, new: &NewCase, engine: &EngineSettings) -> Resul
         if dir.join(DB_FILE).exists() {
             anyhow::anyhow!("case `{}` already exists; choose another name or open it with `--case {}`", dir.display(), dir.display())
         } else if dir.is_dir() {
-            anyhow::anyhow!("the folder `{}` exists and holds files, so no case is made in it; choose another name", dir.display())
+            anyhow::anyhow!("the folder `{}` exists and is not empty, so no case is made in it; choose another name", dir.display())
         } else {
             anyhow::anyhow!("`{}` exists and is not a folder; choose another name", dir.display())
         }
     };
-    // An empty folder holds nothing, so a case may be made in it; any other is never touched.
+    // An empty folder contains nothing, so a case may be made in it. Any other is never touched.
     let empty_folder = std::fs::read_dir(&dir).map(|mut entries| entries.next().is_none());
     if matches!(empty_folder, Ok(false)) || (empty_folder.is_err() && dir.symlink_metadata().is_ok()) {
         return Err(exists());
@@ -137,8 +137,8 @@ fn move_entries(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::remove_dir(from)
 }
 
-/// Removes the folders that earlier runs of `case new` were building when they were stopped,
-/// where the system tells which processes run (`/proc`) and theirs no longer does.
+/// Removes the folders that earlier runs of `case new` were building when they were stopped.
+/// Only where `/proc` lists the running processes, and only when a folder's process is gone.
 fn remove_stopped_builds(cases_dir: &Path) {
     let processes = Path::new("/proc");
     if !processes.join("self").exists() {
@@ -203,7 +203,7 @@ pub fn open(path: &Path, engine: &EngineSettings) -> Result<Case> {
         .map_err(|_| {
             anyhow::anyhow!(
                 "case `{}` has no case details: `blobtrail case new` was stopped before it finished; \
-                 if the folder holds nothing else of yours, delete it and run `blobtrail case new` again",
+                 if the folder contains nothing else of yours, delete it and run `blobtrail case new` again",
                 dir.display()
             )
         })?;

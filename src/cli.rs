@@ -330,7 +330,7 @@ pub struct QueryArgs {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Output format; without it, the `--out` name's extension says which (.csv, .jsonl,
+    /// Output format; without it, the `--out` name's extension gives it (.csv, .jsonl,
     /// .json, .parquet, .xlsx)
     #[arg(long, value_enum)]
     pub format: Option<ExportFormat>,

@@ -91,7 +91,7 @@ pub struct ReportFinding {
     pub candidate_accounts: Vec<String>,
     /// The sign-in time of the attributed account's candidate.
     pub attributed_signin_time: Option<String>,
-    /// For a finding confirmed malicious or needing review: the records the answer rests on,
+    /// For a finding confirmed malicious or needing review: the records its attribution rests on,
     /// one sentence each, with the file and line they come from.
     pub evidence: Vec<String>,
 }
@@ -328,7 +328,7 @@ fn summary(html: &mut String, input: &ReportInput) {
             input.hunt_id
         );
     } else if let Some(full) = &input.full_hunt {
-        // The alert above the summary says which file the hunt was limited to.
+        // The alert above the summary names the file the hunt was limited to.
         let _ = writeln!(html, "<p class=\"alert\">{}</p>", full.describe());
     }
     if !input.confirmed_elsewhere.is_empty() {
@@ -634,7 +634,7 @@ fn findings_table(html: &mut String, findings: &[ReportFinding], graded: bool) {
         let confidence = if graded { f.confidence.as_deref().unwrap_or("") } else { "not graded" };
         let candidates = &f.candidate_accounts;
         let who = match (&f.attributed_account, candidates.is_empty()) {
-            // The reason says on what the account rests, and any caveat (requests from several addresses).
+            // The reason states what the account rests on, and any caveat (requests from several addresses).
             (Some(account), _) => match &f.reason {
                 Some(reason) => format!("{account}: {reason}"),
                 None => account.clone(),
@@ -668,8 +668,8 @@ fn first_of(items: Vec<String>) -> String {
     if more > 0 { format!("{shown} and {more} more") } else { shown }
 }
 
-/// Lists, for each finding confirmed malicious or needing review, the records its answer rests
-/// on, so that a reader can check them in the exports without the case.
+/// Lists, for each finding confirmed malicious or needing review, the records its attribution
+/// rests on, so that a reader can check them in the exports without the case.
 fn evidence_section(html: &mut String, findings: &[ReportFinding]) {
     let with_evidence: Vec<&ReportFinding> = first_by_attention(findings.iter().filter(|f| !f.evidence.is_empty()), TABLE_LIMIT);
     if with_evidence.is_empty() {

@@ -33,7 +33,7 @@ fn existing_case_is_not_overwritten() {
 }
 
 /// A case is built in a hidden folder and renamed into place, so an empty folder of the name
-/// takes a case, a folder that holds anything does not, and the hidden folder of a run that
+/// takes a case, a folder that contains anything does not, and the hidden folder of a run that
 /// was stopped (its process is gone) is removed by the next `case new`.
 #[test]
 fn case_new_uses_an_empty_folder_and_clears_stopped_runs() {
@@ -63,10 +63,11 @@ fn case_new_uses_an_empty_folder_and_clears_stopped_runs() {
         assert_eq!(mode, 0o700, "the examiner's folder keeps its permissions");
     }
     let output = new("empty");
-    assert!(stderr(&output).contains("case `") && stderr(&output).contains("already exists"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("case `"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("already exists"), "{}", stderr(&output));
     let output = new("used");
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("/used` exists and holds files, so no case is made in it"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/used` exists and is not empty, so no case is made in it"), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(cases.join("used/notes.txt")).unwrap(), "mine");
     assert!(stderr(&new("afile")).contains("/afile` exists and is not a folder"));
     assert!(stderr(&new(".hidden")).contains("not starting with `.`"));
@@ -990,7 +991,7 @@ fn stale_spill_files_are_removed() {
 
 /// `--case NAME` finds the case that `case new NAME` made in the cases folder; reading the
 /// demo case does not stop `demo` from building it again; a hunt of a case without storage
-/// records says what to import.
+/// records names what to import.
 #[test]
 fn case_names_demo_reruns_and_empty_hunts() {
     let root = tempfile::tempdir().unwrap();
@@ -998,7 +999,7 @@ fn case_names_demo_reruns_and_empty_hunts() {
     assert!(run(&["case", "new", "incident-42"]).status.success());
     let output = run(&["--case", "incident-42", "hunt"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("note: the case holds no storage log records, so there is no upload to find"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("note: the case contains no storage log records, so there is no upload to find"), "{}", stderr(&output));
     assert!(!stderr(&output).contains("see them with"), "{}", stderr(&output));
 
     assert!(run(&["demo", "--quiet"]).status.success());

@@ -200,7 +200,7 @@ fn sentinel_report_describes_its_method() {
     assert!(html.contains("This hunt reproduces the reference Sentinel hunting query"));
     assert!(!html.contains("How to read the confidence"));
     assert!(!html.contains("attributed directly"));
-    // The first screen says that this is no attribution and what the full hunt found, counted
+    // The first screen states that this is no attribution and what the full hunt found, counted
     // here from that hunt's findings.
     let full = case.json(&["findings", "--hunt", "1", "--format", "json", "--include-excluded"]);
     let full = full.as_array().unwrap();
@@ -231,7 +231,7 @@ fn every_export_format_writes() {
     }
     let lines = std::fs::read_to_string(case.root.path().join("export.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), total);
-    // Without `--format`, the name's extension says which; a name that does not is refused.
+    // Without `--format`, the name's extension gives the format, and a name without one is rejected.
     let named = case.root.path().join("by-name.JSONL");
     case.ok(&["export", "--out", named.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(&named).unwrap(), lines);
@@ -462,7 +462,7 @@ fn narrowed_hunt_report_names_what_it_leaves_out() {
     )), "{html}");
 }
 
-/// For a finding confirmed malicious, the report names the records the answer rests on: the
+/// For a finding confirmed malicious, the report names the records the attribution rests on: the
 /// storage request and the attributed account's sign-in, each with its file and line, as the
 /// finding's JSON gives them.
 #[test]

@@ -729,7 +729,7 @@ fn mixed_tables_in_one_file_are_read_by_type() {
 
 /// A Parquet file of the same rows (written here by DuckDB's Python package from the JSON
 /// lines fixtures, with times as Parquet timestamps) stores the same values as the JSON lines,
-/// row for row; its hash is the file's, and its shape says Parquet.
+/// row for row; its hash is the file's, and its shape names Parquet.
 #[test]
 fn parquet_rows_read_like_json_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -767,7 +767,9 @@ fn parquet_rows_read_like_json_lines() {
         assert_eq!(from_json, from_parquet, "{name}");
         let raw = parquet_case.query(&format!("SELECT time_raw FROM {table} ORDER BY record_no LIMIT 1"));
         let time = raw[0]["time_raw"].as_str().unwrap();
-        assert!(time.len() == 27 && time.as_bytes()[10] == b'T' && time.ends_with('Z'), "{name}: {raw:?}");
+        assert_eq!(time.len(), 27, "{name}: {raw:?}");
+        assert_eq!(time.as_bytes()[10], b'T', "{name}: {raw:?}");
+        assert!(time.ends_with('Z'), "{name}: {raw:?}");
     }
 
     // A gzip of a Parquet file is refused with what to do: DuckDB reads Parquet from disk.

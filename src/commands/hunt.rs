@@ -35,7 +35,7 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
             output::count(summary.candidates, "candidate", "candidates")
         )
     })?;
-    // Whoever gave `--file` knows the hunt is narrowed; the note is for the commands after it.
+    // A hunt run with `--file` is narrowed on purpose, so the note is for the commands after it.
     if let Some(note) = super::partial_hunt_note(case, summary.hunt_id)?.filter(|_| plan.file.is_none()) {
         print_stderr!("{note}");
     }
@@ -48,10 +48,10 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if storage == 0 {
-        print_stderr!("note: the case holds no storage log records, so there is no upload to find; import the StorageBlobLogs or StorageFileLogs exports with `blobtrail import`");
+        print_stderr!("note: the case contains no storage log records, so there is no upload to find; import the StorageBlobLogs or StorageFileLogs exports with `blobtrail import`");
     } else if signins == 0 {
         print_stderr!(
-            "note: the case holds no sign-in records, so only uploads whose storage log names the OAuth requester can be attributed; \
+            "note: the case contains no sign-in records, so only uploads whose storage log names the OAuth requester can be attributed; \
              import the Entra ID sign-in logs with `blobtrail import`"
         );
     }

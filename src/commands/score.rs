@@ -147,11 +147,11 @@ pub fn run(case: &Case, args: ScoreArgs) -> Result<Report> {
             result.attributable_missing,
         )
     })?;
-    // Most findings outside the truth file: the case also holds data that the file does not
+    // Most findings outside the truth file: the case also contains data that the file does not
     // describe, such as another `generate` run or exports of the examiner's own.
     if result.mode != "sentinel" && result.findings_without_truth * 2 > list.len() {
         print_stderr!(
-            "warning: {} of {} findings match no row of `{}`: the case holds uploads this truth file does not describe \
+            "warning: {} of {} findings match no row of `{}`: the case contains uploads this truth file does not describe \
              (another `generate` run, or other exports), and the figures count only those it names",
             result.findings_without_truth,
             list.len(),

@@ -143,8 +143,8 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
 }
 
 /// Warns when the requests of one upload came from more than one caller address or were made
-/// with more than one OAuth requester or authentication type: the finding's caller and
-/// requester are those of the request that completed the upload, and the others may point to
+/// with more than one OAuth requester or authentication type. The finding's caller and
+/// requester are those of the request that completed the upload, so the others may point to
 /// another account.
 fn mixed_requests(requests: &[Request]) -> Vec<String> {
     let distinct = |values: Vec<Option<String>>| {
