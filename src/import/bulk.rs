@@ -41,8 +41,7 @@ use indicatif::ProgressBar;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::csv_reader::{raw_keys, write_raw_object};
-use super::header::Header;
+use super::header::{CsvHeader, Header};
 use super::json_line::{Columns, LineWalker};
 use super::json_reader;
 use super::normalize::{Mapped, Mapper};
@@ -63,10 +62,11 @@ const MAX_LINE_BYTES: u64 = 2_000_000;
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
-/// The hash and tables of a file that the fast path imported.
+/// The hash and tables of a file that the fast path imported, and its header row for a CSV.
 pub struct BulkRead {
     pub hashed: Hashed,
     pub tables: Vec<LogTable>,
+    pub csv_header: Option<CsvHeader>,
 }
 
 /// A file that the fast path may read: how its lines are laid out, and the mapper of its
@@ -81,8 +81,8 @@ pub struct Candidate {
 /// The layout of a file's lines, which decides how a line becomes a row's values.
 enum Layout {
     /// A portal CSV: a header line, then one record per line, split as the CSV reader does.
-    /// `keys` are the keys of the raw JSON objects.
-    Csv { width: usize, keys: Vec<String> },
+    /// `header` is the header line.
+    Csv { width: usize, header: CsvHeader },
     /// JSON lines: one row object per line. `columns` are the first line's keys, flattened.
     /// A later line with another key would change the streaming reader's header, so such a
     /// line makes the fast path give up.
@@ -169,7 +169,8 @@ fn csv_candidate(first: &[u8], second: &[u8], plan: &ImportPlan, hint: Option<Lo
     };
     let family = tables::recognise(&header, type_value.as_deref()).ok()?;
     let mapper = Mapper::new(&header, family, &plan.settings, hint).ok()?;
-    let layout = Layout::Csv { width: header.len(), keys: raw_keys(&header) };
+    let text = std::str::from_utf8(first.strip_suffix(b"\r").unwrap_or(first)).ok()?.to_string();
+    let layout = Layout::Csv { width: header.len(), header: CsvHeader { text, delimiter: ',' } };
     Some(Candidate { layout, family, mapper, shape: Shape::PortalCsv })
 }
 
@@ -228,6 +229,10 @@ fn field_texts<'a>(fields: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = 
 pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, progress: &ProgressBar) -> Result<BulkRead> {
     let Candidate { layout, family, mapper, .. } = file;
     let skip = layout.header_lines();
+    let csv_header = match &layout {
+        Layout::Csv { header, .. } => Some(header.clone()),
+        Layout::JsonLines { .. } => None,
+    };
     // The hash and the index come from one read of the file, so they describe the same
     // bytes. If DuckDB then reads other bytes, its lines do not match the index and the
     // fast path gives up.
@@ -288,7 +293,7 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
         found.extend(LogTable::from_name(&name?));
     }
     found.sort();
-    Ok(BulkRead { hashed, tables: found })
+    Ok(BulkRead { hashed, tables: found, csv_header })
 }
 
 /// Returns the message of a failed fast-path statement in plain words when DuckDB's CSV reader
@@ -568,7 +573,7 @@ fn split_line(parser: &mut csv_core::Reader, line: &[u8], fields: &mut Vec<u8>, 
     }
 }
 
-/// Turns lines into a row's values and raw JSON, as the streaming reader of the file's shape
+/// Turns lines into a row's values and raw text, as the streaming reader of the file's shape
 /// does, reusing its buffers from line to line.
 struct LineReader<'c> {
     layout: &'c Layout,
@@ -589,10 +594,10 @@ impl<'c> LineReader<'c> {
         }
     }
 
-    /// Reads a line into `row`'s values and raw JSON, reusing the row's buffers.
+    /// Reads a line into `row`'s values and raw text, reusing the row's buffers.
     fn read(&mut self, line: &str, row: &mut Row) -> Result<(), String> {
         match self.layout {
-            Layout::Csv { width, keys } => {
+            Layout::Csv { width, .. } => {
                 let count = split_line(&mut self.parser, line.as_bytes(), &mut self.fields, &mut self.ends)?;
                 if count != *width {
                     return Err(format!("expected {width} fields, found {count}"));
@@ -603,7 +608,9 @@ impl<'c> LineReader<'c> {
                     value.clear();
                     value.push_str(field.map_err(|err| err.to_string())?);
                 }
-                write_raw_object(keys, &row.values, &mut row.raw);
+                // As the streaming reader does, `raw` is the line as written.
+                row.raw.clear();
+                row.raw.push_str(line.strip_suffix('\r').unwrap_or(line));
             }
             Layout::JsonLines { columns } => {
                 let text = json_reader::line_text(line);

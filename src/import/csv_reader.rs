@@ -6,13 +6,12 @@
 //! checked for its field count and for valid UTF-8 before it is passed on.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::io::Read;
 use std::rc::Rc;
 
 use anyhow::{bail, Context, Result};
 
-use super::header::Header;
+use super::header::{CsvHeader, Header};
 use super::record::{Broken, Item, Position, Row};
 
 /// Picks the field delimiter from the header line: the comma, or the semicolon or tab when
@@ -37,7 +36,7 @@ pub fn sniff_delimiter(header: &[u8]) -> u8 {
 }
 
 /// Reads CSV records with the given field delimiter from `input` and passes each to `emit`,
-/// header first.
+/// header first. A record's `raw` is its text as written, without its line break.
 pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Result<()>) -> Result<()> {
     let lines = Rc::new(RefCell::new(LineTracker::default()));
     let mut reader = csv::ReaderBuilder::new()
@@ -46,25 +45,28 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
         .delimiter(delimiter)
         .from_reader(LineCountingReader { inner: input, lines: Rc::clone(&lines) });
     let mut record = csv::ByteRecord::new();
-    let mut header: Option<(Header, Vec<String>)> = None;
+    let mut header: Option<Header> = None;
     let mut record_no = 0;
 
     while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
-        let line = record.position().map(|p| lines.borrow_mut().line_at(p.byte()));
-        let Some((header, keys)) = &header else {
+        let start = record.position().map_or(0, |p| p.byte());
+        let line = lines.borrow_mut().line_at(start);
+        let text = lines.borrow().text_to(reader.position().byte());
+        let Some(header) = &header else {
             if is_type_line(&record) {
                 continue;
             }
             let names = header_names(&record)?;
-            let parsed = Header::new(names);
+            let written = String::from_utf8_lossy(&text);
+            let csv = CsvHeader { text: written.trim_start_matches('\u{feff}').to_string(), delimiter: char::from(delimiter) };
+            let parsed = Header::new(names).with_csv(csv);
             emit(Item::Header(parsed.clone()))?;
-            let keys = raw_keys(&parsed);
-            header = Some((parsed, keys));
+            header = Some(parsed);
             continue;
         };
         record_no += 1;
-        let position = Position { record_no, line };
-        emit(check_record(header, keys, &record, position))?;
+        let position = Position { record_no, line: Some(line) };
+        emit(check_record(header, &record, text, position))?;
     }
     if header.is_none() {
         bail!("the file is empty: no header row");
@@ -108,6 +110,17 @@ impl LineTracker {
         self.kept_from += skip as u64;
         self.newlines_before + 1
     }
+
+    /// Returns the bytes from the start of the record that `line_at` found up to `end`, the
+    /// reader's position after the record, without the line breaks that end it.
+    fn text_to(&self, end: u64) -> Vec<u8> {
+        let length = (end.saturating_sub(self.kept_from) as usize).min(self.kept.len());
+        let mut text = &self.kept[..length];
+        while let [rest @ .., b'\r' | b'\n'] = text {
+            text = rest;
+        }
+        text.to_vec()
+    }
 }
 
 struct LineCountingReader<R> {
@@ -134,7 +147,7 @@ pub fn header_names(record: &csv::ByteRecord) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, position: Position) -> Item {
+fn check_record(header: &Header, record: &csv::ByteRecord, text: Vec<u8>, position: Position) -> Item {
     let mut values = Vec::with_capacity(record.len());
     for (index, field) in record.iter().enumerate() {
         match std::str::from_utf8(field) {
@@ -144,7 +157,7 @@ fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, 
                 return Item::Broken(Broken {
                     position,
                     reason: format!("column `{column}` holds bytes that are not valid UTF-8 (kept in `raw` as \\xNN)"),
-                    raw: lossy_raw(record),
+                    raw: escaped_text(&text),
                 });
             }
         }
@@ -160,68 +173,17 @@ fn check_record(header: &Header, raw_keys: &[String], record: &csv::ByteRecord, 
         return Item::Broken(Broken {
             position,
             reason: format!("expected {} fields, found {}{hint}", header.len(), values.len()),
-            raw: lossy_raw(record),
+            raw: escaped_text(&text),
         });
     }
-    let raw = raw_object(raw_keys, &values);
+    // Every field is UTF-8, and the quotes and delimiters between them are ASCII.
+    let raw = String::from_utf8(text).unwrap_or_else(|err| escaped_text(err.as_bytes()));
     Item::Row(Row { position, values, raw })
 }
 
-/// Returns the keys of the JSON object that keeps each original record, one per column, as
-/// JSON strings. A repeated column name gets ` (2)`, ` (3)` and so on, so no cell is lost.
-pub fn raw_keys(header: &Header) -> Vec<String> {
-    let mut used = HashSet::new();
-    let mut keys = Vec::with_capacity(header.len());
-    for name in header.names() {
-        let mut key = name.clone();
-        let mut copy = 2;
-        while !used.insert(key.clone()) {
-            key = format!("{name} ({copy})");
-            copy += 1;
-        }
-        keys.push(serde_json::Value::String(key).to_string());
-    }
-    keys
-}
-
-/// Builds the JSON object that keeps the original record: column name to cell text, in column
-/// order. `keys` comes from `raw_keys`; the text is what serde_json writes for the same object.
-pub fn raw_object(keys: &[String], values: &[String]) -> String {
-    let mut out = String::new();
-    write_raw_object(keys, values, &mut out);
-    out
-}
-
-/// Writes `raw_object` of a record into `out`, replacing its text and reusing its memory.
-pub fn write_raw_object(keys: &[String], values: &[String], out: &mut String) {
-    out.clear();
-    out.push('{');
-    for (index, (key, value)) in keys.iter().zip(values).enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(key);
-        out.push(':');
-        // serde_json escapes only these bytes, and most cells have none of them.
-        if value.bytes().any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\') {
-            out.push_str(&serde_json::Value::from(value.as_str()).to_string());
-        } else {
-            out.push('"');
-            out.push_str(value);
-            out.push('"');
-        }
-    }
-    out.push('}');
-}
-
-/// Writes a record's fields as a JSON array of text. A byte that is not part of a UTF-8
-/// character is written as `\xNN` (its hexadecimal value), so that the rejected record keeps
-/// every byte: a Windows-1252 `é` reads `\xE9`.
-fn lossy_raw(record: &csv::ByteRecord) -> String {
-    let fields: Vec<String> = record.iter().map(escaped_text).collect();
-    serde_json::Value::from(fields).to_string()
-}
-
+/// Returns bytes as text, with a byte that is not part of a UTF-8 character written as `\xNN`
+/// (its hexadecimal value), so that a rejected record keeps every byte: a Windows-1252 `é`
+/// reads `\xE9`.
 fn escaped_text(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -324,31 +286,32 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_header_names_survive_in_raw() -> Result<()> {
-        let items = collect(b"A,A\n1,2\n")?;
-        let Item::Row(row) = &items[1] else { panic!() };
-        assert_eq!(row.raw, r#"{"A":"1","A (2)":"2"}"#);
+    fn raw_is_the_record_as_written() -> Result<()> {
+        let items = collect(b"\xef\xbb\xbfA,A,\"B \"\"q\"\"\"\r\n1,\"two, three\",\"[\r\n  {\"\"k\"\": 1}\r\n]\"\r\n\r\n 4 ,5,6 \n7,8,9")?;
+        let Item::Header(header) = &items[0] else { panic!("{items:?}") };
+        let csv = header.csv().expect("a CSV header keeps its row");
+        assert_eq!(csv.text, "A,A,\"B \"\"q\"\"\"");
+        assert_eq!(csv.delimiter, ',');
+        let raws: Vec<&str> = items[1..]
+            .iter()
+            .map(|item| match item {
+                Item::Row(row) => row.raw.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // Quotes, spaces and the line breaks inside a cell stay; the line break after it does not.
+        assert_eq!(raws, ["1,\"two, three\",\"[\r\n  {\"\"k\"\": 1}\r\n]\"", " 4 ,5,6 ", "7,8,9"]);
         Ok(())
     }
 
     #[test]
-    fn raw_object_matches_serde_json() {
-        let header = Header::new(["A", "A (2)", "A", "q\"uote"]);
-        let values: Vec<String> =
-            ["tab\there", "line\nbreak \u{1} \\ \"x\"", "ünï €", ""].iter().map(|v| v.to_string()).collect();
-        let expected = serde_json::json!({
-            "A": values[0], "A (2)": values[1], "A (3)": values[2], "q\"uote": values[3],
-        });
-        let written = raw_object(&raw_keys(&header), &values);
-        assert_eq!(written, expected.to_string());
-        // A reused buffer contains only the new object. A cell without escapes is written as is.
-        let mut reused = written.clone();
-        let plain: Vec<String> = ["a", "b c", "ü", "DEL \u{7f}"].iter().map(|v| v.to_string()).collect();
-        write_raw_object(&raw_keys(&header), &plain, &mut reused);
-        let expected_plain = serde_json::json!({ "A": "a", "A (2)": "b c", "A (3)": "ü", "q\"uote": "DEL \u{7f}" });
-        assert_eq!(reused, expected_plain.to_string());
-        let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
-        assert_eq!(parsed, expected);
+    fn rejected_records_keep_their_text() -> Result<()> {
+        let items = collect(b"A,B\n1,\xff\xfe\n1,2,3\n")?;
+        let Item::Broken(bytes) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(bytes.raw, "1,\\xFF\\xFE");
+        let Item::Broken(fields) = &items[2] else { panic!("{items:?}") };
+        assert_eq!(fields.raw, "1,2,3");
+        Ok(())
     }
 
     #[test]

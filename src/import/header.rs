@@ -19,12 +19,23 @@ pub enum ColumnZone {
     Local,
 }
 
+/// The header row of a CSV file as written and its field delimiter. A CSV record's `raw` is its
+/// line as written, so the case keeps these with the file to read it by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvHeader {
+    /// The header row without a byte order mark and without its line break.
+    pub text: String,
+    pub delimiter: char,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Header {
     names: Vec<String>,
     keys: Vec<String>,
     zones: Vec<ColumnZone>,
     index: HashMap<String, Vec<usize>>,
+    /// The row as written, for a CSV file's header.
+    csv: Option<CsvHeader>,
 }
 
 impl Header {
@@ -39,6 +50,17 @@ impl Header {
             header.push(name.into());
         }
         header
+    }
+
+    /// Returns the header with the CSV row it was read from.
+    pub fn with_csv(mut self, csv: CsvHeader) -> Header {
+        self.csv = Some(csv);
+        self
+    }
+
+    /// Returns the CSV row the header was read from, for a CSV file.
+    pub fn csv(&self) -> Option<&CsvHeader> {
+        self.csv.as_ref()
     }
 
     /// Adds a column at the end and returns its index.

@@ -34,7 +34,7 @@ use duckdb::Connection;
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
-use header::Header;
+use header::{CsvHeader, Header};
 use normalize::{Mapped, Mapper, Reject, Settings, SigninRow, StorageRow};
 use record::{Item, Position, Shape};
 use sink::{Counts, Sink, SourceRecord};
@@ -84,6 +84,8 @@ pub struct FileReport {
     pub notes: Vec<String>,
     /// The SHA-256 of the zip archive that held the file, as it was handed over.
     pub container_sha256: Option<String>,
+    /// The header row of a CSV file, which its records' `raw` is read by.
+    pub csv_header: Option<CsvHeader>,
 }
 
 /// Expands folders into the files below them, sorted, and keeps files as given.
@@ -157,6 +159,7 @@ fn new_report(path: PathBuf) -> FileReport {
         warning: None,
         notes: Vec::new(),
         container_sha256: None,
+        csv_header: None,
     }
 }
 
@@ -411,7 +414,8 @@ fn import_stream<R: Read + Send>(
     // Report a storage error first: the reader may then have failed only because the receiver
     // was gone.
     stored.with_context(in_file)?;
-    let (shape, tables, hashing) = read.with_context(in_file)?;
+    let (shape, tables, csv_header, hashing) = read.with_context(in_file)?;
+    report.csv_header = csv_header;
     report.shape = Some(shape_prefix.map_or_else(|| shape.clone(), |prefix| format!("{prefix} {shape}")));
     report.tables = tables.into_iter().collect();
     let hashed = hashing.finish()?;
@@ -446,6 +450,7 @@ fn finish_file(
             tables: &table_names.join(","),
             examiner: plan.examiner.as_deref(),
             options: &plan.options_text,
+            csv_header: report.csv_header.as_ref(),
         })
         .with_context(|| format!("`{display_path}`"))?;
     report.outcome = Outcome::Imported(counts);
@@ -568,6 +573,7 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
             report.reader = DUCKDB;
             report.shape = Some(shape.as_str().to_string());
             report.tables = read.tables;
+            report.csv_header = read.csv_header;
             finish_file(conn, sink, display_path, read.hashed, plan, report)?;
             progress.set_position(start + report.size);
             Ok(FastPath::Taken)
@@ -593,20 +599,23 @@ enum Staged {
     Reject(Position, Reject, String),
 }
 
-/// Recognises the shape, reads and normalises every record and sends them in batches; this is
-/// the reading thread's work. Returns the shape, the tables seen and the reader, whose hash is finished once
-/// the rest of the file is read.
+/// What the reading thread gives back: the shape, the tables seen, a CSV file's header row and
+/// the reader, whose hash is finished once the rest of the file is read.
+type StreamRead<R> = (String, BTreeSet<LogTable>, Option<CsvHeader>, HashingReader<R>);
+
+/// Recognises the shape, reads and normalises every record and sends them in batches. This is
+/// the reading thread's work.
 fn read_stream<R: Read>(
     reader: HashingReader<R>,
     plan: &ImportPlan,
     hint: Option<LogTable>,
     sender: mpsc::SyncSender<Vec<Staged>>,
-) -> Result<(String, BTreeSet<LogTable>, HashingReader<R>)> {
+) -> Result<StreamRead<R>> {
     let mut input = BufReader::with_capacity(1 << 20, reader);
     let mut state = FileState::new(Batches::new(sender), plan, hint);
     let shape = read_any(&mut input, plan.windows_1252, &mut |item| state.accept(item))?;
     state.finish()?;
-    Ok((shape, state.tables, input.into_inner()))
+    Ok((shape, state.tables, state.csv_header, input.into_inner()))
 }
 
 /// Appends every received batch to the sink, until the reading thread closes the channel.
@@ -888,6 +897,8 @@ struct FileState<'s> {
     plan: &'s ImportPlan,
     hint: Option<LogTable>,
     header: Option<Header>,
+    /// The header row of a CSV file, as written.
+    csv_header: Option<CsvHeader>,
     mapper: Option<(Family, Mapper)>,
     tables: BTreeSet<LogTable>,
     /// Set while the file's rows carry each log record as JSON text in one column.
@@ -983,6 +994,7 @@ impl<'s> FileState<'s> {
             header: None,
             mapper: None,
             tables: BTreeSet::new(),
+            csv_header: None,
             wrapped: None,
             had_rows: false,
             foreign_rows: 0,
@@ -996,6 +1008,9 @@ impl<'s> FileState<'s> {
     fn accept(&mut self, item: Item) -> Result<()> {
         match item {
             Item::Header(header) => {
+                if self.csv_header.is_none() {
+                    self.csv_header = header.csv().cloned();
+                }
                 // One column of a SIEM export carries the whole record, which is read in place of
                 // the export's own columns, even where those (fields that Splunk extracted) look
                 // like a log table's: they may leave out what the record has. Headers of the

@@ -9,6 +9,7 @@
 use anyhow::{bail, Context, Result};
 use duckdb::{params, Appender, Connection};
 
+use super::header::CsvHeader;
 use super::normalize::{Reject, SigninRow, StorageRow};
 use super::record::Position;
 use super::tables::Family;
@@ -32,6 +33,7 @@ pub struct SourceRecord<'a> {
     pub tables: &'a str,
     pub examiner: Option<&'a str>,
     pub options: &'a str,
+    pub csv_header: Option<&'a CsvHeader>,
 }
 
 pub struct Sink<'c> {
@@ -206,8 +208,8 @@ impl<'c> Sink<'c> {
         self.conn.execute(
             "INSERT INTO sources (source_id, path, sha256, size_bytes, shape, tables, imported_at,
                                   examiner, options, records_read, imported, rejected, duplicates,
-                                  first_time, last_time)
-             VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?))",
+                                  first_time, last_time, csv_header, csv_delimiter)
+             VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?), ?, ?)",
             params![
                 self.source_id,
                 source.path,
@@ -223,6 +225,8 @@ impl<'c> Sink<'c> {
                 counts.duplicates as i64,
                 first_time,
                 last_time,
+                source.csv_header.map(|header| header.text.as_str()),
+                source.csv_header.map(|header| header.delimiter.to_string()),
             ],
         )?;
         // The digests of the rows and rejected records as committed, which `verify` recomputes
