@@ -104,7 +104,7 @@ pub enum CaseCommand {
 
 #[derive(Args, Debug)]
 pub struct CaseNewArgs {
-    /// Case name: letters, digits, `-`, `_` and `.`
+    /// Case name: letters, digits, `-`, `_` and `.`; or a path whose last part is such a name
     pub name: String,
     /// Folder that contains cases
     #[arg(long, env = "BLOBTRAIL_CASES", default_value = "cases", value_name = "DIR")]

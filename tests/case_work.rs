@@ -76,6 +76,25 @@ fn case_new_uses_an_empty_folder_and_clears_stopped_runs() {
     assert_eq!(left, ["afile", "empty", "used"]);
 }
 
+/// `case new PATH` makes the case at that path, so the examiner can keep it beside the evidence;
+/// `--case PATH` then opens it.
+#[test]
+fn case_new_takes_a_path() {
+    let root = tempfile::tempdir().unwrap();
+    let place = root.path().join("incident-7/work");
+    std::fs::create_dir_all(&place).unwrap();
+    let path = place.join("case-a");
+    let output = blobtrail(&root).args(["case", "new"]).arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(path.join("case.duckdb").is_file());
+    assert!(!root.path().join("cases").exists(), "the default cases folder is not used");
+    let info = blobtrail(&root).arg("--case").arg(&path).args(["case", "info", "--format", "json"]).output().unwrap();
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["name"], "case-a");
+    let hidden = blobtrail(&root).args(["case", "new"]).arg(place.join(".case-b")).output().unwrap();
+    assert!(stderr(&hidden).contains("not starting with `.`"), "{}", stderr(&hidden));
+}
+
 #[test]
 fn case_path_duckdb_misreads_is_rejected() {
     // DuckDB 2.0 would read `?` as the start of options and `\` as a folder separator.

@@ -13,8 +13,17 @@ use crate::output;
 /// `case new`: creates the case and records the command as the first audit entry.
 pub fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
     let started = super::now_iso();
-    let new = NewCase { name: &args.name, title: args.title.as_deref(), examiner: global.examiner.as_deref() };
-    let case = case::create(&args.cases_dir, &new, &global.engine)?;
+    // A name with a folder in it is the path of the new case folder, whatever `--cases-dir` says.
+    let path = std::path::Path::new(&args.name);
+    let (cases_dir, name) = match (path.parent(), path.file_name().and_then(|name| name.to_str())) {
+        (Some(parent), Some(name)) if path.components().count() > 1 => {
+            let parent = if parent.as_os_str().is_empty() { std::path::Path::new(".") } else { parent };
+            (parent.to_path_buf(), name.to_string())
+        }
+        _ => (args.cases_dir.clone(), args.name.clone()),
+    };
+    let new = NewCase { name: &name, title: args.title.as_deref(), examiner: global.examiner.as_deref() };
+    let case = case::create(&cases_dir, &new, &global.engine)?;
     if !global.quiet {
         print_stderr!("created case `{}`", case.dir.display());
     }
