@@ -11,7 +11,8 @@
 -- Output columns:
 --   sources.csv_header:    the header row of a CSV file as written (no byte order mark, no line
 --                          break); NULL for other shapes
---   sources.csv_delimiter: that file's field delimiter: `,`, `;` or a tab
+--   sources.csv_delimiter: that file's field delimiter: `,`, `;` or a tab (any other is read
+--                          as `,`)
 --   csv_fields(text, delimiter): the fields of one CSV record, unquoted, as a list of text
 --   raw_object(raw, csv_header, csv_delimiter): a CSV record as a JSON object of column name
 --                          to cell text, in column order; any other `raw` as it is. Join the
@@ -26,10 +27,21 @@ ALTER TABLE sources ADD COLUMN csv_header VARCHAR;
 ALTER TABLE sources ADD COLUMN csv_delimiter VARCHAR;
 
 -- The delimiter is put before the text, so that every field follows one. A match is then never
--- empty, and an empty field between two delimiters is still found.
+-- empty, and an empty field between two delimiters is still found. Each delimiter has a constant
+-- pattern, which DuckDB compiles once, not once per row. As CSV readers do, text after a closing
+-- quote belongs to the field (`"x"y` reads `xy`).
 CREATE MACRO csv_fields(text, delimiter) AS list_transform(
-    regexp_extract_all(delimiter || text, '[' || delimiter || '](' || '"(?:[^"]|"")*"' || '|[^' || delimiter || ']*)', 1),
-    lambda field: CASE WHEN length(field) >= 2 AND field LIKE '"%"' THEN replace(field[2:-2], '""', '"') ELSE field END);
+    CASE delimiter
+        WHEN ';' THEN regexp_extract_all(';' || text, ';("(?:[^"]|"")*"[^;]*|[^;]*)', 1)
+        WHEN chr(9) THEN regexp_extract_all(chr(9) || text, '\t("(?:[^"]|"")*"[^\t]*|[^\t]*)', 1)
+        ELSE regexp_extract_all(',' || text, ',("(?:[^"]|"")*"[^,]*|[^,]*)', 1)
+    END,
+    lambda field: CASE
+        WHEN regexp_matches(field, '^"(?:[^"]|"")*"')
+            THEN replace(regexp_extract(field, '^"((?:[^"]|"")*)"', 1), '""', '"')
+                 || regexp_extract(field, '^"(?:[^"]|"")*"((?s:.*))$', 1)
+        ELSE field
+    END);
 
 CREATE MACRO raw_object(raw, csv_header, csv_delimiter) AS CASE
     WHEN csv_header IS NULL THEN raw

@@ -56,6 +56,12 @@ use clap::Parser;
 /// This build's version, recorded in everything a case stores.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Rust's allocations go to mimalloc, DuckDB's own to the system allocator. Import and
+/// `findings` make millions of short-lived strings on several threads: with glibc's malloc, an
+/// 800 MB StorageBlobLogs CSV took 9.0 s to import instead of 8.4 s (2-core Xeon, two runs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {

@@ -76,8 +76,7 @@ fn case_new_uses_an_empty_folder_and_clears_stopped_runs() {
     assert_eq!(left, ["afile", "empty", "used"]);
 }
 
-/// `case new PATH` makes the case at that path, so the examiner can keep it beside the evidence;
-/// `--case PATH` then opens it.
+/// `case new PATH` makes the case at that path, and `--case PATH` then opens it.
 #[test]
 fn case_new_takes_a_path() {
     let root = tempfile::tempdir().unwrap();

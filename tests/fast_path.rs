@@ -415,9 +415,9 @@ fn reader_notes_name_the_line() {
     }
 }
 
-/// A CSV record's `raw` is its text as written; `raw_object` (sql/012_raw_as_written.sql) reads
-/// it back into the cells that the csv crate reads from the same file, through either reader,
-/// with quotes, delimiters, line breaks and empty cells inside them.
+/// A CSV record's `raw` is its text as written. Through either reader, `raw_object` reads it
+/// back into the cells that the csv crate reads from the same file, with quotes, delimiters,
+/// line breaks and empty cells inside them.
 #[test]
 fn raw_object_gives_back_the_cells() {
     let dir = tempfile::tempdir().unwrap();
@@ -452,5 +452,25 @@ fn raw_object_gives_back_the_cells() {
             stored.iter().map(|row| serde_json::from_str(row["object"].as_str().unwrap()).unwrap()).collect();
         assert_eq!(objects, expected, "{reader}");
         assert!(stored[1]["raw"].as_str().unwrap().contains("\"two\nlines\""), "{reader}: {}", stored[1]["raw"]);
+    }
+}
+
+/// `csv_fields` splits records as the csv crate does, text after a closing quote included, for
+/// each delimiter that `sources.csv_delimiter` can hold.
+#[test]
+fn csv_fields_split_like_the_csv_crate() {
+    let case = TestCase::new();
+    for delimiter in [b',', b';', b'\t'] {
+        for record in ["\"x\"y,\"\"z,\"a\" ,b", "a\"b,,\"c,d\"", ",", "\"multi\nline\",\"q\"\"q\"", "é,ü €"] {
+            let record = record.replace(',', &char::from(delimiter).to_string());
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).delimiter(delimiter).from_reader(record.as_bytes());
+            let expected: Vec<String> = reader.records().next().unwrap().unwrap().iter().map(str::to_string).collect();
+            let sql = format!(
+                "SELECT to_json(csv_fields('{}', chr({delimiter})))::VARCHAR AS fields",
+                record.replace('\'', "''")
+            );
+            let fields: Vec<String> = serde_json::from_str(case.query(&sql)[0]["fields"].as_str().unwrap()).unwrap();
+            assert_eq!(fields, expected, "{record:?}");
+        }
     }
 }

@@ -684,3 +684,42 @@ fn import_leaves_out_the_cases_own_files() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("/t/case.duckdb`: a file of this case, not a log export"), "{}", stderr(&output));
 }
+
+/// Two portal exports joined into one file: the second header row is rejected as a header, not
+/// as a record of an unknown table, and the records after it are read.
+#[test]
+fn joined_exports_reject_the_second_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("portal_blob.csv")).unwrap();
+    let joined = dir.path().join("joined.csv");
+    // As `cat` joins them: the second file's byte order mark stays at the start of its header.
+    std::fs::write(&joined, format!("{text}{text}")).unwrap();
+    let case = TestCase::new();
+    let rows = summary(&case.import(&[joined], &[]));
+    let (_, _, records, imported, rejected, duplicates) = counts(&rows[0]);
+    assert_eq!((records, imported, rejected, duplicates), (17, 8, 1, 8), "{}", rows[0]);
+    let rejects = case.query("SELECT line, reason FROM rejects");
+    assert_eq!(rejects[0]["line"], 10);
+    assert!(rejects[0]["reason"].as_str().unwrap().starts_with("the header row again"), "{}", rejects[0]["reason"]);
+}
+
+/// A JSON line with bytes that are not UTF-8 is rejected with those bytes kept as `\xNN`, as a
+/// CSV record's are, rather than replaced.
+#[test]
+fn json_line_reject_keeps_invalid_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("lines_blob.jsonl")).unwrap();
+    let line = text.lines().find(|line| line.contains("AzCopy")).unwrap();
+    let file = dir.path().join("StorageBlobLogs.jsonl");
+    // The line again, with its `AzCopy` written as Windows-1252 `Az\xE9Copy`.
+    let (before, after) = line.split_once("AzCopy").unwrap();
+    let mut bytes = text.clone().into_bytes();
+    bytes.extend([before.as_bytes(), b"Az\xe9Copy", after.as_bytes(), b"\n"].concat());
+    std::fs::write(&file, bytes).unwrap();
+    let case = TestCase::new();
+    case.import(&[file], &[]);
+    let rejects = case.query("SELECT raw FROM rejects");
+    assert_eq!(rejects.len(), 1);
+    let expected = line.replace("AzCopy", "Az\\xE9Copy");
+    assert_eq!(rejects[0]["raw"], expected.as_str());
+}

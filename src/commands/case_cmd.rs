@@ -13,7 +13,7 @@ use crate::output;
 /// `case new`: creates the case and records the command as the first audit entry.
 pub fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
     let started = super::now_iso();
-    // A name with a folder in it is the path of the new case folder, whatever `--cases-dir` says.
+    // A name with a folder in it is the path of the new case folder, and `--cases-dir` is ignored.
     let path = std::path::Path::new(&args.name);
     let (cases_dir, name) = match (path.parent(), path.file_name().and_then(|name| name.to_str())) {
         (Some(parent), Some(name)) if path.components().count() > 1 => {

@@ -277,8 +277,7 @@ pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
 fn print_table(out: &mut dyn Write, rows: Vec<Vec<String>>, attributed: usize) -> std::io::Result<()> {
     let shown = rows.len();
     let header = ["finding", "upload (UTC)", "operation", "file", "caller", "confidence", "account or candidates", "status"];
-    let table = output::table(&header, rows);
-    writeln!(out, "{table}")?;
+    output::write_table(out, &header, rows)?;
     writeln!(out, "{}, {attributed} with candidate sign-ins", output::count(shown as i64, "upload", "uploads"))
 }
 

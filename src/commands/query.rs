@@ -56,7 +56,7 @@ pub fn run(case: &Case, args: QueryArgs) -> Result<Report> {
         OutputFormat::Table => {
             let header: Vec<&str> = columns.iter().map(String::as_str).collect();
             let text: Vec<Vec<String>> = rows.iter().map(|row| row.iter().map(to_text).collect()).collect();
-            writeln!(out, "{}", output::table(&header, text))?;
+            output::write_table(out, &header, text)?;
             writeln!(out, "{}", output::count(rows.len() as i64, "row", "rows"))
         }
     })?;

@@ -421,7 +421,7 @@ impl<R: BufRead> AvroBodies<R> {
                         }
                     }
                     Err(reason) => {
-                        let raw = String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned();
+                        let raw = super::record::escaped_text(&body[..body.len().min(2000)]);
                         self.bad_events.push(BadEvent { event: record, reason, raw });
                     }
                 }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use anyhow::{bail, Context, Result};
 
 use super::header::{CsvHeader, Header};
-use super::record::{Broken, Item, Position, Row};
+use super::record::{escaped_text, Broken, Item, Position, Row};
 
 /// Picks the field delimiter from the header line: the comma, or the semicolon or tab when
 /// the line has more of those outside quotes, as a spreadsheet saved in some locales or as
@@ -47,6 +47,10 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
     let mut record = csv::ByteRecord::new();
     let mut header: Option<Header> = None;
     let mut record_no = 0;
+    // Each record is held back until the next one is read, because only the last record of
+    // the file can end inside a quoted field, which the csv crate closes without a word.
+    let mut held = csv::ByteRecord::new();
+    let mut pending: Option<(Vec<u8>, Position)> = None;
 
     while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
         let start = record.position().map_or(0, |p| p.byte());
@@ -64,14 +68,48 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
             header = Some(parsed);
             continue;
         };
+        if let Some((text, position)) = pending.take() {
+            emit(check_record(header, &held, text, position))?;
+        }
         record_no += 1;
-        let position = Position { record_no, line: Some(line) };
-        emit(check_record(header, &record, text, position))?;
+        std::mem::swap(&mut record, &mut held);
+        pending = Some((text, Position { record_no, line: Some(line) }));
+    }
+    if let (Some(header), Some((text, position))) = (&header, pending) {
+        if ends_inside_quotes(&text, delimiter) {
+            let reason = "the file ends inside a quoted field, so this record is cut off (a truncated export?)";
+            emit(Item::Broken(Broken { position, reason: reason.into(), raw: escaped_text(&text) }))?;
+        } else {
+            emit(check_record(header, &held, text, position))?;
+        }
     }
     if header.is_none() {
         bail!("the file is empty: no header row");
     }
     Ok(())
+}
+
+/// Tells whether a record's text leaves a quoted field open: a CSV parser that reads it and
+/// then a line break is still inside the field.
+fn ends_inside_quotes(text: &[u8], delimiter: u8) -> bool {
+    use csv_core::ReadFieldResult;
+    let mut parser = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    let mut output = [0u8; 4096];
+    let mut input: &[u8] = text;
+    let mut fed_line_break = false;
+    loop {
+        let (result, read, _) = parser.read_field(input, &mut output);
+        input = &input[read..];
+        match result {
+            ReadFieldResult::InputEmpty if fed_line_break => return true,
+            ReadFieldResult::InputEmpty => {
+                input = b"\n";
+                fed_line_break = true;
+            }
+            ReadFieldResult::OutputFull | ReadFieldResult::Field { record_end: false } => {}
+            ReadFieldResult::Field { record_end: true } | ReadFieldResult::End => return false,
+        }
+    }
 }
 
 /// Tells whether a record is the `#TYPE System.Management.Automation.PSCustomObject` line that
@@ -181,20 +219,6 @@ fn check_record(header: &Header, record: &csv::ByteRecord, text: Vec<u8>, positi
     Item::Row(Row { position, values, raw })
 }
 
-/// Returns bytes as text, with a byte that is not part of a UTF-8 character written as `\xNN`
-/// (its hexadecimal value), so that a rejected record keeps every byte: a Windows-1252 `é`
-/// reads `\xE9`.
-fn escaped_text(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        text.push_str(chunk.valid());
-        for byte in chunk.invalid() {
-            text.push_str(&format!("\\x{byte:02X}"));
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +325,18 @@ mod tests {
             .collect();
         // Quotes, spaces and the line breaks inside a cell stay; the line break after it does not.
         assert_eq!(raws, ["1,\"two, three\",\"[\r\n  {\"\"k\"\": 1}\r\n]\"", " 4 ,5,6 ", "7,8,9"]);
+        Ok(())
+    }
+
+    #[test]
+    fn cut_off_quoted_field_is_rejected() -> Result<()> {
+        for (text, cut) in [(&b"A,B\n1,\"Hot"[..], true), (b"A,B\n1,\"Hot,Cold\r\n", true), (b"A,B\n1,\"Hot\"", false), (b"A,B\n1,Hot", false)] {
+            let items = collect(text)?;
+            let rejected = matches!(&items[1], Item::Broken(broken) if broken.reason.starts_with("the file ends inside a quoted field"));
+            assert_eq!(rejected, cut, "{}", String::from_utf8_lossy(text));
+        }
+        assert!(ends_inside_quotes(b"1;\"a;b", b';'));
+        assert!(!ends_inside_quotes(b"1;\"a\nb\"", b';'));
         Ok(())
     }
 

@@ -242,7 +242,7 @@ fn stream_array(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut dyn
             Ok(other) => emit(Item::Broken(Broken { position, reason: "the array element is not a JSON object".into(), raw: other.to_string() }))?,
             Err(err) if err.is_eof() => {
                 let reason = "the file ends in the middle of this record: it was cut off".to_string();
-                let raw = String::from_utf8_lossy(&cursor.bytes[element_start..(element_start + 2000).min(cursor.bytes.len())]).into_owned();
+                let raw = super::record::escaped_text(&cursor.bytes[element_start..(element_start + 2000).min(cursor.bytes.len())]);
                 emit(Item::Broken(Broken { position, reason, raw }))?;
                 return Ok(false);
             }
@@ -270,7 +270,7 @@ fn read_one_object(cursor: &mut Cursor, columns: &mut ObjectColumns, emit: &mut 
         Ok(_) => unreachable!("the value starts with `{{`"),
         Err(err) if err.is_eof() => {
             let reason = "the file ends in the middle of this record: it was cut off".to_string();
-            let raw = String::from_utf8_lossy(&cursor.bytes[start..(start + 2000).min(cursor.bytes.len())]).into_owned();
+            let raw = super::record::escaped_text(&cursor.bytes[start..(start + 2000).min(cursor.bytes.len())]);
             emit(Item::Broken(Broken { position, reason, raw }))?;
             Ok(false)
         }

@@ -1037,6 +1037,10 @@ impl<'s> FileState<'s> {
                                   Elastic's `event.original` (kept when the integration preserves the original event)";
                     return self.reject(position, Reject { column: None, value: None, reason: reason.into() }, row.raw);
                 }
+                if self.repeats_header(&row) {
+                    let reason = "the header row again, as in two exports joined into one file; the records after it are read with the first header";
+                    return self.reject(position, Reject { column: None, value: None, reason: reason.into() }, row.raw);
+                }
                 let unreadable = self.unreadable(&row);
                 if unreadable.is_some() {
                     self.unreadable_rows += 1;
@@ -1072,6 +1076,17 @@ impl<'s> FileState<'s> {
                 self.reject(broken.position, reject, broken.raw)
             }
         }
+    }
+
+    /// Tells whether a row repeats the column names of the header, cell for cell.
+    fn repeats_header(&self, row: &record::Row) -> bool {
+        let Some(header) = self.header.as_ref() else { return false };
+        header.csv().is_some()
+            && row.values.len() == header.len()
+            && header.names().iter().zip(&row.values).all(|(name, value)| {
+                let plain = |text: &str| text.trim_start_matches('\u{feff}').trim().to_string();
+                plain(name) == plain(value)
+            })
     }
 
     /// Returns why a record belongs to a log blobtrail does not read: its `Type` or `category`

@@ -93,3 +93,17 @@ impl Shape {
         }
     }
 }
+
+/// Returns bytes as text, with a byte that is not part of a UTF-8 character written as `\xNN`
+/// (its hexadecimal value), so that a rejected record keeps every byte: a Windows-1252 `é`
+/// reads `\xE9`.
+pub fn escaped_text(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
+    text
+}
