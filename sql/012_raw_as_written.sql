@@ -13,10 +13,10 @@
 --                          break); NULL for other shapes
 --   sources.csv_delimiter: that file's field delimiter: `,`, `;` or a tab (any other is read
 --                          as `,`)
---   csv_fields(text, delimiter): the fields of one CSV record, unquoted, as a list of text
+--   csv_fields(text, delimiter): the fields of one CSV record, unquoted, as a list of text.
 --   raw_object(raw, csv_header, csv_delimiter): a CSV record as a JSON object of column name
---                          to cell text, in column order; any other `raw` as it is. Join the
---                          row's source: raw_object(e.raw, s.csv_header, s.csv_delimiter).
+--                          to cell text, in column order. Any other `raw` is returned as it
+--                          is. Join the row's source: raw_object(e.raw, s.csv_header, s.csv_delimiter).
 -- Assumptions: `raw` of a CSV record is one RFC 4180 record: quoted fields may hold the
 -- delimiter, doubled quotes and line breaks. A header that names a column twice gives a JSON
 -- object with that key twice, which JSON readers take as its last value. The two columns are

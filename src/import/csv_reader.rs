@@ -47,9 +47,9 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
     let mut record = csv::ByteRecord::new();
     let mut header: Option<Header> = None;
     let mut record_no = 0;
-    // Each record is held back until the next one is read, because only the last record of
-    // the file can end inside a quoted field, which the csv crate closes without a word.
-    let mut held = csv::ByteRecord::new();
+    // Each record is emitted once the next one is read, because only the last record of the
+    // file can end inside a quoted field, which the csv crate closes without an error.
+    let mut last = csv::ByteRecord::new();
     let mut pending: Option<(Vec<u8>, Position)> = None;
 
     while reader.read_byte_record(&mut record).context("cannot read the CSV data")? {
@@ -69,10 +69,10 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
             continue;
         };
         if let Some((text, position)) = pending.take() {
-            emit(check_record(header, &held, text, position))?;
+            emit(check_record(header, &last, text, position))?;
         }
         record_no += 1;
-        std::mem::swap(&mut record, &mut held);
+        std::mem::swap(&mut record, &mut last);
         pending = Some((text, Position { record_no, line: Some(line) }));
     }
     if let (Some(header), Some((text, position))) = (&header, pending) {
@@ -80,7 +80,7 @@ pub fn read(input: impl Read, delimiter: u8, emit: &mut dyn FnMut(Item) -> Resul
             let reason = "the file ends inside a quoted field, so this record is cut off (a truncated export?)";
             emit(Item::Broken(Broken { position, reason: reason.into(), raw: escaped_text(&text) }))?;
         } else {
-            emit(check_record(header, &held, text, position))?;
+            emit(check_record(header, &last, text, position))?;
         }
     }
     if header.is_none() {

@@ -134,8 +134,8 @@ pub fn read_lines(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>)
         let position = Position { record_no, line: Some(line_no) };
         if std::str::from_utf8(&line).is_err() {
             // The rejected line keeps every byte, the invalid ones as `\xNN`.
-            let kept = super::record::escaped_text(&line);
-            emit(broken(position, "the line holds bytes that are not valid UTF-8 (kept in `raw` as \\xNN)".into(), line_text(&kept)))?;
+            let escaped = super::record::escaped_text(&line);
+            emit(broken(position, "the line holds bytes that are not valid UTF-8 (kept in `raw` as \\xNN)".into(), line_text(&escaped)))?;
             continue;
         }
         match serde_json::from_slice::<Value>(&repair_surrogate_escapes(text.as_bytes())) {

@@ -599,8 +599,8 @@ enum Staged {
     Reject(Position, Reject, String),
 }
 
-/// What the reading thread gives back: the shape, the tables seen, a CSV file's header row and
-/// the reader, whose hash is finished once the rest of the file is read.
+/// The reading thread's result: the shape, the tables seen, a CSV file's header row and the
+/// reader, whose hash is finished once the rest of the file is read.
 type StreamRead<R> = (String, BTreeSet<LogTable>, Option<CsvHeader>, HashingReader<R>);
 
 /// Recognises the shape, reads and normalises every record and sends them in batches. This is

@@ -60,8 +60,8 @@ pub fn read(input: impl BufRead, emit: &mut dyn FnMut(Item) -> Result<()>) -> Re
         record_no += 1;
         let position = Position { record_no, line: Some(index as u64 + 1) };
         if std::str::from_utf8(&line).is_err() {
-            let kept = super::record::escaped_text(&line);
-            emit(broken(position, "the line holds bytes that are not valid UTF-8 (kept in `raw` as \\xNN)", kept.trim_end_matches('\r')))?;
+            let escaped = super::record::escaped_text(&line);
+            emit(broken(position, "the line holds bytes that are not valid UTF-8 (kept in `raw` as \\xNN)", escaped.trim_end_matches('\r')))?;
             continue;
         }
         let fields = split_fields(text);
