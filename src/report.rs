@@ -54,8 +54,8 @@ impl FullHunt {
     /// Says what the full hunt found and how to report it, as HTML.
     fn describe(&self) -> String {
         format!(
-            "Full hunt {} of this case found {} {} and attributed {} to an account; a bundle made with \
-             <span class=\"mono\">--hunt {}</span> reports them.",
+            "Full hunt {} of this case found {} {} and attributed {} to an account, counted before any exclusion \
+             rule; a bundle made with <span class=\"mono\">--hunt {}</span> reports them.",
             self.hunt_id,
             thousands(self.uploads),
             if self.uploads == 1 { "upload" } else { "uploads" },

@@ -1074,3 +1074,31 @@ fn log_chooses_records_by_command_and_count() {
     assert_eq!(last[0]["seq"], annotations[3]["seq"]);
     assert_eq!(last[0]["exit_code"], 0);
 }
+
+/// `exclude list` counts each rule's matches in the latest hunt, and says so when that hunt is
+/// narrowed to one file.
+#[test]
+fn exclude_list_notes_a_narrowed_hunt() {
+    let (_root, case) = demo_case();
+    case.ok(&["exclude", "add", "--container", "backup", "--reason", "nightly backup"]);
+    let output = case.run(&["exclude", "list"]);
+    assert!(!stderr(&output).contains("note:"), "{}", stderr(&output));
+    case.ok(&["hunt", "--file", "mimikatz.exe"]);
+    let output = case.run(&["exclude", "list"]);
+    let message = stderr(&output);
+    assert!(message.contains("note: the matches are counted in hunt "), "{message}");
+    assert!(message.contains("narrowed to uploads of `mimikatz.exe`"), "{message}");
+}
+
+/// `case new` without an examiner says that the work will be recorded without a name, and
+/// `case info` shows the missing examiner as an empty cell.
+#[test]
+fn case_new_without_examiner_is_noted() {
+    let root = tempfile::tempdir().unwrap();
+    let output = blobtrail(&root).args(["case", "new", "unnamed"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("note: no examiner given"), "{}", stderr(&output));
+    let info = blobtrail(&root).args(["--case", "cases/unnamed", "case", "info", "--format", "csv"]).output().unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.lines().any(|line| line == "examiner,"), "{text}");
+}

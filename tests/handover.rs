@@ -208,8 +208,8 @@ fn sentinel_report_describes_its_method() {
     assert!(attributed > 0);
     assert!(html.contains("<b>This report is of hunt 2, a sentinel hunt, and is not an attribution.</b>"), "{html}");
     assert!(html.contains(&format!(
-        "Full hunt 1 of this case found {} uploads and attributed {attributed} to an account; a bundle made with \
-         <span class=\"mono\">--hunt 1</span> reports them.",
+        "Full hunt 1 of this case found {} uploads and attributed {attributed} to an account, counted before any \
+         exclusion rule; a bundle made with <span class=\"mono\">--hunt 1</span> reports them.",
         full.len()
     )));
     assert!(html.contains("<b>n/a</b>attributed: a sentinel hunt attributes none"));
@@ -402,6 +402,15 @@ fn verify_bundle_with_a_case_checks_its_record() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+    // A case from BLOBTRAIL_CASE, set for the whole shell session, may not be the bundle's: it
+    // gets a note, and the files that agree with the manifest pass.
+    let output = common::blobtrail(&case.root)
+        .env("BLOBTRAIL_CASE", &case.path)
+        .args(["verify-bundle", bundle.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(stderr(&output).contains("(from BLOBTRAIL_CASE) records no bundle with this manifest"), "{}", stderr(&output));
 
     // The audit record edited to name the forged manifest: the trail's own check fails, so
     // the record vouches for nothing.

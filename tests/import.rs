@@ -723,3 +723,13 @@ fn json_line_reject_keeps_invalid_bytes() {
     let expected = line.replace("AzCopy", "Az\\xE9Copy");
     assert_eq!(rejects[0]["raw"], expected.as_str());
 }
+
+/// A gzip file goes to the streaming reader, and the summary says it is because the file is
+/// compressed.
+#[test]
+fn gzip_file_reader_note_names_the_compression() {
+    let case = TestCase::new();
+    let rows = summary(&case.import(&[fixture("diag_storage.jsonl.gz")], &[]));
+    assert_eq!(rows[0]["reader"], "streaming");
+    assert_eq!(rows[0]["reader_note"], "the file is gzip-compressed; the streaming reader decompresses it");
+}

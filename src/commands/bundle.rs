@@ -63,9 +63,10 @@ pub fn run(global: &Global, case: &Case, args: BundleArgs) -> Result<Report> {
     Ok(report)
 }
 
-/// `verify-bundle`: needs no case. With a case (`--case` or `BLOBTRAIL_CASE`), the manifest's
-/// hash must also be one that the case's audit trail recorded for a bundle it wrote: a bundle
-/// whose files and manifest were both changed agrees with itself, but not with that record.
+/// `verify-bundle`: needs no case. With `--case`, the manifest's hash must also be one that the
+/// case's audit trail recorded for a bundle it wrote: a bundle whose files and manifest were
+/// both changed agrees with itself, but not with that record. A case from `BLOBTRAIL_CASE` that
+/// has no such record gets a note instead.
 pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
     let (manifest_hash, mut problems) = bundle::verify(path)?;
     print_stdout!("SHA-256 of {}: {manifest_hash}", bundle::MANIFEST);
@@ -91,6 +92,13 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
                 case.dir.display(),
                 chain.join("; ")
             )),
+            // A case set for the shell's session (`BLOBTRAIL_CASE`) is often not the bundle's,
+            // so only a case given with `--case` must have recorded it.
+            None if !case_typed() => print_note!(
+                "note: the audit trail of case `{}` (from BLOBTRAIL_CASE) records no bundle with this manifest, \
+                 so the bundle comes from another case or its manifest was rewritten; give `--case` to require that record",
+                case.dir.display()
+            ),
             None => problems.push(format!(
                 "the manifest's SHA-256 is not one the audit trail of case `{}` recorded for a bundle; \
                  check a bundle of another case without `--case` and without BLOBTRAIL_CASE",
@@ -114,6 +122,11 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
         print_stdout!("verify-bundle: FAILED, {}", crate::output::count(problems.len() as i64, "problem", "problems"));
         Ok(Exit::Failure)
     }
+}
+
+/// Tells whether `--case` was typed on the command line, rather than set by `BLOBTRAIL_CASE`.
+fn case_typed() -> bool {
+    std::env::args_os().any(|arg| arg == "--case" || arg.to_string_lossy().starts_with("--case="))
 }
 
 struct HuntRow {

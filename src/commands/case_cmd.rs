@@ -27,6 +27,12 @@ pub fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
     if !global.quiet {
         print_stderr!("created case `{}`", case.dir.display());
     }
+    if global.examiner.is_none() {
+        print_note!(
+            "note: no examiner given, so the case's work is recorded without a name unless each command gets \
+             `--examiner NAME`; set BLOBTRAIL_EXAMINER for the shell session"
+        );
+    }
     output::to_stdout(|out| writeln!(out, "{}", case.dir.display()))?;
     let report = Report::success(json!({ "case": case.name }));
     super::record_audit(global, &case, "case new", &started, &Ok(&report))?;
@@ -66,7 +72,11 @@ pub fn info(case: &Case, args: FormatArgs) -> Result<Report> {
             let serde_json::Value::Object(fields) = &details else { return Ok(()) };
             let rows: Vec<Vec<String>> = fields
                 .iter()
-                .map(|(key, value)| vec![key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_string)])
+                .map(|(key, value)| {
+                    // A detail that was never set reads as empty, not as JSON's `null`.
+                    let text = if value.is_null() { String::new() } else { value.as_str().map_or_else(|| value.to_string(), str::to_string) };
+                    vec![key.clone(), text]
+                })
                 .collect();
             if args.format == OutputFormat::Csv {
                 output::write_csv(out, &["field", "value"], &rows)

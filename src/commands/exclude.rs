@@ -148,5 +148,11 @@ fn list(case: &Case, args: FormatArgs) -> Result<Report> {
             }
         }
     })?;
+    // The matches are those of the latest hunt, which may cover fewer uploads than a full hunt.
+    if let Ok(hunt) = findings::latest_hunt(&case.conn) {
+        if let Some(partial) = super::partial_hunt(case, hunt)? {
+            print_note!("note: the matches are counted in hunt {hunt}, the latest, which is {}", partial.description);
+        }
+    }
     Ok(Report::success(json!({ "rules": rules.len() })))
 }

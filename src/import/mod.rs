@@ -560,6 +560,8 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
     let Some(candidate) = bulk::candidate(Path::new(display_path), plan, LogTable::from_download_name(file_name)) else {
         report.reader_note = Some(if bulk::is_pattern(display_path) {
             "the path has characters that DuckDB reads as a pattern of file names".into()
+        } else if starts_with(Path::new(display_path), &[0x1f, 0x8b]) {
+            "the file is gzip-compressed; the streaming reader decompresses it".into()
         } else {
             "the fast path takes portal CSV storage logs and JSON lines files whose first two lines it recognises; not this one".into()
         });
