@@ -41,6 +41,7 @@ pub const FILES: &[SqlFile] = &[
     sql_file!(10, "010_rejects_digests.sql"),
     sql_file!(11, "011_full_hunt_v4.sql"),
     sql_file!(12, "012_raw_as_written.sql"),
+    sql_file!(13, "013_container_hash.sql"),
 ];
 
 /// The schema version a case has once every embedded file is applied.

@@ -180,6 +180,13 @@ fn zip_members_are_sources_of_their_own() {
     let log = case.json(&["log", "--format", "json"]);
     let recorded = log.as_array().unwrap().iter().any(|record| record.to_string().contains(&archive));
     assert!(recorded, "{log}");
+    // The inventory keeps it beside each member too: `sources` and the bundle's sources.csv.
+    for source in sources.as_array().unwrap() {
+        assert_eq!(source["container_sha256"], archive.as_str(), "{source}");
+    }
+    let csv = case.ok(&["sources", "--format", "csv"]);
+    assert!(csv.lines().next().unwrap().ends_with(",archive sha256"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with(&format!(",{archive}")), "{csv}");
 }
 
 /// SHA-256 by an independent route: the system's sha256sum.

@@ -189,7 +189,7 @@ fn sources_csv(case: &Case) -> Result<Vec<u8>> {
         "SELECT source_id, path, sha256, size_bytes, shape, tables,
                 strftime(imported_at, '%Y-%m-%dT%H:%M:%SZ'), coalesce(examiner, ''), records_read, imported,
                 rejected, duplicates, coalesce(strftime(first_time, '%Y-%m-%dT%H:%M:%S.%fZ'), ''),
-                coalesce(strftime(last_time, '%Y-%m-%dT%H:%M:%S.%fZ'), '')
+                coalesce(strftime(last_time, '%Y-%m-%dT%H:%M:%S.%fZ'), ''), coalesce(container_sha256, '')
          FROM sources ORDER BY source_id",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -208,12 +208,13 @@ fn sources_csv(case: &Case) -> Result<Vec<u8>> {
             r.get::<_, i64>(11)?.to_string(),
             r.get(12)?,
             r.get(13)?,
+            r.get(14)?,
         ])
     })?;
     let rows: Vec<Vec<String>> = rows.collect::<Result<_, _>>()?;
     let header = [
         "source_id", "path", "sha256", "size_bytes", "shape", "tables", "imported_at", "examiner",
-        "records", "imported", "rejected", "duplicates", "first_time", "last_time",
+        "records", "imported", "rejected", "duplicates", "first_time", "last_time", "container_sha256",
     ];
     let mut out = Vec::new();
     crate::output::write_csv(&mut out, &header, &rows)?;

@@ -54,6 +54,8 @@ struct Source {
     duplicates: i64,
     first_time: Option<String>,
     last_time: Option<String>,
+    /// The SHA-256 of the zip archive that held the file.
+    container_sha256: Option<String>,
 }
 
 /// The time one table's records cover, with the whole hours inside that span that have none.
@@ -118,7 +120,8 @@ pub(crate) fn coverage(case: &Case) -> Result<Vec<Coverage>> {
 pub fn run(case: &Case, args: SourcesArgs) -> Result<Report> {
     let mut stmt = case.conn.prepare(
         "SELECT source_id, path, sha256, size_bytes, shape, tables, epoch_us(imported_at), examiner,
-                records_read, imported, rejected, duplicates, epoch_us(first_time), epoch_us(last_time)
+                records_read, imported, rejected, duplicates, epoch_us(first_time), epoch_us(last_time),
+                container_sha256
          FROM sources ORDER BY source_id",
     )?;
     let sources = stmt
@@ -138,15 +141,21 @@ pub fn run(case: &Case, args: SourcesArgs) -> Result<Report> {
                 duplicates: r.get(11)?,
                 first_time: r.get::<_, Option<i64>>(12)?.map(format_iso),
                 last_time: r.get::<_, Option<i64>>(13)?.map(format_iso),
+                container_sha256: r.get(14)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
 
-    let header = ["id", "path", "sha256", "shape", "table", "records", "imported", "rejected", "duplicates", "first", "last"];
+    let mut header = vec!["id", "path", "sha256", "shape", "table", "records", "imported", "rejected", "duplicates", "first", "last"];
+    // Only a case with files from zip archives gets the archives' column.
+    let from_archives = sources.iter().any(|s| s.container_sha256.is_some());
+    if from_archives {
+        header.push("archive sha256");
+    }
     let rows: Vec<Vec<String>> = sources
         .iter()
         .map(|s| {
-            vec![
+            let mut row = vec![
                 s.source_id.to_string(),
                 s.path.clone(),
                 s.sha256.clone(),
@@ -158,7 +167,11 @@ pub fn run(case: &Case, args: SourcesArgs) -> Result<Report> {
                 s.duplicates.to_string(),
                 s.first_time.clone().unwrap_or_default(),
                 s.last_time.clone().unwrap_or_default(),
-            ]
+            ];
+            if from_archives {
+                row.push(s.container_sha256.clone().unwrap_or_default());
+            }
+            row
         })
         .collect();
     let tables = coverage(case)?;

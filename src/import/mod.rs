@@ -451,6 +451,7 @@ fn finish_file(
             examiner: plan.examiner.as_deref(),
             options: &plan.options_text,
             csv_header: report.csv_header.as_ref(),
+            container_sha256: report.container_sha256.as_deref(),
         })
         .with_context(|| format!("`{display_path}`"))?;
     report.outcome = Outcome::Imported(counts);

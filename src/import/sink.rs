@@ -34,6 +34,8 @@ pub struct SourceRecord<'a> {
     pub examiner: Option<&'a str>,
     pub options: &'a str,
     pub csv_header: Option<&'a CsvHeader>,
+    /// The SHA-256 of the zip archive that held the file.
+    pub container_sha256: Option<&'a str>,
 }
 
 pub struct Sink<'c> {
@@ -208,8 +210,8 @@ impl<'c> Sink<'c> {
         self.conn.execute(
             "INSERT INTO sources (source_id, path, sha256, size_bytes, shape, tables, imported_at,
                                   examiner, options, records_read, imported, rejected, duplicates,
-                                  first_time, last_time, csv_header, csv_delimiter)
-             VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?), ?, ?)",
+                                  first_time, last_time, csv_header, csv_delimiter, container_sha256)
+             VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?), ?, ?, ?)",
             params![
                 self.source_id,
                 source.path,
@@ -227,6 +229,7 @@ impl<'c> Sink<'c> {
                 last_time,
                 source.csv_header.map(|header| header.text.as_str()),
                 source.csv_header.map(|header| header.delimiter.to_string()),
+                source.container_sha256,
             ],
         )?;
         // The digests of the rows and rejected records as committed, which `verify` recomputes
