@@ -10,6 +10,6 @@
 --                             NULL for any other file, and for members imported before this
 --                             file was applied (their import records in `audit_log` have it).
 -- Assumptions: the column is not part of the audit trail's state digest, whose columns are
--- fixed per scheme; the import's own record in the hash-chained trail has the same value.
+-- fixed per scheme. The import's own record in the hash-chained trail has the same value.
 
 ALTER TABLE sources ADD COLUMN container_sha256 VARCHAR;
