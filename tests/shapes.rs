@@ -799,3 +799,25 @@ fn parquet_rows_read_like_json_lines() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(case.query("SELECT DISTINCT user_agent FROM storage_events")[0]["user_agent"], "Agent \u{fc}");
 }
+
+/// `verify` re-hashes a zip archive whole, so a member added to it after the import shows even
+/// though every imported member is unchanged.
+#[test]
+fn verify_finds_a_changed_zip_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("exports.zip");
+    std::fs::copy(fixture("exports.zip"), &archive).unwrap();
+    let case = TestCase::new();
+    case.import(std::slice::from_ref(&archive), &[]);
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+
+    let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'a') as z:\n    z.writestr('notes.txt', 'added later')";
+    let added = std::process::Command::new("python3").args(["-c", script]).arg(&archive).output().unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let output = case.run(&["verify"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("has changed since its members were imported: SHA-256 "), "{stdout}");
+    assert!(!stdout.contains("exports/api_blob.json` has changed"), "the members are unchanged: {stdout}");
+}

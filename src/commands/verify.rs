@@ -149,6 +149,29 @@ pub fn run(case: &Case) -> Result<Report> {
         }
     }
 
+    // A zip archive is re-hashed whole too, once, so a member added to or removed from the
+    // archive that was handed over shows even when every imported member is unchanged.
+    let mut stmt = case.conn.prepare(
+        "SELECT path, any_value(container_sha256) FROM sources WHERE container_sha256 IS NOT NULL GROUP BY path ORDER BY path",
+    )?;
+    let members = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+    let mut archives = std::collections::BTreeMap::new();
+    for (path, recorded) in members {
+        let archive = path.match_indices("!/").map(|(index, _)| &path[..index]).find(|archive| std::path::Path::new(archive).is_file());
+        if let Some(archive) = archive {
+            archives.entry(archive.to_string()).or_insert(recorded);
+        }
+    }
+    for (archive, recorded) in &archives {
+        match crate::import::hash_file(std::path::Path::new(archive)) {
+            Ok(actual) if &actual == recorded => {}
+            Ok(actual) => problems.push(format!(
+                "the zip archive `{archive}` has changed since its members were imported: SHA-256 {actual}, recorded {recorded}"
+            )),
+            Err(err) => problems.push(format!("the zip archive `{archive}` cannot be read whole: {err:#}")),
+        }
+    }
+
     let mut notes = unfinished_notes(case, &records)?;
     notes.extend(uncompared_rows_notes(case)?);
 
