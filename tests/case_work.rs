@@ -1102,3 +1102,15 @@ fn case_new_without_examiner_is_noted() {
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(text.lines().any(|line| line == "examiner,"), "{text}");
 }
+
+/// `generate`, `demo` and `case new` do not open a case, so a typed `--case` gets a note saying
+/// that it is ignored.
+#[test]
+fn typed_case_is_noted_where_unused() {
+    let root = tempfile::tempdir().unwrap();
+    let output = blobtrail(&root).args(["--case", "cases/x", "generate", "--scale", "1", "--out", "data"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("note: `generate` does not use `--case`; it is ignored"), "{}", stderr(&output));
+    let output = blobtrail(&root).env("BLOBTRAIL_CASE", "cases/x").args(["generate", "--scale", "1", "--out", "data2"]).output().unwrap();
+    assert!(!stderr(&output).contains("does not use `--case`"), "{}", stderr(&output));
+}

@@ -94,7 +94,7 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
             )),
             // A case set for the shell's session (`BLOBTRAIL_CASE`) is often not the bundle's,
             // so only a case given with `--case` must have recorded it.
-            None if !case_typed() => print_note!(
+            None if !super::case_typed() => print_note!(
                 "note: the audit trail of case `{}` (from BLOBTRAIL_CASE) records no bundle with this manifest, \
                  so the bundle comes from another case or its manifest was rewritten; give `--case` to require that record",
                 case.dir.display()
@@ -122,11 +122,6 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
         print_stdout!("verify-bundle: FAILED, {}", crate::output::count(problems.len() as i64, "problem", "problems"));
         Ok(Exit::Failure)
     }
-}
-
-/// Tells whether `--case` was typed on the command line, rather than set by `BLOBTRAIL_CASE`.
-fn case_typed() -> bool {
-    std::env::args_os().any(|arg| arg == "--case" || arg.to_string_lossy().starts_with("--case="))
 }
 
 struct HuntRow {

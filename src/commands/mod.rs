@@ -95,6 +95,15 @@ pub fn run(cli: Cli) -> Result<Exit> {
         quiet: cli.quiet,
         engine: EngineSettings { memory_limit: cli.memory_limit, threads: cli.threads },
     };
+    let ignores_case = match &cli.command {
+        Command::Case(CaseCommand::New(_)) => Some("case new"),
+        Command::Demo(_) => Some("demo"),
+        Command::Generate(_) => Some("generate"),
+        _ => None,
+    };
+    if let Some(name) = ignores_case.filter(|_| case_typed()) {
+        print_note!("note: `{name}` does not use `--case`; it is ignored");
+    }
     match cli.command {
         Command::Case(CaseCommand::New(args)) => case_cmd::new(&global, args),
         Command::Demo(args) => demo::run(&global, args),
@@ -103,6 +112,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Kql(args) => kql::run(&global, args),
         command => with_case(&global, command),
     }
+}
+
+/// Tells whether `--case` was typed on the command line, rather than set by `BLOBTRAIL_CASE`.
+pub fn case_typed() -> bool {
+    std::env::args_os().any(|arg| arg == "--case" || arg.to_string_lossy().starts_with("--case="))
 }
 
 fn with_case(global: &Global, command: Command) -> Result<Exit> {

@@ -31,7 +31,8 @@ pub struct Row {
     pub position: Position,
     /// Values by column index; a missing trailing value reads as empty.
     pub values: Vec<String>,
-    /// The original record as a JSON object, kept with the imported row.
+    /// The record's text as written, kept with the imported row: its line of a CSV or JSON lines
+    /// file, or compact JSON for a record of another shape.
     pub raw: String,
 }
 
