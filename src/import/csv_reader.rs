@@ -128,6 +128,8 @@ struct LineTracker {
     kept_from: u64,
     /// Newlines before `kept_from`.
     newlines_before: u64,
+    /// Whether an LF was seen, after which only LF ends a line.
+    has_lf: bool,
 }
 
 impl LineTracker {
@@ -143,7 +145,15 @@ impl LineTracker {
         while skip < self.kept.len() && matches!(self.kept[skip], b'\r' | b'\n') {
             skip += 1;
         }
-        self.newlines_before += self.kept[..skip].iter().filter(|&&b| b == b'\n').count() as u64;
+        // A line ends at LF. In a file without any LF (old Mac line breaks), it ends at CR.
+        let passed = &self.kept[..skip];
+        self.has_lf = self.has_lf || self.kept.contains(&b'\n');
+        let breaks = if self.has_lf {
+            passed.iter().filter(|&&byte| byte == b'\n').count()
+        } else {
+            passed.iter().filter(|&&byte| byte == b'\r').count()
+        };
+        self.newlines_before += breaks as u64;
         self.kept.drain(..skip);
         self.kept_from += skip as u64;
         self.newlines_before + 1
@@ -265,6 +275,24 @@ mod tests {
         assert_eq!(first.values[1], "[\n  {\"k\": 1}\n]");
         let Item::Row(second) = &items[2] else { panic!("{items:?}") };
         assert_eq!(second.position, Position { record_no: 2, line: Some(5) });
+        Ok(())
+    }
+
+    #[test]
+    fn cr_only_line_breaks_count() -> Result<()> {
+        let items = collect(b"A,B\r1,2\r3,\"x\ry\"\r5,6")?;
+        let lines: Vec<Option<u64>> = items[1..]
+            .iter()
+            .map(|item| match item {
+                Item::Row(row) => row.position.line,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lines, [Some(2), Some(3), Some(5)]);
+        // With LF line breaks, a CR inside a cell is no line break.
+        let items = collect(b"A,B\n1,\"x\ry\"\n5,6\n")?;
+        let Item::Row(last) = &items[2] else { panic!("{items:?}") };
+        assert_eq!(last.position.line, Some(3));
         Ok(())
     }
 
