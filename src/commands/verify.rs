@@ -35,13 +35,18 @@ fn rehash(path: &str) -> Rehash {
             },
         };
     }
-    for (index, _) in path.match_indices("!/") {
-        let (archive, member) = (&path[..index], &path[index + 2..]);
-        if std::path::Path::new(archive).is_file() {
-            return hash_zip_member(archive, member);
-        }
+    match zip_member(path) {
+        Some((archive, member)) => hash_zip_member(archive, member),
+        None => Rehash::NotChecked("no longer at its recorded path".to_string()),
     }
-    Rehash::NotChecked("no longer at its recorded path".to_string())
+}
+
+/// Splits a path recorded as `archive.zip!/member` at the first `!/` before which a file is on
+/// disk, into that archive's path and the member's name.
+fn zip_member(path: &str) -> Option<(&str, &str)> {
+    path.match_indices("!/")
+        .map(|(index, _)| (&path[..index], &path[index + 2..]))
+        .find(|(archive, _)| std::path::Path::new(archive).is_file())
 }
 
 /// Hashes one member of a zip archive, as the import recorded it.
@@ -157,8 +162,7 @@ pub fn run(case: &Case) -> Result<Report> {
     let members = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
     let mut archives = std::collections::BTreeMap::new();
     for (path, recorded) in members {
-        let archive = path.match_indices("!/").map(|(index, _)| &path[..index]).find(|archive| std::path::Path::new(archive).is_file());
-        if let Some(archive) = archive {
+        if let Some((archive, _)) = zip_member(&path) {
             archives.entry(archive.to_string()).or_insert(recorded);
         }
     }

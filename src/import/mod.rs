@@ -487,11 +487,11 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
             ));
         }
     }
-    let invalid_utf8: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM rejects WHERE source_id = {source} AND reason LIKE '%not valid UTF-8%'"),
-        [sha],
-        |row| row.get(0),
-    )?;
+    let rejected_as = |pattern: &str| -> Result<i64> {
+        let sql = format!("SELECT count(*) FROM rejects WHERE source_id = {source} AND reason LIKE ?");
+        Ok(conn.query_row(&sql, duckdb::params![sha, pattern], |row| row.get(0))?)
+    };
+    let invalid_utf8 = rejected_as("%not valid UTF-8%")?;
     if invalid_utf8 > 0 {
         notes.push(format!(
             "records with bytes that are not valid UTF-8: {invalid_utf8}, kept in `rejects`; a CSV that Excel saved as \
@@ -500,11 +500,7 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
              `--encoding windows-1252`"
         ));
     }
-    let conflicting: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM rejects WHERE source_id = {source} AND reason LIKE 'the case already holds this %'"),
-        [sha],
-        |row| row.get(0),
-    )?;
+    let conflicting = rejected_as("the case already holds this %")?;
     if conflicting > 0 {
         notes.push(format!(
             "records that the case already holds with another requester, authentication, size, user, address or result: \
