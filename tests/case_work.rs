@@ -1075,8 +1075,8 @@ fn log_chooses_records_by_command_and_count() {
     assert_eq!(last[0]["exit_code"], 0);
 }
 
-/// `exclude list` counts each rule's matches in the latest hunt, and says so when that hunt is
-/// narrowed to one file.
+/// `exclude list` counts each rule's matches in the latest hunt, and prints a note when that
+/// hunt is narrowed to one file.
 #[test]
 fn exclude_list_notes_a_narrowed_hunt() {
     let (_root, case) = demo_case();
@@ -1090,7 +1090,7 @@ fn exclude_list_notes_a_narrowed_hunt() {
     assert!(message.contains("narrowed to uploads of `mimikatz.exe`"), "{message}");
 }
 
-/// `case new` without an examiner says that the work will be recorded without a name, and
+/// `case new` without an examiner notes that the work will be recorded without a name, and
 /// `case info` shows the missing examiner as an empty cell.
 #[test]
 fn case_new_without_examiner_is_noted() {

@@ -724,8 +724,8 @@ fn json_line_reject_keeps_invalid_bytes() {
     assert_eq!(rejects[0]["raw"], expected.as_str());
 }
 
-/// A gzip file goes to the streaming reader, and the summary says it is because the file is
-/// compressed.
+/// A gzip file goes to the streaming reader, and the summary's reader note names the
+/// compression as the reason.
 #[test]
 fn gzip_file_reader_note_names_the_compression() {
     let case = TestCase::new();
