@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{bail, Context, Result};
@@ -211,6 +212,7 @@ pub fn render_of<T: Send>(
         stopped: false,
     });
     let changed = Condvar::new();
+    let output_size = AtomicUsize::new(0);
     let lock = || shared.lock().expect("no thread panics while it holds the lock");
     std::thread::scope(|scope| {
         // DuckDB hands a result over to Arrow on the thread that fetches it, so the candidates
@@ -257,11 +259,13 @@ pub fn render_of<T: Send>(
             drop(progress);
             // A panic must still deliver a result, or the writer would wait for it for ever.
             let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut output = Vec::new();
+                // Sized like the run before, so that a run of output is not copied as it grows.
+                let mut output = Vec::with_capacity(output_size.load(Ordering::Relaxed));
                 let mut count = 0;
                 for row in 0..batch.num_rows() {
                     count += usize::from(render(&reader.build(&batch, row)?, &mut output)?);
                 }
+                output_size.store(output.len() + output.len() / 8, Ordering::Relaxed);
                 Ok((output, count))
             }))
             .unwrap_or_else(|_| Err(anyhow::anyhow!("a thread that renders findings panicked; please report this as a bug")));

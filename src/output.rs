@@ -17,12 +17,26 @@ pub fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() || is_bidi_control(c) {
-            out.extend(c.escape_unicode());
+            push_escaped(&mut out, c);
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Appends an escape for a character that must not reach a terminal: `\n`, `\r` and `\t`
+/// as in most languages, other ASCII controls as `\xNN` (as rejected records write invalid
+/// bytes), and anything else as `\u{NNNN}`.
+fn push_escaped(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    let _ = match c {
+        '\n' => write!(out, "\\n"),
+        '\r' => write!(out, "\\r"),
+        '\t' => write!(out, "\\t"),
+        c if c.is_ascii() => write!(out, "\\x{:02x}", u32::from(c)),
+        c => write!(out, "\\u{{{:04x}}}", u32::from(c)),
+    };
 }
 
 /// Tells whether a character reorders or hides text: bidirectional controls, zero-width and
@@ -36,7 +50,7 @@ fn terminal_safe_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) {
-            out.extend(c.escape_unicode());
+            push_escaped(&mut out, c);
         } else {
             out.push(c);
         }
@@ -438,11 +452,12 @@ mod tests {
 
     #[test]
     fn terminal_escapes_controls_and_bidi() {
-        assert_eq!(terminal_safe("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(terminal_safe("a\u{1b}[2Jb"), "a\\x1b[2Jb");
         assert_eq!(terminal_safe("exe.\u{202e}gpj"), "exe.\\u{202e}gpj");
         assert_eq!(terminal_safe("résumé (1).docx"), "résumé (1).docx");
         assert_eq!(terminal_safe("a\u{200b}b\u{2028}c"), "a\\u{200b}b\\u{2028}c");
-        assert_eq!(terminal_safe_lines("a,b\n\u{1b}[2J\tc\n"), "a,b\n\\u{1b}[2J\tc\n");
+        assert_eq!(terminal_safe("two\nlines\r\tand\u{7f}\u{85}"), "two\\nlines\\r\\tand\\x7f\\u{0085}");
+        assert_eq!(terminal_safe_lines("a,b\n\u{1b}[2J\tc\r\n"), "a,b\n\\x1b[2J\tc\\r\n");
     }
 
     #[test]
