@@ -733,3 +733,33 @@ fn gzip_file_reader_note_names_the_compression() {
     assert_eq!(rows[0]["reader"], "streaming");
     assert_eq!(rows[0]["reader_note"], "the file is gzip-compressed; the streaming reader decompresses it");
 }
+
+/// A storage export that projected away StatusText and StatusCode cannot show which writes
+/// succeeded. The hunts count only successful writes, so both the import and the hunt say that
+/// none of its requests can be an upload, instead of finding nothing without a word.
+#[test]
+fn storage_rows_without_status_are_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("projected_blob.csv");
+    std::fs::write(
+        &file,
+        "TimeGenerated [UTC],OperationName,CallerIpAddress,Uri\n\
+         \"3/2/2026, 12:09:03.319 AM\",PutBlob,203.0.113.7:50123,https://acct1.blob.core.windows.net/stage/evil.exe\n",
+    )
+    .unwrap();
+    let case = TestCase::new();
+    let output = case.import(std::slice::from_ref(&file), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = summary(&output);
+    let note = rows[0]["notes"][0].as_str().unwrap();
+    assert!(note.starts_with("storage requests without a result: 1 (no StatusText or StatusCode value)"), "{note}");
+
+    let hunt = case.run(&["hunt"]);
+    let message = stderr(&hunt);
+    assert!(String::from_utf8_lossy(&hunt.stdout).contains(": 0 uploads"), "{message}");
+    assert!(
+        message.contains("note: storage requests without a result (no StatusText or StatusCode): 1, so none of them can be an upload; \
+                          they come from `") && message.contains("projected_blob.csv`: export those logs again"),
+        "{message}"
+    );
+}

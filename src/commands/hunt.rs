@@ -42,11 +42,15 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
     if let (0, Some(file)) = (summary.uploads, &plan.file) {
         print_stderr!("{}", no_upload_note(case, file)?);
     }
-    let (storage, signins): (i64, i64) = case.conn.query_row(
-        "SELECT (SELECT count(*) FROM storage_events), (SELECT count(*) FROM signin_events)",
+    let (storage, without_result, signins): (i64, i64, i64) = case.conn.query_row(
+        "SELECT count(*), count(*) FILTER (status_text IS NULL AND status_code IS NULL), (SELECT count(*) FROM signin_events)
+         FROM storage_events",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
+    if without_result > 0 {
+        print_stderr!("{}", no_result_note(case, without_result)?);
+    }
     if storage == 0 {
         print_stderr!("note: the case contains no storage log records, so there is no upload to find; import the StorageBlobLogs or StorageFileLogs exports with `blobtrail import`");
     } else if signins == 0 {
@@ -65,6 +69,27 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         "with_candidates": summary.with_candidates,
         "candidates": summary.candidates,
     })))
+}
+
+/// Explains that storage requests without a result cannot be uploads, since the hunts count
+/// only writes that succeeded, and names up to three files they came from.
+fn no_result_note(case: &Case, without_result: i64) -> Result<String> {
+    let mut stmt = case.conn.prepare(
+        "SELECT s.path, count(*) OVER () FROM storage_events e JOIN sources s USING (source_id)
+         WHERE e.status_text IS NULL AND e.status_code IS NULL
+         GROUP BY s.path ORDER BY count(*) DESC, s.path LIMIT 3",
+    )?;
+    let rows: Vec<(String, i64)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let files = rows.first().map_or(0, |(_, files)| *files);
+    let mut named: Vec<String> = rows.iter().map(|(path, _)| format!("`{}`", output::terminal_safe(path))).collect();
+    if files > 3 {
+        named.push(format!("{} more", files - 3));
+    }
+    Ok(format!(
+        "note: storage requests without a result (no StatusText or StatusCode): {without_result}, so none of them can \
+         be an upload; they come from {}: export those logs again with `StatusText` and `StatusCode`",
+        named.join(", ")
+    ))
 }
 
 /// Explains a hunt with `--file` that found no upload, with up to five stored file names that

@@ -460,7 +460,7 @@ fn finish_file(
 }
 
 /// Checks the committed rows of one file for what the examiner should know about them: times
-/// without seconds, sign-ins that state no result, and records rejected as not UTF-8.
+/// without seconds, requests and sign-ins that state no result, and records rejected as not UTF-8.
 fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     let source = "(SELECT source_id FROM sources WHERE sha256 = ?)";
@@ -470,8 +470,20 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
     let has_family = |family: Family| tables.iter().any(|table| table.family() == family);
     let mut times_without_seconds = 0i64;
     if has_family(Family::Storage) {
-        let sql = format!("SELECT {without_seconds} FROM storage_events WHERE source_id = {source}");
-        times_without_seconds += conn.query_row(&sql, [sha], |row| row.get::<_, i64>(0))?;
+        let sql = format!(
+            "SELECT {without_seconds}, count(*) FILTER (status_text IS NULL AND status_code IS NULL)
+             FROM storage_events WHERE source_id = {source}"
+        );
+        let (times, without_result) =
+            conn.query_row(&sql, [sha], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?;
+        times_without_seconds += times;
+        if without_result > 0 {
+            notes.push(format!(
+                "storage requests without a result: {without_result} (no StatusText or StatusCode value); the hunt \
+                 counts only writes that succeeded, so none of them can be an upload: export again with `StatusText` \
+                 and `StatusCode`"
+            ));
+        }
     }
     if has_family(Family::Signin) {
         let sql = format!(

@@ -178,15 +178,16 @@ impl Field {
         Field { columns: Vec::new(), name: keys.first().copied().unwrap_or_default().to_string() }
     }
 
-    /// Returns the first non-empty value of the field's columns.
+    /// Returns the first non-empty value of the field's columns, without the spaces around it:
+    /// a cell written as `PutBlob ` is the operation `PutBlob`. `raw` keeps the cell as written.
     fn get<'r>(&self, row: &'r Row) -> Option<&'r str> {
-        self.columns.iter().map(|&column| row.get(column)).find(|value| !value.is_empty())
+        self.columns.iter().map(|&column| row.get(column).trim()).find(|value| !value.is_empty())
     }
 
     /// Rejects a record whose columns for this field (a duplicated header) hold different
     /// non-empty values: picking one would decide the evidence silently.
     fn check_agreement(&self, row: &Row) -> Result<(), Reject> {
-        let mut values = self.columns.iter().map(|&column| row.get(column)).filter(|value| !value.is_empty());
+        let mut values = self.columns.iter().map(|&column| row.get(column).trim()).filter(|value| !value.is_empty());
         let Some(first) = values.next() else { return Ok(()) };
         match values.find(|value| *value != first) {
             None => Ok(()),
@@ -488,6 +489,8 @@ pub struct SigninColumns {
     app_name: Field,
     sp_id: Field,
     sp_name: Field,
+    /// `managedServiceIdentity.msiType` of Microsoft Graph: `none` or the kind of managed identity.
+    msi_type: Field,
     address: Field,
     user_agent: Field,
     result_type: Field,
@@ -625,6 +628,7 @@ impl SigninColumns {
             app_name: field(&["appdisplayname", "properties.appdisplayname", "application"]),
             sp_id: field(tables::SIGNIN_SP_ID),
             sp_name: field(tables::SIGNIN_SP_NAME),
+            msi_type: field(&["managedserviceidentity.msitype", "properties.managedserviceidentity.msitype"]),
             address: field(tables::SIGNIN_ADDRESS),
             user_agent: field(&["useragent", "properties.useragent", "user agent"]),
             result_type: field(&["resulttype", "properties.status.errorcode", "status.errorcode", "sign-in error code"]),
@@ -741,6 +745,12 @@ impl SigninColumns {
         }
         if let Some(table) = self.event_types.get(row).and_then(LogTable::from_event_types) {
             return Ok(table);
+        }
+        // Microsoft Graph v1.0 lists no event types: a sign-in that names a service principal
+        // and no user is an application's, or a managed identity's when `msiType` names one.
+        if !self.hinted && self.upn.get(row).is_none() && self.user_id.get(row).is_none() && self.sp_id.get(row).is_some() {
+            let managed = self.msi_type.get(row).is_some_and(|kind| !kind.eq_ignore_ascii_case("none"));
+            return Ok(if managed { LogTable::AADManagedIdentitySignInLogs } else { LogTable::AADServicePrincipalSignInLogs });
         }
         if is_interactive == Some(false) && self.default_table == LogTable::SigninLogs && !self.hinted {
             return Ok(LogTable::AADNonInteractiveUserSignInLogs);
@@ -911,6 +921,41 @@ mod tests {
         assert_eq!(out.created_time.map(time::format_iso).as_deref(), Some("2021-04-28T14:08:45.221000Z"));
         assert_eq!(out.is_interactive, Some(true));
         assert_eq!(out.table, LogTable::AADNonInteractiveUserSignInLogs);
+    }
+
+    #[test]
+    fn signin_without_user_names_service_principal() {
+        let header = Header::new([
+            "createdDateTime", "userPrincipalName", "userId", "servicePrincipalId", "isInteractive", "managedServiceIdentity.msiType",
+        ]);
+        let mapper = Mapper::new(&header, Family::Signin, &Settings::default(), None).unwrap();
+        let table = |values: &[&str]| match mapper.map(&row(values)).unwrap() {
+            Mapped::Signin(out) => out.table,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(table(&["2026-03-02T00:06:00Z", "", "", "sp-1", "false", ""]), LogTable::AADServicePrincipalSignInLogs);
+        assert_eq!(table(&["2026-03-02T00:06:00Z", "", "", "sp-1", "false", "none"]), LogTable::AADServicePrincipalSignInLogs);
+        assert_eq!(
+            table(&["2026-03-02T00:06:00Z", "", "", "sp-1", "false", "systemAssigned"]),
+            LogTable::AADManagedIdentitySignInLogs
+        );
+        assert_eq!(table(&["2026-03-02T00:06:00Z", "", "u-1", "sp-1", "false", ""]), LogTable::AADNonInteractiveUserSignInLogs);
+        assert_eq!(table(&["2026-03-02T00:06:00Z", "a@b.c", "", "", "true", ""]), LogTable::SigninLogs);
+    }
+
+    #[test]
+    fn cells_are_trimmed() {
+        let mapper = Mapper::new(&storage_header(), Family::Storage, &Settings::default(), None).unwrap();
+        let mapped = mapper
+            .map(&row(&[
+                " 3/14/2026, 2:00:30.000 PM ", "acct", "PutBlob ", " Success",
+                "https://acct.blob.core.windows.net/c/a.zip", "203.0.113.7:50123", "", "", "StorageBlobLogs",
+            ]))
+            .unwrap();
+        let Mapped::Storage(out) = mapped else { panic!("{mapped:?}") };
+        assert_eq!(out.operation_name.as_deref(), Some("PutBlob"));
+        assert_eq!(out.status_text.as_deref(), Some("Success"));
+        assert_eq!(out.time_raw, "3/14/2026, 2:00:30.000 PM");
     }
 
     #[test]

@@ -121,7 +121,15 @@ pub fn parse_timestamp_inferring(
     offset_minutes: i32,
     date_order: Option<DateOrder>,
 ) -> Result<(i64, Option<DateOrder>), TimeError> {
-    let text = raw.trim();
+    // ICU's en-US formatting (Chrome, Node.js) puts a narrow no-break space before AM/PM, and
+    // other writers a no-break space: both read as the space they stand for.
+    let spaced;
+    let text = if raw.is_ascii() {
+        raw.trim()
+    } else {
+        spaced = raw.replace(['\u{a0}', '\u{202f}', '\u{2007}'], " ");
+        spaced.trim()
+    };
     if text.is_empty() {
         return Err(TimeError::Empty);
     }
@@ -303,8 +311,9 @@ fn parse_clock(cursor: &mut Cursor<'_>, min_hour_digits: usize) -> Option<Clock>
     }
     let (second, _) = cursor.number(2, 2)?;
 
+    // ISO 8601 allows a comma as the decimal sign, and day-first locales write one.
     let mut microsecond = 0;
-    if cursor.eat(b'.') {
+    if cursor.eat_any(b".,").is_some() {
         let (fraction, digits) = cursor.number(1, 9)?;
         microsecond = fraction_to_micros(fraction, digits);
     }
@@ -416,10 +425,11 @@ fn parse_locale(text: &str, date_order: Option<DateOrder>) -> Result<(DateTimeFi
     cursor.skip_spaces();
     let meridiem = parse_meridiem(cursor.rest())?;
 
-    let (year, month, day, inferred) = order_date(&date, meridiem.is_some(), date_order)?;
+    let us_meridiem = meridiem.is_some_and(|(_, as_us)| as_us);
+    let (year, month, day, inferred) = order_date(&date, meridiem.is_some(), us_meridiem, date_order)?;
     let hour = match meridiem {
         None => clock.hour,
-        Some(meridiem) => twelve_to_24_hour(clock.hour, meridiem)?,
+        Some((meridiem, _)) => twelve_to_24_hour(clock.hour, meridiem)?,
     };
 
     let fields = DateTimeFields { year, month, day, hour, minute: clock.minute, second: clock.second, microsecond: clock.microsecond };
@@ -455,18 +465,26 @@ fn parse_locale_date(cursor: &mut Cursor<'_>) -> Option<LocaleDate> {
     })
 }
 
-/// Reads an optional AM/PM marker (any case) that must end the value.
-fn parse_meridiem(rest: &[u8]) -> Result<Option<Meridiem>, TimeError> {
+/// Reads an optional AM/PM marker that must end the value: `AM`, `am` or `a.m.` in any case.
+/// The flag is true for `AM` and `PM` as en-US writes them; day-first locales such as en-IN
+/// and en-AU write `am` and en-CA `a.m.`.
+fn parse_meridiem(rest: &[u8]) -> Result<Option<(Meridiem, bool)>, TimeError> {
     if rest.is_empty() {
         return Ok(None);
     }
-    if rest.eq_ignore_ascii_case(b"AM") {
-        return Ok(Some(Meridiem::Am));
+    let letters: Vec<u8> = rest.iter().copied().filter(|&byte| byte != b'.').collect();
+    let dotted = letters.len() != rest.len();
+    if dotted && !rest.eq_ignore_ascii_case(b"a.m.") && !rest.eq_ignore_ascii_case(b"p.m.") {
+        return Err(TimeError::Invalid);
     }
-    if rest.eq_ignore_ascii_case(b"PM") {
-        return Ok(Some(Meridiem::Pm));
-    }
-    Err(TimeError::Invalid)
+    let meridiem = if letters.eq_ignore_ascii_case(b"AM") {
+        Meridiem::Am
+    } else if letters.eq_ignore_ascii_case(b"PM") {
+        Meridiem::Pm
+    } else {
+        return Err(TimeError::Invalid);
+    };
+    Ok(Some((meridiem, rest == b"AM" || rest == b"PM")))
 }
 
 /// Converts a 12-hour clock hour (1 to 12) to 0 to 23. 12 AM is midnight and 12 PM is noon.
@@ -483,9 +501,11 @@ fn twelve_to_24_hour(hour: u32, meridiem: Meridiem) -> Result<u32, TimeError> {
 
 /// Assigns year, month and day to the numbers of a locale date. The fourth value is the order
 /// chosen for a slash date with two different numbers when `date_order` is None.
+/// `us_meridiem` is true when the AM/PM marker is written as en-US writes it.
 fn order_date(
     date: &LocaleDate,
     has_meridiem: bool,
+    us_meridiem: bool,
     date_order: Option<DateOrder>,
 ) -> Result<(i64, u32, u32, Option<DateOrder>), TimeError> {
     let four_digit_year_first = date.first_digits == 4 && date.third_digits <= 2;
@@ -509,10 +529,11 @@ fn order_date(
         DateOrder::DayFirst
     } else {
         // Padding one number and not the other (`5/03/2026 10:00 AM`, the `d/MM/yyyy` short
-        // date of day-first locales) is no US format, so such an AM/PM date is not read month
-        // first without being told.
+        // date of day-first locales) is no US format, and neither is `am` or `a.m.`, so such an
+        // AM/PM date gets an order only where its numbers decide it.
         let padded = (date.first_digits == 2 && date.first < 10) != (date.second_digits == 2 && date.second < 10);
-        slash_date_order(date.first, date.second, has_meridiem && !padded, has_meridiem && padded, date_order)?
+        let not_us = padded || !us_meridiem;
+        slash_date_order(date.first, date.second, has_meridiem && !not_us, has_meridiem && not_us, date_order)?
     };
     let (month, day) = match order {
         DateOrder::MonthFirst => (date.first, date.second),
@@ -526,7 +547,7 @@ fn slash_date_order(
     first: u32,
     second: u32,
     has_meridiem: bool,
-    padded_meridiem: bool,
+    non_us_meridiem: bool,
     date_order: Option<DateOrder>,
 ) -> Result<DateOrder, TimeError> {
     if let Some(order) = date_order {
@@ -535,7 +556,7 @@ fn slash_date_order(
     if first == 0 || second == 0 {
         return Err(TimeError::Invalid);
     }
-    if padded_meridiem && first != second && first <= 12 && second <= 12 {
+    if non_us_meridiem && first != second && first <= 12 && second <= 12 {
         return Err(TimeError::AmbiguousDateOrder);
     }
 
@@ -1000,6 +1021,36 @@ mod tests {
         assert_eq!(iso("3/14/2026, 11:59:59 PM"), "2026-03-14T23:59:59.000000Z");
         assert_eq!(error("3/14/2026, 0:30:00 AM"), TimeError::Invalid);
         assert_eq!(error("3/14/2026, 13:00:00 PM"), TimeError::Invalid);
+    }
+
+    #[test]
+    fn day_first_meridiem_forms() {
+        // en-IN and en-AU write `d/M/yyyy, h:mm:ss am`, en-US `M/d/yyyy, h:mm:ss AM`: a lower-case
+        // or dotted marker is read only where the numbers decide the order.
+        assert_eq!(error("2/3/2026, 12:09:03.319 am"), TimeError::AmbiguousDateOrder);
+        assert_eq!(error("2/3/2026, 12:09:03.319 a.m."), TimeError::AmbiguousDateOrder);
+        assert_eq!(iso_with("2/3/2026, 12:09:03.319 am", 0, Some(DateOrder::DayFirst)), "2026-03-02T00:09:03.319000Z");
+        assert_eq!(iso("23/3/2026, 1:09:03 pm"), "2026-03-23T13:09:03.000000Z");
+        assert_eq!(iso("3/23/2026, 1:09:03 P.M."), "2026-03-23T13:09:03.000000Z");
+        assert_eq!(iso("3/3/2026, 1:09:03 pm"), "2026-03-03T13:09:03.000000Z");
+        assert_eq!(error("3/23/2026, 1:09:03 p.m"), TimeError::Invalid);
+        assert_eq!(error("3/23/2026, 1:09:03 pmm"), TimeError::Invalid);
+    }
+
+    #[test]
+    fn unicode_spaces_before_meridiem() {
+        // U+202F is what ICU 72 and later put before AM/PM in en-US; U+00A0 is a no-break space.
+        assert_eq!(iso("3/2/2026, 12:09:03.319\u{202f}AM"), "2026-03-02T00:09:03.319000Z");
+        assert_eq!(iso("3/2/2026,\u{a0}12:09:03.319\u{a0}PM"), "2026-03-02T12:09:03.319000Z");
+        assert_eq!(iso("\u{a0}2026-03-02T00:09:03Z\u{a0}"), "2026-03-02T00:09:03.000000Z");
+    }
+
+    #[test]
+    fn comma_decimal_sign() {
+        assert_eq!(iso("02.03.2026 00:09:03,319"), "2026-03-02T00:09:03.319000Z");
+        assert_eq!(iso("2026-03-02T00:09:03,5Z"), "2026-03-02T00:09:03.500000Z");
+        assert_eq!(iso("23/03/2026 00:09:03,319"), "2026-03-23T00:09:03.319000Z");
+        assert_eq!(error("02.03.2026 00:09:03,"), TimeError::Invalid);
     }
 
     #[test]
