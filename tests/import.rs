@@ -763,3 +763,36 @@ fn storage_rows_without_status_are_noted() {
         "{message}"
     );
 }
+
+/// The same request from two exports, one of which left out a column that the event key
+/// contains (the user agent here), is matched by its request ID: stored once when the copies
+/// agree, and rejected with the copy it conflicts with when one names a requester.
+#[test]
+fn same_request_id_without_user_agent_is_one_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("PT1H.json");
+    std::fs::write(
+        &archive,
+        r#"{"time":"2026-03-02T00:09:03.3190000Z","category":"StorageWrite","operationName":"PutBlob","statusCode":201,"statusText":"Success","callerIpAddress":"203.0.113.7:50123","correlationId":"c-1","identity":{"type":"OAuth","requester":{"objectId":"obj-1"}},"properties":{"accountName":"acct2","userAgentHeader":"AzCopy/10.22.0","objectKey":"/acct2/stage/a.zip"},"uri":"https://acct2.blob.core.windows.net/stage/a.zip"}
+"#,
+    )
+    .unwrap();
+    let header = "TimeGenerated [UTC],OperationName,StatusText,CallerIpAddress,CorrelationId,Uri,AuthenticationType,RequesterObjectId";
+    let row = "\"3/2/2026, 12:09:03.319 AM\",PutBlob,Success,203.0.113.7:50123,c-1,https://acct2.blob.core.windows.net/stage/a.zip,OAuth";
+    let agreeing = dir.path().join("agreeing.csv");
+    std::fs::write(&agreeing, format!("{header}\n{row},obj-1\n")).unwrap();
+    let projected = dir.path().join("projected.csv");
+    std::fs::write(&projected, format!("{header}\n{row},\n")).unwrap();
+
+    let case = TestCase::new();
+    assert_eq!(case.import(std::slice::from_ref(&archive), &[]).status.code(), Some(0));
+    let output = case.import(&[agreeing, projected], &[]);
+    let rows = summary(&output);
+    assert_eq!((rows[0]["imported"].as_i64(), rows[0]["duplicates"].as_i64()), (Some(0), Some(1)), "{rows:?}");
+    assert_eq!((rows[1]["imported"].as_i64(), rows[1]["rejected"].as_i64()), (Some(0), Some(1)), "{rows:?}");
+    let rejects = case.query("SELECT column_name, reason FROM rejects");
+    assert_eq!(rejects[0]["column_name"], "RequesterObjectId");
+    let reason = rejects[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("the case already holds this request from `") && reason.contains("PT1H.json` line 1 with RequesterObjectId `obj-1`, where this copy has none"), "{reason}");
+    assert_eq!(case.count("storage_events"), 1);
+}

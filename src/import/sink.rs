@@ -197,6 +197,10 @@ impl<'c> Sink<'c> {
         if self.shares_keys(Family::Signin, &signin)? {
             duplicates += self.delete_duplicates(Family::Signin, &signin)?;
         }
+        let (moved, repeated) = self.resolve_same_request_ids(&storage, source.path)?;
+        self.appended -= moved;
+        self.rejected += moved;
+        duplicates += repeated;
         let (moved, repeated) = self.resolve_same_signin_ids(&signin)?;
         self.appended -= moved;
         self.rejected += moved;
@@ -326,12 +330,46 @@ impl<'c> Sink<'c> {
     /// that an earlier export had projected away. The first copy stays in the case; the
     /// rejected one names it and the field that differs.
     fn reject_conflicting_copies(&self, appended: &Appended, path: &str) -> Result<u64> {
+        self.reject_storage_conflicts(SAME_EVENT_KEYS, 1000, appended, path)
+    }
+
+    /// Deals with this file's storage requests whose request ID an earlier file contains for
+    /// the same table, operation and object less than a second away, under another event key
+    /// (`SAME_REQUEST_IDS`). A copy that differs in a field `storage_differing` compares is moved
+    /// to `rejects` as `reject_conflicting_copies` does; the others are deleted as duplicates.
+    /// Returns how many were moved and how many deleted.
+    fn resolve_same_request_ids(&self, appended: &Appended, path: &str) -> Result<(u64, u64)> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok((0, 0)) };
+        // Most imports go into a case with no other requests at their times, and that takes
+        // one count of the earlier rows in the range instead of a join of all of this file's.
+        let earlier: i64 = self.conn.query_row(
+            "SELECT count(*) FROM storage_events
+             WHERE source_id <> $1 AND correlation_id IS NOT NULL
+               AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)",
+            params![self.source_id, first - 1_000_000, last + 1_000_000],
+            |r| r.get(0),
+        )?;
+        if earlier == 0 {
+            return Ok((0, 0));
+        }
+        let moved = self.reject_storage_conflicts(SAME_REQUEST_IDS, 1_000_000, appended, path)?;
+        let deleted = self.conn.execute(
+            &format!("DELETE FROM storage_events WHERE rowid IN ({SAME_REQUEST_IDS} SELECT row_id FROM pairs)"),
+            params![self.source_id, first - 1_000_000, last + 1_000_000],
+        )?;
+        Ok((moved, deleted as u64))
+    }
+
+    /// Moves the conflicting pairs that `pairs` (`SAME_EVENT_KEYS` or `SAME_REQUEST_IDS`) finds
+    /// to `rejects` and deletes their rows from `storage_events`. Earlier copies are looked for
+    /// up to `margin_us` microseconds outside the file's time range. Returns how many it moved.
+    fn reject_storage_conflicts(&self, pairs: &str, margin_us: i64, appended: &Appended, path: &str) -> Result<u64> {
         let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok(0) };
-        let params = params![self.source_id, first - 1000, last + 1000, path];
+        let params = params![self.source_id, first - margin_us, last + margin_us, path];
         let moved = self.conn.execute(
             &format!(
                 "INSERT INTO rejects (source_id, record_no, line, column_name, value, reason, raw)
-                 {CONFLICTS}
+                 {pairs}{CONFLICTS}
                  SELECT source_id, record_no, line, field,
                         coalesce(this_value, ''),
                         format('the case already holds this request from `{{}}` {{}} with {{}} {{}}, where this copy has {{}}; \
@@ -344,7 +382,7 @@ impl<'c> Sink<'c> {
         )?;
         if moved > 0 {
             self.conn.execute(
-                &format!("DELETE FROM storage_events WHERE rowid IN ({CONFLICTS} SELECT row_id FROM conflicts)"),
+                &format!("DELETE FROM storage_events WHERE rowid IN ({pairs}{CONFLICTS} SELECT row_id FROM conflicts)"),
                 params,
             )?;
         }
@@ -436,31 +474,82 @@ fn earlier_keys(table: Family) -> &'static str {
     }
 }
 
-/// Finds the rows of source `$1` whose event key an earlier row contains (of another source, in
-/// the time range `$2` to `$3`, or of this source with a lower record number) with another
-/// value in a field the key leaves out. Each conflict names the first such earlier row.
-const CONFLICTS: &str = "
-    WITH earlier AS (
+/// The first of the fields that two copies of one storage request must agree on, as
+/// `[name, earlier value, this value]`, where `o` is the earlier copy and `s` this file's, or
+/// NULL when they agree. A value on one side only counts as different: the other export left
+/// the field out.
+macro_rules! storage_differing {
+    () => {
+        "list_filter([['RequesterUpn', o.requester_upn, s.requester_upn],
+                      ['RequesterObjectId', o.requester_object_id, s.requester_object_id],
+                      ['RequesterAppId', o.requester_app_id, s.requester_app_id],
+                      ['AuthenticationType', o.authentication_type, s.authentication_type],
+                      ['RequestBodySize', o.request_body_size::VARCHAR, s.request_body_size::VARCHAR]],
+                     lambda f: nullif(lower(trim(f[2])), '') IS DISTINCT FROM nullif(lower(trim(f[3])), ''))[1]"
+    };
+}
+
+/// The columns of a pair of storage rows that `CONFLICTS` reads: this file's row, the earlier
+/// copy it repeats and the field in which they differ.
+macro_rules! storage_pair_columns {
+    () => {
+        concat!(
+            "s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
+             o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line, ",
+            storage_differing!(),
+            " AS differing"
+        )
+    };
+}
+
+/// Pairs the rows of source `$1` with the first earlier row of the same event key (of another
+/// source, in the time range `$2` to `$3`, or of this source with a lower record number).
+const SAME_EVENT_KEYS: &str = concat!(
+    "WITH earlier AS (
         SELECT * FROM storage_events
         WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
         UNION ALL
         SELECT * FROM storage_events WHERE source_id = $1
     ),
     pairs AS (
-        SELECT s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
-               o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line,
-               -- A value on one side only is a conflict: the other export left the field out.
-               list_filter([['RequesterUpn', o.requester_upn, s.requester_upn],
-                            ['RequesterObjectId', o.requester_object_id, s.requester_object_id],
-                            ['RequesterAppId', o.requester_app_id, s.requester_app_id],
-                            ['AuthenticationType', o.authentication_type, s.authentication_type],
-                            ['RequestBodySize', o.request_body_size::VARCHAR, s.request_body_size::VARCHAR]],
-                           lambda f: nullif(lower(trim(f[2])), '') IS DISTINCT FROM nullif(lower(trim(f[3])), ''))[1] AS differing
+        SELECT ",
+    storage_pair_columns!(),
+    "
         FROM storage_events s
         JOIN earlier o ON o.event_key = s.event_key AND (o.source_id <> $1 OR o.record_no < s.record_no)
         WHERE s.source_id = $1
         QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id <> $1 DESC, o.source_id, o.record_no) = 1
+    )"
+);
+
+/// Pairs the rows of source `$1` with the first row of another source (in the time range `$2`
+/// to `$3`) that has the same request ID (`CorrelationId`), table, operation and object less
+/// than a second away. Such a row is the same request in another export, whose event key
+/// differs because one export left out a column that the key contains, such as the user agent.
+const SAME_REQUEST_IDS: &str = concat!(
+    "WITH earlier AS (
+        SELECT * FROM storage_events
+        WHERE source_id <> $1 AND correlation_id IS NOT NULL
+          AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
     ),
+    pairs AS (
+        SELECT ",
+    storage_pair_columns!(),
+    "
+        FROM storage_events s
+        JOIN earlier o
+          ON lower(o.correlation_id) = lower(s.correlation_id) AND o.source_table = s.source_table
+         AND lower(o.operation_name) IS NOT DISTINCT FROM lower(s.operation_name)
+         AND o.object_path IS NOT DISTINCT FROM s.object_path
+         AND abs(epoch_us(o.time_generated) - epoch_us(s.time_generated)) < 1000000
+        WHERE s.source_id = $1 AND s.correlation_id IS NOT NULL AND o.event_key <> s.event_key
+        QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id, o.record_no) = 1
+    )"
+);
+
+/// Follows `SAME_EVENT_KEYS` or `SAME_REQUEST_IDS`: the pairs whose copies differ in a field
+/// that `storage_differing` compares, each naming the earlier copy.
+const CONFLICTS: &str = ",
     conflicts AS (
         -- This file is not in `sources` until it commits; `$4` is its path.
         SELECT p.* EXCLUDE (differing), differing[1] AS field, differing[3] AS this_value,
