@@ -515,7 +515,7 @@ fn file_notes(conn: &Connection, sha: &str, tables: &[LogTable]) -> Result<Vec<S
     let conflicting = rejected_as("the case already holds this %")?;
     if conflicting > 0 {
         notes.push(format!(
-            "records that the case already holds with another requester, authentication, size, user, address or result: \
+            "records that the case already holds with another requester, authentication, size, user or address: \
              {conflicting}, kept in `rejects` with the copy kept and the field that differs; the first copy imported is \
              the one the hunt reads, so if this file is the fuller export (an earlier one left out the requester, or is a \
              classic $logs version 1.0 file), import it first, into a new case"

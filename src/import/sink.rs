@@ -393,9 +393,9 @@ impl<'c> Sink<'c> {
     /// an earlier file contains in the same table, less than a second apart: the same sign-in in
     /// another export shape, whose event key differs where the shapes keep the time to another
     /// precision (Log Analytics to seven decimals, the admin center's download to the second).
-    /// A copy that agrees on user, address and result is deleted as a duplicate; one that
-    /// states another is moved to `rejects` with the copy it conflicts with. Returns how many
-    /// were moved and how many deleted.
+    /// A copy that agrees on user and address is deleted as a duplicate; one that states
+    /// another is moved to `rejects` with the copy it conflicts with. A copy that states another
+    /// result stays beside it. Returns how many were moved and how many deleted.
     fn resolve_same_signin_ids(&self, appended: &Appended) -> Result<(u64, u64)> {
         let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok((0, 0)) };
         let params = params![self.source_id, first - 1_000_000, last + 1_000_000];
@@ -424,8 +424,9 @@ impl<'c> Sink<'c> {
 }
 
 /// Pairs each sign-in of source `$1` with the first earlier sign-in (of another source, in the
-/// time range `$2` to `$3`) of the same table and request ID less than a second away. Each
-/// pair names the first of user, address and result that both copies state and that differs.
+/// time range `$2` to `$3`) of the same table and request ID less than a second away, unless
+/// both state a result and the results differ. Each pair names the first of user and address
+/// that both copies state and that differs.
 const SAME_SIGNIN_IDS: &str = "
     WITH earlier AS (
         SELECT * FROM signin_events
@@ -440,13 +441,16 @@ const SAME_SIGNIN_IDS: &str = "
         SELECT s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
                o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line,
                list_filter([['UserId', o.user_id, s.user_id], ['UserPrincipalName', o.user_principal_name, s.user_principal_name],
-                            ['IPAddress', o.ip, s.ip], ['ResultType', o.result_type, s.result_type]],
+                            ['IPAddress', o.ip, s.ip]],
                            lambda f: nullif(lower(trim(f[2])), '') <> nullif(lower(trim(f[3])), ''))[1] AS differing
         FROM signin_events s
         JOIN earlier o
           ON lower(o.signin_id) = lower(s.signin_id) AND o.source_table = s.source_table
          AND abs(epoch_us(coalesce(o.created_time, o.time_generated)) - epoch_us(coalesce(s.created_time, s.time_generated))) < 1000000
+        -- Two rows with one request ID and two results both stay, as they do within one file,
+        -- so that a failed row cannot hide a successful one from the hunt.
         WHERE s.source_id = $1 AND s.signin_id IS NOT NULL
+          AND NOT coalesce(nullif(trim(o.result_type), '') <> nullif(trim(s.result_type), ''), false)
         QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id, o.record_no) = 1
     ),
     pairs AS (
