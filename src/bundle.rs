@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -43,14 +43,11 @@ impl BundleWriter {
             bail!("`{}` already exists; choose a new path so that no earlier bundle is overwritten", out.display());
         }
         let partial = crate::output::partial_path(out)?;
-        if partial.exists() {
-            bail!("`{}` already exists: an earlier bundle failed or is being written; remove it first", partial.display());
-        }
         let zip = if is_zip(out) {
-            let file = File::create(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
+            let file = File::create_new(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
             Some(zip::ZipWriter::new(file))
         } else {
-            std::fs::create_dir_all(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
+            std::fs::create_dir(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
             None
         };
         Ok(BundleWriter { out: out.to_path_buf(), partial, zip, hashes: BTreeMap::new() })
@@ -154,6 +151,11 @@ struct ReadBack {
     /// file of the manifest is in (checked in `verify`, which reads the manifest).
     links: Vec<String>,
     folders: Vec<String>,
+    /// Entries of a bundle folder that are neither files, folders nor links: named pipes,
+    /// sockets and devices, which are listed, never opened (a pipe would block the read).
+    special: Vec<String>,
+    /// Bytes of a zip bundle outside its entries and directory, which blobtrail never writes.
+    stray_bytes: Vec<String>,
 }
 
 /// Reads and hashes every file of a bundle folder or zip.
@@ -163,6 +165,8 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     let mut shadowed_members = false;
     let mut links = Vec::new();
     let mut folders = Vec::new();
+    let mut special = Vec::new();
+    let mut stray_bytes = Vec::new();
     let mut take = |name: String, reader: &mut dyn Read| -> Result<()> {
         if name == MANIFEST {
             let mut bytes = Vec::new();
@@ -177,7 +181,7 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     };
     if path.is_dir() {
         let mut names = Vec::new();
-        collect_folder(path, path, &mut names, &mut links, &mut folders)?;
+        collect_folder(path, path, &mut names, &mut links, &mut folders, &mut special)?;
         for (name, file) in names {
             let mut reader = File::open(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
             take(name, &mut reader)?;
@@ -187,6 +191,7 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
         let mut archive = zip::ZipArchive::new(file).with_context(|| format!("`{}` is not a readable zip file", path.display()))?;
         // Both counts include directory entries, which zip tools write for each folder.
         shadowed_members = crate::import::zip_listed_members(path).is_some_and(|listed| listed != archive.len() as u64);
+        stray_bytes = zip_stray_bytes(path, &archive)?;
         for index in 0..archive.len() {
             let mut entry = archive.by_index(index)?;
             if entry.is_dir() {
@@ -203,17 +208,46 @@ fn hash_all(path: &Path) -> Result<ReadBack> {
     } else {
         bail!("bundle `{}` not found", path.display());
     }
-    Ok(ReadBack { hashes, manifest, shadowed_members, links, folders })
+    Ok(ReadBack { hashes, manifest, shadowed_members, links, folders, special, stray_bytes })
+}
+
+/// Describes bytes of a zip file that lie outside the archive: before its first entry, as a
+/// comment, or after its end record. Readers disagree on such bytes: a streaming reader takes
+/// entries from the front, while `unzip` reads the directory at the end.
+fn zip_stray_bytes(path: &Path, archive: &zip::ZipArchive<File>) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    if archive.offset() > 0 {
+        problems.push(format!("{} bytes precede the zip's first entry", archive.offset()));
+    }
+    if !archive.comment().is_empty() {
+        problems.push("the zip has a comment, which blobtrail never writes".to_string());
+    }
+    // The end of central directory record (22 bytes and the comment) closes the file.
+    let mut file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let length = file.metadata()?.len();
+    let record = 22 + archive.comment().len() as u64;
+    let mut signature = [0u8; 4];
+    let at_end = length >= record && {
+        file.seek(SeekFrom::Start(length - record))?;
+        file.read_exact(&mut signature)?;
+        signature == *b"PK\x05\x06"
+    };
+    if !at_end {
+        problems.push("bytes follow the zip's end record".to_string());
+    }
+    Ok(problems)
 }
 
 /// Lists the files below `dir` with their names relative to `root`, in forward slashes, and
-/// the symbolic links and folders there, which are not followed.
+/// the symbolic links, folders and other entries (pipes, sockets, devices) there, which are
+/// not followed or opened.
 fn collect_folder(
     root: &Path,
     dir: &Path,
     files: &mut Vec<(String, PathBuf)>,
     links: &mut Vec<String>,
     folders: &mut Vec<String>,
+    special: &mut Vec<String>,
 ) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list `{}`", dir.display()))? {
         let entry = entry?;
@@ -224,9 +258,11 @@ fn collect_folder(
             links.push(name);
         } else if kind.is_dir() {
             folders.push(name);
-            collect_folder(root, &path, files, links, folders)?;
-        } else {
+            collect_folder(root, &path, files, links, folders, special)?;
+        } else if kind.is_file() {
             files.push((name, path));
+        } else {
+            special.push(name);
         }
     }
     Ok(())
@@ -235,14 +271,14 @@ fn collect_folder(
 /// Checks a bundle against its manifest. Returns the manifest's hash and one message per
 /// changed, added or removed file.
 pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
-    let ReadBack { hashes, manifest, shadowed_members, links, folders } = hash_all(path)?;
+    let ReadBack { hashes, manifest, shadowed_members, links, folders, special, stray_bytes } = hash_all(path)?;
     let Some(manifest) = manifest else {
         bail!("`{}` has no {MANIFEST}: not a blobtrail bundle, or the manifest was removed", path.display());
     };
     let manifest_hash = sha256(&manifest);
     let text = String::from_utf8(manifest).context("the manifest is not UTF-8 text")?;
 
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = stray_bytes.into_iter().map(|stray| format!("{stray}: a bundle holds only its entries")).collect();
     if shadowed_members {
         problems.push("the zip has members that share a name: a reader may take another one than the one checked".to_string());
     }
@@ -276,6 +312,9 @@ pub fn verify(path: &Path) -> Result<(String, Vec<String>)> {
         problems.push(format!(
             "`{name}` is a symbolic link, which a bundle never holds: what it points to can change outside the bundle"
         ));
+    }
+    for name in special {
+        problems.push(format!("`{name}` is not a regular file (a named pipe, socket or device), which a bundle never holds"));
     }
     for folder in folders {
         let prefix = format!("{folder}/");

@@ -116,7 +116,9 @@ pub fn count(n: impl Into<i64>, singular: &str, plural: &str) -> String {
 
 /// Returns the name an export or bundle is written under until it is complete: `NAME.partial`
 /// beside `out`, renamed to `out` at the end. Fails, naming the folder, when that folder does
-/// not exist.
+/// not exist, and when anything is at the partial name: a file, a folder or a link there may
+/// be another run's work or evidence, and writing would replace it or write through the link.
+/// The caller creates the partial file or folder without following links (`create_new`).
 pub fn partial_path(out: &Path) -> Result<PathBuf> {
     let folder = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !folder.is_dir() {
@@ -124,7 +126,14 @@ pub fn partial_path(out: &Path) -> Result<PathBuf> {
     }
     let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".partial");
-    Ok(out.with_file_name(name))
+    let partial = out.with_file_name(name);
+    if std::fs::symlink_metadata(&partial).is_ok() {
+        bail!(
+            "`{}` already exists: an earlier run failed or is writing it now; check what it is, then remove it",
+            partial.display()
+        );
+    }
+    Ok(partial)
 }
 
 /// Builds a table with the house style; cells are escaped for the terminal.

@@ -447,6 +447,22 @@ fn changed_evidence_file_fails_verify() {
     assert!(text.contains("records, chain intact\n"), "{text}");
 }
 
+/// A file of another size than the one imported has changed, and `verify` says so from its
+/// size alone: a file replaced with a huge one is not read through.
+#[test]
+fn resized_evidence_file_fails_verify_unread() {
+    let (root, case) = demo_case();
+    let export = root.path().join("cases/demo/exports/SigninLogs.csv");
+    let size = std::fs::metadata(&export).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&export).unwrap();
+    // A sparse file of 1 TiB: reading it through would take hours.
+    file.set_len(1 << 40).unwrap();
+    let output = case.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains(&format!("SigninLogs.csv` has changed since import: 1099511627776 bytes, recorded {size}")), "{text}");
+}
+
 #[test]
 fn missing_evidence_file_leaves_verify_incomplete() {
     let (root, case) = demo_case();

@@ -508,3 +508,65 @@ fn report_gives_the_evidence_of_confirmed_findings() {
         signin["source_line"]
     )), "{html}");
 }
+
+/// An export is written under `NAME.partial` and renamed. Anything already at that name (a
+/// link to the evidence or to the case's database, or another run's file) stops the export,
+/// so that nothing is written through the link or replaced.
+#[test]
+fn export_leaves_an_existing_partial_alone() {
+    let (root, case) = demo_case();
+    let evidence = root.path().join("cases/demo/exports/SigninLogs.csv");
+    let before = std::fs::read(&evidence).unwrap();
+    let out = case.root.path().join("h.csv");
+    let partial = case.root.path().join("h.csv.partial");
+    for format in ["csv", "json", "jsonl", "xlsx"] {
+        std::os::unix::fs::symlink(&evidence, &partial).unwrap();
+        let output = case.run(&["export", "--format", format, "--out", out.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        assert!(stderr(&output).contains("h.csv.partial` already exists: an earlier run failed or is writing it now"), "{}", stderr(&output));
+        std::fs::remove_file(&partial).unwrap();
+    }
+    std::fs::write(&partial, b"notes").unwrap();
+    assert_eq!(case.run(&["export", "--format", "csv", "--out", out.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(std::fs::read(&partial).unwrap(), b"notes");
+    assert!(!out.exists());
+    assert_eq!(std::fs::read(&evidence).unwrap(), before);
+    assert_eq!(case.run(&["verify"]).status.code(), Some(0));
+}
+
+/// Bytes before a zip bundle's first entry or after its end record are no part of any file
+/// the manifest lists, but a streaming reader takes entries from the front: both fail.
+#[test]
+fn zip_bundle_with_stray_bytes_fails() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle.zip");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    for (name, text, expected) in [
+        ("before.zip", [b"JUNK".as_slice(), &bytes].concat(), "MISMATCH: 4 bytes precede the zip's first entry"),
+        ("after.zip", [bytes.as_slice(), b"TRAILING"].concat(), "MISMATCH: bytes follow the zip's end record"),
+    ] {
+        let tampered = case.root.path().join(name);
+        std::fs::write(&tampered, text).unwrap();
+        let output = verify_bundle(&case, &tampered);
+        assert_eq!(output.status.code(), Some(1), "{name}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains(expected), "{name}: {}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+/// A named pipe in a bundle folder is reported, not opened (reading it would wait for ever),
+/// and a file name with control characters is printed escaped.
+#[test]
+fn folder_bundle_with_a_pipe_and_a_hostile_name_fails() {
+    let (_root, case) = demo_case();
+    let bundle = case.root.path().join("bundle");
+    case.ok(&["bundle", "--out", bundle.to_str().unwrap()]);
+    let made = std::process::Command::new("mkfifo").arg(bundle.join("sql/zz")).status().unwrap();
+    assert!(made.success());
+    std::fs::write(bundle.join("x\u{1b}[2K\rverify-bundle: OK"), b"").unwrap();
+    let output = verify_bundle(&case, &bundle);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("MISMATCH: `sql/zz` is not a regular file (a named pipe, socket or device)"), "{stdout}");
+    assert!(stdout.contains("MISMATCH: `x\\x1b[2K\\rverify-bundle: OK` was added"), "{stdout}");
+}

@@ -107,7 +107,7 @@ pub fn verify(global: &Global, path: &Path) -> Result<Exit> {
         }
     }
     for problem in &problems {
-        print_stdout!("MISMATCH: {problem}");
+        print_stdout!("MISMATCH: {}", crate::output::terminal_safe(problem));
     }
     if problems.is_empty() {
         print_stdout!("verify-bundle: OK, every file matches the manifest");

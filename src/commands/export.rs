@@ -42,6 +42,8 @@ pub fn run(global: &Global, case: &Case, args: ExportArgs) -> Result<Report> {
 
     // Write beside the target and rename, so a failed export never leaves half a file.
     let partial = output::partial_path(&args.out)?;
+    // Created here without following a link, so that the format's writer opens this file.
+    std::fs::File::create_new(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
     let totals = Totals::default();
     let rows = match write(case, &args, format, hunt_id, &totals, &partial) {
         Ok(rows) => rows,

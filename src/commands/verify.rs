@@ -15,6 +15,8 @@ use crate::parse::time::parse_timestamp;
 /// The result of re-hashing an imported file.
 enum Rehash {
     Hashed(String),
+    /// The file on disk has another size than the one imported, so it was not read.
+    Resized(u64),
     /// Not checked, with the reason.
     NotChecked(String),
     /// The file is there and could be opened, but reading it failed.
@@ -23,10 +25,14 @@ enum Rehash {
 
 /// Re-hashes an imported file at its recorded path. A path that names no file, but has a file
 /// before one of its `!/`, is a zip member as the import recorded it (`archive.zip!/member`).
-/// A path that names a file is that file, even under a folder whose name ends in `!`.
-fn rehash(path: &str) -> Rehash {
+/// A path that names a file is that file, even under a folder whose name ends in `!`. A file
+/// whose size differs from `recorded_size` has changed, and is not read: it may be huge.
+fn rehash(path: &str, recorded_size: u64) -> Rehash {
     let whole = std::path::Path::new(path);
     if whole.is_file() {
+        if let Some(size) = whole.metadata().ok().map(|metadata| metadata.len()).filter(|&size| size != recorded_size) {
+            return Rehash::Resized(size);
+        }
         return match std::fs::File::open(whole) {
             Err(err) => Rehash::NotChecked(format!("cannot be opened: {err}")),
             Ok(mut file) => match hash_reader(&mut file) {
@@ -134,14 +140,20 @@ pub fn run(case: &Case) -> Result<Report> {
     let chain_broken = problems.iter().any(|p| p.starts_with("record"));
     let case_changed = !problems.is_empty();
 
-    let mut stmt = case.conn.prepare("SELECT source_id, path, sha256 FROM sources ORDER BY source_id")?;
+    let mut stmt = case.conn.prepare("SELECT source_id, path, sha256, size_bytes FROM sources ORDER BY source_id")?;
     let sources = stmt
-        .query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+        .query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     let (mut checked, mut missing) = (0, Vec::new());
-    for (source_id, path, recorded) in &sources {
-        match rehash(path) {
+    for (source_id, path, recorded, recorded_size) in &sources {
+        match rehash(path, *recorded_size as u64) {
             Rehash::NotChecked(reason) => missing.push(format!("{path}: {reason}")),
+            Rehash::Resized(size) => {
+                checked += 1;
+                problems.push(format!(
+                    "source {source_id} `{path}` has changed since import: {size} bytes, recorded {recorded_size}"
+                ));
+            }
             Rehash::Hashed(actual) if &actual == recorded => checked += 1,
             Rehash::Hashed(actual) => {
                 checked += 1;
