@@ -241,7 +241,8 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf)> {
     let db = path.join(DB_FILE);
     if !path.exists() {
         bail!(
-            "case `{}` not found; create it with `blobtrail case new NAME` or check `--case`",
+            "case `{}` not found; create it with `blobtrail case new NAME`, or check `--case` and, for a case \
+             given by name, the cases folder (`--cases-dir` or BLOBTRAIL_CASES, else `cases`)",
             path.display()
         );
     }

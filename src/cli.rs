@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "BLOBTRAIL_CASE", value_name = "PATH")]
     pub case: Option<PathBuf>,
 
+    /// Folder that contains cases: `case new NAME` and `demo` make theirs there, and `--case NAME`
+    /// finds a case there by its name
+    #[arg(long, global = true, env = "BLOBTRAIL_CASES", default_value = "cases", value_name = "DIR")]
+    pub cases_dir: PathBuf,
+
     /// Examiner name recorded with what this command writes
     #[arg(long, global = true, env = "BLOBTRAIL_EXAMINER", value_name = "NAME")]
     pub examiner: Option<String>,
@@ -106,9 +111,6 @@ pub enum CaseCommand {
 pub struct CaseNewArgs {
     /// Case name: letters, digits, `-`, `_` and `.`; or a path whose last part is such a name
     pub name: String,
-    /// Folder that contains cases
-    #[arg(long, env = "BLOBTRAIL_CASES", default_value = "cases", value_name = "DIR")]
-    pub cases_dir: PathBuf,
     /// Case title
     #[arg(long, value_name = "T")]
     pub title: Option<String>,
@@ -451,9 +453,6 @@ pub struct LogArgs {
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Folder that contains cases; the demo case is `DIR/demo`
-    #[arg(long, env = "BLOBTRAIL_CASES", default_value = "cases", value_name = "DIR")]
-    pub cases_dir: PathBuf,
     /// Output format of the findings
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

@@ -1130,3 +1130,19 @@ fn typed_case_is_noted_where_unused() {
     let output = blobtrail(&root).env("BLOBTRAIL_CASE", "cases/x").args(["generate", "--scale", "1", "--out", "data2"]).output().unwrap();
     assert!(!stderr(&output).contains("does not use `--case`"), "{}", stderr(&output));
 }
+
+/// `--cases-dir` works on every command: a case made in another cases folder is found there by
+/// its name, and not in the default folder.
+#[test]
+fn case_name_is_found_in_the_given_cases_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let cases = root.path().join("evidence");
+    let made = blobtrail(&root).args(["case", "new", "ir-7", "--examiner", "tester", "--cases-dir"]).arg(&cases).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let info = blobtrail(&root).args(["--case", "ir-7", "--cases-dir"]).arg(&cases).args(["case", "info", "--format", "json"]).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(String::from_utf8_lossy(&info.stdout).contains("\"ir-7\""), "{}", String::from_utf8_lossy(&info.stdout));
+    let elsewhere = blobtrail(&root).args(["--case", "ir-7", "case", "info"]).output().unwrap();
+    assert_eq!(elsewhere.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("the cases folder (`--cases-dir` or BLOBTRAIL_CASES"));
+}

@@ -20,7 +20,7 @@ pub fn new(global: &Global, args: CaseNewArgs) -> Result<Exit> {
             let parent = if parent.as_os_str().is_empty() { std::path::Path::new(".") } else { parent };
             (parent.to_path_buf(), name.to_string())
         }
-        _ => (args.cases_dir.clone(), args.name.clone()),
+        _ => (global.cases_dir.clone(), args.name.clone()),
     };
     let new = NewCase { name: &name, title: args.title.as_deref(), examiner: global.examiner.as_deref() };
     let case = case::create(&cases_dir, &new, &global.engine)?;

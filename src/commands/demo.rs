@@ -30,12 +30,12 @@ const DEMO_ENTRIES: &[&str] = &[case::DB_FILE, "case.duckdb.wal", "tmp", "export
 
 pub fn run(global: &Global, args: DemoArgs) -> Result<Exit> {
     let started = super::now_iso();
-    let dir = args.cases_dir.join(DEMO_NAME);
+    let dir = global.cases_dir.join(DEMO_NAME);
     ensure_only_demo_work(&dir, &global.engine)?;
     remove_old_demo(&dir)?;
     let examiner = global.examiner.clone().unwrap_or_else(|| "demo".to_string());
     let new = NewCase { name: DEMO_NAME, title: Some(DEMO_TITLE), examiner: Some(&examiner) };
-    let case = case::create(&args.cases_dir, &new, &global.engine)?;
+    let case = case::create(&global.cases_dir, &new, &global.engine)?;
     // The state of the new, empty case: the record shows what the import and hunt changed.
     let state_before = crate::audit::state_digest(&case.conn)?;
 

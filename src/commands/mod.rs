@@ -35,6 +35,8 @@ use crate::exit::Exit;
 /// Settings every command shares, resolved from global flags and the environment.
 pub struct Global {
     pub case: Option<PathBuf>,
+    /// The folder of cases that `case new` and `demo` make and `--case NAME` finds.
+    pub cases_dir: PathBuf,
     pub examiner: Option<String>,
     pub quiet: bool,
     pub engine: EngineSettings,
@@ -46,7 +48,7 @@ impl Global {
         let path = self.case.as_ref().context(
             "no case selected; pass `--case PATH` or set `BLOBTRAIL_CASE` (create one with `blobtrail case new NAME`)",
         )?;
-        case::open(&case_path(path), &self.engine)
+        case::open(&case_path(path, &self.cases_dir), &self.engine)
     }
 
     /// Returns the examiner for records this command writes: the flag or `$BLOBTRAIL_EXAMINER`,
@@ -71,13 +73,12 @@ impl Report {
 }
 
 /// Resolves `--case NAME`, where NAME is no path that exists, to the case of that name in the
-/// cases folder (`BLOBTRAIL_CASES`, else `cases`) where `case new NAME` made it.
-fn case_path(given: &std::path::Path) -> PathBuf {
+/// cases folder (`--cases-dir`, `BLOBTRAIL_CASES`, else `cases`) where `case new NAME` made it.
+fn case_path(given: &std::path::Path, cases: &std::path::Path) -> PathBuf {
     let bare_name = given.components().count() == 1 && !given.is_absolute();
     if given.exists() || !bare_name {
         return given.to_path_buf();
     }
-    let cases = std::env::var_os("BLOBTRAIL_CASES").map_or_else(|| PathBuf::from("cases"), PathBuf::from);
     let named = cases.join(given);
     if named.join(case::DB_FILE).is_file() {
         named
@@ -91,6 +92,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     crate::output::set_quiet(cli.quiet);
     let global = Global {
         case: cli.case,
+        cases_dir: cli.cases_dir,
         examiner: cli.examiner.filter(|e| !e.trim().is_empty()),
         quiet: cli.quiet,
         engine: EngineSettings { memory_limit: cli.memory_limit, threads: cli.threads },
