@@ -796,3 +796,42 @@ fn same_request_id_without_user_agent_is_one_request() {
     assert!(reason.starts_with("the case already holds this request from `") && reason.contains("PT1H.json` line 1 with RequesterObjectId `obj-1`, where this copy has none"), "{reason}");
     assert_eq!(case.count("storage_events"), 1);
 }
+
+/// Log Analytics custom tables (`StorageBlobLogs_CL`, `InteractiveSignIns_CL`) keep the
+/// table's name with `_CL` and give each column a type suffix (`_s`, `_d`, `_t`). Both read as
+/// the table they copy, and a custom sign-in table's `EventTime` times the sign-in, where
+/// `TimeGenerated` is when the file was ingested.
+#[test]
+fn custom_log_tables_read_as_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("sbl_cl.csv");
+    std::fs::write(
+        &storage,
+        "TimeGenerated [UTC],Type,OperationName_s,StatusText_s,CallerIpAddress_s,Uri_s,RequestBodySize_d\n\
+         \"3/2/2026, 12:09:03.319 AM\",StorageBlobLogs_CL,PutBlob,Success,203.0.113.7:50123,https://acct1.blob.core.windows.net/stage/evil.exe,1024\n",
+    )
+    .unwrap();
+    let signins = dir.path().join("si_cl.csv");
+    std::fs::write(
+        &signins,
+        "TimeGenerated [UTC],Type,Username_s,IPAddress_s,Status_s,EventTime_t\n\
+         \"3/5/2026, 10:00:00.000 AM\",InteractiveSignIns_CL,eve@contoso.com,203.0.113.7,Success,2026-03-02T00:05:00Z\n",
+    )
+    .unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[storage, signins], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stored = case.query("SELECT source_table, operation_name, caller_ip, request_body_size FROM storage_events");
+    assert_eq!(stored[0]["source_table"], "StorageBlobLogs");
+    assert_eq!(stored[0]["operation_name"], "PutBlob");
+    assert_eq!(stored[0]["caller_ip"], "203.0.113.7");
+    assert_eq!(stored[0]["request_body_size"], 1024);
+    let stored = case.query("SELECT source_table, user_principal_name, created_time::VARCHAR AS created FROM signin_events");
+    assert_eq!(stored[0]["source_table"], "SigninLogs");
+    assert_eq!(stored[0]["user_principal_name"], "eve@contoso.com");
+    assert_eq!(stored[0]["created"], "2026-03-02 00:05:00");
+    case.ok(&["hunt", "--quiet"]);
+    let findings = case.query("SELECT confidence, attributed_account FROM findings");
+    assert_eq!(findings[0]["confidence"], "strong");
+    assert_eq!(findings[0]["attributed_account"], "eve@contoso.com");
+}

@@ -120,9 +120,12 @@ fn normalise(name: &str) -> (String, ColumnZone) {
     let trimmed = name.trim_start_matches('\u{feff}').trim();
     let (base, zone) = strip_zone(trimmed);
     let lower = base.trim().to_ascii_lowercase();
-    let key = lower
-        .strip_suffix("_dynamic")
-        .or_else(|| lower.strip_suffix("_string"))
+    // Log Analytics custom tables (`_CL`) of the classic HTTP Data Collector API give each
+    // column a suffix for its type: `_s` text, `_d` number, `_t` time, `_b` boolean, `_g` GUID.
+    // No column of the log tables read here ends in one of those.
+    let key = ["_dynamic", "_string", "_s", "_d", "_t", "_b", "_g"]
+        .iter()
+        .find_map(|suffix| lower.strip_suffix(suffix).filter(|stem| !stem.is_empty()))
         .unwrap_or(&lower)
         .to_string();
     (key, zone)
@@ -159,6 +162,16 @@ mod tests {
         let header = Header::new(["Status_dynamic", "Status_string", "UserAgent"]);
         assert_eq!(header.find("status"), &[0, 1]);
         assert_eq!(header.find("useragent"), &[2]);
+    }
+
+    #[test]
+    fn custom_table_type_suffixes_are_dropped() {
+        let header = Header::new(["TimeGenerated", "CallerIpAddress_s", "RequestBodySize_d", "EventTime_t", "Id_g", "_s"]);
+        assert_eq!(header.find("calleripaddress"), &[1]);
+        assert_eq!(header.find("requestbodysize"), &[2]);
+        assert_eq!(header.find("eventtime"), &[3]);
+        assert_eq!(header.find("id"), &[4]);
+        assert_eq!(header.find("_s"), &[5]);
     }
 
     #[test]

@@ -57,14 +57,19 @@ impl LogTable {
     /// has the table's columns and counts as the table.
     pub fn from_name(name: &str) -> Option<LogTable> {
         let name = name.trim();
-        let base = ["_RST", "_SRCH"]
+        let base = ["_RST", "_SRCH", "_CL"]
             .iter()
             .find_map(|suffix| {
                 let cut = name.len().checked_sub(suffix.len())?;
                 (name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(suffix)).then(|| &name[..cut])
             })
             .unwrap_or(name);
-        LogTable::ALL.into_iter().find(|table| table.name().eq_ignore_ascii_case(base))
+        let custom = base.len() < name.len() && name.to_ascii_uppercase().ends_with("_CL");
+        LogTable::ALL
+            .into_iter()
+            .find(|table| table.name().eq_ignore_ascii_case(base))
+            // A custom table made from an admin center download keeps the download's name.
+            .or_else(|| custom.then(|| LogTable::from_download_name(base)).flatten())
     }
 
     /// Finds a sign-in table from the event types Microsoft Graph lists (`signInEventTypes`),
@@ -122,7 +127,7 @@ pub const STORAGE_TIME: &[&str] = &["timegenerated", "time"];
 const STORAGE_REQUIRED: &[&[&str]] = &[&["operationname"], &["calleripaddress"]];
 const STORAGE_OBJECT: &[&str] = &["uri", "objectkey", "properties.objectkey"];
 pub const SIGNIN_TIME: &[&str] = &["timegenerated", "time"];
-pub const SIGNIN_CREATED: &[&str] = &["createddatetime", "properties.createddatetime", "date (utc)", "date"];
+pub const SIGNIN_CREATED: &[&str] = &["createddatetime", "properties.createddatetime", "date (utc)", "date", "eventtime"];
 pub const SIGNIN_ADDRESS: &[&str] = &["ipaddress", "properties.ipaddress", "ip address"];
 pub const SIGNIN_USER: &[&str] = &["userprincipalname", "properties.userprincipalname", "username"];
 pub const SIGNIN_USER_ID: &[&str] = &["userid", "properties.userid", "user id"];
@@ -286,6 +291,11 @@ mod tests {
         assert_eq!(LogTable::from_name("signinlogs_srch"), Some(LogTable::SigninLogs));
         assert_eq!(LogTable::from_name("AuditLogs_SRCH"), None);
         assert_eq!(LogTable::from_name("_RST"), None);
+        assert_eq!(LogTable::from_name("StorageBlobLogs_CL"), Some(LogTable::StorageBlobLogs));
+        assert_eq!(LogTable::from_name("InteractiveSignIns_CL"), Some(LogTable::SigninLogs));
+        assert_eq!(LogTable::from_name("NonInteractiveSignIns_CL"), Some(LogTable::AADNonInteractiveUserSignInLogs));
+        assert_eq!(LogTable::from_name("InteractiveSignIns"), None);
+        assert_eq!(LogTable::from_name("AuditLogs_CL"), None);
     }
 
     #[test]
