@@ -1211,6 +1211,8 @@ struct Upload {
     uploader: Principal,
     address: Option<IpAddr>,
     oauth: bool,
+    /// An SMB upload with Kerberos, whose rows name the Windows user (`RequesterUserName`).
+    kerberos: bool,
     scenario: Scenario,
     attributable: bool,
 }
@@ -1224,7 +1226,8 @@ struct Evidence {
 }
 
 /// Returns whether an upload is attributable: whether the logs can tell who made it. They can
-/// when the storage row names an OAuth requester. Otherwise the uploader must have signed in
+/// when the storage row names an OAuth requester or, for SMB with Kerberos, the Windows user.
+/// Otherwise the uploader must have signed in
 /// successfully from the caller's public address between 90 minutes before and 5 minutes after
 /// the upload, and that address's sign-in nearest the upload must be the uploader's: the latest
 /// one before the upload, or the first one after it when none came before. Behind a shared
@@ -1232,7 +1235,7 @@ struct Evidence {
 /// sign-in time is `CreatedDateTime`, or `TimeGenerated` in tables without it. `evidence` must
 /// be sorted by time.
 fn is_attributable(upload: &Upload, evidence: &[Evidence]) -> bool {
-    if upload.oauth {
+    if upload.oauth || upload.kerberos {
         return true;
     }
     let Some(address) = upload.address.filter(|address| is_public(*address)) else {
@@ -1998,6 +2001,7 @@ impl<'w> Day<'w> {
             uploader: truth.uploader,
             address: client.address.ip(),
             oauth: matches!(client.credential, Credential::OAuth { .. }),
+            kerberos: matches!(client.credential, Credential::Kerberos { .. }),
             scenario: truth.scenario,
             attributable: false,
         });
@@ -3928,7 +3932,12 @@ fn push_truth_line(out: &mut String, upload: &Upload, world: &World) {
     out.push(',');
     out.push_str(upload.kind);
     out.push(',');
-    push_csv_field(out, world.account_name(upload.uploader));
+    // The rows of a Kerberos upload name the user as `CONTOSO\first.last`, not by UPN.
+    let account = match upload.uploader {
+        Principal::User(index) if upload.kerberos => world.users[index].domain_name.as_str(),
+        uploader => world.account_name(uploader),
+    };
+    push_csv_field(out, account);
     out.push(',');
     out.push_str(if upload.attributable { "true" } else { "false" });
     out.push(',');
@@ -4445,6 +4454,7 @@ mod tests {
             uploader,
             address,
             oauth,
+            kerberos: false,
             scenario: Scenario::Background,
             attributable: false,
         };
@@ -4470,6 +4480,7 @@ mod tests {
         ));
         assert!(!is_attributable(&upload(None, false), &evidence_at(0, uploader, address)));
         assert!(is_attributable(&upload(None, true), &[]));
+        assert!(is_attributable(&Upload { kerberos: true, ..upload(None, false) }, &[]));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::sql;
 /// The correlation to run, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Every upload, every sign-in source, ranked candidates (`sql/011_full_hunt_v4.sql`).
+    /// Every upload, every sign-in source, ranked candidates (`sql/015_full_hunt_v5.sql`).
     Full { before: Duration, after: Duration },
     /// The reference query's filters with its defects fixed (`sql/002_sentinel_hunt_v1.sql`).
     Sentinel { lookback: Duration, ua_match: bool },
@@ -33,7 +33,7 @@ pub const DEFAULT_AFTER: Duration = Duration::from_secs(5 * 60);
 pub const SENTINEL_LOOKBACK: Duration = Duration::from_secs(60);
 
 /// The full hunt's findings macro and the version of the SQL file that defines it.
-pub const FULL_VIEW: (&str, i32) = ("full_findings_v4", 11);
+pub const FULL_VIEW: (&str, i32) = ("full_findings_v5", 15);
 /// The sentinel hunt's candidates macro and the version of the SQL file that defines it.
 pub const SENTINEL_VIEW: (&str, i32) = ("sentinel_candidates_v1", 2);
 
@@ -131,7 +131,7 @@ fn compute_candidates(conn: &Connection, mode: Mode) -> Result<()> {
         // The macro's arguments are numbers produced here, never user text.
         conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE hunt_candidates AS
-             SELECT * FROM full_candidates_v4({}, {})",
+             SELECT * FROM full_candidates_v5({}, {})",
             micros(before)?,
             micros(after)?
         ))
@@ -220,7 +220,7 @@ fn insert_full(conn: &Connection, hunt_id: i64, before_us: i64, after_us: i64, p
                     f.caller_ip_raw, f.caller_ip, f.address_problem, f.user_agent,
                     f.authentication_type, f.requester_upn, f.requester_object_id, f.requester_app_id,
                     f.window_start, f.window_end, 0
-             FROM full_findings_v4('hunt_candidates', {before_us}, {after_us}) f
+             FROM full_findings_v5('hunt_candidates', {before_us}, {after_us}) f
              WHERE ?::VARCHAR IS NULL OR lower(nfc_normalize(f.file_name)) = lower(nfc_normalize(?::VARCHAR))"
         ),
         params![hunt_id, plan.file, plan.file],

@@ -4,7 +4,8 @@
 //! and status filter, block uploads counted once at their commit, caller addresses compared
 //! through `parse_ipv6` (which accepts IPv4 and IPv6 and returns one canonical form, so the
 //! address is never split on `:`), file names from the percent-decoded path, an explicit
-//! `join kind=inner` and `make_list` of candidates, OAuth requesters attributed directly, and
+//! `join kind=inner` and `make_list` of candidates, requesters that the storage log names (OAuth,
+//! or the Windows user of an SMB request) attributed directly, and
 //! each enabled exclusion rule of the case as a filter. The window, the time bounds and the
 //! target file are `let` parameters at the top.
 
@@ -118,7 +119,7 @@ fn full(out: &mut String, input: &KqlInput) {
         out,
         r#"// Successful writes. A block upload (PutBlock ... PutBlockList) and a Data Lake upload
 // (CreatePathFile, AppendFile ... FlushFile) count once, at the request that commits them.
-// Writes with no commit request count once per object, caller, OAuth requester and 5-minute
+// Writes with no commit request count once per object, caller, requester and 5-minute
 // bin: file-share REST, SMB and NFS writes, and page or append blob series (PutPage or
 // AppendBlock requests and the empty PutBlob that creates the blob). The case's SQL splits a
 // series only at a gap over 5 minutes, so a series that crosses a bin boundary counts once
@@ -144,7 +145,8 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     Op in ("createfile", "putrange", "putrangefromurl"), "file-upload",
     Op in ("write"), "smb-write",
     "nfs-write")
-| extend Requester = iff(isnotempty(RequesterUpn), RequesterUpn, RequesterObjectId)
+| extend Requester = case(isnotempty(RequesterUpn), RequesterUpn, isnotempty(RequesterObjectId), RequesterObjectId,
+    tostring(column_ifexists("RequesterUserName", "")))
 {CALLER_KEY}
 // Private, loopback, link-local and reserved callers keep their finding but get no candidates:
 // Entra ID records the public address a client signs in from.
@@ -322,7 +324,7 @@ pub fn as_rule(query: &str, id: &str, case_name: Option<&str>, query_period: &st
     let _ = writeln!(yaml, "id: {id}");
     let _ = writeln!(yaml, "name: Account linked to a storage upload (blobtrail)");
     let _ = writeln!(yaml, "description: |");
-    let _ = writeln!(yaml, "  'Attributes each upload to Azure Blob or File storage to the account behind it: the OAuth requester the storage log");
+    let _ = writeln!(yaml, "  'Attributes each upload to Azure Blob or File storage to the account behind it: the requester the storage log");
     let _ = writeln!(yaml, "  names, else the accounts that signed in from the caller's address around the upload, ranked with a confidence.");
     let _ = writeln!(
         yaml,

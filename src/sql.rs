@@ -42,6 +42,8 @@ pub const FILES: &[SqlFile] = &[
     sql_file!(11, "011_full_hunt_v4.sql"),
     sql_file!(12, "012_raw_as_written.sql"),
     sql_file!(13, "013_container_hash.sql"),
+    sql_file!(14, "014_smb_requester.sql"),
+    sql_file!(15, "015_full_hunt_v5.sql"),
 ];
 
 /// The schema version a case has once every embedded file is applied.

@@ -558,7 +558,7 @@ fn uploads_of_several_requests_are_timed_from_the_first() {
     assert_eq!(rows[1]["reason"], "the only account that signed in successfully from this address in the window, close in time to the upload");
     assert_eq!(
         rows[2]["reason"],
-        "the storage log names 2 OAuth requesters for the requests of this upload (alice@contoso.com, mallory@contoso.com); \
+        "the storage log names 2 requesters for the requests of this upload (alice@contoso.com, mallory@contoso.com); \
          see them with `blobtrail show`"
     );
     assert_eq!(
@@ -579,4 +579,53 @@ fn uploads_of_several_requests_are_timed_from_the_first() {
     assert_eq!(reasons[1]["first_reason"], "signed in during the upload, between its first request and the one that completed it");
     assert_eq!(reasons[2]["account"], "dave@contoso.com");
     assert_eq!(reasons[2]["first_reason"], "signed in 60 s before the upload's first request");
+}
+
+/// An SMB write with identity-based access names its Windows user and SID in StorageFileLogs.
+/// The hunt takes that user as the upload's requester: `direct`, as an OAuth requester is. A
+/// write that names no user keeps the reason that sign-in logs cannot name its caller. The
+/// archive shape (`identity.requester.userName`) stores the same columns.
+#[test]
+fn smb_write_names_its_windows_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("StorageFileLogs.csv");
+    std::fs::write(
+        &csv,
+        "TimeGenerated [UTC],AccountName,OperationName,StatusText,StatusCode,Uri,CallerIpAddress,Protocol,AuthenticationType,RequesterUserName,SmbPrimarySID,ObjectKey,Type\n\
+         \"3/2/2026, 12:09:03.319 AM\",acct,Write,Success,0,\\\\acct.file.core.windows.net\\share\\tools\\dump.exe,10.40.1.20,SMB,Kerberos,CONTOSO\\eve,S-1-5-21-1-2-3-1104,/acct/share/tools/dump.exe,StorageFileLogs\n\
+         \"3/2/2026, 12:19:03.319 AM\",acct,Write,Success,0,\\\\acct.file.core.windows.net\\share\\tools\\notes.txt,10.40.1.21,SMB,NTLM,,,/acct/share/tools/notes.txt,StorageFileLogs\n",
+    )
+    .unwrap();
+    let archive = dir.path().join("PT1H.json");
+    std::fs::write(
+        &archive,
+        r#"{"time":"2026-03-02T01:09:03.3190000Z","category":"StorageWrite","operationName":"Write","statusCode":0,"statusText":"Success","callerIpAddress":"10.40.1.22","protocol":"SMB","uri":"\\\\acct.file.core.windows.net\\share\\tools\\pack.7z","identity":{"type":"Kerberos","requester":{"userName":"CONTOSO\\mallory","smbPrimarySID":"S-1-5-21-1-2-3-1105"}},"properties":{"accountName":"acct","objectKey":"/acct/share/tools/pack.7z","serviceType":"file"}}
+"#,
+    )
+    .unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[csv, archive], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stored = case.query(
+        "SELECT file_name, requester_user_name, smb_primary_sid FROM storage_events ORDER BY time_generated",
+    );
+    assert_eq!(stored[0]["requester_user_name"], "CONTOSO\\eve");
+    assert_eq!(stored[0]["smb_primary_sid"], "S-1-5-21-1-2-3-1104");
+    assert_eq!(stored[1]["requester_user_name"], Value::Null);
+    assert_eq!(stored[2]["requester_user_name"], "CONTOSO\\mallory");
+    assert_eq!(stored[2]["smb_primary_sid"], "S-1-5-21-1-2-3-1105");
+
+    case.ok(&["hunt", "--quiet"]);
+    let findings = case.query("SELECT file_name, confidence, attributed_account, reason FROM findings ORDER BY upload_time");
+    assert_eq!(findings[0]["file_name"], "dump.exe");
+    assert_eq!(findings[0]["confidence"], "direct");
+    assert_eq!(findings[0]["attributed_account"], "CONTOSO\\eve");
+    assert_eq!(findings[0]["reason"], "the storage log names the user who made the request (CONTOSO\\eve, SID S-1-5-21-1-2-3-1104)");
+    assert_eq!(findings[1]["confidence"], "none");
+    assert_eq!(
+        findings[1]["reason"],
+        "SMB or NFS write that names no user: the caller authenticated with NTLM, an account key or a host identity, not Entra ID, so sign-in logs cannot name it"
+    );
+    assert_eq!(findings[2]["attributed_account"], "CONTOSO\\mallory");
+    assert_eq!(case.run(&["verify"]).status.code(), Some(0));
 }

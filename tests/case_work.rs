@@ -15,7 +15,7 @@ fn case_new_records_details() {
     assert_eq!(info["examiner"], "tester");
     assert_eq!(info["blobtrail_version"], env!("CARGO_PKG_VERSION"));
     assert!(info["duckdb_version"].as_str().unwrap().starts_with('v'));
-    assert_eq!(info["schema_version"], 13);
+    assert_eq!(info["schema_version"], 15);
     assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
 }
 

@@ -55,7 +55,7 @@ pub fn run(global: &Global, case: &Case, args: HuntArgs) -> Result<Report> {
         print_stderr!("note: the case contains no storage log records, so there is no upload to find; import the StorageBlobLogs or StorageFileLogs exports with `blobtrail import`");
     } else if signins == 0 {
         print_stderr!(
-            "note: the case contains no sign-in records, so only uploads whose storage log names the OAuth requester can be attributed; \
+            "note: the case contains no sign-in records, so only uploads whose storage log names the requester (OAuth, or the Windows user of an SMB write) can be attributed; \
              import the Entra ID sign-in logs with `blobtrail import`"
         );
     }

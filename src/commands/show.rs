@@ -105,7 +105,7 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
     let mut stmt = conn.prepare(
         "SELECT epoch_us(e.time_generated), e.operation_name, e.status_text, e.caller_ip_raw,
                 e.request_body_size, s.path, e.record_no, e.line, e.authentication_type,
-                coalesce(e.requester_upn, e.requester_object_id), e.caller_ip
+                coalesce(e.requester_upn, e.requester_object_id, e.requester_user_name), e.caller_ip
          FROM storage_events e JOIN sources s USING (source_id)
          JOIN findings f ON f.hunt_id = ? AND f.finding_id = ?
          WHERE e.event_key = f.upload_event_key

@@ -90,6 +90,9 @@ pub struct StorageRow {
     pub protocol: Option<String>,
     pub correlation_id: Option<String>,
     pub request_body_size: Option<i64>,
+    /// `RequesterUserName`: the Windows user (`DOMAIN\user`) of an SMB request.
+    pub requester_user_name: Option<String>,
+    pub smb_primary_sid: Option<String>,
 }
 
 #[derive(Debug)]
@@ -316,6 +319,8 @@ pub struct StorageColumns {
     object_id: Field,
     app_id: Field,
     tenant_id: Field,
+    user_name: Field,
+    smb_sid: Field,
     service_type: Field,
     protocol: Field,
     correlation: Field,
@@ -350,6 +355,8 @@ impl StorageColumns {
             object_id: field(&["requesterobjectid", "identity.requester.objectid"]),
             app_id: field(&["requesterappid", "identity.requester.appid"]),
             tenant_id: field(&["requestertenantid", "identity.requester.tenantid"]),
+            user_name: field(&["requesterusername", "identity.requester.username"]),
+            smb_sid: field(&["smbprimarysid", "identity.requester.smbprimarysid"]),
             service_type: field(&["servicetype", "properties.servicetype"]),
             protocol: field(&["protocol"]),
             correlation: field(&["correlationid"]),
@@ -419,6 +426,8 @@ impl StorageColumns {
             protocol: self.protocol.text(row),
             correlation_id: self.correlation.text(row),
             request_body_size,
+            requester_user_name: self.user_name.text(row),
+            smb_primary_sid: self.smb_sid.text(row),
         };
         // With a request ID, milliseconds are enough and let a portal CSV (milliseconds) and an
         // API export (100 ns) of the same record share a key; without one, every digit and the

@@ -95,6 +95,8 @@ pub const STORAGE_COLUMNS: &[(&str, Kind)] = &[
     ("correlation_id", Kind::Varchar),
     ("request_body_size", Kind::BigInt),
     ("raw", Kind::Varchar),
+    ("requester_user_name", Kind::Varchar),
+    ("smb_primary_sid", Kind::Varchar),
 ];
 
 /// The columns of `signin_events`, in table order.

@@ -487,6 +487,7 @@ macro_rules! storage_differing {
         "list_filter([['RequesterUpn', o.requester_upn, s.requester_upn],
                       ['RequesterObjectId', o.requester_object_id, s.requester_object_id],
                       ['RequesterAppId', o.requester_app_id, s.requester_app_id],
+                      ['RequesterUserName', o.requester_user_name, s.requester_user_name],
                       ['AuthenticationType', o.authentication_type, s.authentication_type],
                       ['RequestBodySize', o.request_body_size::VARCHAR, s.request_body_size::VARCHAR]],
                      lambda f: nullif(lower(trim(f[2])), '') IS DISTINCT FROM nullif(lower(trim(f[3])), ''))[1]"
@@ -603,6 +604,9 @@ pub fn push_storage(b: &mut impl RowWriter, source_id: i32, position: Position, 
     b.text(row.correlation_id.as_deref());
     b.bigint(row.request_body_size);
     b.text(Some(raw));
+    // Added by sql/014_smb_requester.sql, after `raw`.
+    b.text(row.requester_user_name.as_deref());
+    b.text(row.smb_primary_sid.as_deref());
     b.end_row();
 }
 
