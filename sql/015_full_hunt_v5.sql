@@ -9,14 +9,15 @@
 -- several users make the upload `ambiguous`.
 -- Changes from version 4 (011_full_hunt_v4.sql), which it otherwise repeats, reading
 -- full_uploads_v4 in place of full_uploads_v3:
---   * full_uploads_v4 keys requests by requester_object_id, requester_upn, then
---     requester_user_name, and lists user names among the requesters;
+--   * full_uploads_v4 keys requests by requester_object_id, requester_upn, requester_user_name,
+--     then smb_primary_sid, and lists user names and SIDs among the requesters;
 --   * a `direct` finding from a user name, or from an SMB or NFS write, gives the reason
 --     "the storage log names the user who made the request (...)" with the name, UPN, object
 --     ID and SID it has; the attributed account is the UPN, the object's name, the user name,
---     then the object ID;
---   * an SMB or NFS write that names no user keeps the reason of version 4, reworded: the
---     caller authenticated with NTLM, an account key or a host identity.
+--     the object ID, then the SID;
+--   * an SMB or NFS write that names no user keeps the reason of version 4, reworded: a
+--     Kerberos write says its row names no user, any other says the caller authenticated with
+--     NTLM, an account key or a host identity.
 -- Inputs: storage_events (with the columns of 014_smb_requester.sql), signin_events, and
 -- full_write_requests_v1 and bt_duration_words from 003_full_hunt_v1.sql.
 -- Parameters of the macros: before_us and after_us, the window before the upload's first
@@ -36,7 +37,7 @@ WITH requests AS (
                WHEN upload_kind IN ('file-upload', 'smb-write', 'nfs-write') THEN upload_kind
            END AS series_kind,
            lower(operation_name) IN ('putblob', 'createfile') AS starts_series,
-           coalesce(lower(requester_object_id), lower(requester_upn), lower(requester_user_name), '') AS requester_key
+           coalesce(lower(requester_object_id), lower(requester_upn), lower(requester_user_name), upper(smb_primary_sid), '') AS requester_key
     FROM full_write_requests_v1
 ),
 committed AS (
@@ -63,7 +64,7 @@ committed_groups AS (
            CASE WHEN count(DISTINCT requester_key) FILTER (WHERE NOT is_commit AND requester_key <> '') = 1
                 THEN min(requester_user_name) FILTER (WHERE NOT is_commit) END AS part_requester_user_name,
            count(DISTINCT requester_key) FILTER (WHERE requester_key <> '') AS requester_count,
-           array_to_string(list_sort(list_distinct(list(coalesce(requester_upn, requester_object_id, requester_user_name)))), ', ') AS requesters,
+           array_to_string(list_sort(list_distinct(list(coalesce(requester_upn, requester_object_id, requester_user_name, smb_primary_sid)))), ', ') AS requesters,
            count(DISTINCT coalesce(caller_ip, caller_ip_raw)) AS caller_count,
            array_to_string(list_sort(list_distinct(list(coalesce(caller_ip, caller_ip_raw)))), ', ') AS callers
     FROM committed
@@ -99,7 +100,7 @@ series_groups AS (
            NULL AS part_requester_user_name,
            -- A series has one caller and one requester key: they partition it.
            (requester_key <> '')::BIGINT AS requester_count,
-           any_value(coalesce(requester_upn, requester_object_id, requester_user_name)) AS requesters,
+           any_value(coalesce(requester_upn, requester_object_id, requester_user_name, smb_primary_sid)) AS requesters,
            (caller_key <> '')::BIGINT AS caller_count,
            nullif(caller_key, '') AS callers
     FROM series
@@ -113,7 +114,7 @@ singles AS (
            NULL AS part_requester_upn, NULL AS part_requester_object_id, NULL AS part_requester_app_id,
            NULL AS part_requester_user_name,
            (requester_key <> '')::BIGINT AS requester_count,
-           coalesce(requester_upn, requester_object_id, requester_user_name) AS requesters,
+           coalesce(requester_upn, requester_object_id, requester_user_name, smb_primary_sid) AS requesters,
            (coalesce(caller_ip, caller_ip_raw) IS NOT NULL)::BIGINT AS caller_count,
            coalesce(caller_ip, caller_ip_raw) AS callers
     FROM requests
@@ -327,7 +328,8 @@ decided AS (
            t.any_ua_equal AS top_any_ua_equal,
            CASE
                WHEN u.requester_count > 1 THEN 'ambiguous'
-               WHEN u.requester_upn IS NOT NULL OR u.requester_object_id IS NOT NULL OR u.requester_user_name IS NOT NULL THEN 'direct'
+               WHEN u.requester_upn IS NOT NULL OR u.requester_object_id IS NOT NULL OR u.requester_user_name IS NOT NULL
+                    OR u.smb_primary_sid IS NOT NULL THEN 'direct'
                WHEN t.account IS NULL THEN 'none'
                WHEN t.accounts_in_window = 1 AND u.caller_count <= 1
                     AND (t.delta_seconds BETWEEN -300 AND 1800 OR t.any_ua_equal) THEN 'strong'
@@ -344,7 +346,8 @@ SELECT confidence,
                requester_upn,
                (SELECT min(n.name) FROM identity_names n WHERE n.id = lower(requester_object_id)),
                requester_user_name,
-               requester_object_id)
+               requester_object_id,
+               smb_primary_sid)
            WHEN 'strong' THEN top_account
            WHEN 'probable' THEN top_account
        END AS attributed_account,
@@ -374,6 +377,8 @@ SELECT confidence,
                     THEN format('; the requests of this upload came from {} addresses ({}), and only the address of the one that completed it was compared with sign-ins',
                                 caller_count, callers) END)
            WHEN confidence <> 'none' THEN NULL
+           WHEN upload_kind IN ('smb-write', 'nfs-write') AND lower(authentication_type) = 'kerberos' THEN
+               'Kerberos SMB write whose stored row names no user (a file imported before schema version 14 keeps `RequesterUserName` and `SmbPrimarySID` only in `raw`), and sign-in logs cannot name a Kerberos caller'
            WHEN upload_kind IN ('smb-write', 'nfs-write') THEN
                'SMB or NFS write that names no user: the caller authenticated with NTLM, an account key or a host identity, not Entra ID, so sign-in logs cannot name it'
            WHEN caller_ip IS NULL THEN

@@ -94,8 +94,11 @@ const CALLER_KEY: &str = r#"| extend CallerIp = case(
     CallerIpAddress)
 | extend CallerKey = parse_ipv6(CallerIp)"#;
 
-/// The decoded object path and file name.
+/// The decoded object path and file name. An SMB request's path is a UNC path
+/// (`\\account.file.core.windows.net\share\dir\file`), written `/account/share/dir/file` as the case
+/// writes it.
 const OBJECT_PATH: &str = r#"| extend ObjectPath = iff(isnotempty(ObjectKey), ObjectKey, strcat("/", AccountName, url_decode(tostring(parse_url(Uri).Path))))
+| extend ObjectPath = iff(ObjectPath startswith @"\\", strcat("/", AccountName, "/", strcat_array(array_slice(split(ObjectPath, @"\"), 3, -1), "/")), ObjectPath)
 | extend FileName = tostring(split(ObjectPath, "/")[-1])
 | where isempty(TargetFile) or FileName =~ TargetFile"#;
 
@@ -145,8 +148,9 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     Op in ("createfile", "putrange", "putrangefromurl"), "file-upload",
     Op in ("write"), "smb-write",
     "nfs-write")
-| extend Requester = case(isnotempty(RequesterUpn), RequesterUpn, isnotempty(RequesterObjectId), RequesterObjectId,
-    tostring(column_ifexists("RequesterUserName", "")))
+| extend RequesterUserName = tostring(column_ifexists("RequesterUserName", ""))
+| extend Requester = case(isnotempty(RequesterUpn), RequesterUpn, isnotempty(RequesterUserName), RequesterUserName,
+    isnotempty(RequesterObjectId), RequesterObjectId, tostring(column_ifexists("SmbPrimarySID", "")))
 {CALLER_KEY}
 // Private, loopback, link-local and reserved callers keep their finding but get no candidates:
 // Entra ID records the public address a client signs in from.

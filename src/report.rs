@@ -806,8 +806,8 @@ fn method(html: &mut String, input: &ReportInput) {
         );
     } else {
         html.push_str(
-            "<p>Uploads are read from the storage logs. An upload whose storage log names the OAuth requester is attributed \
-             directly. Otherwise the accounts that signed in successfully from the caller's public address around the upload \
+            "<p>Uploads are read from the storage logs. An upload whose storage log names the requester (the OAuth account, \
+             or the Windows user of an SMB write) is attributed directly. Otherwise the accounts that signed in successfully from the caller's public address around the upload \
              are ranked by the time between sign-in and upload, how many accounts used the address, user-agent agreement and \
              the sign-in table. That is an inference, and the report says so with a confidence for each finding, explained \
              in the summary.</p>\n",

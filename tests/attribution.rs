@@ -600,6 +600,7 @@ fn smb_write_names_its_windows_user() {
     std::fs::write(
         &archive,
         r#"{"time":"2026-03-02T01:09:03.3190000Z","category":"StorageWrite","operationName":"Write","statusCode":0,"statusText":"Success","callerIpAddress":"10.40.1.22","protocol":"SMB","uri":"\\\\acct.file.core.windows.net\\share\\tools\\pack.7z","identity":{"type":"Kerberos","requester":{"userName":"CONTOSO\\mallory","smbPrimarySID":"S-1-5-21-1-2-3-1105"}},"properties":{"accountName":"acct","objectKey":"/acct/share/tools/pack.7z","serviceType":"file"}}
+{"time":"2026-03-02T02:09:03.3190000Z","category":"StorageWrite","operationName":"Write","statusCode":0,"statusText":"Success","callerIpAddress":"10.40.1.23","protocol":"SMB","uri":"\\\\acct.file.core.windows.net\\share\\tools\\sid.bin","identity":{"type":"Kerberos","requester":{"smbPrimarySID":"S-1-5-21-1-2-3-1106"}},"properties":{"accountName":"acct","objectKey":"/acct/share/tools/sid.bin","serviceType":"file"}}
 "#,
     )
     .unwrap();
@@ -627,5 +628,9 @@ fn smb_write_names_its_windows_user() {
         "SMB or NFS write that names no user: the caller authenticated with NTLM, an account key or a host identity, not Entra ID, so sign-in logs cannot name it"
     );
     assert_eq!(findings[2]["attributed_account"], "CONTOSO\\mallory");
+    // A Kerberos write that names only its SID is attributed to the SID.
+    assert_eq!(findings[3]["confidence"], "direct");
+    assert_eq!(findings[3]["attributed_account"], "S-1-5-21-1-2-3-1106");
+    assert_eq!(findings[3]["reason"], "the storage log names the user who made the request (SID S-1-5-21-1-2-3-1106)");
     assert_eq!(case.run(&["verify"]).status.code(), Some(0));
 }

@@ -960,7 +960,7 @@ fn show_lists_a_single_part_and_mixed_requesters() {
         "note: the requests of this upload name 2 caller addresses (192.0.2.71, 192.0.2.72); \
          the finding's are those of the request that completed it"
     ), "{text}");
-    assert!(text.contains("note: the requests of this upload name 2 OAuth requesters (alice@contoso.com, mallory@contoso.com)"), "{text}");
+    assert!(text.contains("note: the requests of this upload name 2 requesters (alice@contoso.com, mallory@contoso.com)"), "{text}");
     assert!(!text.contains("authentication types"), "{text}");
 }
 

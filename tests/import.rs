@@ -783,6 +783,11 @@ fn same_request_id_without_user_agent_is_one_request() {
     std::fs::write(&agreeing, format!("{header}\n{row},obj-1\n")).unwrap();
     let projected = dir.path().join("projected.csv");
     std::fs::write(&projected, format!("{header}\n{row},\n")).unwrap();
+    // The same ID with another status or address is another request, kept as a file keeps it.
+    let failed = dir.path().join("failed.csv");
+    std::fs::write(&failed, format!("{header}\n{}\n", format!("{row},obj-1").replace(",Success,", ",ServerTimeoutError,"))).unwrap();
+    let elsewhere = dir.path().join("elsewhere.csv");
+    std::fs::write(&elsewhere, format!("{header}\n{}\n", format!("{row},obj-1").replace("203.0.113.7", "198.51.100.9"))).unwrap();
 
     let case = TestCase::new();
     assert_eq!(case.import(std::slice::from_ref(&archive), &[]).status.code(), Some(0));
@@ -795,6 +800,12 @@ fn same_request_id_without_user_agent_is_one_request() {
     let reason = rejects[0]["reason"].as_str().unwrap();
     assert!(reason.starts_with("the case already holds this request from `") && reason.contains("PT1H.json` line 1 with RequesterObjectId `obj-1`, where this copy has none"), "{reason}");
     assert_eq!(case.count("storage_events"), 1);
+
+    let output = case.import(&[failed, elsewhere], &[]);
+    let rows = summary(&output);
+    assert_eq!((rows[0]["imported"].as_i64(), rows[0]["duplicates"].as_i64()), (Some(1), Some(0)), "{rows:?}");
+    assert_eq!((rows[1]["imported"].as_i64(), rows[1]["duplicates"].as_i64()), (Some(1), Some(0)), "{rows:?}");
+    assert_eq!(case.count("storage_events"), 3);
 }
 
 /// Log Analytics custom tables (`StorageBlobLogs_CL`, `InteractiveSignIns_CL`) keep the

@@ -131,8 +131,14 @@ fn same_signin_id_with_another_user_is_rejected() {
     std::fs::write(&first, line("paula@contoso.com")).unwrap();
     let second = dir.path().join("second.jsonl");
     std::fs::write(&second, line("peter@contoso.com").replace("55.3000000Z", "55.6000000Z")).unwrap();
+    // A copy without a result beside one with a result is another row, and both stay.
+    let unstated = dir.path().join("unstated.jsonl");
+    std::fs::write(&unstated, line("paula@contoso.com").replace(",\"ResultType\":\"0\"", "")).unwrap();
     let case = TestCase::new();
     assert_eq!(case.import(std::slice::from_ref(&first), &[]).status.code(), Some(0));
+    let output = case.import(std::slice::from_ref(&unstated), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(summary(&output)[0]["imported"], 1);
     let output = case.import(std::slice::from_ref(&second), &[]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let rejects = case.query("SELECT column_name, value, reason FROM rejects");

@@ -48,7 +48,7 @@ impl Global {
         let path = self.case.as_ref().context(
             "no case selected; pass `--case PATH` or set `BLOBTRAIL_CASE` (create one with `blobtrail case new NAME`)",
         )?;
-        case::open(&case_path(path, &self.cases_dir), &self.engine)
+        case::open(&case_path(path, &self.cases_dir)?, &self.engine)
     }
 
     /// Returns the examiner for records this command writes: the flag or `$BLOBTRAIL_EXAMINER`,
@@ -72,18 +72,25 @@ impl Report {
     }
 }
 
-/// Resolves `--case NAME`, where NAME is no path that exists, to the case of that name in the
-/// cases folder (`--cases-dir`, `BLOBTRAIL_CASES`, else `cases`) where `case new NAME` made it.
-fn case_path(given: &std::path::Path, cases: &std::path::Path) -> PathBuf {
+/// Resolves `--case NAME`, a bare name, to the case of that name in the cases folder
+/// (`--cases-dir`, `BLOBTRAIL_CASES`, else `cases`) where `case new NAME` made it, unless a case
+/// of that name is in the current folder instead. Fails when both folders have a different
+/// case of that name. Any other path is taken as given.
+fn case_path(given: &std::path::Path, cases: &std::path::Path) -> Result<PathBuf> {
     let bare_name = given.components().count() == 1 && !given.is_absolute();
-    if given.exists() || !bare_name {
-        return given.to_path_buf();
+    if !bare_name {
+        return Ok(given.to_path_buf());
     }
     let named = cases.join(given);
-    if named.join(case::DB_FILE).is_file() {
-        named
-    } else {
-        given.to_path_buf()
+    let is_case = |path: &std::path::Path| path.is_file() || path.join(case::DB_FILE).is_file();
+    match (is_case(given), is_case(&named)) {
+        (true, true) if std::fs::canonicalize(given).ok() != std::fs::canonicalize(&named).ok() => anyhow::bail!(
+            "`{}` is a case in the current folder and `{}` another in the cases folder; give the path of the one you mean",
+            given.display(),
+            named.display()
+        ),
+        (false, true) => Ok(named),
+        _ => Ok(given.to_path_buf()),
     }
 }
 

@@ -118,9 +118,15 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
                 AND (lower(e.operation_name) IN ('putblock', 'putblockfromurl', 'createpathfile', 'appendfile',
                                                  'createfile', 'putrange', 'putrangefromurl', 'write', 'nfs4write')
                      OR (f.upload_kind IN ('put-page', 'append-block')
-                         AND lower(e.operation_name) IN ('putpage', 'putpagefromurl', 'appendblock', 'appendblockfromurl', 'putblob')
-                         AND coalesce(lower(e.requester_object_id), lower(e.requester_upn), '')
-                             = coalesce(lower(f.requester_object_id), lower(f.requester_upn), ''))))
+                         AND lower(e.operation_name) IN ('putpage', 'putpagefromurl', 'appendblock', 'appendblockfromurl', 'putblob')))
+                -- A series is one requester's, as the hunt groups it: the requester of the
+                -- request that completed the upload.
+                AND (f.upload_kind IN ('block-upload', 'datalake-upload')
+                     OR coalesce(lower(e.requester_object_id), lower(e.requester_upn), lower(e.requester_user_name),
+                                 upper(e.smb_primary_sid), '')
+                        = (SELECT coalesce(lower(u.requester_object_id), lower(u.requester_upn), lower(u.requester_user_name),
+                                           upper(u.smb_primary_sid), '')
+                           FROM storage_events u WHERE u.event_key = f.upload_event_key LIMIT 1)))
          ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.record_no",
     )?;
     let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
@@ -157,7 +163,7 @@ fn mixed_requests(requests: &[Request]) -> Vec<String> {
     let requesters = distinct(requests.iter().map(|r| r.requester.clone()).collect());
     let methods = distinct(requests.iter().map(|r| r.authentication_type.clone()).collect());
     let mut warnings = Vec::new();
-    for (values, what) in [(callers, "caller addresses"), (requesters, "OAuth requesters"), (methods, "authentication types")] {
+    for (values, what) in [(callers, "caller addresses"), (requesters, "requesters"), (methods, "authentication types")] {
         if values.len() > 1 {
             let listed: Vec<String> = values.iter().map(|v| terminal_safe(v)).collect();
             warnings.push(format!(

@@ -696,6 +696,7 @@ impl SigninColumns {
                 (result.or(status_result), reason.or(status_reason))
             }
         };
+        let result_type = result_type.map(whole_number_text);
         let mut out = SigninRow {
             event_key: String::new(),
             table,
@@ -765,6 +766,22 @@ impl SigninColumns {
             return Ok(LogTable::AADNonInteractiveUserSignInLogs);
         }
         Ok(self.default_table)
+    }
+}
+
+/// Writes an error code that a tool turned into a real number (`0.0`, `50126.0`, as a custom
+/// table's `_d` column or `az` output gives it) as the integer it is. Other text is kept.
+fn whole_number_text(value: String) -> String {
+    match value.split_once('.') {
+        Some((whole, fraction))
+            if !whole.is_empty()
+                && whole.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())
+                && !whole.trim_start_matches('-').is_empty()
+                && fraction.bytes().all(|b| b == b'0') =>
+        {
+            whole.to_string()
+        }
+        _ => value,
     }
 }
 
@@ -950,6 +967,18 @@ mod tests {
         );
         assert_eq!(table(&["2026-03-02T00:06:00Z", "", "u-1", "sp-1", "false", ""]), LogTable::AADNonInteractiveUserSignInLogs);
         assert_eq!(table(&["2026-03-02T00:06:00Z", "a@b.c", "", "", "true", ""]), LogTable::SigninLogs);
+    }
+
+    #[test]
+    fn real_error_codes_read_as_integers() {
+        assert_eq!(whole_number_text("0.0".into()), "0");
+        assert_eq!(whole_number_text("50126.00".into()), "50126");
+        assert_eq!(whole_number_text("-1.0".into()), "-1");
+        assert_eq!(whole_number_text("0".into()), "0");
+        assert_eq!(whole_number_text("0.5".into()), "0.5");
+        assert_eq!(whole_number_text(".0".into()), ".0");
+        assert_eq!(whole_number_text("Success".into()), "Success");
+        assert_eq!(whole_number_text("1.2.0".into()), "1.2.0");
     }
 
     #[test]

@@ -425,8 +425,8 @@ impl<'c> Sink<'c> {
 
 /// Pairs each sign-in of source `$1` with the first earlier sign-in (of another source, in the
 /// time range `$2` to `$3`) of the same table and request ID less than a second away, unless
-/// both state a result and the results differ. Each pair names the first of user and address
-/// that both copies state and that differs.
+/// their results differ (a result on one side only counts as different). Each pair names the
+/// first of user and address that both copies state and that differs.
 const SAME_SIGNIN_IDS: &str = "
     WITH earlier AS (
         SELECT * FROM signin_events
@@ -448,9 +448,12 @@ const SAME_SIGNIN_IDS: &str = "
           ON lower(o.signin_id) = lower(s.signin_id) AND o.source_table = s.source_table
          AND abs(epoch_us(coalesce(o.created_time, o.time_generated)) - epoch_us(coalesce(s.created_time, s.time_generated))) < 1000000
         -- Two rows with one request ID and two results both stay, as they do within one file,
-        -- so that a failed row cannot hide a successful one from the hunt.
+        -- so that one result cannot hide the other from the hunt. A row without a result and
+        -- one with a result are two results too. The admin center's `Success` is result 0.
         WHERE s.source_id = $1 AND s.signin_id IS NOT NULL
-          AND NOT coalesce(nullif(trim(o.result_type), '') <> nullif(trim(s.result_type), ''), false)
+          AND (CASE WHEN lower(trim(o.result_type)) IN ('0', 'success') THEN '0' ELSE nullif(lower(trim(o.result_type)), '') END)
+              IS NOT DISTINCT FROM
+              (CASE WHEN lower(trim(s.result_type)) IN ('0', 'success') THEN '0' ELSE nullif(lower(trim(s.result_type)), '') END)
         QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id, o.record_no) = 1
     ),
     pairs AS (
@@ -529,8 +532,9 @@ const SAME_EVENT_KEYS: &str = concat!(
 
 /// Pairs the rows of source `$1` with the first row of another source (in the time range `$2`
 /// to `$3`) that has the same request ID (`CorrelationId`), table, operation and object less
-/// than a second away. Such a row is the same request in another export, whose event key
-/// differs because one export left out a column that the key contains, such as the user agent.
+/// than a second away, and no other caller address or status. Such a row is the same request
+/// in another export, whose event key differs because one export left out a column that the
+/// key contains, such as the user agent.
 const SAME_REQUEST_IDS: &str = concat!(
     "WITH earlier AS (
         SELECT * FROM storage_events
@@ -547,7 +551,14 @@ const SAME_REQUEST_IDS: &str = concat!(
          AND lower(o.operation_name) IS NOT DISTINCT FROM lower(s.operation_name)
          AND o.object_path IS NOT DISTINCT FROM s.object_path
          AND abs(epoch_us(o.time_generated) - epoch_us(s.time_generated)) < 1000000
+         -- Copies that state another address or result are two requests, whatever their IDs
+         -- say, and both stay, as they would in one file.
+         AND NOT coalesce(o.caller_ip <> s.caller_ip, false)
+         AND NOT coalesce(lower(o.status_text) <> lower(s.status_text), false)
+         AND NOT coalesce(o.status_code <> s.status_code, false)
         WHERE s.source_id = $1 AND s.correlation_id IS NOT NULL AND o.event_key <> s.event_key
+          -- An ID of zeros is a placeholder, not a request's.
+          AND trim(s.correlation_id, '0-') <> ''
         QUALIFY row_number() OVER (PARTITION BY s.rowid ORDER BY o.source_id, o.record_no) = 1
     )"
 );
