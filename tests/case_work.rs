@@ -1146,3 +1146,25 @@ fn case_name_is_found_in_the_given_cases_folder() {
     assert_eq!(elsewhere.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("the cases folder (`--cases-dir` or BLOBTRAIL_CASES"));
 }
+
+/// `--case NAME` names a case of the cases folder even where the current folder has a folder
+/// of that name that is no case, and stops when both folders hold a case of that name.
+#[test]
+fn case_name_in_two_folders_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let cases = root.path().join("cases");
+    let made = blobtrail(&root).args(["case", "new", "ir-8", "--examiner", "tester", "--cases-dir"]).arg(&cases).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    std::fs::create_dir(root.path().join("ir-8")).unwrap();
+    let info = blobtrail(&root).args(["--case", "ir-8", "case", "info", "--format", "json"]).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+
+    let here = blobtrail(&root).args(["case", "new", "./other", "--examiner", "tester"]).output().unwrap();
+    assert!(here.status.success(), "{}", String::from_utf8_lossy(&here.stderr));
+    std::fs::remove_dir(root.path().join("ir-8")).unwrap();
+    std::fs::rename(root.path().join("other"), root.path().join("ir-8")).unwrap();
+    let both = blobtrail(&root).args(["--case", "ir-8", "case", "info"]).output().unwrap();
+    assert_eq!(both.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&both.stderr);
+    assert!(message.contains("`ir-8` is a case in the current folder and `cases/ir-8` another in the cases folder"), "{message}");
+}
