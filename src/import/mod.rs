@@ -603,7 +603,8 @@ fn import_bulk(conn: &Connection, display_path: &str, plan: &ImportPlan, report:
 const BATCH_RECORDS: usize = 2048;
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// One normalised record, or a rejected one, on its way to the sink.
+/// One normalised record, or a rejected one, on its way to the sink. Not boxed, as `Mapped`.
+#[allow(clippy::large_enum_variant)]
 enum Staged {
     Storage(Position, StorageRow, String),
     Signin(Position, SigninRow, String),

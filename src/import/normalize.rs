@@ -119,6 +119,9 @@ pub struct SigninRow {
     pub signin_id: Option<String>,
 }
 
+// Every record becomes one of these, and most are storage rows: boxing the row would cost an
+// allocation per record to save memory only on the rare rejected one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Mapped {
     Storage(StorageRow),
