@@ -9,8 +9,8 @@
 -- several users make the upload `ambiguous`.
 -- Changes from version 4 (011_full_hunt_v4.sql), which it otherwise repeats, reading
 -- full_uploads_v4 in place of full_uploads_v3:
---   * full_uploads_v4 keys requests by requester_object_id, requester_upn, requester_user_name,
---     then smb_primary_sid, and lists user names and SIDs among the requesters;
+--   * full_uploads_v4 keys requests by requester_object_id, requester_upn, smb_primary_sid,
+--     then requester_user_name, and lists user names and SIDs among the requesters;
 --   * a `direct` finding from a user name, or from an SMB or NFS write, gives the reason
 --     "the storage log names the user who made the request (...)" with the name, UPN, object
 --     ID and SID it has; the attributed account is the UPN, the object's name, the user name,
@@ -37,7 +37,9 @@ WITH requests AS (
                WHEN upload_kind IN ('file-upload', 'smb-write', 'nfs-write') THEN upload_kind
            END AS series_kind,
            lower(operation_name) IN ('putblob', 'createfile') AS starts_series,
-           coalesce(lower(requester_object_id), lower(requester_upn), lower(requester_user_name), upper(smb_primary_sid), '') AS requester_key
+           -- A Windows user is keyed by its SID where the row has one: the name may differ in case or
+           -- be missing from some rows of the same user.
+           coalesce(lower(requester_object_id), lower(requester_upn), upper(smb_primary_sid), lower(requester_user_name), '') AS requester_key
     FROM full_write_requests_v1
 ),
 committed AS (

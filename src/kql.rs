@@ -97,7 +97,8 @@ const CALLER_KEY: &str = r#"| extend CallerIp = case(
 /// The decoded object path and file name. An SMB request's path is a UNC path
 /// (`\\account.file.core.windows.net\share\dir\file`), written `/account/share/dir/file` as the case
 /// writes it.
-const OBJECT_PATH: &str = r#"| extend ObjectPath = iff(isnotempty(ObjectKey), ObjectKey, strcat("/", AccountName, url_decode(tostring(parse_url(Uri).Path))))
+const OBJECT_PATH: &str = r#"| extend ObjectPath = case(isnotempty(ObjectKey), ObjectKey, Uri startswith @"\\", Uri,
+    strcat("/", AccountName, url_decode(tostring(parse_url(Uri).Path))))
 | extend ObjectPath = iff(ObjectPath startswith @"\\", strcat("/", AccountName, "/", strcat_array(array_slice(split(ObjectPath, @"\"), 3, -1), "/")), ObjectPath)
 | extend FileName = tostring(split(ObjectPath, "/")[-1])
 | where isempty(TargetFile) or FileName =~ TargetFile"#;
@@ -148,9 +149,12 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     Op in ("createfile", "putrange", "putrangefromurl"), "file-upload",
     Op in ("write"), "smb-write",
     "nfs-write")
-| extend RequesterUserName = tostring(column_ifexists("RequesterUserName", ""))
+| extend RequesterUserName = tostring(column_ifexists("RequesterUserName", "")), SmbPrimarySid = tostring(column_ifexists("SmbPrimarySID", ""))
 | extend Requester = case(isnotempty(RequesterUpn), RequesterUpn, isnotempty(RequesterUserName), RequesterUserName,
-    isnotempty(RequesterObjectId), RequesterObjectId, tostring(column_ifexists("SmbPrimarySID", "")))
+    isnotempty(RequesterObjectId), RequesterObjectId, SmbPrimarySid)
+// Requests are grouped by requester as the case groups them: ignoring case, a Windows user by its SID.
+| extend RequesterKey = tolower(case(isnotempty(RequesterObjectId), RequesterObjectId, isnotempty(RequesterUpn), RequesterUpn,
+    isnotempty(SmbPrimarySid), SmbPrimarySid, RequesterUserName))
 {CALLER_KEY}
 // Private, loopback, link-local and reserved callers keep their finding but get no candidates:
 // Entra ID records the public address a client signs in from.
@@ -162,7 +166,7 @@ let Uploads = union StorageBlobLogs, StorageFileLogs
     UploadKind in ("append-block", "put-page") or (UploadKind == "put-blob" and RequestBodySize == 0), "blob-series",
     UploadKind)
 | extend Island = iff(GroupKind in ("blob-series", "file-upload", "smb-write", "nfs-write"), bin(TimeGenerated, 5m), TimeGenerated)
-| summarize arg_max(TimeGenerated, *) by ObjectPath, GroupKind, CallerKey, Requester, Island
+| summarize arg_max(TimeGenerated, *) by ObjectPath, GroupKind, CallerKey, RequesterKey, Island
 | extend UploadTime = TimeGenerated
 | extend UploadId = strcat(CorrelationId, "|", OperationName, "|", tostring(UploadTime));
 // Successful sign-ins of every kind, timed by CreatedDateTime where the table has it.

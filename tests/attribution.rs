@@ -634,3 +634,33 @@ fn smb_write_names_its_windows_user() {
     assert_eq!(findings[3]["reason"], "the storage log names the user who made the request (SID S-1-5-21-1-2-3-1106)");
     assert_eq!(case.run(&["verify"]).status.code(), Some(0));
 }
+
+/// The writes of one Windows user to one file are one upload, keyed by the user's SID: a row
+/// that names the user in other letter case, or gives only the SID, belongs to it, while the
+/// same name with another SID is another user's upload.
+#[test]
+fn smb_writes_group_by_sid() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("StorageFileLogs.csv");
+    let row = |minute: u32, user: &str, sid: &str| {
+        format!(
+            "2026-03-02T16:0{minute}:00.000Z,acct,Write,Success,0,203.0.113.50,SMB,Kerberos,{user},{sid},/acct/share/plan.docx,StorageFileLogs\n"
+        )
+    };
+    let text = "TimeGenerated,AccountName,OperationName,StatusText,StatusCode,CallerIpAddress,Protocol,AuthenticationType,RequesterUserName,SmbPrimarySID,ObjectKey,Type\n".to_string()
+        + &row(0, "CONTOSO\\alice", "S-1-5-21-1-2-3-1101")
+        + &row(1, "", "S-1-5-21-1-2-3-1101")
+        + &row(2, "contoso\\ALICE", "s-1-5-21-1-2-3-1101")
+        + &row(4, "CONTOSO\\alice", "S-1-5-21-1-2-3-9999");
+    std::fs::write(&csv, text).unwrap();
+    let case = TestCase::new();
+    let output = case.import(&[csv], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    case.ok(&["hunt", "--quiet"]);
+    let findings = case.query("SELECT part_count, reason FROM findings ORDER BY upload_time");
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(findings[0]["part_count"], 3);
+    assert_eq!(findings[0]["reason"], "the storage log names the user who made the request (contoso\\ALICE, SID s-1-5-21-1-2-3-1101)");
+    assert_eq!(findings[1]["part_count"], 1);
+    assert_eq!(findings[1]["reason"], "the storage log names the user who made the request (CONTOSO\\alice, SID S-1-5-21-1-2-3-9999)");
+}

@@ -1158,6 +1158,10 @@ fn case_name_in_two_folders_is_refused() {
     std::fs::create_dir(root.path().join("ir-8")).unwrap();
     let info = blobtrail(&root).args(["--case", "ir-8", "case", "info", "--format", "json"]).output().unwrap();
     assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    // `ir-8/`, as a shell completes a folder, is that folder, which is no case.
+    let folder = blobtrail(&root).args(["--case", "ir-8/", "case", "info"]).output().unwrap();
+    assert_eq!(folder.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&folder.stderr).contains("is not a blobtrail case"), "{}", String::from_utf8_lossy(&folder.stderr));
 
     let here = blobtrail(&root).args(["case", "new", "./other", "--examiner", "tester"]).output().unwrap();
     assert!(here.status.success(), "{}", String::from_utf8_lossy(&here.stderr));

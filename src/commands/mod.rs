@@ -77,7 +77,9 @@ impl Report {
 /// of that name is in the current folder instead. Fails when both folders have a different
 /// case of that name. Any other path is taken as given.
 fn case_path(given: &std::path::Path, cases: &std::path::Path) -> Result<PathBuf> {
-    let bare_name = given.components().count() == 1 && !given.is_absolute();
+    // `NAME/` is a path to a folder, as a shell completes it.
+    let trailing_separator = given.as_os_str().to_string_lossy().ends_with(['/', '\\']);
+    let bare_name = given.components().count() == 1 && !given.is_absolute() && !trailing_separator;
     if !bare_name {
         return Ok(given.to_path_buf());
     }

@@ -105,7 +105,7 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
     let mut stmt = conn.prepare(
         "SELECT epoch_us(e.time_generated), e.operation_name, e.status_text, e.caller_ip_raw,
                 e.request_body_size, s.path, e.record_no, e.line, e.authentication_type,
-                coalesce(e.requester_upn, e.requester_object_id, e.requester_user_name), e.caller_ip
+                coalesce(e.requester_upn, e.requester_object_id, e.requester_user_name, e.smb_primary_sid), e.caller_ip
          FROM storage_events e JOIN sources s USING (source_id)
          JOIN findings f ON f.hunt_id = ? AND f.finding_id = ?
          WHERE e.event_key = f.upload_event_key
@@ -122,10 +122,10 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
                 -- A series is one requester's, as the hunt groups it: the requester of the
                 -- request that completed the upload.
                 AND (f.upload_kind IN ('block-upload', 'datalake-upload')
-                     OR coalesce(lower(e.requester_object_id), lower(e.requester_upn), lower(e.requester_user_name),
-                                 upper(e.smb_primary_sid), '')
-                        = (SELECT coalesce(lower(u.requester_object_id), lower(u.requester_upn), lower(u.requester_user_name),
-                                           upper(u.smb_primary_sid), '')
+                     OR coalesce(lower(e.requester_object_id), lower(e.requester_upn), upper(e.smb_primary_sid),
+                                 lower(e.requester_user_name), '')
+                        = (SELECT coalesce(lower(u.requester_object_id), lower(u.requester_upn), upper(u.smb_primary_sid),
+                                           lower(u.requester_user_name), '')
                            FROM storage_events u WHERE u.event_key = f.upload_event_key LIMIT 1)))
          ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.record_no",
     )?;
