@@ -773,8 +773,17 @@ impl SigninColumns {
 }
 
 /// Writes an error code that a tool turned into a real number (`0.0`, `50126.0`, as a custom
-/// table's `_d` column or `az` output gives it) as the integer it is. Other text is kept.
+/// table's `_d` column or `az` output gives it) or grouped by thousands (`50,126`, as Excel
+/// shows a number) as the integer it is. Other text is kept.
 fn whole_number_text(value: String) -> String {
+    let groups: Vec<&str> = value.split(',').collect();
+    let grouped = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups.iter().all(|group| group.bytes().all(|b| b.is_ascii_digit()))
+        && groups[1..].iter().all(|group| group.len() == 3);
+    if grouped {
+        return groups.concat();
+    }
     match value.split_once('.') {
         Some((whole, fraction))
             if !whole.is_empty()
@@ -982,6 +991,11 @@ mod tests {
         assert_eq!(whole_number_text(".0".into()), ".0");
         assert_eq!(whole_number_text("Success".into()), "Success");
         assert_eq!(whole_number_text("1.2.0".into()), "1.2.0");
+        assert_eq!(whole_number_text("50,126".into()), "50126");
+        assert_eq!(whole_number_text("1,000,000".into()), "1000000");
+        assert_eq!(whole_number_text("50,12".into()), "50,12");
+        assert_eq!(whole_number_text("5000,126".into()), "5000,126");
+        assert_eq!(whole_number_text("a,bcd".into()), "a,bcd");
     }
 
     #[test]
