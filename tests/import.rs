@@ -806,6 +806,16 @@ fn same_request_id_without_user_agent_is_one_request() {
     assert_eq!((rows[0]["imported"].as_i64(), rows[0]["duplicates"].as_i64()), (Some(1), Some(0)), "{rows:?}");
     assert_eq!((rows[1]["imported"].as_i64(), rows[1]["duplicates"].as_i64()), (Some(1), Some(0)), "{rows:?}");
     assert_eq!(case.count("storage_events"), 3);
+
+    // The other order: the fuller copy comes second, is counted as a duplicate, and says so.
+    let case = TestCase::new();
+    let agreeing = dir.path().join("agreeing.csv");
+    assert_eq!(case.import(std::slice::from_ref(&agreeing), &[]).status.code(), Some(0));
+    let output = case.import(std::slice::from_ref(&archive), &[]);
+    let rows = summary(&output);
+    assert_eq!(rows[0]["duplicates"], 1, "{rows:?}");
+    let note = rows[0]["notes"][0].as_str().unwrap();
+    assert!(note.starts_with("duplicates with more than the copy kept: 1, requests the case already held"), "{note}");
 }
 
 /// Log Analytics custom tables (`StorageBlobLogs_CL`, `InteractiveSignIns_CL`) keep the

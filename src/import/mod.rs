@@ -454,8 +454,16 @@ fn finish_file(
             container_sha256: report.container_sha256.as_deref(),
         })
         .with_context(|| format!("`{display_path}`"))?;
+    let fuller_duplicates = counts.fuller_duplicates;
     report.outcome = Outcome::Imported(counts);
     report.notes = file_notes(conn, &sha, &report.tables)?;
+    if fuller_duplicates > 0 {
+        report.notes.push(format!(
+            "duplicates with more than the copy kept: {fuller_duplicates}, requests the case already held from another \
+             export under the same request ID, where this file's copy states a value the kept copy lacks (such as the \
+             user agent); the hunt reads the kept copy, so to use this file's values, import it first, into a new case"
+        ));
+    }
     Ok(())
 }
 

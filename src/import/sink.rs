@@ -22,6 +22,9 @@ pub struct Counts {
     pub imported: u64,
     pub rejected: u64,
     pub duplicates: u64,
+    /// Duplicates found by request ID whose copy in this file states a value that the copy
+    /// the case keeps lacks, such as the user agent.
+    pub fuller_duplicates: u64,
 }
 
 /// The description of the file, written to `sources` on commit.
@@ -197,7 +200,7 @@ impl<'c> Sink<'c> {
         if self.shares_keys(Family::Signin, &signin)? {
             duplicates += self.delete_duplicates(Family::Signin, &signin)?;
         }
-        let (moved, repeated) = self.resolve_same_request_ids(&storage, source.path)?;
+        let (moved, repeated, fuller_duplicates) = self.resolve_same_request_ids(&storage, source.path)?;
         self.appended -= moved;
         self.rejected += moved;
         duplicates += repeated;
@@ -210,6 +213,7 @@ impl<'c> Sink<'c> {
             imported: self.appended - duplicates,
             rejected: self.rejected,
             duplicates,
+            fuller_duplicates,
         };
         self.conn.execute(
             "INSERT INTO sources (source_id, path, sha256, size_bytes, shape, tables, imported_at,
@@ -337,9 +341,10 @@ impl<'c> Sink<'c> {
     /// the same table, operation and object less than a second away, under another event key
     /// (`SAME_REQUEST_IDS`). A copy that differs in a field `storage_differing` compares is moved
     /// to `rejects` as `reject_conflicting_copies` does; the others are deleted as duplicates.
-    /// Returns how many were moved and how many deleted.
-    fn resolve_same_request_ids(&self, appended: &Appended, path: &str) -> Result<(u64, u64)> {
-        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok((0, 0)) };
+    /// Returns how many were moved, how many deleted, and how many of those deleted stated a
+    /// value that the copy kept lacks.
+    fn resolve_same_request_ids(&self, appended: &Appended, path: &str) -> Result<(u64, u64, u64)> {
+        let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok((0, 0, 0)) };
         // Most imports go into a case with no other requests at their times, and that takes
         // one count of the earlier rows in the range instead of a join of all of this file's.
         let earlier: i64 = self.conn.query_row(
@@ -350,14 +355,29 @@ impl<'c> Sink<'c> {
             |r| r.get(0),
         )?;
         if earlier == 0 {
-            return Ok((0, 0));
+            return Ok((0, 0, 0));
         }
         let moved = self.reject_storage_conflicts(SAME_REQUEST_IDS, 1_000_000, appended, path)?;
+        let params = params![self.source_id, first - 1_000_000, last + 1_000_000];
+        let fuller: i64 = self.conn.query_row(
+            &format!(
+                "{SAME_REQUEST_IDS}
+                 SELECT count(*) FROM pairs p
+                 JOIN storage_events s ON s.rowid = p.row_id JOIN storage_events o ON o.rowid = p.earlier_row
+                 WHERE (s.user_agent IS NOT NULL AND o.user_agent IS NULL) OR (s.referrer IS NOT NULL AND o.referrer IS NULL)
+                    OR (s.status_code IS NOT NULL AND o.status_code IS NULL) OR (s.status_text IS NOT NULL AND o.status_text IS NULL)
+                    OR (s.caller_ip_raw IS NOT NULL AND o.caller_ip_raw IS NULL) OR (s.uri IS NOT NULL AND o.uri IS NULL)
+                    OR (s.authentication_hash IS NOT NULL AND o.authentication_hash IS NULL)
+                    OR (s.requester_tenant_id IS NOT NULL AND o.requester_tenant_id IS NULL)"
+            ),
+            params,
+            |r| r.get(0),
+        )?;
         let deleted = self.conn.execute(
             &format!("DELETE FROM storage_events WHERE rowid IN ({SAME_REQUEST_IDS} SELECT row_id FROM pairs)"),
-            params![self.source_id, first - 1_000_000, last + 1_000_000],
+            params,
         )?;
-        Ok((moved, deleted as u64))
+        Ok((moved, deleted as u64, fuller as u64))
     }
 
     /// Moves the conflicting pairs that `pairs` (`SAME_EVENT_KEYS` or `SAME_REQUEST_IDS`) finds
@@ -502,7 +522,7 @@ macro_rules! storage_differing {
 macro_rules! storage_pair_columns {
     () => {
         concat!(
-            "s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw,
+            "s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw, o.row_ref AS earlier_row,
              o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line, ",
             storage_differing!(),
             " AS differing"
@@ -514,10 +534,10 @@ macro_rules! storage_pair_columns {
 /// source, in the time range `$2` to `$3`, or of this source with a lower record number).
 const SAME_EVENT_KEYS: &str = concat!(
     "WITH earlier AS (
-        SELECT * FROM storage_events
+        SELECT *, rowid AS row_ref FROM storage_events
         WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
         UNION ALL
-        SELECT * FROM storage_events WHERE source_id = $1
+        SELECT *, rowid AS row_ref FROM storage_events WHERE source_id = $1
     ),
     pairs AS (
         SELECT ",
@@ -537,7 +557,7 @@ const SAME_EVENT_KEYS: &str = concat!(
 /// key contains, such as the user agent.
 const SAME_REQUEST_IDS: &str = concat!(
     "WITH earlier AS (
-        SELECT * FROM storage_events
+        SELECT *, rowid AS row_ref FROM storage_events
         WHERE source_id <> $1 AND correlation_id IS NOT NULL
           AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
     ),
