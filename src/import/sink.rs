@@ -413,9 +413,10 @@ impl<'c> Sink<'c> {
     /// an earlier file contains in the same table, less than a second apart: the same sign-in in
     /// another export shape, whose event key differs where the shapes keep the time to another
     /// precision (Log Analytics to seven decimals, the admin center's download to the second).
-    /// A copy that agrees on user and address is deleted as a duplicate; one that states
-    /// another is moved to `rejects` with the copy it conflicts with. A copy that states another
-    /// result stays beside it. Returns how many were moved and how many deleted.
+    /// A copy that agrees on user and address is deleted as a duplicate. One that states
+    /// another user or address is moved to `rejects` with the copy it conflicts with, and one
+    /// that states another result stays beside it. Returns how many were moved and how many
+    /// deleted.
     fn resolve_same_signin_ids(&self, appended: &Appended) -> Result<(u64, u64)> {
         let (Some(first), Some(last)) = (appended.first, appended.last) else { return Ok((0, 0)) };
         let params = params![self.source_id, first - 1_000_000, last + 1_000_000];
@@ -551,8 +552,8 @@ const SAME_EVENT_KEYS: &str = concat!(
 );
 
 /// Pairs the rows of source `$1` with the first row of another source (in the time range `$2`
-/// to `$3`) that has the same request ID (`CorrelationId`), table, operation and object less
-/// than a second away, and no other caller address or status. Such a row is the same request
+/// to `$3`) with the same request ID (`CorrelationId`), table, operation and object. The two
+/// are less than a second apart and state no other caller address or status. Such a row is the same request
 /// in another export, whose event key differs because one export left out a column that the
 /// key contains, such as the user agent.
 const SAME_REQUEST_IDS: &str = concat!(
