@@ -617,8 +617,11 @@ fn smb_write_names_its_windows_user() {
     assert_eq!(stored[2]["smb_primary_sid"], "S-1-5-21-1-2-3-1105");
 
     case.ok(&["hunt", "--quiet"]);
-    let findings = case.query("SELECT file_name, confidence, attributed_account, reason FROM findings ORDER BY upload_time");
+    let findings = case.query("SELECT finding_id, file_name, confidence, attributed_account, reason FROM findings ORDER BY upload_time");
     assert_eq!(findings[0]["file_name"], "dump.exe");
+    let shown = case.ok(&["show", findings[0]["finding_id"].as_str().unwrap()]);
+    assert!(shown.contains("  requester (Windows)  CONTOSO\\eve\n"), "{shown}");
+    assert!(shown.contains("Write Success from 10.40.1.20 by Kerberos as CONTOSO\\eve ("), "{shown}");
     assert_eq!(findings[0]["confidence"], "direct");
     assert_eq!(findings[0]["attributed_account"], "CONTOSO\\eve");
     assert_eq!(findings[0]["reason"], "the storage log names the user who made the request (CONTOSO\\eve, SID S-1-5-21-1-2-3-1104)");

@@ -30,7 +30,7 @@ struct Request {
     source_file: String,
     position: String,
     authentication_type: Option<String>,
-    /// The OAuth requester's UPN, else its object ID.
+    /// The OAuth requester's UPN, else its object ID, else the Windows user or its SID.
     requester: Option<String>,
 }
 
@@ -221,7 +221,13 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
     field(out, "caller address", f.caller_ip_raw.as_deref())?;
     field(out, "user agent", f.upload_user_agent.as_deref())?;
     field(out, "authentication", f.authentication_type.as_deref())?;
-    field(out, "requester (OAuth)", f.requester_upn.as_deref().or(f.requester_object_id.as_deref()))?;
+    // An SMB request names a Windows user (or only its SID) where an OAuth request names its
+    // account; the request that completed the upload comes last.
+    let oauth = f.requester_upn.as_deref().or(f.requester_object_id.as_deref());
+    match (oauth, shown.requests.last().and_then(|request| request.requester.as_deref())) {
+        (None, Some(user)) => field(out, "requester (Windows)", Some(user))?,
+        _ => field(out, "requester (OAuth)", oauth)?,
+    }
     field(out, "confidence", f.confidence.as_deref())?;
     field(out, "attributed account", f.attributed_account.as_deref())?;
     field(out, "reason", f.reason.as_deref())?;
