@@ -27,6 +27,13 @@
 --                       as the other requester columns are
 --   full_candidates_v5: as full_candidates_v4
 --   full_findings_v5:   as full_findings_v4
+--   storage_requester_key_v5(object_id, upn, sid, user_name): the key by which the requests of
+--                       one requester are grouped into an upload, '' for none; `show` groups by it too
+
+-- A Windows user is keyed by its SID where the row has one, because the name may differ in
+-- letter case or be missing from some rows of the same user.
+CREATE MACRO storage_requester_key_v5(object_id, upn, sid, user_name) AS
+    coalesce(lower(object_id), lower(upn), upper(sid), lower(user_name), '');
 
 CREATE VIEW full_uploads_v4 AS
 WITH requests AS (
@@ -37,9 +44,7 @@ WITH requests AS (
                WHEN upload_kind IN ('file-upload', 'smb-write', 'nfs-write') THEN upload_kind
            END AS series_kind,
            lower(operation_name) IN ('putblob', 'createfile') AS starts_series,
-           -- A Windows user is keyed by its SID where the row has one: the name may differ in case or
-           -- be missing from some rows of the same user.
-           coalesce(lower(requester_object_id), lower(requester_upn), upper(smb_primary_sid), lower(requester_user_name), '') AS requester_key
+           storage_requester_key_v5(requester_object_id, requester_upn, smb_primary_sid, requester_user_name) AS requester_key
     FROM full_write_requests_v1
 ),
 committed AS (

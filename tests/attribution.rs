@@ -638,9 +638,9 @@ fn smb_write_names_its_windows_user() {
     assert_eq!(case.run(&["verify"]).status.code(), Some(0));
 }
 
-/// The writes of one Windows user to one file are one upload, keyed by the user's SID: a row
-/// that names the user in other letter case, or gives only the SID, belongs to it, while the
-/// same name with another SID is another user's upload.
+/// The writes of one Windows user to one file are one upload, keyed by the user's SID. A row
+/// that names the user in other letter case, or gives only the SID, belongs to it. The same
+/// name with another SID is another user's upload.
 #[test]
 fn smb_writes_group_by_sid() {
     let dir = tempfile::tempdir().unwrap();

@@ -1183,6 +1183,7 @@ fn case_of_schema_13_upgrades_and_verifies() {
     case.ok(&["hunt", "--quiet"]);
     let digests = case.query("SELECT source_id, rows_digest FROM sources ORDER BY source_id");
     let older = "DROP MACRO TABLE full_findings_v5; DROP MACRO TABLE full_candidates_v5; DROP VIEW full_uploads_v4;
+                 DROP MACRO storage_requester_key_v5;
                  ALTER TABLE storage_events DROP COLUMN requester_user_name;
                  ALTER TABLE storage_events DROP COLUMN smb_primary_sid;
                  CREATE OR REPLACE MACRO source_rows_digest(id) AS format('{}:{}.{}:{}',

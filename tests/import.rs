@@ -765,8 +765,8 @@ fn storage_rows_without_status_are_noted() {
 }
 
 /// The same request from two exports, one of which left out a column that the event key
-/// contains (the user agent here), is matched by its request ID: stored once when the copies
-/// agree, and rejected with the copy it conflicts with when one names a requester.
+/// contains (the user agent here), is matched by its request ID. It is stored once when the
+/// copies agree, and rejected with the copy it conflicts with when one names a requester.
 #[test]
 fn same_request_id_without_user_agent_is_one_request() {
     let dir = tempfile::tempdir().unwrap();

@@ -122,10 +122,8 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
                 -- A series is one requester's, as the hunt groups it: the requester of the
                 -- request that completed the upload.
                 AND (f.upload_kind IN ('block-upload', 'datalake-upload')
-                     OR coalesce(lower(e.requester_object_id), lower(e.requester_upn), upper(e.smb_primary_sid),
-                                 lower(e.requester_user_name), '')
-                        = (SELECT coalesce(lower(u.requester_object_id), lower(u.requester_upn), upper(u.smb_primary_sid),
-                                           lower(u.requester_user_name), '')
+                     OR storage_requester_key_v5(e.requester_object_id, e.requester_upn, e.smb_primary_sid, e.requester_user_name)
+                        = (SELECT storage_requester_key_v5(u.requester_object_id, u.requester_upn, u.smb_primary_sid, u.requester_user_name)
                            FROM storage_events u WHERE u.event_key = f.upload_event_key LIMIT 1)))
          ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.record_no",
     )?;
@@ -221,8 +219,8 @@ fn print_text(out: &mut dyn Write, shown: &Shown) -> std::io::Result<()> {
     field(out, "caller address", f.caller_ip_raw.as_deref())?;
     field(out, "user agent", f.upload_user_agent.as_deref())?;
     field(out, "authentication", f.authentication_type.as_deref())?;
-    // An SMB request names a Windows user (or only its SID) where an OAuth request names its
-    // account; the request that completed the upload comes last.
+    // An SMB request names a Windows user, or only its SID, where an OAuth request names its
+    // account. The request that completed the upload comes last.
     let oauth = f.requester_upn.as_deref().or(f.requester_object_id.as_deref());
     match (oauth, shown.requests.last().and_then(|request| request.requester.as_deref())) {
         (None, Some(user)) => field(out, "requester (Windows)", Some(user))?,

@@ -26,7 +26,7 @@ enum Rehash {
 /// Re-hashes an imported file at its recorded path. A path that names no file, but has a file
 /// before one of its `!/`, is a zip member as the import recorded it (`archive.zip!/member`).
 /// A path that names a file is that file, even under a folder whose name ends in `!`. A file
-/// whose size differs from `recorded_size` has changed, and is not read: it may be huge.
+/// whose size differs from `recorded_size` has changed, and is not read, since it may be huge.
 fn rehash(path: &str, recorded_size: u64) -> Rehash {
     let whole = std::path::Path::new(path);
     if whole.is_file() {

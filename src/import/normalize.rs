@@ -776,13 +776,10 @@ impl SigninColumns {
 /// table's `_d` column or `az` output gives it) or grouped by thousands (`50,126`, as Excel
 /// shows a number) as the integer it is. Other text is kept.
 fn whole_number_text(value: String) -> String {
-    let groups: Vec<&str> = value.split(',').collect();
-    let grouped = groups.len() > 1
-        && (1..=3).contains(&groups[0].len())
-        && groups.iter().all(|group| group.bytes().all(|b| b.is_ascii_digit()))
-        && groups[1..].iter().all(|group| group.len() == 3);
-    if grouped {
-        return groups.concat();
+    if let Some((first, rest)) = value.split_once(',') {
+        let digits = |group: &str| group.bytes().all(|b| b.is_ascii_digit());
+        let grouped = (1..=3).contains(&first.len()) && digits(first) && rest.split(',').all(|group| group.len() == 3 && digits(group));
+        return if grouped { value.replace(',', "") } else { value };
     }
     match value.split_once('.') {
         Some((whole, fraction))

@@ -472,14 +472,10 @@ fn parse_meridiem(rest: &[u8]) -> Result<Option<(Meridiem, bool)>, TimeError> {
     if rest.is_empty() {
         return Ok(None);
     }
-    let letters: Vec<u8> = rest.iter().copied().filter(|&byte| byte != b'.').collect();
-    let dotted = letters.len() != rest.len();
-    if dotted && !rest.eq_ignore_ascii_case(b"a.m.") && !rest.eq_ignore_ascii_case(b"p.m.") {
-        return Err(TimeError::Invalid);
-    }
-    let meridiem = if letters.eq_ignore_ascii_case(b"AM") {
+    let is = |plain: &[u8], dotted: &[u8]| rest.eq_ignore_ascii_case(plain) || rest.eq_ignore_ascii_case(dotted);
+    let meridiem = if is(b"AM", b"a.m.") {
         Meridiem::Am
-    } else if letters.eq_ignore_ascii_case(b"PM") {
+    } else if is(b"PM", b"p.m.") {
         Meridiem::Pm
     } else {
         return Err(TimeError::Invalid);
