@@ -12,7 +12,8 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection};
 use serde::Serialize;
 
-use crate::parse::time::format_iso;
+use crate::json_writer::{ObjectWriter, WriteJson};
+use crate::parse::time::format_iso_into;
 use crate::annotations::{self, State};
 use crate::exclusions::{self, Rule};
 
@@ -107,6 +108,74 @@ pub struct Finding {
     pub excluded_by: Vec<i64>,
 }
 
+impl WriteJson for Candidate {
+    fn write_json(&self, out: &mut Vec<u8>, depth: Option<usize>) {
+        let mut object = ObjectWriter::open(out, depth);
+        object.int("rank", self.rank);
+        object.opt_float("score", self.score);
+        object.strs("reasons", &self.reasons);
+        object.float("delta_seconds", self.delta_seconds);
+        object.int("signin_count", self.signin_count);
+        object.opt_str("account", self.account.as_deref());
+        object.opt_str("user_id", self.user_id.as_deref());
+        object.str("signin_time", &self.signin_time);
+        object.str("ip", &self.ip);
+        object.opt_str("user_agent", self.user_agent.as_deref());
+        object.str("source_table", &self.source_table);
+        object.opt_str("result_type", self.result_type.as_deref());
+        object.opt_str("app_display_name", self.app_display_name.as_deref());
+        object.str("source_file", &self.source_file);
+        object.int("source_record", self.source_record);
+        object.opt_int("source_line", self.source_line);
+        object.close();
+    }
+}
+
+/// The same text as the `Serialize` derive gives, which a test checks, written without serde's
+/// generic path.
+impl WriteJson for Finding {
+    fn write_json(&self, out: &mut Vec<u8>, depth: Option<usize>) {
+        let mut object = ObjectWriter::open(out, depth);
+        object.str("finding_id", &self.finding_id);
+        object.int("hunt_id", self.hunt_id);
+        object.str("mode", &self.mode);
+        object.str("upload_time", &self.upload_time);
+        object.str("upload_kind", &self.upload_kind);
+        object.int("part_count", self.part_count);
+        object.opt_int("bytes", self.bytes);
+        object.str("first_time", &self.first_time);
+        object.opt_str("confidence", self.confidence.as_deref());
+        object.opt_str("attributed_account", self.attributed_account.as_deref());
+        object.opt_str("reason", self.reason.as_deref());
+        object.opt_str("operation", self.operation.as_deref());
+        object.opt_str("status_text", self.status_text.as_deref());
+        object.opt_str("storage_account", self.storage_account.as_deref());
+        object.opt_str("object_path", self.object_path.as_deref());
+        object.opt_str("file_name", self.file_name.as_deref());
+        object.opt_str("caller_ip", self.caller_ip.as_deref());
+        object.opt_str("caller_ip_raw", self.caller_ip_raw.as_deref());
+        object.opt_str("address_problem", self.address_problem.as_deref());
+        object.opt_str("upload_user_agent", self.upload_user_agent.as_deref());
+        object.opt_str("authentication_type", self.authentication_type.as_deref());
+        object.opt_str("requester_upn", self.requester_upn.as_deref());
+        object.opt_str("requester_object_id", self.requester_object_id.as_deref());
+        object.opt_str("requester_app_id", self.requester_app_id.as_deref());
+        object.str("source_table", &self.source_table);
+        object.str("source_file", &self.source_file);
+        object.int("source_record", self.source_record);
+        object.opt_int("source_line", self.source_line);
+        object.str("window_start", &self.window_start);
+        object.str("window_end", &self.window_end);
+        object.int("candidate_count", self.candidate_count);
+        object.values("candidates", &self.candidates);
+        object.str("status", status_or_open(self.status.as_deref()));
+        object.strs("tags", &self.tags);
+        object.strs("notes", &self.notes);
+        object.ints("excluded_by", &self.excluded_by);
+        object.close();
+    }
+}
+
 /// Returns the error for a finding ID that no hunt has, naming up to three stored IDs that
 /// contain what was typed (with or without its `F-`), so that a cut or mistyped ID finds its
 /// finding.
@@ -194,7 +263,7 @@ pub fn render_of<T: Send>(
     hunt_id: i64,
     only: Option<&[String]>,
     render: impl Fn(&Finding, &mut Vec<T>) -> Result<bool> + Sync,
-    mut write: impl FnMut(Vec<T>, usize) -> Result<()>,
+    mut write: impl FnMut(&mut Vec<T>, usize) -> Result<()>,
 ) -> Result<()> {
     /// Batches fetched or rendered but not yet written, so that memory stays bounded.
     const AHEAD: usize = 8;
@@ -213,6 +282,9 @@ pub fn render_of<T: Send>(
     });
     let changed = Condvar::new();
     let output_size = AtomicUsize::new(0);
+    // Runs of output already written, kept for the next batches, so that the kernel does not
+    // hand out and clear several fresh megabytes for every batch.
+    let spare: Mutex<Vec<Vec<T>>> = Mutex::new(Vec::new());
     let lock = || shared.lock().expect("no thread panics while it holds the lock");
     std::thread::scope(|scope| {
         // DuckDB hands a result over to Arrow on the thread that fetches it, so the candidates
@@ -244,33 +316,39 @@ pub fn render_of<T: Send>(
         fetch(0)?;
         let candidates = candidates.join().map_err(|_| anyhow::anyhow!("the thread that reads candidates panicked"))??;
         let reader = Reader::open_with(conn, hunt_id, mode, only, candidates)?;
-        let work = || loop {
-            let mut progress = lock();
-            let (number, batch) = loop {
-                if progress.stopped {
-                    return;
-                }
-                match progress.fetched.pop_front() {
-                    Some(next) => break next,
-                    None if progress.all_fetched => return,
-                    None => progress = changed.wait(progress).expect("no thread panics while it holds the lock"),
-                }
-            };
-            drop(progress);
-            // A panic must still deliver a result, or the writer would wait for it for ever.
-            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                // Sized like the run before, so that a run of output is not copied as it grows.
-                let mut output = Vec::with_capacity(output_size.load(Ordering::Relaxed));
-                let mut count = 0;
-                for row in 0..batch.num_rows() {
-                    count += usize::from(render(&reader.build(&batch, row)?, &mut output)?);
-                }
-                output_size.store(output.len() + output.len() / 8, Ordering::Relaxed);
-                Ok((output, count))
-            }))
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("a thread that renders findings panicked; please report this as a bug")));
-            lock().rendered.insert(number, rendered);
-            changed.notify_all();
+        let work = || {
+            // One finding is rebuilt for each row, so that its buffers are reused.
+            let mut finding = Finding::default();
+            loop {
+                let mut progress = lock();
+                let (number, batch) = loop {
+                    if progress.stopped {
+                        return;
+                    }
+                    match progress.fetched.pop_front() {
+                        Some(next) => break next,
+                        None if progress.all_fetched => return,
+                        None => progress = changed.wait(progress).expect("no thread panics while it holds the lock"),
+                    }
+                };
+                drop(progress);
+                // A panic must still deliver a result, or the writer would wait for it for ever.
+                let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    // A new buffer is sized like the run before, so that it is not copied as it grows.
+                    let spare_buffer = spare.lock().expect("no thread panics while it holds the lock").pop();
+                    let mut output = spare_buffer.unwrap_or_else(|| Vec::with_capacity(output_size.load(Ordering::Relaxed)));
+                    let mut count = 0;
+                    for row in 0..batch.num_rows() {
+                        reader.build_into(&batch, row, &mut finding)?;
+                        count += usize::from(render(&finding, &mut output)?);
+                    }
+                    output_size.store(output.len() + output.len() / 8, Ordering::Relaxed);
+                    Ok((output, count))
+                }))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a thread that renders findings panicked; please report this as a bug")));
+                lock().rendered.insert(number, rendered);
+                changed.notify_all();
+            }
         };
         // The rendering threads run in a scope of their own, so that they can borrow the reader.
         std::thread::scope(|workers| {
@@ -282,8 +360,10 @@ pub fn render_of<T: Send>(
                     let mut progress = lock();
                     if let Some(rendered) = progress.rendered.remove(&written) {
                         drop(progress);
-                        let (output, count) = rendered?;
-                        write(output, count)?;
+                        let (mut output, count) = rendered?;
+                        write(&mut output, count)?;
+                        output.clear();
+                        spare.lock().expect("no thread panics while it holds the lock").push(output);
                         written += 1;
                         continue;
                     }
@@ -371,11 +451,11 @@ impl<'o> Reader<'o> {
             "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, f.status_text, f.storage_account,
                     f.object_path, f.file_name, f.caller_ip, f.caller_ip_raw, f.address_problem,
                     f.upload_user_agent, f.authentication_type, f.requester_upn, f.source_table,
-                    s.path, f.record_no, f.line, epoch_us(f.window_start), epoch_us(f.window_end),
+                    f.source_id, f.record_no, f.line, epoch_us(f.window_start), epoch_us(f.window_end),
                     f.candidate_count, f.upload_kind, f.part_count, f.bytes, epoch_us(f.first_time),
                     f.confidence, f.attributed_account, f.reason, f.requester_object_id,
                     f.requester_app_id
-             FROM findings f JOIN sources s USING (source_id)
+             FROM findings f
              WHERE f.hunt_id = ? {narrow}
              ORDER BY f.upload_time, f.finding_id",
             narrow = id_filter("f.finding_id", only),
@@ -385,50 +465,78 @@ impl<'o> Reader<'o> {
     /// Builds the finding in one row of the findings query, with its candidates, the
     /// examiner's annotations and the enabled exclusion rules that match.
     fn build(&self, batch: &RecordBatch, row: usize) -> Result<Finding> {
-        let b = Columns(batch);
-        let finding_id = b.required_text(0, row)?;
-        let state = self.states.get(&finding_id).cloned().unwrap_or_default();
-        let mut finding = Finding {
-            candidates: self.candidates.get(&finding_id)?,
-            finding_id,
-            hunt_id: self.hunt_id,
-            mode: self.mode.clone(),
-            upload_time: format_iso(b.required_int(1, row)?),
-            upload_kind: b.required_text(20, row)?,
-            part_count: b.required_int(21, row)?,
-            bytes: b.int(22, row)?,
-            first_time: format_iso(b.required_int(23, row)?),
-            confidence: b.text(24, row)?,
-            attributed_account: b.text(25, row)?,
-            reason: b.text(26, row)?,
-            operation: b.text(2, row)?,
-            status_text: b.text(3, row)?,
-            storage_account: b.text(4, row)?,
-            object_path: b.text(5, row)?,
-            file_name: b.text(6, row)?,
-            caller_ip: b.text(7, row)?,
-            caller_ip_raw: b.text(8, row)?,
-            address_problem: b.text(9, row)?,
-            upload_user_agent: b.text(10, row)?,
-            authentication_type: b.text(11, row)?,
-            requester_upn: b.text(12, row)?,
-            requester_object_id: b.text(27, row)?,
-            requester_app_id: b.text(28, row)?,
-            source_table: b.required_text(13, row)?,
-            source_file: b.required_text(14, row)?,
-            source_record: b.required_int(15, row)?,
-            source_line: b.int(16, row)?,
-            window_start: format_iso(b.required_int(17, row)?),
-            window_end: format_iso(b.required_int(18, row)?),
-            candidate_count: b.required_int(19, row)?,
-            status: state.status,
-            tags: state.tags,
-            notes: state.notes,
-            excluded_by: Vec::new(),
-        };
-        finding.excluded_by =
-            self.rules.iter().filter(|rule| rule.conditions.matches(&finding)).map(|rule| rule.rule_id).collect();
+        let mut finding = Finding::default();
+        self.build_into(batch, row, &mut finding)?;
         Ok(finding)
+    }
+
+    /// Builds a finding as `build` does, into `finding` in place of the one it held, so that a
+    /// caller that renders findings one after another reuses their buffers.
+    fn build_into(&self, batch: &RecordBatch, row: usize, finding: &mut Finding) -> Result<()> {
+        let b = Columns(batch);
+        set(&mut finding.finding_id, b.required_str(0, row)?);
+        self.candidates.get_into(&finding.finding_id, &mut finding.candidates)?;
+        finding.hunt_id = self.hunt_id;
+        set(&mut finding.mode, &self.mode);
+        format_iso_into(&mut finding.upload_time, b.required_int(1, row)?);
+        set(&mut finding.upload_kind, b.required_str(20, row)?);
+        finding.part_count = b.required_int(21, row)?;
+        finding.bytes = b.int(22, row)?;
+        format_iso_into(&mut finding.first_time, b.required_int(23, row)?);
+        set_opt(&mut finding.confidence, b.str(24, row)?);
+        set_opt(&mut finding.attributed_account, b.str(25, row)?);
+        set_opt(&mut finding.reason, b.str(26, row)?);
+        set_opt(&mut finding.operation, b.str(2, row)?);
+        set_opt(&mut finding.status_text, b.str(3, row)?);
+        set_opt(&mut finding.storage_account, b.str(4, row)?);
+        set_opt(&mut finding.object_path, b.str(5, row)?);
+        set_opt(&mut finding.file_name, b.str(6, row)?);
+        set_opt(&mut finding.caller_ip, b.str(7, row)?);
+        set_opt(&mut finding.caller_ip_raw, b.str(8, row)?);
+        set_opt(&mut finding.address_problem, b.str(9, row)?);
+        set_opt(&mut finding.upload_user_agent, b.str(10, row)?);
+        set_opt(&mut finding.authentication_type, b.str(11, row)?);
+        set_opt(&mut finding.requester_upn, b.str(12, row)?);
+        set_opt(&mut finding.requester_object_id, b.str(27, row)?);
+        set_opt(&mut finding.requester_app_id, b.str(28, row)?);
+        set(&mut finding.source_table, b.required_str(13, row)?);
+        set(&mut finding.source_file, self.candidates.sources.path(b.required_int(14, row)?)?);
+        finding.source_record = b.required_int(15, row)?;
+        finding.source_line = b.int(16, row)?;
+        format_iso_into(&mut finding.window_start, b.required_int(17, row)?);
+        format_iso_into(&mut finding.window_end, b.required_int(18, row)?);
+        finding.candidate_count = b.required_int(19, row)?;
+        match self.states.get(&finding.finding_id) {
+            Some(state) => {
+                finding.status.clone_from(&state.status);
+                finding.tags.clone_from(&state.tags);
+                finding.notes.clone_from(&state.notes);
+            }
+            None => {
+                finding.status = None;
+                finding.tags.clear();
+                finding.notes.clear();
+            }
+        }
+        let mut excluded_by = std::mem::take(&mut finding.excluded_by);
+        excluded_by.clear();
+        excluded_by.extend(self.rules.iter().filter(|rule| rule.conditions.matches(finding)).map(|rule| rule.rule_id));
+        finding.excluded_by = excluded_by;
+        Ok(())
+    }
+}
+
+/// Copies `value` into `text`, keeping its buffer.
+fn set(text: &mut String, value: &str) {
+    text.clear();
+    text.push_str(value);
+}
+
+/// Copies `value` into `text` as `set` does; a buffer is made only where `text` was `None`.
+fn set_opt(text: &mut Option<String>, value: Option<&str>) {
+    match (text.as_mut(), value) {
+        (Some(buffer), Some(value)) => set(buffer, value),
+        (_, value) => *text = value.map(str::to_string),
     }
 }
 
@@ -447,63 +555,116 @@ fn id_filter(column: &str, only: Option<&[String]>) -> String {
 /// The candidate rows of a hunt as DuckDB returned them, with where each finding's rows are.
 struct CandidateIndex {
     batches: Vec<RecordBatch>,
-    /// Finding ID to (rank, batch, row) of each of its candidates.
-    rows: HashMap<String, Vec<(i64, u32, u32)>, ahash::RandomState>,
+    /// (hash of the finding ID, rank, batch, row) of every candidate, sorted, so that a
+    /// finding's candidates are one run, by rank. The finding ID of each row is compared on
+    /// lookup, so that IDs with the same hash are kept apart.
+    places: Vec<(u64, i64, u32, u32)>,
+    hasher: ahash::RandomState,
+    /// The paths of the case's sources, for findings and candidates alike.
+    sources: SourcePaths,
+}
+
+/// The path of each imported file by source ID. Findings and candidates are read with the
+/// ID, because joining each row with its path made DuckDB copy the path into every row.
+struct SourcePaths(HashMap<i64, String>);
+
+impl SourcePaths {
+    fn load(conn: &Connection) -> Result<Self> {
+        let mut stmt = conn.prepare("SELECT source_id, path FROM sources")?;
+        let paths = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<duckdb::Result<_>>()?;
+        Ok(SourcePaths(paths))
+    }
+
+    fn path(&self, source_id: i64) -> Result<&str> {
+        let path = self.0.get(&source_id).with_context(|| format!("a stored finding names source {source_id}, which the case does not have"))?;
+        Ok(path)
+    }
 }
 
 impl CandidateIndex {
     fn load(conn: &Connection, hunt_id: i64, only: Option<&[String]>) -> Result<Self> {
         let mut stmt = conn.prepare(&format!(
             "SELECT c.finding_id, c.rank, c.account, c.user_id, epoch_us(c.signin_time), c.ip,
-                    c.user_agent, c.source_table, c.result_type, c.app_display_name, s.path,
+                    c.user_agent, c.source_table, c.result_type, c.app_display_name, c.source_id,
                     c.record_no, c.line, c.score, c.reasons, c.delta_seconds, c.signin_count
-             FROM finding_candidates c JOIN sources s ON s.source_id = c.source_id
+             FROM finding_candidates c
              WHERE c.hunt_id = ? {narrow}",
             narrow = id_filter("c.finding_id", only),
         ))?;
         let batches: Vec<RecordBatch> = stmt.stream_arrow(params![hunt_id])?.collect::<duckdb::Result<_>>()?;
-        let mut rows: HashMap<String, Vec<(i64, u32, u32)>, ahash::RandomState> = HashMap::default();
+        let hasher = ahash::RandomState::new();
+        let mut places = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
         for (number, batch) in batches.iter().enumerate() {
             let b = Columns(batch);
             for row in 0..batch.num_rows() {
-                let place = (b.required_int(1, row)?, number as u32, row as u32);
-                rows.entry(b.required_text(0, row)?).or_default().push(place);
+                let key = hasher.hash_one(b.required_str(0, row)?);
+                places.push((key, b.required_int(1, row)?, number as u32, row as u32));
             }
         }
-        for places in rows.values_mut() {
-            places.sort_unstable();
-        }
-        Ok(CandidateIndex { batches, rows })
+        places.sort_unstable();
+        Ok(CandidateIndex { batches, places, hasher, sources: SourcePaths::load(conn)? })
     }
 
-    /// Builds the candidates of one finding, by rank.
-    fn get(&self, finding_id: &str) -> Result<Vec<Candidate>> {
-        let Some(places) = self.rows.get(finding_id) else { return Ok(Vec::new()) };
-        places.iter().map(|&(_, batch, row)| candidate(&Columns(&self.batches[batch as usize]), row as usize)).collect()
+    /// Builds the candidates of one finding, by rank, into `candidates` in place of the ones
+    /// it held.
+    fn get_into(&self, finding_id: &str, candidates: &mut Vec<Candidate>) -> Result<()> {
+        let key = self.hasher.hash_one(finding_id);
+        let first = self.places.partition_point(|place| place.0 < key);
+        let mut count = 0;
+        for &(_, _, batch, row) in self.places[first..].iter().take_while(|place| place.0 == key) {
+            let b = Columns(&self.batches[batch as usize]);
+            if b.required_str(0, row as usize)? != finding_id {
+                continue;
+            }
+            if count == candidates.len() {
+                candidates.push(Candidate::default());
+            }
+            candidate_into(&b, row as usize, &self.sources, &mut candidates[count])?;
+            count += 1;
+        }
+        candidates.truncate(count);
+        Ok(())
     }
 }
 
-/// Builds one candidate from a row of the candidates query in `for_each`.
-fn candidate(b: &Columns, row: usize) -> Result<Candidate> {
-    let reasons = b.text(14, row)?;
-    Ok(Candidate {
-        rank: b.required_int(1, row)?,
-        score: b.float(13, row)?,
-        reasons: reasons.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default(),
-        delta_seconds: b.float(15, row)?.context("a candidate has no delta_seconds")?,
-        signin_count: b.required_int(16, row)?,
-        account: b.text(2, row)?,
-        user_id: b.text(3, row)?,
-        signin_time: format_iso(b.required_int(4, row)?),
-        ip: b.required_text(5, row)?,
-        user_agent: b.text(6, row)?,
-        source_table: b.required_text(7, row)?,
-        result_type: b.text(8, row)?,
-        app_display_name: b.text(9, row)?,
-        source_file: b.required_text(10, row)?,
-        source_record: b.required_int(11, row)?,
-        source_line: b.int(12, row)?,
-    })
+/// Builds one candidate from a row of the candidates query in `CandidateIndex::load`, into
+/// `candidate` in place of the one it held.
+fn candidate_into(b: &Columns, row: usize, sources: &SourcePaths, candidate: &mut Candidate) -> Result<()> {
+    candidate.rank = b.required_int(1, row)?;
+    candidate.score = b.float(13, row)?;
+    set_reasons(&mut candidate.reasons, b.str(14, row)?);
+    candidate.delta_seconds = b.float(15, row)?.context("a candidate has no delta_seconds")?;
+    candidate.signin_count = b.required_int(16, row)?;
+    set_opt(&mut candidate.account, b.str(2, row)?);
+    set_opt(&mut candidate.user_id, b.str(3, row)?);
+    format_iso_into(&mut candidate.signin_time, b.required_int(4, row)?);
+    set(&mut candidate.ip, b.required_str(5, row)?);
+    set_opt(&mut candidate.user_agent, b.str(6, row)?);
+    set(&mut candidate.source_table, b.required_str(7, row)?);
+    set_opt(&mut candidate.result_type, b.str(8, row)?);
+    set_opt(&mut candidate.app_display_name, b.str(9, row)?);
+    set(&mut candidate.source_file, sources.path(b.required_int(10, row)?)?);
+    candidate.source_record = b.required_int(11, row)?;
+    candidate.source_line = b.int(12, row)?;
+    Ok(())
+}
+
+/// Reads a candidate's reasons, stored as a JSON array of strings, into `reasons`, keeping
+/// its buffers. A missing or unreadable array gives no reasons.
+fn set_reasons(reasons: &mut Vec<String>, text: Option<&str>) {
+    let Some(text) = text else { return reasons.clear() };
+    // A reason without escapes, the usual case, is borrowed from the text.
+    let parsed: Vec<std::borrow::Cow<str>> = match serde_json::from_str::<Vec<&str>>(text) {
+        Ok(borrowed) => borrowed.into_iter().map(Into::into).collect(),
+        Err(_) => serde_json::from_str::<Vec<String>>(text).unwrap_or_default().into_iter().map(Into::into).collect(),
+    };
+    reasons.truncate(parsed.len());
+    for (number, reason) in parsed.iter().enumerate() {
+        match reasons.get_mut(number) {
+            Some(buffer) => set(buffer, reason),
+            None => reasons.push(reason.to_string()),
+        }
+    }
 }
 
 /// Reads the values of an Arrow batch from DuckDB by column position and row.
@@ -515,7 +676,7 @@ impl Columns<'_> {
         array.is_valid(row).then_some(array)
     }
 
-    fn text(&self, column: usize, row: usize) -> Result<Option<String>> {
+    fn str(&self, column: usize, row: usize) -> Result<Option<&str>> {
         let Some(array) = self.column(column, row) else { return Ok(None) };
         let value = match array.data_type() {
             DataType::Utf8 => array.as_string::<i32>().value(row),
@@ -523,7 +684,7 @@ impl Columns<'_> {
             DataType::Utf8View => array.as_string_view().value(row),
             other => bail!("column {column} is {other}, not text"),
         };
-        Ok(Some(value.to_string()))
+        Ok(Some(value))
     }
 
     fn int(&self, column: usize, row: usize) -> Result<Option<i64>> {
@@ -544,11 +705,108 @@ impl Columns<'_> {
         }
     }
 
-    fn required_text(&self, column: usize, row: usize) -> Result<String> {
-        self.text(column, row)?.with_context(|| format!("column {column} is NULL in a stored finding"))
+    fn required_str(&self, column: usize, row: usize) -> Result<&str> {
+        self.str(column, row)?.with_context(|| format!("column {column} is NULL in a stored finding"))
     }
 
     fn required_int(&self, column: usize, row: usize) -> Result<i64> {
         self.int(column, row)?.with_context(|| format!("column {column} is NULL in a stored finding"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::PrettyArray;
+
+    fn candidate(rank: i64) -> Candidate {
+        Candidate {
+            rank,
+            score: (rank == 1).then_some(0.875),
+            reasons: vec!["same address".to_string(), "closest \"before\"\n".to_string()],
+            delta_seconds: -95.5,
+            signin_count: 3,
+            account: Some("Ana.Lopez@contoso.com".to_string()),
+            user_id: None,
+            signin_time: "2026-03-02T00:09:03.319000Z".to_string(),
+            ip: "2001:db8::1".to_string(),
+            user_agent: Some("Mozilla/5.0 (Windows NT 10.0)\t\u{1}".to_string()),
+            source_table: "SigninLogs".to_string(),
+            result_type: Some("50126".to_string()),
+            app_display_name: None,
+            source_file: "C:\\exports\\sign-ins é.csv".to_string(),
+            source_record: 12,
+            source_line: None,
+        }
+    }
+
+    /// Findings with every kind of field: empty and full lists, nulls, escapes and non-ASCII.
+    fn findings() -> Vec<Finding> {
+        let full = Finding {
+            finding_id: "F-3dd5bb6aae717fac".to_string(),
+            hunt_id: 7,
+            mode: "full".to_string(),
+            upload_time: "2026-03-02T00:09:03.319000Z".to_string(),
+            upload_kind: "put-blob".to_string(),
+            part_count: 2,
+            bytes: Some(10_520_415),
+            first_time: "2026-03-02T00:08:50.663000Z".to_string(),
+            confidence: Some("strong".to_string()),
+            attributed_account: Some("CONTOSO\\first.last".to_string()),
+            reason: Some("one \"account\" signed in\r\nfrom the address".to_string()),
+            operation: Some("PutBlob".to_string()),
+            object_path: Some("/contosodocs/uploads/Team photo-3961 ü.jpg".to_string()),
+            caller_ip_raw: Some("[2001:db8::1]:443".to_string()),
+            source_table: "StorageBlobLogs".to_string(),
+            source_file: "/evidence/StorageBlobLogs.csv".to_string(),
+            source_record: 53,
+            source_line: Some(54),
+            window_start: "2026-03-01T22:38:50.663000Z".to_string(),
+            window_end: "2026-03-02T00:14:03.319000Z".to_string(),
+            candidate_count: 2,
+            candidates: vec![candidate(1), candidate(2)],
+            status: Some("confirmed-malicious".to_string()),
+            tags: vec!["exfil".to_string(), "\u{7f}".to_string()],
+            notes: vec!["checked with the owner".to_string()],
+            excluded_by: vec![3, 11],
+            ..Finding::default()
+        };
+        vec![full, Finding::default()]
+    }
+
+    #[test]
+    fn pretty_array_matches_serde_json() {
+        let list = findings();
+        let mut written = Vec::new();
+        PrettyArray::write_all(&mut written, &list).unwrap();
+        let expected = serde_json::to_string_pretty(&list).unwrap() + "\n";
+        assert_eq!(String::from_utf8(written).unwrap(), expected);
+
+        let mut empty = Vec::new();
+        PrettyArray::write_all::<Finding>(&mut empty, &[]).unwrap();
+        assert_eq!(String::from_utf8(empty).unwrap(), "[]\n");
+    }
+
+    #[test]
+    fn compact_json_matches_serde_json() {
+        for finding in findings() {
+            let mut written = Vec::new();
+            finding.write_json(&mut written, None);
+            assert_eq!(String::from_utf8(written).unwrap(), serde_json::to_string(&finding).unwrap());
+        }
+    }
+
+    #[test]
+    fn reasons_are_read_with_and_without_escapes() {
+        let mut reasons = vec!["old".to_string(), "older".to_string(), "oldest".to_string()];
+        set_reasons(&mut reasons, Some(r#"["same address","a \"quoted\" word"]"#));
+        assert_eq!(reasons, ["same address", "a \"quoted\" word"]);
+        set_reasons(&mut reasons, Some(r#"["one"]"#));
+        assert_eq!(reasons, ["one"]);
+        set_reasons(&mut reasons, Some("not json"));
+        assert!(reasons.is_empty());
+        set_reasons(&mut reasons, Some(r#"["again"]"#));
+        set_reasons(&mut reasons, None);
+        assert!(reasons.is_empty());
     }
 }

@@ -43,6 +43,7 @@ mod findings;
 mod generate;
 mod hunt;
 mod import;
+mod json_writer;
 mod kql;
 mod output;
 mod parse;

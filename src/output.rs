@@ -12,6 +12,8 @@ use anyhow::{bail, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::json_writer::WriteJson;
+
 /// Escapes control and bidirectional formatting characters for display on a terminal.
 pub fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -160,45 +162,71 @@ pub fn write_table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>)
 /// Writes a table as `table` shows it when no cell is wrapped (`UTF8_FULL_CONDENSED`: a border,
 /// the header row, a double line even when no row follows, then the rows), followed by a line
 /// break.
-fn write_plain_table(out: &mut dyn Write, header: &[&str], rows: Vec<Vec<String>>) -> std::io::Result<()> {
-    use unicode_width::UnicodeWidthStr;
+fn write_plain_table(out: &mut dyn Write, header: &[&str], mut rows: Vec<Vec<String>>) -> std::io::Result<()> {
     let header: Vec<String> = header.iter().map(|name| terminal_safe(name)).collect();
-    let rows: Vec<Vec<String>> =
-        rows.into_iter().map(|row| row.iter().map(|cell| terminal_safe(cell)).collect()).collect();
+    for cell in rows.iter_mut().flatten() {
+        make_terminal_safe(cell);
+    }
     let columns = rows.iter().map(Vec::len).chain([header.len()]).max().unwrap_or(0);
     let mut widths = vec![0; columns];
     for row in std::iter::once(&header).chain(&rows) {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
+            *width = (*width).max(display_width(cell));
         }
     }
     let rule = |left: &str, line: &str, cross: &str, right: &str| {
         let parts: Vec<String> = widths.iter().map(|width| line.repeat(width + 2)).collect();
         format!("{left}{}{right}\n", parts.join(cross))
     };
-    let line = |row: &[String]| {
-        let cells: Vec<String> = widths
-            .iter()
-            .enumerate()
-            .map(|(column, width)| {
-                let cell = row.get(column).map_or("", String::as_str);
-                format!(" {cell}{} ", " ".repeat(width - cell.width()))
-            })
-            .collect();
-        format!("│{}│\n", cells.join("┆"))
+    // Lines are written into one buffer, which goes out every megabyte: a table of findings
+    // has hundreds of thousands of lines.
+    let push_line = |text: &mut String, row: &[String]| {
+        text.push('│');
+        for (column, width) in widths.iter().enumerate() {
+            if column > 0 {
+                text.push('┆');
+            }
+            let cell = row.get(column).map_or("", String::as_str);
+            text.push(' ');
+            text.push_str(cell);
+            text.extend(std::iter::repeat_n(' ', width - display_width(cell) + 1));
+        }
+        text.push_str("│\n");
     };
     let mut text = String::new();
     if columns > 0 {
         text.push_str(&rule("┌", "─", "┬", "┐"));
-        text.push_str(&line(&header));
+        push_line(&mut text, &header);
         text.push_str(&rule("╞", "═", "╪", "╡"));
-        out.write_all(text.as_bytes())?;
         for row in &rows {
-            out.write_all(line(row).as_bytes())?;
+            push_line(&mut text, row);
+            if text.len() >= 1 << 20 {
+                out.write_all(text.as_bytes())?;
+                text.clear();
+            }
         }
-        text = rule("└", "─", "┴", "┘");
+        text.push_str(&rule("└", "─", "┴", "┘"));
     }
     writeln!(out, "{}", text.trim_end_matches('\n'))
+}
+
+/// Escapes `cell` as `terminal_safe` does, leaving it as it is when nothing needs an escape.
+fn make_terminal_safe(cell: &mut String) {
+    let printable_ascii = cell.bytes().all(|byte| (0x20..0x7f).contains(&byte));
+    if !printable_ascii && cell.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        *cell = terminal_safe(cell);
+    }
+}
+
+/// Returns the columns a cell takes on a terminal: its length when it is ASCII, which the
+/// cells of a table of findings mostly are.
+fn display_width(cell: &str) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    if cell.is_ascii() {
+        cell.len()
+    } else {
+        cell.width()
+    }
 }
 
 /// Writes CSV rows with a header; every cell is spreadsheet-safe.
@@ -220,11 +248,9 @@ pub struct PrettyArray {
 
 impl PrettyArray {
     /// Appends `value` as one element: a separator, then the value indented by two spaces.
-    /// Pretty JSON has no line breaks inside strings, so indenting each line nests the value.
-    pub fn element(value: &impl serde::Serialize, bytes: &mut Vec<u8>) -> serde_json::Result<()> {
+    pub fn element(value: &impl WriteJson, bytes: &mut Vec<u8>) {
         bytes.extend_from_slice(b",\n  ");
-        let mut serializer = serde_json::Serializer::with_formatter(bytes, NestedPretty::default());
-        value.serialize(&mut serializer)
+        value.write_json(bytes, Some(1));
     }
 
     /// Writes a run of `count` elements made by `element`; the array's first separator
@@ -243,83 +269,16 @@ impl PrettyArray {
     pub fn finish(&self, out: &mut dyn Write) -> std::io::Result<()> {
         out.write_all(if self.elements == 0 { b"[]\n" } else { b"\n]\n" })
     }
-}
 
-/// serde_json's pretty layout (two spaces per level) for a value that sits one level deep in
-/// an array, written straight into the output instead of indenting a finished copy.
-#[derive(Default)]
-struct NestedPretty {
-    /// Levels of the value being written, counted from the enclosing array.
-    depth: usize,
-    has_value: bool,
-}
-
-impl NestedPretty {
-    fn indent<W: ?Sized + Write>(writer: &mut W, depth: usize) -> std::io::Result<()> {
-        for _ in 0..=depth {
-            writer.write_all(b"  ")?;
+    /// Writes `values` as one array, as `serde_json::to_writer_pretty` does, and ends the line.
+    pub fn write_all<T: WriteJson>(out: &mut dyn Write, values: &[T]) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        for value in values {
+            Self::element(value, &mut bytes);
         }
-        Ok(())
-    }
-
-    fn begin<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        writer.write_all(bracket)
-    }
-
-    fn end<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
-        self.depth -= 1;
-        if self.has_value {
-            writer.write_all(b"\n")?;
-            Self::indent(writer, self.depth)?;
-        }
-        writer.write_all(bracket)
-    }
-
-    fn begin_item<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        writer.write_all(if first { b"\n" } else { b",\n" })?;
-        Self::indent(writer, self.depth)
-    }
-}
-
-impl serde_json::ser::Formatter for NestedPretty {
-    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.begin(writer, b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.end(writer, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        self.begin_item(writer, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.begin(writer, b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.end(writer, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        self.begin_item(writer, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
+        let mut array = PrettyArray::default();
+        array.write(out, &bytes, values.len())?;
+        array.finish(out)
     }
 }
 
@@ -484,26 +443,5 @@ mod tests {
         assert_eq!(without_error_code("line 3: Error code 1"), "line 3");
         assert_eq!(without_error_code("see: Error code list"), "see: Error code list");
         assert_eq!(without_error_code("a: Error code 1: b\nmore"), "a: Error code 1: b\nmore");
-    }
-
-    /// The elements must read as serde_json's own pretty layout of the whole array, with empty
-    /// and nested arrays and objects.
-    #[test]
-    fn pretty_array_matches_serde_json() {
-        let values = [
-            serde_json::json!({"a": [], "b": {}, "c": [1, [2, {"d": null}]], "e": "x\ny", "f": {"g": [true]}}),
-            serde_json::json!([]),
-            serde_json::json!({"only": "one"}),
-        ];
-        let mut bytes = Vec::new();
-        for value in &values {
-            PrettyArray::element(value, &mut bytes).unwrap();
-        }
-        let mut out = Vec::new();
-        let mut array = PrettyArray { elements: 0 };
-        array.write(&mut out, &bytes, values.len()).unwrap();
-        array.finish(&mut out).unwrap();
-        let expected = serde_json::to_string_pretty(&values).unwrap() + "\n";
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }

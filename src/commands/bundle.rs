@@ -236,12 +236,12 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
         let mut array = PrettyArray::default();
         let render = |finding: &Finding, rendered: &mut Vec<(Vec<u8>, ReportFinding)>| {
             let mut bytes = Vec::new();
-            PrettyArray::element(finding, &mut bytes)?;
+            PrettyArray::element(finding, &mut bytes);
             rendered.push((bytes, ReportFinding::from(finding)));
             Ok(true)
         };
         findings::render_of(&case.conn, hunt_id, None, render, |rendered, _| {
-            for (bytes, row) in rendered {
+            for (bytes, row) in rendered.drain(..) {
                 array.write(out, &bytes, 1)?;
                 shown.push(row);
             }
@@ -255,7 +255,7 @@ fn write_files(case: &Case, hunt_id: i64, integrity: &Integrity, writer: &mut Bu
             export::write_csv_rows(bytes, finding)?;
             Ok(true)
         };
-        findings::render_of(&case.conn, hunt_id, None, render, |bytes, _| Ok(out.write_all(&bytes)?))
+        findings::render_of(&case.conn, hunt_id, None, render, |bytes, _| Ok(out.write_all(bytes)?))
     })?;
 
     let in_hunt: std::collections::HashSet<&str> = shown.iter().map(|f| f.finding_id.as_str()).collect();

@@ -15,6 +15,7 @@ use crate::case::Case;
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::export;
 use crate::findings::{self, Finding};
+use crate::json_writer::WriteJson;
 use crate::output::{self, PrettyArray};
 
 use super::findings::write_findings;
@@ -129,8 +130,8 @@ fn write(case: &Case, args: &ExportArgs, format: ExportFormat, hunt_id: i64, tot
             Ok(true)
         };
         let array = RefCell::new(PrettyArray::default());
-        let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| {
-            if json_array { array.borrow_mut().write(out, &bytes, count) } else { out.write_all(&bytes) }
+        let write = |out: &mut dyn Write, bytes: &[u8], count: usize| {
+            if json_array { array.borrow_mut().write(out, bytes, count) } else { out.write_all(bytes) }
         };
         let finish = |out: &mut dyn Write| if json_array { array.borrow().finish(out) } else { Ok(()) };
         write_findings(case, hunt_id, None, &mut out, render, write, finish)?;
@@ -144,11 +145,11 @@ fn write(case: &Case, args: &ExportArgs, format: ExportFormat, hunt_id: i64, tot
             to_file(&header, &|finding, bytes| Ok(export::write_csv_rows(bytes, finding)?), false)
         }
         ExportFormat::Json => to_file(b"", &|finding, bytes| {
-            PrettyArray::element(finding, bytes)?;
+            PrettyArray::element(finding, bytes);
             Ok(1)
         }, true),
         ExportFormat::Jsonl => to_file(b"", &|finding, bytes| {
-            serde_json::to_writer(&mut *bytes, finding)?;
+            finding.write_json(bytes, None);
             bytes.push(b'\n');
             Ok(1)
         }, false),
@@ -159,7 +160,7 @@ fn write(case: &Case, args: &ExportArgs, format: ExportFormat, hunt_id: i64, tot
                 rows.extend(export::rows_of(finding));
                 Ok(true)
             };
-            findings::render_of(&case.conn, hunt_id, None, render, |rows, _| sink(rows))
+            findings::render_of(&case.conn, hunt_id, None, render, |rows, _| sink(std::mem::take(rows)))
         }),
         ExportFormat::Xlsx => {
             check_xlsx_rows(case, hunt_id)?;
@@ -170,7 +171,7 @@ fn write(case: &Case, args: &ExportArgs, format: ExportFormat, hunt_id: i64, tot
                         findings.push(finding.clone());
                         Ok(true)
                     };
-                    findings::render_of(&case.conn, hunt_id, None, render, |findings, _| sink(findings))
+                    findings::render_of(&case.conn, hunt_id, None, render, |findings, _| sink(std::mem::take(findings)))
                 })
             };
             // In its constant-memory mode rust_xlsxwriter panics on some write errors, such as a

@@ -82,7 +82,7 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
                 Ok(shown)
             };
             findings::render_of(&case.conn, hunt_id, only, render, |batch, _| {
-                for (row, with_candidates) in batch {
+                for (row, with_candidates) in batch.drain(..) {
                     rows.push(row);
                     attributed += usize::from(with_candidates);
                 }
@@ -179,9 +179,12 @@ fn print_json_streamed(
     only: Option<&[String]>,
     keep: &(dyn Fn(&Finding) -> bool + Sync),
 ) -> Result<bool> {
-    let render = kept(keep, |finding, bytes| Ok(PrettyArray::element(finding, bytes)?));
+    let render = kept(keep, |finding, bytes| {
+        PrettyArray::element(finding, bytes);
+        Ok(())
+    });
     let array = std::cell::RefCell::new(PrettyArray::default());
-    let write = |out: &mut dyn Write, bytes: Vec<u8>, count: usize| array.borrow_mut().write(out, &bytes, count);
+    let write = |out: &mut dyn Write, bytes: &[u8], count: usize| array.borrow_mut().write(out, bytes, count);
     let finish = |out: &mut dyn Write| array.borrow().finish(out);
     stream_to_stdout(case, hunt_id, only, render, write, finish)
 }
@@ -201,9 +204,9 @@ fn print_csv_streamed(
     // The header is written once, before the first rows or at the end when there are none.
     let started = std::cell::Cell::new(false);
     let write_header = |out: &mut dyn Write| if started.replace(true) { Ok(()) } else { out.write_all(&header) };
-    let write = |out: &mut dyn Write, bytes: Vec<u8>, _: usize| {
+    let write = |out: &mut dyn Write, bytes: &[u8], _: usize| {
         write_header(out)?;
-        out.write_all(&bytes)
+        out.write_all(bytes)
     };
     stream_to_stdout(case, hunt_id, only, render, write, write_header)
 }
@@ -215,7 +218,7 @@ fn stream_to_stdout(
     hunt_id: i64,
     only: Option<&[String]>,
     render: impl Fn(&Finding, &mut Vec<u8>) -> Result<bool> + Sync,
-    write: impl FnMut(&mut dyn Write, Vec<u8>, usize) -> std::io::Result<()>,
+    write: impl FnMut(&mut dyn Write, &[u8], usize) -> std::io::Result<()>,
     finish: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<bool> {
     let mut failure = None;
@@ -248,7 +251,7 @@ pub(super) fn write_findings(
     only: Option<&[String]>,
     out: &mut dyn Write,
     render: impl Fn(&Finding, &mut Vec<u8>) -> Result<bool> + Sync,
-    mut write: impl FnMut(&mut dyn Write, Vec<u8>, usize) -> std::io::Result<()>,
+    mut write: impl FnMut(&mut dyn Write, &[u8], usize) -> std::io::Result<()>,
     finish: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
     findings::render_of(&case.conn, hunt_id, only, render, |bytes, count| Ok(write(&mut *out, bytes, count)?))?;
@@ -258,10 +261,7 @@ pub(super) fn write_findings(
 /// Prints findings to stdout in the requested format.
 pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
     output::to_stdout(|out| match format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, list).map_err(std::io::Error::other)?;
-            writeln!(out)
-        }
+        OutputFormat::Json => PrettyArray::write_all(out, list),
         OutputFormat::Csv => {
             export::write_csv_header(out, false)?;
             list.iter().try_for_each(|finding| export::write_csv_rows(out, finding).map(drop))
