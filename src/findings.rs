@@ -42,16 +42,26 @@ impl Candidate {
     /// sign-in without a result is taken as successful, as the hunts take it. Only a sentinel
     /// hunt keeps failed sign-ins as candidates, as the reference query does.
     pub fn failure(&self) -> Option<&str> {
-        self.result_type.as_deref().filter(|result| result.trim() != "0")
+        failure(self.result_type.as_deref())
     }
 
     /// Returns the candidate's account as outputs name it, marked when its sign-in failed.
     pub fn label(&self) -> String {
-        let account = self.account.as_deref().unwrap_or("(no account)");
-        match self.failure() {
-            Some(result) => format!("{account} (failed sign-in, result {result})"),
-            None => account.to_string(),
-        }
+        candidate_label(self.account.as_deref(), self.result_type.as_deref())
+    }
+}
+
+/// Returns a `ResultType` that is not `0`, the result of a sign-in that failed.
+fn failure(result_type: Option<&str>) -> Option<&str> {
+    result_type.filter(|result| result.trim() != "0")
+}
+
+/// Returns a candidate's label (see `Candidate::label`) from its account and `ResultType`.
+fn candidate_label(account: Option<&str>, result_type: Option<&str>) -> String {
+    let account = account.unwrap_or("(no account)");
+    match failure(result_type) {
+        Some(result) => format!("{account} (failed sign-in, result {result})"),
+        None => account.to_string(),
     }
 }
 
@@ -106,6 +116,70 @@ pub struct Finding {
     pub notes: Vec<String>,
     /// IDs of the enabled exclusion rules that match this finding.
     pub excluded_by: Vec<i64>,
+}
+
+/// The fields of a finding that the filters of `findings` read.
+pub struct Marks<'a> {
+    pub status: Option<&'a str>,
+    pub tags: &'a [String],
+    pub confidence: Option<&'a str>,
+    /// IDs of the enabled exclusion rules that match the finding.
+    pub excluded_by: &'a [i64],
+}
+
+impl Finding {
+    pub fn marks(&self) -> Marks<'_> {
+        Marks { status: self.status.as_deref(), tags: &self.tags, confidence: self.confidence.as_deref(), excluded_by: &self.excluded_by }
+    }
+}
+
+/// The fields of a finding that its row in the table of findings shows, and its marks.
+#[derive(Debug, Default, PartialEq)]
+pub struct Summary {
+    pub finding_id: String,
+    pub upload_time: String,
+    pub operation: Option<String>,
+    /// The file name, else the object path.
+    pub file: Option<String>,
+    /// The caller address, else the address as the log wrote it.
+    pub caller: Option<String>,
+    pub confidence: Option<String>,
+    pub attributed_account: Option<String>,
+    pub reason: Option<String>,
+    pub candidate_count: i64,
+    /// The labels (`Candidate::label`) of the first three candidates by rank.
+    pub first_candidates: Vec<String>,
+    pub status: Option<String>,
+    pub tags: Vec<String>,
+    pub excluded_by: Vec<i64>,
+}
+
+/// Candidates that a summary names; `findings` shows the others as a count.
+pub const SUMMARY_CANDIDATES: usize = 3;
+
+impl Summary {
+    /// Returns the summary of a finding read whole.
+    pub fn of(finding: &Finding) -> Self {
+        Summary {
+            finding_id: finding.finding_id.clone(),
+            upload_time: finding.upload_time.clone(),
+            operation: finding.operation.clone(),
+            file: finding.file_name.clone().or_else(|| finding.object_path.clone()),
+            caller: finding.caller_ip.clone().or_else(|| finding.caller_ip_raw.clone()),
+            confidence: finding.confidence.clone(),
+            attributed_account: finding.attributed_account.clone(),
+            reason: finding.reason.clone(),
+            candidate_count: finding.candidates.len() as i64,
+            first_candidates: finding.candidates.iter().take(SUMMARY_CANDIDATES).map(Candidate::label).collect(),
+            status: finding.status.clone(),
+            tags: finding.tags.clone(),
+            excluded_by: finding.excluded_by.clone(),
+        }
+    }
+
+    pub fn marks(&self) -> Marks<'_> {
+        Marks { status: self.status.as_deref(), tags: &self.tags, confidence: self.confidence.as_deref(), excluded_by: &self.excluded_by }
+    }
 }
 
 impl WriteJson for Candidate {
@@ -388,6 +462,72 @@ pub fn render_of<T: Send>(
     })
 }
 
+/// Passes the summary of every finding of a hunt, or of those whose ID is in `only`, to
+/// `visit` in upload-time order. Only the columns of a summary and the first candidates of each
+/// finding are read, which takes a fraction of the time of reading whole findings.
+/// Annotations are applied, but exclusion rules are not: `excluded_by` stays empty.
+pub fn for_each_summary(
+    conn: &Connection,
+    hunt_id: i64,
+    only: Option<&[String]>,
+    mut visit: impl FnMut(Summary) -> Result<()>,
+) -> Result<()> {
+    // Fails for a hunt that the case does not have.
+    Reader::mode(conn, hunt_id)?;
+    let states = annotations::load_states(conn)?;
+    // Ranks are numbered from 1 by `row_number()` in both hunt modes, so the first candidates
+    // are those ranked up to SUMMARY_CANDIDATES. One column per rank, where `list(... ORDER BY
+    // rank)` took twice as long. An account may be NULL, so `candidate_count` gives the number
+    // of ranks with a candidate.
+    let pivot: Vec<String> = (1..=SUMMARY_CANDIDATES)
+        .map(|rank| format!("max(account) FILTER (rank = {rank}), max(result_type) FILTER (rank = {rank})"))
+        .collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, coalesce(f.file_name, f.object_path),
+                coalesce(f.caller_ip, f.caller_ip_raw), f.confidence, f.attributed_account, f.reason,
+                f.candidate_count, c.* EXCLUDE (finding_id)
+         FROM findings f
+         LEFT JOIN (SELECT finding_id, {pivot}
+                    FROM finding_candidates
+                    WHERE hunt_id = ? AND rank <= {SUMMARY_CANDIDATES} {narrow_candidates}
+                    GROUP BY finding_id) c USING (finding_id)
+         WHERE f.hunt_id = ? {narrow_findings}
+         ORDER BY f.upload_time, f.finding_id",
+        pivot = pivot.join(", "),
+        narrow_candidates = id_filter("finding_id", only),
+        narrow_findings = id_filter("f.finding_id", only),
+    ))?;
+    for batch in stmt.stream_arrow(params![hunt_id, hunt_id])? {
+        let batch = batch?;
+        let b = Columns(&batch);
+        for row in 0..batch.num_rows() {
+            let finding_id = b.required_str(0, row)?.to_string();
+            let candidate_count = b.required_int(8, row)?;
+            let shown = usize::try_from(candidate_count).unwrap_or(0).min(SUMMARY_CANDIDATES);
+            let first_candidates = (0..shown)
+                .map(|number| Ok(candidate_label(b.str(9 + 2 * number, row)?, b.str(10 + 2 * number, row)?)))
+                .collect::<Result<_>>()?;
+            let state = states.get(&finding_id);
+            visit(Summary {
+                upload_time: crate::parse::time::format_iso(b.required_int(1, row)?),
+                operation: b.str(2, row)?.map(str::to_string),
+                file: b.str(3, row)?.map(str::to_string),
+                caller: b.str(4, row)?.map(str::to_string),
+                confidence: b.str(5, row)?.map(str::to_string),
+                attributed_account: b.str(6, row)?.map(str::to_string),
+                reason: b.str(7, row)?.map(str::to_string),
+                candidate_count,
+                first_candidates,
+                status: state.and_then(|state| state.status.clone()),
+                tags: state.map(|state| state.tags.clone()).unwrap_or_default(),
+                excluded_by: Vec::new(),
+                finding_id,
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The state `render_of` shares between its threads: batches fetched and not yet rendered,
 /// how many were fetched and whether the query has no more, batches rendered and not yet
 /// written, and whether the writer gave up.
@@ -667,6 +807,20 @@ fn set_reasons(reasons: &mut Vec<String>, text: Option<&str>) {
     }
 }
 
+/// Returns the text at `index` of an Arrow array of text, or `None` where it is NULL.
+fn text_at(array: &dyn Array, index: usize) -> Result<Option<&str>> {
+    if !array.is_valid(index) {
+        return Ok(None);
+    }
+    let value = match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(index),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(index),
+        DataType::Utf8View => array.as_string_view().value(index),
+        other => bail!("the array is {other}"),
+    };
+    Ok(Some(value))
+}
+
 /// Reads the values of an Arrow batch from DuckDB by column position and row.
 struct Columns<'a>(&'a RecordBatch);
 
@@ -677,14 +831,7 @@ impl Columns<'_> {
     }
 
     fn str(&self, column: usize, row: usize) -> Result<Option<&str>> {
-        let Some(array) = self.column(column, row) else { return Ok(None) };
-        let value = match array.data_type() {
-            DataType::Utf8 => array.as_string::<i32>().value(row),
-            DataType::LargeUtf8 => array.as_string::<i64>().value(row),
-            DataType::Utf8View => array.as_string_view().value(row),
-            other => bail!("column {column} is {other}, not text"),
-        };
-        Ok(Some(value))
+        text_at(self.0.column(column).as_ref(), row).with_context(|| format!("column {column} is not text"))
     }
 
     fn int(&self, column: usize, row: usize) -> Result<Option<i64>> {

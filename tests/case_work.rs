@@ -1201,3 +1201,64 @@ fn case_of_schema_13_upgrades_and_verifies() {
     assert_eq!(case.query("SELECT source_id, rows_digest FROM sources ORDER BY source_id"), digests);
     assert_eq!(case.json(&["case", "info", "--format", "json"])["schema_version"], 15);
 }
+
+/// Writes one SAS upload from 198.51.100.7 and six sign-ins from that address in the minute
+/// before it: four successful accounts, one without any account and, last, a failed one.
+fn write_crowded_upload(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let blob = serde_json::json!({
+        "TimeGenerated": "2026-03-14T12:00:00Z", "AccountName": "acct", "OperationName": "PutBlob",
+        "AuthenticationType": "SAS", "StatusCode": "201", "StatusText": "Success",
+        "Uri": "https://acct.blob.core.windows.net/c/tool.exe", "CallerIpAddress": "198.51.100.7:50000",
+        "CorrelationId": "11111111-1111-1111-1111-111111111111", "UserAgentHeader": "curl/8.5.0",
+        "RequestBodySize": 1000, "Category": "StorageWrite", "Type": "StorageBlobLogs", "ObjectKey": "/acct/c/tool.exe"
+    });
+    let accounts = [("ana@contoso.com", "0"), ("ben@contoso.com", "0"), ("dee@contoso.com", "0"), ("", "0"), ("eve@contoso.com", "0"), ("cho@contoso.com", "50126")];
+    let signins: Vec<String> = accounts
+        .iter()
+        .enumerate()
+        .map(|(number, (upn, result))| {
+            let time = format!("2026-03-14T11:59:{:02}Z", 20 + number * 5);
+            let (upn, user_id) = if upn.is_empty() { (None, None) } else { (Some(*upn), Some(format!("0000000{number}-0000-0000-0000-000000000000"))) };
+            serde_json::json!({
+                "TimeGenerated": time, "CreatedDateTime": time, "Category": "SignInLogs", "Type": "SigninLogs",
+                "ResultType": result, "IPAddress": "198.51.100.7", "UserPrincipalName": upn, "UserId": user_id,
+                "Id": format!("aaaaaaa{number}-0000-0000-0000-000000000000"), "UserAgent": "curl/8.5.0", "AppDisplayName": "Azure Portal"
+            })
+            .to_string()
+        })
+        .collect();
+    let blob_path = dir.join("blob.jsonl");
+    let signin_path = dir.join("signin.jsonl");
+    std::fs::write(&blob_path, format!("{blob}\n")).unwrap();
+    std::fs::write(&signin_path, signins.join("\n") + "\n").unwrap();
+    vec![blob_path, signin_path]
+}
+
+/// Without rules or conditions the table reads only what its rows show; with them it reads
+/// whole findings. Both give the same rows, with the first three candidates by rank, the count
+/// of the others, failed sign-ins and candidates without an account.
+#[test]
+fn findings_table_same_with_rules() {
+    let case = TestCase::new();
+    let output = case.import(&write_crowded_upload(case.root.path()), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    case.ok(&["hunt", "--quiet"]);
+    case.ok(&["hunt", "--mode", "sentinel", "--quiet"]);
+    let finding_id = case.json(&["findings", "--format", "json"])[0]["finding_id"].as_str().unwrap().to_string();
+    case.ok(&["annotate", &finding_id, "--status", "needs-review", "--tag", "x"]);
+
+    let full = case.ok(&["findings", "--hunt", "1"]);
+    let sentinel = case.ok(&["findings", "--hunt", "2"]);
+    assert!(full.contains("┆ eve@contoso.com, dee@contoso.com, ben@contoso.com, +1 more ┆ needs-review │"), "{full}");
+    assert!(
+        sentinel.contains("┆ cho@contoso.com (failed sign-in, result 50126), eve@contoso.com, (no account), +3 more ┆ needs-review │"),
+        "{sentinel}"
+    );
+    let tagged = case.ok(&["findings", "--hunt", "2", "--tag", "x"]);
+    assert_eq!(tagged, sentinel);
+
+    case.ok(&["exclude", "add", "--account", "nobody@example.invalid", "--reason", "matches no finding"]);
+    assert_eq!(case.ok(&["findings", "--hunt", "1"]), full);
+    assert_eq!(case.ok(&["findings", "--hunt", "2"]), sentinel);
+    assert_eq!(case.ok(&["findings", "--hunt", "2", "--tag", "x"]), sentinel);
+}

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::Report;
 use crate::case::Case;
 use crate::cli::{FindingsArgs, OutputFormat};
-use crate::findings::{self, Finding};
+use crate::findings::{self, Finding, Marks, Summary, SUMMARY_CANDIDATES};
 use crate::export;
 use crate::output::{self, PrettyArray};
 
@@ -37,57 +37,69 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
     let only = annotated_only(case, &args)?;
     // A rule does not clear what an examiner confirmed, so a confirmed-malicious finding is
     // shown even when a rule matches it, as the report counts it.
-    let hidden_by_rules = |f: &Finding| {
-        !args.include_excluded && !f.excluded_by.is_empty() && f.status.as_deref() != Some("confirmed-malicious")
+    let hidden_by_rules = |marks: &Marks| {
+        !args.include_excluded && !marks.excluded_by.is_empty() && marks.status != Some("confirmed-malicious")
     };
     // A sentinel hunt gives a confidence only to findings without candidates (`none`), so
     // its other findings match no `--confidence`.
     let filtered = args.status.is_some() || !args.tag.is_empty() || !args.confidence.is_empty() || !conditions.is_empty();
-    let matches_filters = |f: &Finding| {
-        args.status.as_deref().is_none_or(|s| findings::status_or_open(f.status.as_deref()) == s)
-            && args.tag.iter().all(|t| f.tags.contains(t))
-            && (args.confidence.is_empty() || args.confidence.iter().any(|c| Some(c.as_str()) == f.confidence.as_deref()))
-            && conditions.matches(f)
+    let matches_filters = |marks: &Marks| {
+        args.status.as_deref().is_none_or(|s| findings::status_or_open(marks.status) == s)
+            && args.tag.iter().all(|t| marks.tags.contains(t))
+            && (args.confidence.is_empty() || args.confidence.iter().any(|c| Some(c.as_str()) == marks.confidence))
     };
     let counts = Counts::default();
     let mut complete = true;
-    // The excluded and hidden counts are of the findings that match the filters, so that they
-    // add up with the count shown.
-    let count = |f: &Finding| {
+    // Counts a finding whose marks are given and tells whether it is shown. The excluded and
+    // hidden counts are of the findings that match the filters, so that they add up with the
+    // count shown.
+    let count = |marks: Marks, matches_conditions: bool| {
         counts.total.fetch_add(1, Ordering::Relaxed);
-        if !matches_filters(f) {
+        if !matches_conditions || !matches_filters(&marks) {
             return false;
         }
-        let hidden = hidden_by_rules(f);
+        let hidden = hidden_by_rules(&marks);
         counts.matching.fetch_add(1, Ordering::Relaxed);
-        counts.excluded.fetch_add(usize::from(!f.excluded_by.is_empty()), Ordering::Relaxed);
+        counts.excluded.fetch_add(usize::from(!marks.excluded_by.is_empty()), Ordering::Relaxed);
         counts.hidden.fetch_add(usize::from(hidden), Ordering::Relaxed);
         counts.shown.fetch_add(usize::from(!hidden), Ordering::Relaxed);
         !hidden
     };
+    let count_finding = |finding: &Finding| count(finding.marks(), conditions.matches(finding));
     // Findings are written as they are read, so the whole list is never held in memory. A
     // table needs every row for its column widths, so it keeps the rows, not the findings.
     let only = only.as_deref();
     match args.format {
-        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only, &count)?,
-        OutputFormat::Csv => complete = print_csv_streamed(case, hunt_id, only, &count)?,
+        OutputFormat::Json => complete = print_json_streamed(case, hunt_id, only, &count_finding)?,
+        OutputFormat::Csv => complete = print_csv_streamed(case, hunt_id, only, &count_finding)?,
         OutputFormat::Table => {
             let mut rows = Vec::new();
             let mut attributed = 0;
-            let render = |finding: &Finding, rows: &mut Vec<(Vec<String>, bool)>| {
-                let shown = count(finding);
-                if shown {
-                    rows.push((table_row(finding), finding.candidate_count > 0));
-                }
-                Ok(shown)
-            };
-            findings::render_of(&case.conn, hunt_id, only, render, |batch, _| {
-                for (row, with_candidates) in batch.drain(..) {
-                    rows.push(row);
-                    attributed += usize::from(with_candidates);
-                }
-                Ok(())
-            })?;
+            // Without conditions or enabled rules, a row needs only what a summary holds.
+            if conditions.is_empty() && crate::exclusions::load_enabled(&case.conn)?.is_empty() {
+                findings::for_each_summary(&case.conn, hunt_id, only, |summary| {
+                    if count(summary.marks(), true) {
+                        attributed += usize::from(summary.candidate_count > 0);
+                        rows.push(table_row(summary));
+                    }
+                    Ok(())
+                })?;
+            } else {
+                let render = |finding: &Finding, rows: &mut Vec<(Vec<String>, bool)>| {
+                    let shown = count_finding(finding);
+                    if shown {
+                        rows.push((table_row(Summary::of(finding)), finding.candidate_count > 0));
+                    }
+                    Ok(shown)
+                };
+                findings::render_of(&case.conn, hunt_id, only, render, |batch, _| {
+                    for (row, with_candidates) in batch.drain(..) {
+                        rows.push(row);
+                        attributed += usize::from(with_candidates);
+                    }
+                    Ok(())
+                })?;
+            }
             output::to_stdout(|out| print_table(out, rows, attributed))?;
         }
     }
@@ -268,7 +280,7 @@ pub fn print(list: &[Finding], format: OutputFormat) -> Result<()> {
         }
         OutputFormat::Table => {
             let attributed = list.iter().filter(|f| f.candidate_count > 0).count();
-            print_table(out, list.iter().map(table_row).collect(), attributed)
+            print_table(out, list.iter().map(|finding| table_row(Summary::of(finding))).collect(), attributed)
         }
     })
 }
@@ -281,46 +293,44 @@ fn print_table(out: &mut dyn Write, rows: Vec<Vec<String>>, attributed: usize) -
     writeln!(out, "{}, {attributed} with candidate sign-ins", output::count(shown as i64, "upload", "uploads"))
 }
 
-fn table_row(f: &Finding) -> Vec<String> {
+fn table_row(summary: Summary) -> Vec<String> {
+    let status = status_cell(&summary);
+    let candidates = candidate_summary(&summary);
     vec![
-        f.finding_id.clone(),
-        f.upload_time.clone(),
-        f.operation.clone().unwrap_or_default(),
-        f.file_name.clone().or_else(|| f.object_path.clone()).unwrap_or_default(),
-        f.caller_ip.clone().or_else(|| f.caller_ip_raw.clone()).unwrap_or_default(),
-        f.confidence.clone().unwrap_or_default(),
-        candidate_summary(f),
-        status_cell(f),
+        summary.finding_id,
+        summary.upload_time,
+        summary.operation.unwrap_or_default(),
+        summary.file.unwrap_or_default(),
+        summary.caller.unwrap_or_default(),
+        summary.confidence.unwrap_or_default(),
+        candidates,
+        status,
     ]
 }
 
 /// Returns a finding's status, and the rules that exclude it, which `--include-excluded` shows.
-fn status_cell(f: &Finding) -> String {
-    let status = findings::status_or_open(f.status.as_deref());
-    if f.excluded_by.is_empty() {
+fn status_cell(summary: &Summary) -> String {
+    let status = findings::status_or_open(summary.status.as_deref());
+    if summary.excluded_by.is_empty() {
         return status.to_string();
     }
-    let rules: Vec<String> = f.excluded_by.iter().map(i64::to_string).collect();
+    let rules: Vec<String> = summary.excluded_by.iter().map(i64::to_string).collect();
     format!("{status}, excluded by rule {}", rules.join(", "))
 }
 
-fn candidate_summary(finding: &Finding) -> String {
-    if let Some(account) = &finding.attributed_account {
+/// Returns the attributed account, else the first candidates and how many more there are,
+/// else the reason there are none.
+fn candidate_summary(summary: &Summary) -> String {
+    if let Some(account) = &summary.attributed_account {
         return account.clone();
     }
-    if finding.candidates.is_empty() {
-        return finding.reason.clone().unwrap_or_else(|| "none".to_string());
+    if summary.candidate_count == 0 {
+        return summary.reason.clone().unwrap_or_else(|| "none".to_string());
     }
-    const SHOWN: usize = 3;
-    let mut names: Vec<String> = finding
-        .candidates
-        .iter()
-        .take(SHOWN)
-        .map(crate::findings::Candidate::label)
-        .collect();
-    if finding.candidates.len() > SHOWN {
-        names.push(format!("+{} more", finding.candidates.len() - SHOWN));
+    let mut names = summary.first_candidates.clone();
+    let more = summary.candidate_count - SUMMARY_CANDIDATES as i64;
+    if more > 0 {
+        names.push(format!("+{more} more"));
     }
     names.join(", ")
 }
-
