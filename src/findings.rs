@@ -146,7 +146,10 @@ pub struct Summary {
     pub confidence: Option<String>,
     pub attributed_account: Option<String>,
     pub reason: Option<String>,
+    /// The finding's `candidate_count`, as the hunt stored it.
     pub candidate_count: i64,
+    /// The candidate rows the case holds for the finding.
+    pub candidates_read: i64,
     /// The labels (`Candidate::label`) of the first three candidates by rank.
     pub first_candidates: Vec<String>,
     pub status: Option<String>,
@@ -169,7 +172,8 @@ impl Summary {
             confidence: finding.confidence.clone(),
             attributed_account: finding.attributed_account.clone(),
             reason: finding.reason.clone(),
-            candidate_count: finding.candidates.len() as i64,
+            candidate_count: finding.candidate_count,
+            candidates_read: finding.candidates.len() as i64,
             first_candidates: finding.candidates.iter().take(SUMMARY_CANDIDATES).map(Candidate::label).collect(),
             status: finding.status.clone(),
             tags: finding.tags.clone(),
@@ -475,21 +479,22 @@ pub fn for_each_summary(
     // Fails for a hunt that the case does not have.
     Reader::mode(conn, hunt_id)?;
     let states = annotations::load_states(conn)?;
-    // Ranks are numbered from 1 by `row_number()` in both hunt modes, so the first candidates
-    // are those ranked up to SUMMARY_CANDIDATES. One column per rank, where `list(... ORDER BY
-    // rank)` took twice as long. An account may be NULL, so `candidate_count` gives the number
-    // of ranks with a candidate.
+    // One column per position, where `list(... ORDER BY rank)` took twice as long. Positions
+    // are counted here rather than read from `rank`, so that a case edited by hand, with a
+    // rank missing, shows the same candidates as its whole findings.
     let pivot: Vec<String> = (1..=SUMMARY_CANDIDATES)
-        .map(|rank| format!("max(account) FILTER (rank = {rank}), max(result_type) FILTER (rank = {rank})"))
+        .map(|at| format!("max(account) FILTER (position = {at}), max(result_type) FILTER (position = {at})"))
         .collect();
     let mut stmt = conn.prepare(&format!(
         "SELECT f.finding_id, epoch_us(f.upload_time), f.operation, coalesce(f.file_name, f.object_path),
                 coalesce(f.caller_ip, f.caller_ip_raw), f.confidence, f.attributed_account, f.reason,
                 f.candidate_count, c.* EXCLUDE (finding_id)
          FROM findings f
-         LEFT JOIN (SELECT finding_id, {pivot}
-                    FROM finding_candidates
-                    WHERE hunt_id = ? AND rank <= {SUMMARY_CANDIDATES} {narrow_candidates}
+         LEFT JOIN (SELECT finding_id, count(*), {pivot}
+                    FROM (SELECT finding_id, account, result_type,
+                                 row_number() OVER (PARTITION BY finding_id ORDER BY rank) AS position
+                          FROM finding_candidates
+                          WHERE hunt_id = ? {narrow_candidates})
                     GROUP BY finding_id) c USING (finding_id)
          WHERE f.hunt_id = ? {narrow_findings}
          ORDER BY f.upload_time, f.finding_id",
@@ -502,10 +507,11 @@ pub fn for_each_summary(
         let b = Columns(&batch);
         for row in 0..batch.num_rows() {
             let finding_id = b.required_str(0, row)?.to_string();
-            let candidate_count = b.required_int(8, row)?;
-            let shown = usize::try_from(candidate_count).unwrap_or(0).min(SUMMARY_CANDIDATES);
+            // An account may be NULL, so the count of candidates gives the positions to read.
+            let candidates_read = b.int(9, row)?.unwrap_or(0);
+            let shown = usize::try_from(candidates_read).unwrap_or(0).min(SUMMARY_CANDIDATES);
             let first_candidates = (0..shown)
-                .map(|number| Ok(candidate_label(b.str(9 + 2 * number, row)?, b.str(10 + 2 * number, row)?)))
+                .map(|number| Ok(candidate_label(b.str(10 + 2 * number, row)?, b.str(11 + 2 * number, row)?)))
                 .collect::<Result<_>>()?;
             let state = states.get(&finding_id);
             visit(Summary {
@@ -516,7 +522,8 @@ pub fn for_each_summary(
                 confidence: b.str(5, row)?.map(str::to_string),
                 attributed_account: b.str(6, row)?.map(str::to_string),
                 reason: b.str(7, row)?.map(str::to_string),
-                candidate_count,
+                candidate_count: b.required_int(8, row)?,
+                candidates_read,
                 first_candidates,
                 status: state.and_then(|state| state.status.clone()),
                 tags: state.map(|state| state.tags.clone()).unwrap_or_default(),

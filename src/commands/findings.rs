@@ -85,17 +85,17 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
                     Ok(())
                 })?;
             } else {
-                let render = |finding: &Finding, rows: &mut Vec<(Vec<String>, bool)>| {
+                let render = |finding: &Finding, summaries: &mut Vec<Summary>| {
                     let shown = count_finding(finding);
                     if shown {
-                        rows.push((table_row(Summary::of(finding)), finding.candidate_count > 0));
+                        summaries.push(Summary::of(finding));
                     }
                     Ok(shown)
                 };
-                findings::render_of(&case.conn, hunt_id, only, render, |batch, _| {
-                    for (row, with_candidates) in batch.drain(..) {
-                        rows.push(row);
-                        attributed += usize::from(with_candidates);
+                findings::render_of(&case.conn, hunt_id, only, render, |summaries, _| {
+                    for summary in summaries.drain(..) {
+                        attributed += usize::from(summary.candidate_count > 0);
+                        rows.push(table_row(summary));
                     }
                     Ok(())
                 })?;
@@ -324,11 +324,11 @@ fn candidate_summary(summary: &Summary) -> String {
     if let Some(account) = &summary.attributed_account {
         return account.clone();
     }
-    if summary.candidate_count == 0 {
+    if summary.candidates_read == 0 {
         return summary.reason.clone().unwrap_or_else(|| "none".to_string());
     }
     let mut names = summary.first_candidates.clone();
-    let more = summary.candidate_count - SUMMARY_CANDIDATES as i64;
+    let more = summary.candidates_read - SUMMARY_CANDIDATES as i64;
     if more > 0 {
         names.push(format!("+{more} more"));
     }
