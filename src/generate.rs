@@ -343,25 +343,6 @@ fn push_csv_field(out: &mut String, value: &str) {
     out.push('"');
 }
 
-/// Appends a JSON string literal. Non-ASCII text stays as UTF-8.
-fn push_json_string(out: &mut String, value: &str) {
-    out.push('"');
-    for character in value.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// Appends `text` percent-encoded as UTF-8. `keep` lists the ASCII punctuation left as it is,
 /// besides letters, digits and `-._~`.
 fn push_percent_encoded(out: &mut String, text: &str, keep: &str) {
@@ -497,7 +478,7 @@ impl JsonCells<'_> {
     fn key(&mut self, name: &str) {
         self.out.push(if self.started { ',' } else { '{' });
         self.started = true;
-        push_json_string(self.out, name);
+        crate::json_writer::push_string(self.out, name);
         self.out.push(':');
     }
 
@@ -512,7 +493,7 @@ impl JsonCells<'_> {
 impl Cells for JsonCells<'_> {
     fn text(&mut self, name: &'static str, value: &str) {
         self.key(name);
-        push_json_string(self.out, value);
+        crate::json_writer::push_string(self.out, value);
     }
     fn number(&mut self, name: &'static str, value: Option<u64>) {
         self.key(name);

@@ -1,7 +1,8 @@
 //! JSON text written field by field, byte for byte as serde_json writes it: compact, or pretty
 //! with two spaces per level. `findings`, `export` and `bundle` write findings by the hundred
-//! thousand. This writer checks strings for escapes eight bytes at a time, where serde_json
-//! checks each byte, and it writes each key with its indent in one step.
+//! thousand, and `generate` writes its JSON exports with `push_string`. This writer checks
+//! strings for escapes eight bytes at a time, where serde_json checks each byte, and it writes
+//! each key with its indent in one step.
 
 use serde_json::ser::{CompactFormatter, Formatter};
 
@@ -12,12 +13,28 @@ pub trait WriteJson {
     fn write_json(&self, out: &mut Vec<u8>, depth: Option<usize>);
 }
 
-/// Appends `text` as a JSON string, escaped as serde_json escapes it: `"` and `\`, and control
-/// characters as `\b`, `\t`, `\n`, `\f`, `\r` or `\u00XX`; all else as is.
+/// Appends `text` as a JSON string, escaped as serde_json escapes it. Escapes are `\"` and
+/// `\\`, and `\b`, `\t`, `\n`, `\f`, `\r` or `\u00XX` for control characters. All else is
+/// copied as it is.
 pub fn string(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
+    out.reserve(text.len() + 2);
     out.push(b'"');
+    escape(text, |piece| out.extend_from_slice(piece.as_bytes()));
+    out.push(b'"');
+}
+
+/// Appends `text` as a JSON string to a `String`, escaped as `string` escapes it.
+pub fn push_string(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push('"');
+    escape(text, |piece| out.push_str(piece));
+    out.push('"');
+}
+
+/// Passes `text` to `emit` in pieces: runs that need no escape, and the escape sequence of
+/// each character that needs one.
+fn escape(text: &str, mut emit: impl FnMut(&str)) {
+    let bytes = text.as_bytes();
     let mut copied = 0;
     let mut at = 0;
     while at < bytes.len() {
@@ -32,12 +49,13 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
         let byte = bytes[at];
         at += 1;
         let Some(escape) = escape_of(byte) else { continue };
-        out.extend_from_slice(&bytes[copied..at - 1]);
-        out.extend_from_slice(escape.as_bytes(byte).as_slice());
+        // Every escaped byte is ASCII, so both ends of the run are character boundaries.
+        emit(&text[copied..at - 1]);
+        let sequence = escape.as_bytes(byte);
+        emit(std::str::from_utf8(sequence.as_slice()).expect("an escape sequence is ASCII"));
         copied = at;
     }
-    out.extend_from_slice(&bytes[copied..]);
-    out.push(b'"');
+    emit(&text[copied..]);
 }
 
 /// Returns whether any of the eight bytes of `word` is `"`, `\` or below 0x20. Each test is
@@ -257,6 +275,15 @@ mod tests {
         }
         assert_eq!(written(""), "\"\"");
         assert_eq!(written("a\"b\\c\r\nd\te\u{8}\u{c}"), r#""a\"b\\c\r\nd\te\b\f""#);
+    }
+
+    #[test]
+    fn push_string_matches_string() {
+        for text in ["", "plain", "a\"b\\c\r\nd\te\u{8}\u{c}\u{1}", "ü é \u{202f} \u{7f}", "long text before an escape\n"] {
+            let mut pushed = String::new();
+            push_string(&mut pushed, text);
+            assert_eq!(pushed, written(text), "{text:?}");
+        }
     }
 
     #[test]
