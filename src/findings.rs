@@ -13,7 +13,7 @@ use duckdb::{params, Connection};
 use serde::Serialize;
 
 use crate::json_writer::{ObjectWriter, WriteJson};
-use crate::parse::time::format_iso_into;
+use crate::parse::time::{format_iso, format_iso_into};
 use crate::annotations::{self, State};
 use crate::exclusions::{self, Rule};
 
@@ -509,13 +509,13 @@ pub fn for_each_summary(
             let finding_id = b.required_str(0, row)?.to_string();
             // An account may be NULL, so the count of candidates gives the positions to read.
             let candidates_read = b.int(9, row)?.unwrap_or(0);
-            let shown = usize::try_from(candidates_read).unwrap_or(0).min(SUMMARY_CANDIDATES);
-            let first_candidates = (0..shown)
+            let positions = usize::try_from(candidates_read).unwrap_or(0).min(SUMMARY_CANDIDATES);
+            let first_candidates = (0..positions)
                 .map(|number| Ok(candidate_label(b.str(10 + 2 * number, row)?, b.str(11 + 2 * number, row)?)))
                 .collect::<Result<_>>()?;
             let state = states.get(&finding_id);
             visit(Summary {
-                upload_time: crate::parse::time::format_iso(b.required_int(1, row)?),
+                upload_time: format_iso(b.required_int(1, row)?),
                 operation: b.str(2, row)?.map(str::to_string),
                 file: b.str(3, row)?.map(str::to_string),
                 caller: b.str(4, row)?.map(str::to_string),
@@ -555,6 +555,7 @@ struct Reader<'o> {
     states: HashMap<String, State>,
     rules: Vec<Rule>,
     candidates: CandidateIndex,
+    sources: SourcePaths,
 }
 
 impl<'o> Reader<'o> {
@@ -577,6 +578,7 @@ impl<'o> Reader<'o> {
             states: annotations::load_states(conn)?,
             rules: exclusions::load_enabled(conn)?,
             candidates,
+            sources: SourcePaths::load(conn)?,
         })
     }
 
@@ -622,7 +624,7 @@ impl<'o> Reader<'o> {
     fn build_into(&self, batch: &RecordBatch, row: usize, finding: &mut Finding) -> Result<()> {
         let b = Columns(batch);
         set(&mut finding.finding_id, b.required_str(0, row)?);
-        self.candidates.get_into(&finding.finding_id, &mut finding.candidates)?;
+        self.candidates.get_into(&finding.finding_id, &self.sources, &mut finding.candidates)?;
         finding.hunt_id = self.hunt_id;
         set(&mut finding.mode, &self.mode);
         format_iso_into(&mut finding.upload_time, b.required_int(1, row)?);
@@ -647,7 +649,7 @@ impl<'o> Reader<'o> {
         set_opt(&mut finding.requester_object_id, b.str(27, row)?);
         set_opt(&mut finding.requester_app_id, b.str(28, row)?);
         set(&mut finding.source_table, b.required_str(13, row)?);
-        set(&mut finding.source_file, self.candidates.sources.path(b.required_int(14, row)?)?);
+        set(&mut finding.source_file, self.sources.path(b.required_int(14, row)?)?);
         finding.source_record = b.required_int(15, row)?;
         finding.source_line = b.int(16, row)?;
         format_iso_into(&mut finding.window_start, b.required_int(17, row)?);
@@ -707,8 +709,6 @@ struct CandidateIndex {
     /// lookup, so that IDs with the same hash are kept apart.
     places: Vec<(u64, i64, u32, u32)>,
     hasher: ahash::RandomState,
-    /// The paths of the case's sources, for findings and candidates alike.
-    sources: SourcePaths,
 }
 
 /// The path of each imported file by source ID. Findings and candidates are read with the
@@ -749,12 +749,12 @@ impl CandidateIndex {
             }
         }
         places.sort_unstable();
-        Ok(CandidateIndex { batches, places, hasher, sources: SourcePaths::load(conn)? })
+        Ok(CandidateIndex { batches, places, hasher })
     }
 
     /// Builds the candidates of one finding, by rank, into `candidates` in place of the ones
     /// it held.
-    fn get_into(&self, finding_id: &str, candidates: &mut Vec<Candidate>) -> Result<()> {
+    fn get_into(&self, finding_id: &str, sources: &SourcePaths, candidates: &mut Vec<Candidate>) -> Result<()> {
         let key = self.hasher.hash_one(finding_id);
         let first = self.places.partition_point(|place| place.0 < key);
         let mut count = 0;
@@ -766,7 +766,7 @@ impl CandidateIndex {
             if count == candidates.len() {
                 candidates.push(Candidate::default());
             }
-            candidate_into(&b, row as usize, &self.sources, &mut candidates[count])?;
+            candidate_into(&b, row as usize, sources, &mut candidates[count])?;
             count += 1;
         }
         candidates.truncate(count);

@@ -50,7 +50,7 @@ pub fn run(case: &Case, mut args: FindingsArgs) -> Result<Report> {
     };
     let counts = Counts::default();
     let mut complete = true;
-    // Counts a finding whose marks are given and tells whether it is shown. The excluded and
+    // Counts a finding whose marks are given and returns whether it is shown. The excluded and
     // hidden counts are of the findings that match the filters, so that they add up with the
     // count shown.
     let count = |marks: Marks, matches_conditions: bool| {
