@@ -359,20 +359,8 @@ impl<'c> Sink<'c> {
         }
         let moved = self.reject_storage_conflicts(SAME_REQUEST_IDS, 1_000_000, appended, path)?;
         let params = params![self.source_id, first - 1_000_000, last + 1_000_000];
-        let fuller: i64 = self.conn.query_row(
-            &format!(
-                "{SAME_REQUEST_IDS}
-                 SELECT count(*) FROM pairs p
-                 JOIN storage_events s ON s.rowid = p.row_id JOIN storage_events o ON o.rowid = p.earlier_row
-                 WHERE (s.user_agent IS NOT NULL AND o.user_agent IS NULL) OR (s.referrer IS NOT NULL AND o.referrer IS NULL)
-                    OR (s.status_code IS NOT NULL AND o.status_code IS NULL) OR (s.status_text IS NOT NULL AND o.status_text IS NULL)
-                    OR (s.caller_ip_raw IS NOT NULL AND o.caller_ip_raw IS NULL) OR (s.uri IS NOT NULL AND o.uri IS NULL)
-                    OR (s.authentication_hash IS NOT NULL AND o.authentication_hash IS NULL)
-                    OR (s.requester_tenant_id IS NOT NULL AND o.requester_tenant_id IS NULL)"
-            ),
-            params,
-            |r| r.get(0),
-        )?;
+        let fuller: i64 =
+            self.conn.query_row(&format!("{SAME_REQUEST_IDS} SELECT count(*) FROM pairs WHERE states_more"), params, |r| r.get(0))?;
         let deleted = self.conn.execute(
             &format!("DELETE FROM storage_events WHERE rowid IN ({SAME_REQUEST_IDS} SELECT row_id FROM pairs)"),
             params,
@@ -555,7 +543,8 @@ const SAME_EVENT_KEYS: &str = concat!(
 /// to `$3`) with the same request ID (`CorrelationId`), table, operation and object. The two
 /// are less than a second apart and state no other caller address or status. Such a row is the same request
 /// in another export, whose event key differs because one export left out a column that the
-/// key contains, such as the user agent.
+/// key contains, such as the user agent. `states_more` is true where this file's copy states a
+/// value that the earlier one lacks.
 const SAME_REQUEST_IDS: &str = concat!(
     "WITH earlier AS (
         SELECT *, rowid AS row_ref FROM storage_events
@@ -565,7 +554,13 @@ const SAME_REQUEST_IDS: &str = concat!(
     pairs AS (
         SELECT ",
     storage_pair_columns!(),
-    "
+    ",
+               -- Whether this file's copy states a value that the earlier one lacks.
+               (s.user_agent IS NOT NULL AND o.user_agent IS NULL) OR (s.referrer IS NOT NULL AND o.referrer IS NULL)
+               OR (s.status_code IS NOT NULL AND o.status_code IS NULL) OR (s.status_text IS NOT NULL AND o.status_text IS NULL)
+               OR (s.caller_ip_raw IS NOT NULL AND o.caller_ip_raw IS NULL) OR (s.uri IS NOT NULL AND o.uri IS NULL)
+               OR (s.authentication_hash IS NOT NULL AND o.authentication_hash IS NULL)
+               OR (s.requester_tenant_id IS NOT NULL AND o.requester_tenant_id IS NULL) AS states_more
         FROM storage_events s
         JOIN earlier o
           ON lower(o.correlation_id) = lower(s.correlation_id) AND o.source_table = s.source_table
