@@ -125,7 +125,7 @@ fn requests(conn: &Connection, finding: &Finding) -> Result<Vec<Request>> {
                      OR storage_requester_key_v5(e.requester_object_id, e.requester_upn, e.smb_primary_sid, e.requester_user_name)
                         = (SELECT storage_requester_key_v5(u.requester_object_id, u.requester_upn, u.smb_primary_sid, u.requester_user_name)
                            FROM storage_events u WHERE u.event_key = f.upload_event_key LIMIT 1)))
-         ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.record_no",
+         ORDER BY e.time_generated, lower(e.operation_name) NOT IN ('putblob', 'createfile'), e.source_id, e.record_no",
     )?;
     let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
         let record: i64 = r.get(6)?;
@@ -184,7 +184,8 @@ fn failed_signins(conn: &Connection, finding: &Finding) -> Result<Vec<FailedSign
          WHERE e.ip = f.caller_ip
            AND coalesce(e.result_type, '0') <> '0'
            AND coalesce(e.created_time, e.time_generated) BETWEEN f.window_start AND f.window_end
-         ORDER BY 1",
+         -- The file and record break ties, because the table's row order is not the files'.
+         ORDER BY 1, e.source_id, e.record_no",
     )?;
     let rows = stmt.query_map(params![finding.hunt_id, finding.finding_id], |r| {
         Ok(FailedSignin {

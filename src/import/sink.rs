@@ -96,6 +96,24 @@ impl Appenders<'_> {
     }
 }
 
+/// Keeps the rows of the tables that file `$1` has rows in, among the storage tables. An event
+/// key contains its table, and request IDs are compared within one table, so the rows of
+/// other tables can never match. Without this filter a StorageFileLogs export that covers the
+/// months of a StorageBlobLogs export already in the case joins every one of its rows.
+macro_rules! same_storage_tables {
+    () => {
+        "source_table IN (SELECT source_table FROM storage_events WHERE source_id = $1)"
+    };
+}
+
+/// Keeps the rows of the tables that file `$1` has rows in, among the sign-in tables, as
+/// `same_storage_tables` does for storage.
+macro_rules! same_signin_tables {
+    () => {
+        "source_table IN (SELECT source_table FROM signin_events WHERE source_id = $1)"
+    };
+}
+
 impl<'c> Sink<'c> {
     /// Opens the transaction and the appenders. The file's rows carry `source_id` when given
     /// (the ID of a rolled-back try at the same file), else the sequence's next value.
@@ -348,9 +366,12 @@ impl<'c> Sink<'c> {
         // Most imports go into a case with no other requests at their times, and that takes
         // one count of the earlier rows in the range instead of a join of all of this file's.
         let earlier: i64 = self.conn.query_row(
-            "SELECT count(*) FROM storage_events
-             WHERE source_id <> $1 AND correlation_id IS NOT NULL
-               AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)",
+            concat!(
+                "SELECT count(*) FROM storage_events
+                 WHERE source_id <> $1 AND correlation_id IS NOT NULL AND ",
+                same_storage_tables!(),
+                " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+            ),
             params![self.source_id, first - 1_000_000, last + 1_000_000],
             |r| r.get(0),
         )?;
@@ -436,14 +457,19 @@ impl<'c> Sink<'c> {
 /// time range `$2` to `$3`) of the same table and request ID less than a second away, unless
 /// their results differ (a result on one side only counts as different). Each pair names the
 /// first of user and address that both copies state and that differs.
-const SAME_SIGNIN_IDS: &str = "
+const SAME_SIGNIN_IDS: &str = concat!(
+    "
     WITH earlier AS (
         SELECT * FROM signin_events
-        WHERE source_id <> $1 AND signin_id IS NOT NULL
+        WHERE source_id <> $1 AND signin_id IS NOT NULL AND ",
+    same_signin_tables!(),
+    "
           AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
         UNION ALL
         SELECT * FROM signin_events
-        WHERE source_id <> $1 AND signin_id IS NOT NULL AND created_time IS NULL
+        WHERE source_id <> $1 AND signin_id IS NOT NULL AND created_time IS NULL AND ",
+    same_signin_tables!(),
+    "
           AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
     ),
     matched AS (
@@ -468,25 +494,31 @@ const SAME_SIGNIN_IDS: &str = "
     pairs AS (
         SELECT * EXCLUDE (differing), differing[1] AS field, differing[2] AS earlier_value, differing[3] AS this_value
         FROM matched
-    )";
+    )"
+);
 
 /// Returns the event keys that files other than `$1` contain in a family's table between the
 /// times `$2` and `$3`. The plain column comparisons, not the key time's coalesce, let DuckDB
 /// prune by row group.
 fn earlier_keys(table: Family) -> &'static str {
     match table {
-        Family::Storage => {
+        Family::Storage => concat!(
             "SELECT event_key FROM storage_events
-             WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
-        }
-        Family::Signin => {
+             WHERE source_id <> $1 AND ",
+            same_storage_tables!(),
+            " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+        ),
+        Family::Signin => concat!(
             "SELECT event_key FROM signin_events
-             WHERE source_id <> $1 AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
+             WHERE source_id <> $1 AND ",
+            same_signin_tables!(),
+            " AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
              UNION ALL
              SELECT event_key FROM signin_events
-             WHERE source_id <> $1 AND created_time IS NULL
-               AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
-        }
+             WHERE source_id <> $1 AND created_time IS NULL AND ",
+            same_signin_tables!(),
+            " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
+        ),
     }
 }
 
@@ -524,7 +556,9 @@ macro_rules! storage_pair_columns {
 const SAME_EVENT_KEYS: &str = concat!(
     "WITH earlier AS (
         SELECT *, rowid AS row_ref FROM storage_events
-        WHERE source_id <> $1 AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
+        WHERE source_id <> $1 AND ",
+    same_storage_tables!(),
+    " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
         UNION ALL
         SELECT *, rowid AS row_ref FROM storage_events WHERE source_id = $1
     ),
@@ -548,7 +582,9 @@ const SAME_EVENT_KEYS: &str = concat!(
 const SAME_REQUEST_IDS: &str = concat!(
     "WITH earlier AS (
         SELECT *, rowid AS row_ref FROM storage_events
-        WHERE source_id <> $1 AND correlation_id IS NOT NULL
+        WHERE source_id <> $1 AND correlation_id IS NOT NULL AND ",
+    same_storage_tables!(),
+    "
           AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
     ),
     pairs AS (
