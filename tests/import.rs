@@ -104,7 +104,8 @@ fn conflicting_copy_of_a_request_is_rejected_not_dropped() {
     let projected = dir.path().join("projected.csv");
     std::fs::write(&projected, format!("{header}\n{}\n", row("OAuth", ""))).unwrap();
     let full = dir.path().join("full.csv");
-    std::fs::write(&full, format!("{header}\n{}\n", row("OAuth", "grace@contoso.com"))).unwrap();
+    let full_line = row("OAuth", "grace@contoso.com");
+    std::fs::write(&full, format!("{header}\n{full_line}\n")).unwrap();
     let same = dir.path().join("same.csv");
     std::fs::write(&same, format!("{header}\n{}\n{}\n", row("OAuth", ""), row("SAS", ""))).unwrap();
     for reader in ["auto", "streaming"] {
@@ -115,8 +116,10 @@ fn conflicting_copy_of_a_request_is_rejected_not_dropped() {
         let row = &summary(&output)[0];
         assert_eq!((row["imported"].as_i64(), row["rejected"].as_i64(), row["duplicates"].as_i64()), (Some(0), Some(1), Some(0)), "{reader}: {row}");
         assert!(row["notes"][0].as_str().unwrap().starts_with("records that the case already holds with another requester"), "{row}");
-        let rejects = case.query("SELECT line, column_name, value, reason FROM rejects");
+        let rejects = case.query("SELECT line, column_name, value, reason, raw FROM rejects");
         assert_eq!(rejects[0]["line"], 2);
+        // The rejected copy keeps its record as written.
+        assert_eq!(rejects[0]["raw"].as_str(), Some(full_line.as_str()));
         assert_eq!(rejects[0]["column_name"], "RequesterUpn");
         assert_eq!(rejects[0]["value"], "grace@contoso.com");
         assert_eq!(

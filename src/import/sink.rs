@@ -543,7 +543,7 @@ macro_rules! storage_differing {
 macro_rules! storage_pair_columns {
     () => {
         concat!(
-            "s.rowid AS row_id, s.source_id, s.record_no, s.line, s.raw, o.row_ref AS earlier_row,
+            "s.rowid AS row_id, s.source_id, s.record_no, s.line, o.row_ref AS earlier_row,
              o.source_id AS earlier_source, o.record_no AS earlier_record, o.line AS earlier_line, ",
             storage_differing!(),
             " AS differing"
@@ -616,17 +616,23 @@ const SAME_REQUEST_IDS: &str = concat!(
 );
 
 /// Follows `SAME_EVENT_KEYS` or `SAME_REQUEST_IDS`: the pairs whose copies differ in a field
-/// that `storage_differing` compares, each naming the earlier copy.
+/// that `storage_differing` compares, each naming the earlier copy, with this file's record
+/// as written. The pairs leave `raw` out, so only the rows that conflict read it.
 const CONFLICTS: &str = ",
+    differing_pairs AS (
+        SELECT * FROM pairs WHERE differing IS NOT NULL
+    ),
     conflicts AS (
         -- This file is not in `sources` until it commits; `$4` is its path.
-        SELECT p.* EXCLUDE (differing), differing[1] AS field, differing[3] AS this_value,
+        SELECT p.* EXCLUDE (differing), r.raw, differing[1] AS field, differing[3] AS this_value,
                coalesce(src.path, $4) AS earlier_path,
                coalesce('line ' || p.earlier_line, 'record ' || p.earlier_record) AS earlier_position,
                coalesce('`' || differing[2] || '`', 'none') AS earlier_shown,
                coalesce('`' || differing[3] || '`', 'none') AS this_shown
-        FROM pairs p LEFT JOIN sources src ON src.source_id = p.earlier_source
-        WHERE differing IS NOT NULL
+        FROM differing_pairs p
+        JOIN (SELECT rowid AS row_id, raw FROM storage_events
+              WHERE source_id = $1 AND rowid IN (SELECT row_id FROM differing_pairs)) r ON r.row_id = p.row_id
+        LEFT JOIN sources src ON src.source_id = p.earlier_source
     )";
 
 /// Pushes one row of `storage_events`, in table order.
