@@ -277,8 +277,8 @@ pub fn read(conn: &Connection, sink: &mut Sink, path: &Path, file: Candidate, pr
         conn.execute_batch("SET preserve_insertion_order = false")?;
         let executed = conn.execute(&sql, [path.to_string_lossy()]);
         let reset = conn.execute_batch("RESET preserve_insertion_order");
-        // After a failed statement DuckDB refuses every statement but the rollback, so the
-        // setting may stay for the streaming reader, whose appender keeps its own order.
+        // After a failed statement DuckDB rejects every statement but the rollback, so the
+        // setting may stay for the streaming reader. Its appender keeps the file's order anyway.
         if executed.is_ok() {
             reset?;
         }

@@ -96,21 +96,14 @@ impl Appenders<'_> {
     }
 }
 
-/// Keeps the rows of the tables that file `$1` has rows in, among the storage tables. An event
-/// key contains its table, and request IDs are compared within one table, so the rows of
-/// other tables can never match. Without this filter a StorageFileLogs export that covers the
-/// months of a StorageBlobLogs export already in the case joins every one of its rows.
-macro_rules! same_storage_tables {
-    () => {
-        "source_table IN (SELECT source_table FROM storage_events WHERE source_id = $1)"
-    };
-}
-
-/// Keeps the rows of the tables that file `$1` has rows in, among the sign-in tables, as
-/// `same_storage_tables` does for storage.
-macro_rules! same_signin_tables {
-    () => {
-        "source_table IN (SELECT source_table FROM signin_events WHERE source_id = $1)"
+/// Keeps the rows of the log tables that file `$1` has rows in, within the case table
+/// `$table`. An event key contains its log table, and request IDs are compared within one
+/// table, so rows of other log tables can never match. Without this filter, a StorageFileLogs
+/// export that covers the months of a StorageBlobLogs export already in the case joins every
+/// row of it.
+macro_rules! same_tables {
+    ($table:literal) => {
+        concat!("source_table IN (SELECT source_table FROM ", $table, " WHERE source_id = $1)")
     };
 }
 
@@ -369,7 +362,7 @@ impl<'c> Sink<'c> {
             concat!(
                 "SELECT count(*) FROM storage_events
                  WHERE source_id <> $1 AND correlation_id IS NOT NULL AND ",
-                same_storage_tables!(),
+                same_tables!("storage_events"),
                 " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
             ),
             params![self.source_id, first - 1_000_000, last + 1_000_000],
@@ -462,13 +455,13 @@ const SAME_SIGNIN_IDS: &str = concat!(
     WITH earlier AS (
         SELECT * FROM signin_events
         WHERE source_id <> $1 AND signin_id IS NOT NULL AND ",
-    same_signin_tables!(),
+    same_tables!("signin_events"),
     "
           AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
         UNION ALL
         SELECT * FROM signin_events
         WHERE source_id <> $1 AND signin_id IS NOT NULL AND created_time IS NULL AND ",
-    same_signin_tables!(),
+    same_tables!("signin_events"),
     "
           AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
     ),
@@ -505,18 +498,18 @@ fn earlier_keys(table: Family) -> &'static str {
         Family::Storage => concat!(
             "SELECT event_key FROM storage_events
              WHERE source_id <> $1 AND ",
-            same_storage_tables!(),
+            same_tables!("storage_events"),
             " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
         ),
         Family::Signin => concat!(
             "SELECT event_key FROM signin_events
              WHERE source_id <> $1 AND ",
-            same_signin_tables!(),
+            same_tables!("signin_events"),
             " AND created_time BETWEEN make_timestamp($2) AND make_timestamp($3)
              UNION ALL
              SELECT event_key FROM signin_events
              WHERE source_id <> $1 AND created_time IS NULL AND ",
-            same_signin_tables!(),
+            same_tables!("signin_events"),
             " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)"
         ),
     }
@@ -557,7 +550,7 @@ const SAME_EVENT_KEYS: &str = concat!(
     "WITH earlier AS (
         SELECT *, rowid AS row_ref FROM storage_events
         WHERE source_id <> $1 AND ",
-    same_storage_tables!(),
+    same_tables!("storage_events"),
     " AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
         UNION ALL
         SELECT *, rowid AS row_ref FROM storage_events WHERE source_id = $1
@@ -583,7 +576,7 @@ const SAME_REQUEST_IDS: &str = concat!(
     "WITH earlier AS (
         SELECT *, rowid AS row_ref FROM storage_events
         WHERE source_id <> $1 AND correlation_id IS NOT NULL AND ",
-    same_storage_tables!(),
+    same_tables!("storage_events"),
     "
           AND time_generated BETWEEN make_timestamp($2) AND make_timestamp($3)
     ),
@@ -630,6 +623,8 @@ const CONFLICTS: &str = ",
                coalesce('`' || differing[2] || '`', 'none') AS earlier_shown,
                coalesce('`' || differing[3] || '`', 'none') AS this_shown
         FROM differing_pairs p
+        -- The `IN` is a semi join on the conflicting rows, so `raw` is read for them, not for
+        -- every row of the file.
         JOIN (SELECT rowid AS row_id, raw FROM storage_events
               WHERE source_id = $1 AND rowid IN (SELECT row_id FROM differing_pairs)) r ON r.row_id = p.row_id
         LEFT JOIN sources src ON src.source_id = p.earlier_source
